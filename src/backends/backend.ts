@@ -1,0 +1,202 @@
+/**
+ * The Backend contract: everything the bus and the worker ask of a store. Small on
+ * purpose: params objects in, plain records out, and what a store can or cannot do is
+ * stated by `capabilities`, never assumed. Operator and console queries live in
+ * `AdminQueries`, away from the hot path.
+ *
+ * Every state change is a conditional write (only from the state it expects, and for a
+ * settle only with the claim's fencing token) that appends its audit record in the same
+ * atomic step.
+ */
+import type {
+  AuditRecord,
+  ClaimedCommand,
+  Command,
+  CommandError,
+  JsonValue,
+  NewCommand,
+} from '../core/command.js';
+import type { CommandState } from '../core/states.js';
+
+import type { Queryable } from '../core/queryable.js';
+
+export type { Queryable };
+
+export interface BackendCapabilities {
+  /** `send` can join the application's transaction, and `ctx.tx` handlers complete in theirs. */
+  transactions: boolean;
+  /** The store pushes wake-ups when commands are sent (LISTEN/NOTIFY, in-process events). */
+  wakeups: boolean;
+}
+
+export interface InsertCommandsParams {
+  commands: NewCommand[];
+  /** The application's open transaction (outbox): the commands commit or roll back with it. */
+  tx?: Queryable;
+}
+
+export interface InsertedCommand {
+  command: Command;
+  /** false when the id or idempotency key already existed and the first command came back. */
+  created: boolean;
+}
+
+export interface ClaimParams {
+  workerId: string;
+  domain: string;
+  /** Only these types; null claims every type of the domain. */
+  types: string[] | null;
+  limit: number;
+  leaseMs: number;
+  /** The fencing token this claim stamps on every command it takes. */
+  leaseToken: string;
+}
+
+interface SettlementBase {
+  id: string;
+  leaseToken: string;
+}
+
+/** The outcome of one attempt, applied only while the claim's token is still current. */
+export type Settlement =
+  | (SettlementBase & { kind: 'complete'; resultJson: string | null })
+  | (SettlementBase & { kind: 'retry'; delayMs: number; error: CommandError })
+  | (SettlementBase & { kind: 'troubleshoot'; error: CommandError })
+  /** Back to pending without spending the attempt: snooze, rate limit, shutdown hand-back. */
+  | (SettlementBase & { kind: 'release'; delayMs: number; reason: string });
+
+export interface SettleParams {
+  workerId: string;
+  settlements: Settlement[];
+}
+
+export interface SettleResult {
+  /** Ids whose settlement was applied. */
+  applied: string[];
+  /** Ids refused because the token was stale (the lease expired and was reclaimed). */
+  stale: string[];
+  /** Batches that had a command reach a final state in this call. */
+  touchedBatchIds: string[];
+}
+
+export interface Lease {
+  id: string;
+  leaseToken: string;
+}
+
+export interface RenewLeasesParams {
+  leases: Lease[];
+  leaseMs: number;
+}
+
+export type OperatorAction =
+  | { action: 'retry' }
+  | { action: 'cancel' }
+  | { action: 'complete'; resultJson: string | null };
+
+export type OperateParams = OperatorAction & {
+  id: string;
+  actor: string;
+  reason: string | null;
+};
+
+export interface NewBatch {
+  id: string;
+  name: string | null;
+  /** Sent durably once every command of the batch is completed, cancelled or in troubleshooting. */
+  onComplete: { domain: string; type: string; data: JsonValue } | null;
+}
+
+export type BatchStatus = 'pending' | 'in_progress' | 'completed' | 'completed_with_failures';
+
+export interface BatchCounts {
+  total: number;
+  pending: number;
+  inProgress: number;
+  completed: number;
+  cancelled: number;
+  troubleshooting: number;
+  /** Commands with a failed attempt that have not succeeded: awaiting a retry or in troubleshooting. */
+  failed: number;
+}
+
+export interface BatchInfo {
+  id: string;
+  name: string | null;
+  status: BatchStatus;
+  counts: BatchCounts;
+  createdAt: Date;
+  finishedAt: Date | null;
+  completionCommandId: string | null;
+}
+
+export interface CreateBatchParams {
+  batch: NewBatch;
+  /** Chunks of commands, all inserted in one transaction with the batch. */
+  chunks: Iterable<NewCommand[]> | AsyncIterable<NewCommand[]>;
+}
+
+export interface PruneParams {
+  /** Completed and cancelled commands older than this (by last update) go, with their audit. */
+  olderThanMs: number;
+  limit: number;
+}
+
+/** A wake-up subscription; the listener gets the domain that has new work. */
+export type WakeListener = (domain: string) => void;
+
+export interface Backend {
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities;
+
+  /** Applies pending migrations (idempotent, safe when several processes start at once). */
+  migrate(): Promise<void>;
+  /** Throws SchemaVersionError when the store's schema is older or newer than this code. */
+  checkSchema(): Promise<void>;
+
+  insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]>;
+  claim(params: ClaimParams): Promise<ClaimedCommand[]>;
+  settle(params: SettleParams): Promise<SettleResult>;
+  /**
+   * Runs `fn` in a store transaction and completes the command in that same transaction,
+   * so the handler's writes and the completion commit together or not at all. Resolves
+   * 'stale' (and rolls back) when the lease was lost. Only with `capabilities.transactions`.
+   */
+  completeInTransaction(
+    lease: Lease & { workerId: string },
+    fn: (tx: Queryable) => Promise<string | null>,
+  ): Promise<'completed' | 'stale'>;
+  renewLeases(params: RenewLeasesParams): Promise<{ lost: string[] }>;
+  /** Expired leases: back to pending (the attempt counts) or to troubleshooting if none left. */
+  recoverExpiredLeases(params: { limit: number }): Promise<number>;
+  subscribe(listener: WakeListener): Promise<() => Promise<void>>;
+
+  getCommand(id: string): Promise<Command | null>;
+  getAudit(id: string): Promise<AuditRecord[]>;
+  operate(params: OperateParams): Promise<Command>;
+
+  createBatch(params: CreateBatchParams): Promise<BatchInfo>;
+  getBatch(id: string): Promise<BatchInfo | null>;
+  /** Finishes every batch (or the ones named) whose commands are all done; sends their completion commands. */
+  finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]>;
+
+  prune(params: PruneParams): Promise<number>;
+  readonly admin: AdminQueries;
+  close(): Promise<void>;
+}
+
+export interface ListCommandsParams {
+  state?: CommandState;
+  domain?: string;
+  type?: string;
+  errorCode?: string;
+  limit: number;
+  /** Keyset pagination: ids after this one. */
+  afterId?: string;
+}
+
+/** Queries for operators and the console; not on the hot path. */
+export interface AdminQueries {
+  listCommands(params: ListCommandsParams): Promise<Command[]>;
+  countByState(params: { domain?: string }): Promise<Record<CommandState, number>>;
+}

@@ -1,0 +1,75 @@
+import pg from 'pg';
+import { ConfigurationError, StoreError } from '../../core/errors.js';
+import { checkSchemaName } from '../sql/driver.js';
+import { SqlBackend } from '../sql/sql-backend.js';
+import { PostgresDriver, type PostgresDriverOptions } from './driver.js';
+
+export { schemaSql } from '../sql/migrator.js';
+
+export interface PostgresBackendOptions extends PostgresDriverOptions {
+  schema?: string;
+  /** How long to keep trying to reach the server at start before giving up. */
+  connectTimeoutMs?: number;
+}
+
+/** The PostgreSQL store (15+), through node-postgres. */
+export async function createPostgresBackend(options: PostgresBackendOptions): Promise<SqlBackend> {
+  const schema = checkSchemaName(options.schema ?? 'dispatchbox');
+  if (options.connectionString) parsePostgresUrl(options.connectionString);
+  const driver = new PostgresDriver(options);
+  await waitForServer(driver, options.connectTimeoutMs ?? 10_000);
+  return new SqlBackend(driver, schema);
+}
+
+/** Throws a ConfigurationError naming what is wrong with a postgres:// URL. */
+export function parsePostgresUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigurationError(
+      `DISPATCHBOX_DATABASE_URL is not a valid URL; expected postgres://user:password@host:5432/database`,
+    );
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigurationError(
+      `DISPATCHBOX_DATABASE_URL scheme ${parsed.protocol} is not PostgreSQL; expected postgres://user:password@host:5432/database`,
+    );
+  }
+  if (!parsed.hostname && !parsed.searchParams.get('host')) {
+    throw new ConfigurationError(`DISPATCHBOX_DATABASE_URL has no host; expected postgres://user@host:5432/database`);
+  }
+  return parsed;
+}
+
+async function waitForServer(driver: PostgresDriver, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await driver.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() + delay > deadline) {
+        await driver.close().catch(() => {});
+        const where = describeTarget(driver.pool.options);
+        throw new StoreError(
+          `could not reach PostgreSQL at ${where} after ${attempt} attempts over ${timeoutMs} ms: ${(error as Error).message}. Check DISPATCHBOX_DATABASE_URL and that the server is running.`,
+          { cause: error },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+function describeTarget(o: pg.PoolOptions): string {
+  if (o.connectionString) {
+    const u = new URL(o.connectionString);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  }
+  return `${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
+}
+
+export { SqlBackend, PostgresDriver };

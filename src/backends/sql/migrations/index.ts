@@ -1,0 +1,13 @@
+import * as m001 from './001_initial.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL with `$SCHEMA` standing for the quoted schema name. */
+  up: string;
+}
+
+/** Every migration, in order. A new one is a new numbered file added here. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', up: m001.up }];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

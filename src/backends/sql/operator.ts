@@ -1,0 +1,48 @@
+import type { Command } from '../../core/command.js';
+import { CommandNotFoundError, InvalidStateError } from '../../core/errors.js';
+import type { CommandState } from '../../core/states.js';
+import type { OperateParams, Queryable } from '../backend.js';
+import { toCommand, type CommandRow } from './rows.js';
+
+const RULES: Record<OperateParams['action'], { from: CommandState[]; to: CommandState }> = {
+  retry: { from: ['troubleshooting'], to: 'pending' },
+  cancel: { from: ['pending', 'troubleshooting'], to: 'cancelled' },
+  complete: { from: ['troubleshooting'], to: 'completed' },
+};
+
+/** Which states each operator action may start from (shared with the Redis backend). */
+export function allowedStates(action: OperateParams['action']): readonly CommandState[] {
+  return RULES[action].from;
+}
+
+/**
+ * An operator action, in the caller's transaction: lock the row, check its state, move
+ * it and audit who did it and why. Rare and interactive, so clarity beats one statement.
+ */
+export async function operate(tx: Queryable, schema: string, channel: string, params: OperateParams): Promise<Command> {
+  const t = `"${schema}"`;
+  const rule = RULES[params.action];
+  const found = await tx.query<CommandRow>(`SELECT * FROM ${t}.commands WHERE id = $1 FOR UPDATE`, [params.id]);
+  const row = found.rows[0];
+  if (!row) throw new CommandNotFoundError(params.id);
+  if (!rule.from.includes(row.state)) {
+    throw new InvalidStateError(params.id, params.action, row.state, rule.from);
+  }
+  const moved = await tx.query<CommandRow>(
+    `UPDATE ${t}.commands SET
+       state = $2,
+       attempts = CASE WHEN $2 = 'pending' THEN 0 ELSE attempts END,
+       run_at = CASE WHEN $2 = 'pending' THEN now() ELSE run_at END,
+       result = CASE WHEN $2 = 'completed' THEN $3::jsonb ELSE result END,
+       lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+     WHERE id = $1 RETURNING *`,
+    [params.id, rule.to, params.action === 'complete' ? params.resultJson : null],
+  );
+  await tx.query(
+    `INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, actor, reason)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [params.id, row.state, rule.to, row.attempts, params.actor, params.reason ?? params.action],
+  );
+  if (rule.to === 'pending') await tx.query(`SELECT pg_notify($1, $2)`, [channel, row.domain]);
+  return toCommand(moved.rows[0]!);
+}

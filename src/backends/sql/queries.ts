@@ -1,0 +1,139 @@
+/**
+ * The SQL of the hot path, one statement per operation, built once per schema.
+ *
+ * Batches travel as one JSON parameter expanded by json_to_recordset: the same text
+ * works through node-postgres and PGlite, and 1,000 rows cost one round trip and one
+ * plan. Every transition writes its audit row in the same statement (a data-modifying
+ * CTE), so the audit can never disagree with the state.
+ */
+export class CommandQueries {
+  readonly insert: string;
+  readonly findExisting: string;
+  readonly claimAnyType: string;
+  readonly claimTypes: string;
+  readonly settle: string;
+  readonly renew: string;
+  readonly recover: string;
+  readonly getCommand: string;
+  readonly getAudit: string;
+
+  constructor(
+    readonly schema: string,
+    readonly channel: string,
+  ) {
+    const t = `"${schema}"`;
+    this.insert = `
+WITH x AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(
+    id uuid, domain text, type text, data jsonb, priority int, max_attempts int,
+    delay_ms bigint, run_at timestamptz, correlation_id text, causation_id uuid,
+    batch_id uuid, idempotency_key text)
+), ins AS (
+  INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
+    correlation_id, causation_id, batch_id, idempotency_key)
+  SELECT id, domain, type, data, priority, max_attempts,
+    coalesce(run_at, now() + delay_ms * interval '1 millisecond'),
+    correlation_id, causation_id, batch_id, idempotency_key
+  FROM x
+  ON CONFLICT DO NOTHING
+  RETURNING *
+), wake AS (
+  SELECT pg_notify('${this.channel}', d.domain)
+  FROM (SELECT DISTINCT domain FROM ins WHERE run_at <= now()) d
+)
+SELECT ins.*, (SELECT count(*) FROM wake) AS woken FROM ins`;
+
+    this.findExisting = `
+SELECT c.* FROM ${t}.commands c
+WHERE c.id = ANY($1::uuid[])
+   OR (c.idempotency_key IS NOT NULL AND (c.domain, c.idempotency_key) IN (
+        SELECT * FROM json_to_recordset($2::json) AS k(domain text, key text)))`;
+
+    const claim = (typeFilter: string) => `
+WITH picked AS (
+  SELECT id FROM ${t}.commands
+  WHERE state = 'pending' AND domain = $1 AND run_at <= now() ${typeFilter}
+  ORDER BY priority DESC, run_at, id
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE ${t}.commands c
+SET state = 'in_progress', attempts = c.attempts + 1, lease_token = $3,
+    lease_expires_at = now() + $4 * interval '1 millisecond', worker_id = $5,
+    started_at = now(), updated_at = now()
+FROM picked WHERE c.id = picked.id
+RETURNING c.*`;
+    this.claimAnyType = claim('');
+    this.claimTypes = claim('AND type = ANY($6::text[])');
+
+    // kind: complete | retry | troubleshoot | release. A release gives the attempt back.
+    this.settle = `
+WITH s AS (
+  SELECT * FROM json_to_recordset($1::json) AS s(
+    id uuid, token uuid, kind text, result jsonb, error jsonb, delay_ms bigint, reason text)
+), done AS (
+  UPDATE ${t}.commands c SET
+    state = CASE s.kind WHEN 'complete' THEN 'completed'
+                        WHEN 'troubleshoot' THEN 'troubleshooting'
+                        ELSE 'pending' END,
+    attempts = CASE WHEN s.kind = 'release' THEN c.attempts - 1 ELSE c.attempts END,
+    result = CASE WHEN s.kind = 'complete' THEN s.result ELSE c.result END,
+    last_error = CASE WHEN s.kind IN ('retry', 'troubleshoot') THEN s.error ELSE c.last_error END,
+    run_at = CASE WHEN s.kind IN ('retry', 'release')
+                  THEN now() + s.delay_ms * interval '1 millisecond' ELSE c.run_at END,
+    lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+  FROM s
+  WHERE c.id = s.id AND c.state = 'in_progress' AND c.lease_token = s.token
+  RETURNING c.id, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain,
+    s.kind, s.error, s.reason, s.delay_ms
+), audit AS (
+  INSERT INTO ${t}.audit (command_id, started_at, from_state, to_state, attempt, worker_id, reason, error)
+  SELECT id, started_at, 'in_progress', state,
+    CASE WHEN kind = 'release' THEN attempts + 1 ELSE attempts END, worker_id,
+    coalesce(reason, CASE kind WHEN 'complete' THEN 'succeeded'
+                               WHEN 'retry' THEN 'failed; will retry'
+                               ELSE 'failed; needs an operator' END),
+    error
+  FROM done
+), wake AS (
+  SELECT pg_notify('${this.channel}', d.domain)
+  FROM (SELECT DISTINCT domain FROM done WHERE state = 'pending' AND delay_ms = 0) d
+)
+SELECT id, state, batch_id, (SELECT count(*) FROM wake) AS woken FROM done`;
+
+    this.renew = `
+UPDATE ${t}.commands c
+SET lease_expires_at = now() + $2 * interval '1 millisecond'
+FROM json_to_recordset($1::json) AS l(id uuid, token uuid)
+WHERE c.id = l.id AND c.state = 'in_progress' AND c.lease_token = l.token
+RETURNING c.id`;
+
+    this.recover = `
+WITH expired AS (
+  SELECT id FROM ${t}.commands
+  WHERE state = 'in_progress' AND lease_expires_at < now()
+  ORDER BY lease_expires_at
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), moved AS (
+  UPDATE ${t}.commands c SET
+    state = CASE WHEN c.attempts >= c.max_attempts THEN 'troubleshooting' ELSE 'pending' END,
+    last_error = jsonb_build_object('code', 'LEASE_EXPIRED',
+      'message', 'the worker stopped renewing its lease (crashed, hung or cut off)'),
+    lease_token = NULL, lease_expires_at = NULL, run_at = now(), updated_at = now()
+  FROM expired WHERE c.id = expired.id
+  RETURNING c.id, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain, c.last_error
+), audit AS (
+  INSERT INTO ${t}.audit (command_id, started_at, from_state, to_state, attempt, worker_id, actor, reason, error)
+  SELECT id, started_at, 'in_progress', state, attempts, worker_id, 'system', 'lease expired', last_error
+  FROM moved
+), wake AS (
+  SELECT pg_notify('${this.channel}', d.domain)
+  FROM (SELECT DISTINCT domain FROM moved WHERE state = 'pending') d
+)
+SELECT id, state, batch_id, (SELECT count(*) FROM wake) AS woken FROM moved`;
+
+    this.getCommand = `SELECT * FROM ${t}.commands WHERE id = $1`;
+    this.getAudit = `SELECT * FROM ${t}.audit WHERE command_id = $1 ORDER BY id`;
+  }
+}

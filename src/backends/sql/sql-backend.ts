@@ -1,0 +1,261 @@
+import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
+import type {
+  Backend,
+  BackendCapabilities,
+  BatchInfo,
+  ClaimParams,
+  CreateBatchParams,
+  InsertCommandsParams,
+  InsertedCommand,
+  Lease,
+  OperateParams,
+  PruneParams,
+  Queryable,
+  RenewLeasesParams,
+  SettleParams,
+  SettleResult,
+  WakeListener,
+} from '../backend.js';
+import { SqlAdminQueries } from './admin.js';
+import { BatchStore } from './batches.js';
+import type { SqlDriver } from './driver.js';
+import { checkSchema, migrate } from './migrator.js';
+import { operate } from './operator.js';
+import { CommandQueries } from './queries.js';
+import { sentRecord, toAuditRecords, toClaimed, toCommand, type AuditRow, type CommandRow } from './rows.js';
+
+/** Thrown inside completeInTransaction to roll back when the lease was lost. */
+class StaleLease extends Error {}
+
+/**
+ * The commands as one JSON array for json_to_recordset. Each payload is already JSON text
+ * (serialised once, at validation), so it is spliced in rather than parsed and
+ * serialised again on the hot send path.
+ */
+export function commandsJson(commands: NewCommand[]): string {
+  const rows = commands.map((c) => {
+    const fields = JSON.stringify({
+      id: c.id,
+      domain: c.domain,
+      type: c.type,
+      priority: c.priority,
+      max_attempts: c.maxAttempts,
+      delay_ms: c.delayMs,
+      run_at: c.runAt?.toISOString() ?? null,
+      correlation_id: c.correlationId,
+      causation_id: c.causationId,
+      batch_id: c.batchId,
+      idempotency_key: c.idempotencyKey,
+    });
+    return `${fields.slice(0, -1)},"data":${c.dataJson}}`;
+  });
+  return `[${rows.join(',')}]`;
+}
+
+/** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
+export class SqlBackend implements Backend {
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities = { transactions: true, wakeups: true };
+  readonly admin: SqlAdminQueries;
+  private readonly q: CommandQueries;
+  private readonly batches: BatchStore;
+
+  constructor(
+    readonly driver: SqlDriver,
+    readonly schema: string,
+  ) {
+    this.kind = driver.kind;
+    this.q = new CommandQueries(schema, `dispatchbox_${schema}`);
+    this.batches = new BatchStore(schema);
+    this.admin = new SqlAdminQueries(driver, schema);
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.driver, this.schema);
+  }
+
+  checkSchema(): Promise<void> {
+    return checkSchema(this.driver, this.schema);
+  }
+
+  async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
+    const db = params.tx ?? this.driver;
+    const inserted = await db.query<CommandRow>(this.q.insert, [commandsJson(params.commands)]);
+    const byId = new Map(inserted.rows.map((r) => [r.id, r]));
+    if (byId.size === params.commands.length) {
+      return params.commands.map((c) => ({ command: toCommand(byId.get(c.id)!), created: true }));
+    }
+    // Some ids or idempotency keys existed already: return the first command for each.
+    const missing = params.commands.filter((c) => !byId.has(c.id));
+    const existing = await db.query<CommandRow>(this.q.findExisting, [
+      missing.map((c) => c.id),
+      JSON.stringify(
+        missing.filter((c) => c.idempotencyKey !== null).map((c) => ({ domain: c.domain, key: c.idempotencyKey })),
+      ),
+    ]);
+    const existingById = new Map(existing.rows.map((r) => [r.id, r]));
+    const existingByKey = new Map(existing.rows.map((r) => [`${r.domain}\u0000${r.idempotency_key}`, r]));
+    return params.commands.map((c) => {
+      const created = byId.get(c.id);
+      if (created) return { command: toCommand(created), created: true };
+      const first = existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
+      if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
+      return { command: toCommand(first), created: false };
+    });
+  }
+
+  async claim(params: ClaimParams): Promise<ClaimedCommand[]> {
+    const args: unknown[] = [params.domain, params.limit, params.leaseToken, params.leaseMs, params.workerId];
+    const sql = params.types ? this.q.claimTypes : this.q.claimAnyType;
+    if (params.types) args.push(params.types);
+    const result = await this.driver.query<CommandRow>(sql, args);
+    return result.rows.map(toClaimed);
+  }
+
+  async settle(params: SettleParams): Promise<SettleResult> {
+    return this.applySettle(this.driver, params);
+  }
+
+  private async applySettle(db: Queryable, params: SettleParams): Promise<SettleResult> {
+    const rows = params.settlements.map((s) => ({
+      id: s.id,
+      token: s.leaseToken,
+      kind: s.kind,
+      result: s.kind === 'complete' && s.resultJson !== null ? JSON.parse(s.resultJson) : null,
+      error: s.kind === 'retry' || s.kind === 'troubleshoot' ? s.error : null,
+      delay_ms: s.kind === 'retry' || s.kind === 'release' ? s.delayMs : 0,
+      reason: s.kind === 'release' ? s.reason : null,
+    }));
+    const result = await db.query<{ id: string; state: string; batch_id: string | null }>(this.q.settle, [
+      JSON.stringify(rows),
+    ]);
+    const applied = new Set(result.rows.map((r) => r.id));
+    const touched = new Set<string>();
+    for (const r of result.rows) if (r.batch_id && r.state !== 'pending') touched.add(r.batch_id);
+    return {
+      applied: [...applied],
+      stale: params.settlements.filter((s) => !applied.has(s.id)).map((s) => s.id),
+      touchedBatchIds: [...touched],
+    };
+  }
+
+  async completeInTransaction(
+    lease: Lease & { workerId: string },
+    fn: (tx: Queryable) => Promise<string | null>,
+  ): Promise<'completed' | 'stale'> {
+    try {
+      return await this.driver.transaction(async (tx) => {
+        const resultJson = await fn(tx);
+        const settled = await this.applySettle(tx, {
+          workerId: lease.workerId,
+          settlements: [{ kind: 'complete', id: lease.id, leaseToken: lease.leaseToken, resultJson }],
+        });
+        if (settled.applied.length === 0) throw new StaleLease();
+        return 'completed' as const;
+      });
+    } catch (error) {
+      if (error instanceof StaleLease) return 'stale';
+      throw error;
+    }
+  }
+
+  async renewLeases(params: RenewLeasesParams): Promise<{ lost: string[] }> {
+    const rows = params.leases.map((l) => ({ id: l.id, token: l.leaseToken }));
+    const result = await this.driver.query<{ id: string }>(this.q.renew, [JSON.stringify(rows), params.leaseMs]);
+    const renewed = new Set(result.rows.map((r) => r.id));
+    return { lost: params.leases.filter((l) => !renewed.has(l.id)).map((l) => l.id) };
+  }
+
+  async recoverExpiredLeases(params: { limit: number }): Promise<number> {
+    const result = await this.driver.query<{ id: string; state: string; batch_id: string | null }>(this.q.recover, [
+      params.limit,
+    ]);
+    const batchIds = [...new Set(result.rows.filter((r) => r.batch_id && r.state !== 'pending').map((r) => r.batch_id!))];
+    if (batchIds.length > 0) await this.finishBatches({ batchIds });
+    return result.rows.length;
+  }
+
+  subscribe(listener: WakeListener): Promise<() => Promise<void>> {
+    return this.driver.listen(`dispatchbox_${this.schema}`, listener);
+  }
+
+  async getCommand(id: string): Promise<Command | null> {
+    const result = await this.driver.query<CommandRow>(this.q.getCommand, [id]);
+    const row = result.rows[0];
+    return row ? toCommand(row) : null;
+  }
+
+  async getAudit(id: string): Promise<AuditRecord[]> {
+    const command = await this.driver.query<CommandRow & { started_at: Date | null }>(this.q.getCommand, [id]);
+    const row = command.rows[0];
+    if (!row) return [];
+    const audit = await this.driver.query<AuditRow>(this.q.getAudit, [id]);
+    const records = [sentRecord(toCommand(row)), ...audit.rows.flatMap(toAuditRecords)];
+    if (row.state === 'in_progress' && row.started_at) {
+      records.push(...toAuditRecords({ command_id: id, at: row.started_at, started_at: row.started_at, from_state: 'in_progress', to_state: 'in_progress', attempt: row.attempts, worker_id: row.worker_id, actor: null, reason: null, error: null }).slice(0, 1));
+    }
+    return records;
+  }
+
+  async operate(params: OperateParams): Promise<Command> {
+    const command = await this.driver.transaction((tx) =>
+      operate(tx, this.schema, `dispatchbox_${this.schema}`, params),
+    );
+    if (command.batchId && command.state !== 'pending') await this.finishBatches({ batchIds: [command.batchId] });
+    return command;
+  }
+
+  async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
+    await this.driver.transaction((tx) =>
+      this.batches.create(tx, params, async (db, commands) => {
+        const inserted = await db.query<CommandRow>(this.q.insert, [commandsJson(commands)]);
+        return inserted.rows.length;
+      }),
+    );
+    return (await this.batches.get(this.driver, params.batch.id))!;
+  }
+
+  getBatch(id: string): Promise<BatchInfo | null> {
+    return this.batches.get(this.driver, id);
+  }
+
+  async finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {
+    const ready = await this.batches.ready(this.driver, params.batchIds);
+    const finished: BatchInfo[] = [];
+    for (const id of ready) {
+      const info = await this.driver.transaction((tx) =>
+        this.batches.finish(tx, id, async (db, command) => {
+          await db.query(this.q.insert, [commandsJson([command])]);
+        }),
+      );
+      if (info) finished.push(info);
+    }
+    return finished;
+  }
+
+  async prune(params: PruneParams): Promise<number> {
+    const t = `"${this.schema}"`;
+    const result = await this.driver.query<{ n: number | string }>(
+      `WITH gone AS (
+         DELETE FROM ${t}.commands WHERE id IN (
+           SELECT id FROM ${t}.commands
+           WHERE state IN ('completed', 'cancelled') AND updated_at < now() - $1 * interval '1 millisecond'
+           LIMIT $2)
+         RETURNING id
+       ), audit AS (
+         DELETE FROM ${t}.audit WHERE command_id IN (SELECT id FROM gone)
+       )
+       SELECT count(*) AS n FROM gone`,
+      [params.olderThanMs, params.limit],
+    );
+    await this.driver.query(
+      `DELETE FROM ${t}.batches WHERE finished_at < now() - $1 * interval '1 millisecond'`,
+      [params.olderThanMs],
+    );
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}

@@ -1,0 +1,245 @@
+import pino, { type Logger } from 'pino';
+import type { AuditRecord, Command, JsonValue, NewCommand } from '../core/command.js';
+import type { Handler, Middleware } from '../core/context.js';
+import { BatchNotFoundError, CommandNotFoundError, PayloadTooLargeError, UnknownHandlerError, ValidationError } from '../core/errors.js';
+import { isUuid, uuidv7 } from '../core/ids.js';
+import { toJsonText } from '../core/json.js';
+import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/registry.js';
+import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
+import { buildNewCommand, type SendOptions } from '../core/send-options.js';
+import type { CommandState } from '../core/states.js';
+import type { Backend, BatchInfo, ListCommandsParams } from '../backends/backend.js';
+import { Worker, type WorkerOptions } from '../worker/worker.js';
+import { SendCoalescer } from './coalescer.js';
+import { registerInstance } from './decorators.js';
+import { discoverHandlers } from './discover.js';
+
+export interface CommandBusOptions {
+  backend: Backend;
+  logger?: Logger;
+  /** Refuse sends for which no handler is registered in this bus. Default false. */
+  strict?: boolean;
+  /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Attempts for commands whose handler is not registered here and who name none. Default 5. */
+  defaultMaxAttempts?: number;
+}
+
+export interface SendItem extends SendOptions {
+  domain: string;
+  type: string;
+  data: unknown;
+}
+
+export interface OperatorOptions {
+  /** Who acts: a user name, a service. Recorded in the audit trail. */
+  actor?: string;
+  reason?: string;
+}
+
+export interface CreateBatchOptions {
+  name?: string;
+  id?: string;
+  commands: Iterable<SendItem> | AsyncIterable<SendItem>;
+  /** A command sent durably when every command of the batch has finished. */
+  onComplete?: { domain: string; type: string; data?: JsonValue };
+}
+
+const BATCH_CHUNK = 5000;
+
+/** Sends commands, reads them back, and carries the operator actions. */
+export class CommandBus {
+  readonly backend: Backend;
+  readonly registry = new HandlerRegistry();
+  readonly logger: Logger;
+  readonly middleware: Middleware[] = [];
+  private readonly strict: boolean;
+  private readonly maxPayloadBytes: number;
+  private readonly defaultMaxAttempts: number;
+  private readonly coalescer: SendCoalescer;
+
+  constructor(options: CommandBusOptions) {
+    this.backend = options.backend;
+    this.logger = options.logger ?? pino({ name: 'dispatchbox' });
+    this.strict = options.strict ?? false;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
+    this.defaultMaxAttempts = options.defaultMaxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
+    this.coalescer = new SendCoalescer((commands) => this.backend.insertCommands({ commands }));
+  }
+
+  // ---- handlers ------------------------------------------------------------------------
+
+  handle<TData = unknown>(domain: string, type: string, fn: Handler<TData>): this;
+  handle<TData = unknown>(domain: string, type: string, options: HandlerOptions, fn: Handler<TData>): this;
+  handle(domain: string, type: string, a: HandlerOptions | Handler, b?: Handler): this {
+    const [options, fn] = typeof a === 'function' ? [{}, a] : [a, b!];
+    this.registry.register(domain, type, options, fn as (data: unknown, ctx: unknown) => unknown);
+    return this;
+  }
+
+  /** Registers every method of `instance` marked with `@handler(...)`, bound to it. */
+  register(instance: object): this {
+    registerInstance(this, instance);
+    return this;
+  }
+
+  /** Imports every handler module in `dir` (one file per command type) and registers it. */
+  async discover(dir: string): Promise<string[]> {
+    return discoverHandlers(this, dir);
+  }
+
+  /** Adds middleware, wrapped around every handler call after the built-in logging and timeout. */
+  use(middleware: Middleware): this {
+    this.middleware.push(middleware);
+    return this;
+  }
+
+  // ---- sending -------------------------------------------------------------------------
+
+  async send(domain: string, type: string, data: unknown, options: SendOptions = {}): Promise<Command> {
+    const command = this.prepare({ ...options, domain, type, data });
+    if (options.tx) {
+      const [inserted] = await this.backend.insertCommands({ commands: [command], tx: options.tx });
+      return inserted!.command;
+    }
+    return (await this.coalescer.send(command)).command;
+  }
+
+  /** Sends many commands in one statement: all are stored, or (on error) none. */
+  async sendMany(items: SendItem[], options: { tx?: SendOptions['tx'] } = {}): Promise<Command[]> {
+    if (items.length === 0) return [];
+    const commands = items.map((item, i) => this.prepare(item, `[${i}]`));
+    const inserted = await this.backend.insertCommands({ commands, tx: options.tx });
+    return inserted.map((r) => r.command);
+  }
+
+  /** Validates everything about a send; throws before anything is stored. */
+  prepare(item: SendItem, where = ''): NewCommand {
+    const { domain, type, data, ...options } = item;
+    try {
+      const handler = this.registry.get(domain, type);
+      if (!handler && this.strict) throw new UnknownHandlerError(domain, type);
+      const checked = handler?.schema ? parseWithSchema(handler.schema, data) : data;
+      const dataJson = toJsonText(checked, 'data');
+      const bytes = Buffer.byteLength(dataJson);
+      if (bytes > this.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.maxPayloadBytes);
+      return buildNewCommand({
+        domain,
+        type,
+        dataJson,
+        options,
+        defaultMaxAttempts: handler?.retryPolicy.maxAttempts ?? this.defaultMaxAttempts,
+      });
+    } catch (error) {
+      if (where && error instanceof ValidationError) error.message = `${where} ${error.message}`;
+      throw error;
+    }
+  }
+
+  // ---- reading -------------------------------------------------------------------------
+
+  async get(id: string): Promise<Command> {
+    const command = isUuid(id) ? await this.backend.getCommand(id) : null;
+    if (!command) throw new CommandNotFoundError(id);
+    return command;
+  }
+
+  async audit(id: string): Promise<AuditRecord[]> {
+    await this.get(id);
+    return this.backend.getAudit(id);
+  }
+
+  list(params: Partial<ListCommandsParams> = {}): Promise<Command[]> {
+    return this.backend.admin.listCommands({ limit: 100, ...params });
+  }
+
+  countByState(domain?: string): Promise<Record<CommandState, number>> {
+    return this.backend.admin.countByState({ domain });
+  }
+
+  // ---- troubleshooting -----------------------------------------------------------------
+
+  listTroubleshooting(filter: { domain?: string; type?: string; errorCode?: string; limit?: number; afterId?: string } = {}): Promise<Command[]> {
+    return this.list({ ...filter, state: 'troubleshooting' });
+  }
+
+  /** Troubleshooting → pending, attempts reset. */
+  retry(id: string, options: OperatorOptions = {}): Promise<Command> {
+    return this.operate(id, { action: 'retry' }, options);
+  }
+
+  /** Pending or troubleshooting → cancelled. */
+  cancel(id: string, options: OperatorOptions = {}): Promise<Command> {
+    return this.operate(id, { action: 'cancel' }, options);
+  }
+
+  /** Troubleshooting → completed, with the result the operator gives. */
+  complete(id: string, result: unknown = null, options: OperatorOptions = {}): Promise<Command> {
+    return this.operate(id, { action: 'complete', resultJson: toJsonText(result, 'result') }, options);
+  }
+
+  private async operate(
+    id: string,
+    action: { action: 'retry' } | { action: 'cancel' } | { action: 'complete'; resultJson: string },
+    options: OperatorOptions,
+  ): Promise<Command> {
+    if (!isUuid(id)) throw new CommandNotFoundError(id);
+    return this.backend.operate({ ...action, id, actor: options.actor ?? 'operator', reason: options.reason ?? null });
+  }
+
+  // ---- batches -------------------------------------------------------------------------
+
+  /** Creates a batch and all its commands atomically (streamed in chunks, one transaction). */
+  async createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
+    const batchId = options.id ?? uuidv7();
+    if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
+    const onComplete = options.onComplete
+      ? { domain: options.onComplete.domain, type: options.onComplete.type, data: JSON.parse(toJsonText(options.onComplete.data ?? null, 'onComplete.data')) as JsonValue }
+      : null;
+    return this.backend.createBatch({
+      batch: { id: batchId, name: options.name ?? null, onComplete },
+      chunks: this.chunks(options.commands, batchId),
+    });
+  }
+
+  private async *chunks(items: Iterable<SendItem> | AsyncIterable<SendItem>, batchId: string): AsyncIterable<NewCommand[]> {
+    let chunk: NewCommand[] = [];
+    let index = 0;
+    for await (const item of items) {
+      chunk.push({ ...this.prepare(item, `commands[${index++}]`), batchId });
+      if (chunk.length === BATCH_CHUNK) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  async getBatch(id: string): Promise<BatchInfo> {
+    const batch = isUuid(id) ? await this.backend.getBatch(id) : null;
+    if (!batch) throw new BatchNotFoundError(id);
+    return batch;
+  }
+
+  // ---- workers and life cycle ----------------------------------------------------------
+
+  /** A worker that runs this bus's handlers. Call `start()` on it. */
+  worker(options: WorkerOptions = {}): Worker {
+    return new Worker({
+      backend: this.backend,
+      registry: this.registry,
+      middleware: this.middleware,
+      logger: this.logger,
+      send: (domain, type, data, sendOptions) => this.send(domain, type, data, sendOptions),
+      ...options,
+    });
+  }
+
+  migrate(): Promise<void> {
+    return this.backend.migrate();
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+}

@@ -1,0 +1,72 @@
+import type { CommandState } from './states.js';
+
+/** JSON as stored: what a payload and a result may be. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface CommandError {
+  code: string;
+  message: string;
+  details?: JsonValue;
+}
+
+/** A command as the store holds it. */
+export interface Command<TData = JsonValue> {
+  id: string;
+  domain: string;
+  type: string;
+  data: TData;
+  state: CommandState;
+  priority: number;
+  /** Attempts started so far (a claim starts one; a snooze or rate-limit hand-back gives it back). */
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  correlationId: string | null;
+  causationId: string | null;
+  batchId: string | null;
+  idempotencyKey: string | null;
+  lastError: CommandError | null;
+  result: JsonValue | null;
+  workerId: string | null;
+  leaseExpiresAt: Date | null;
+}
+
+/** What a backend receives to store a new command; everything validated and defaulted. */
+export interface NewCommand {
+  id: string;
+  domain: string;
+  type: string;
+  /** The payload, already serialised to JSON text (validated and size-checked). */
+  dataJson: string;
+  priority: number;
+  maxAttempts: number;
+  /** Milliseconds from the store's clock until the command may run (0 = now). */
+  delayMs: number;
+  /** An absolute run time; wins over delayMs when set. */
+  runAt: Date | null;
+  correlationId: string | null;
+  causationId: string | null;
+  batchId: string | null;
+  idempotencyKey: string | null;
+}
+
+/** A command handed to a worker by a claim: the command plus the lease it holds. */
+export interface ClaimedCommand extends Command {
+  /** The fencing token of this claim; every settle must present it. */
+  leaseToken: string;
+}
+
+/** One audit record: a transition of one command. */
+export interface AuditRecord {
+  commandId: string;
+  at: Date;
+  fromState: CommandState | null;
+  toState: CommandState;
+  attempt: number;
+  workerId: string | null;
+  actor: string | null;
+  reason: string | null;
+  error: CommandError | null;
+}

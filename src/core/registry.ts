@@ -1,0 +1,115 @@
+import type { z } from 'zod';
+import { toMillis, type Duration } from './duration.js';
+import { ConfigurationError, ValidationError } from './errors.js';
+import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type Backoff, type RetryPolicy } from './retry.js';
+
+export interface HandlerOptions<TSchema extends z.ZodType = z.ZodType> {
+  /** Validates the payload at send (nothing is stored when it fails) and again at run. */
+  schema?: TSchema;
+  /** The handler is aborted and the attempt fails (transiently) after this long. Default 30 s. */
+  timeout?: Duration;
+  /** Attempts before the command goes to troubleshooting; default from the retry policy. */
+  maxAttempts?: number;
+  /** How long to wait between attempts. */
+  backoff?: Backoff;
+  /** At most this many of this handler at once in one worker. */
+  concurrency?: number;
+  /**
+   * Run in the store transaction that completes the command (`ctx.tx`): the handler's own
+   * writes and the completion commit together. Holds a connection for the whole run, so
+   * it is opt-in. PostgreSQL and PGlite only.
+   */
+  transactional?: boolean;
+}
+
+/** A registered handler with its options resolved. `fn` receives (data, context). */
+export interface RegisteredHandler<TContext = unknown> {
+  domain: string;
+  type: string;
+  fn: (data: unknown, ctx: TContext) => unknown;
+  schema: z.ZodType | null;
+  timeoutMs: number;
+  retryPolicy: RetryPolicy;
+  concurrency: number;
+  transactional: boolean;
+}
+
+export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** Domain and type names: letters, digits and `_ . : -`, up to 128 characters. */
+export function checkName(value: unknown, what: 'domain' | 'type'): string {
+  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
+    throw new ValidationError(
+      `${what} must be 1-128 characters of letters, digits, '_', '.', ':' or '-', starting with a letter or digit; got ${JSON.stringify(value)}`,
+      what,
+    );
+  }
+  return value;
+}
+
+/** The handlers known to a bus, keyed by domain and type. No I/O. */
+export class HandlerRegistry<TContext = unknown> {
+  private readonly handlers = new Map<string, RegisteredHandler<TContext>>();
+
+  register(domain: string, type: string, options: HandlerOptions, fn: RegisteredHandler<TContext>['fn']): void {
+    checkName(domain, 'domain');
+    checkName(type, 'type');
+    const key = `${domain}/${type}`;
+    if (this.handlers.has(key)) {
+      throw new ConfigurationError(`a handler for ${key} is registered already; each command type has one handler`);
+    }
+    if (typeof fn !== 'function') throw new ConfigurationError(`the handler for ${key} is not a function`);
+    const where = `handler ${key}`;
+    const retryPolicy: RetryPolicy = {
+      maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+      backoff: options.backoff ?? DEFAULT_RETRY_POLICY.backoff,
+    };
+    try {
+      validateRetryPolicy(retryPolicy, where);
+    } catch (error) {
+      throw new ConfigurationError((error as Error).message);
+    }
+    const concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
+    if (!(concurrency >= 1)) {
+      throw new ConfigurationError(`${where}: concurrency must be at least 1; got ${String(options.concurrency)}`);
+    }
+    let timeoutMs: number;
+    try {
+      timeoutMs = options.timeout === undefined ? DEFAULT_HANDLER_TIMEOUT_MS : toMillis(options.timeout, `${where}.timeout`);
+    } catch (error) {
+      throw new ConfigurationError((error as Error).message);
+    }
+    this.handlers.set(key, {
+      domain,
+      type,
+      fn,
+      schema: options.schema ?? null,
+      timeoutMs,
+      retryPolicy,
+      concurrency,
+      transactional: options.transactional ?? false,
+    });
+  }
+
+  get(domain: string, type: string): RegisteredHandler<TContext> | undefined {
+    return this.handlers.get(`${domain}/${type}`);
+  }
+
+  domains(): string[] {
+    return [...new Set([...this.handlers.values()].map((h) => h.domain))];
+  }
+
+  all(): RegisteredHandler<TContext>[] {
+    return [...this.handlers.values()];
+  }
+}
+
+/** Validates a payload against a handler's schema; the error names the failing field. */
+export function parseWithSchema(schema: z.ZodType, data: unknown): unknown {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = ['data', ...issue.path.map(String)].join('.');
+  throw new ValidationError(`${path}: ${issue.message}`, path);
+}

@@ -1,0 +1,112 @@
+import { toMillis, type Duration } from './duration.js';
+import { HandlerError, PermanentError, SnoozeError } from './errors.js';
+import type { CommandError, JsonValue } from './command.js';
+import { ValidationError } from './errors.js';
+
+/** How long to wait before the next attempt after a transient failure. */
+export type Backoff =
+  | { type: 'fixed'; delay: Duration }
+  | { type: 'schedule'; delays: Duration[] }
+  | { type: 'exponential'; base: Duration; max: Duration; jitter?: boolean };
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoff: Backoff;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 5,
+  backoff: { type: 'exponential', base: '1s', max: '5m', jitter: true },
+};
+
+/** What to do with a command whose attempt threw. */
+export type FailureDecision =
+  | { kind: 'retry'; delayMs: number; error: CommandError }
+  | { kind: 'troubleshoot'; error: CommandError }
+  | { kind: 'release'; delayMs: number; reason: string };
+
+/**
+ * Decides the fate of a failed attempt. Pure: the same inputs give the same answer, with
+ * `random` injected for jitter so tests can pin it.
+ *
+ * `attempt` is the attempt that just failed (1 for the first).
+ */
+export function decideFailure(
+  error: unknown,
+  attempt: number,
+  maxAttempts: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): FailureDecision {
+  if (error instanceof SnoozeError) {
+    return { kind: 'release', delayMs: error.delayMs, reason: error.message };
+  }
+  const described = describeError(error);
+  if (error instanceof PermanentError) return { kind: 'troubleshoot', error: described };
+  if (attempt >= maxAttempts) {
+    return { kind: 'troubleshoot', error: described };
+  }
+  return { kind: 'retry', delayMs: backoffDelay(policy.backoff, attempt, random), error: described };
+}
+
+/** The delay before attempt `attempt + 1`. */
+export function backoffDelay(backoff: Backoff, attempt: number, random: () => number): number {
+  switch (backoff.type) {
+    case 'fixed':
+      return toMillis(backoff.delay, 'backoff.delay');
+    case 'schedule': {
+      if (backoff.delays.length === 0) return 0;
+      const index = Math.min(attempt - 1, backoff.delays.length - 1);
+      return toMillis(backoff.delays[index]!, `backoff.delays[${index}]`);
+    }
+    case 'exponential': {
+      const base = toMillis(backoff.base, 'backoff.base');
+      const max = toMillis(backoff.max, 'backoff.max');
+      const capped = Math.min(max, base * 2 ** Math.min(attempt - 1, 52));
+      // Full jitter spreads retries of many commands that failed together (thundering herd).
+      return backoff.jitter === false ? capped : Math.round(capped * random());
+    }
+  }
+}
+
+/** Checks a policy once, at registration, so a bad one fails at start and not at 3 a.m. */
+export function validateRetryPolicy(policy: RetryPolicy, path: string): void {
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) {
+    throw new ValidationError(
+      `${path}.maxAttempts must be a whole number of at least 1; got ${String(policy.maxAttempts)}`,
+      `${path}.maxAttempts`,
+    );
+  }
+  const b = policy.backoff;
+  if (b.type === 'fixed') toMillis(b.delay, `${path}.backoff.delay`);
+  else if (b.type === 'schedule') b.delays.forEach((d, i) => toMillis(d, `${path}.backoff.delays[${i}]`));
+  else if (b.type === 'exponential') {
+    toMillis(b.base, `${path}.backoff.base`);
+    toMillis(b.max, `${path}.backoff.max`);
+  } else {
+    throw new ValidationError(
+      `${path}.backoff.type must be 'fixed', 'schedule' or 'exponential'`,
+      `${path}.backoff.type`,
+    );
+  }
+}
+
+const MAX_ERROR_MESSAGE = 4000;
+
+/** Turns whatever was thrown into the error record stored on the command and its audit. */
+export function describeError(error: unknown): CommandError {
+  if (error instanceof HandlerError) {
+    const described: CommandError = { code: error.code, message: truncate(error.message) };
+    if (error.details !== undefined) described.details = error.details as JsonValue;
+    return described;
+  }
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : 'ERROR', message: truncate(error.message || error.name) };
+  }
+  return { code: 'ERROR', message: truncate(String(error)) };
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_ERROR_MESSAGE ? `${text.slice(0, MAX_ERROR_MESSAGE)}…` : text;
+}

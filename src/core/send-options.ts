@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { Queryable } from './queryable.js';
+import type { NewCommand } from './command.js';
+import { toMillis, type Duration } from './duration.js';
+import { ValidationError } from './errors.js';
+import { isUuid, uuidv7 } from './ids.js';
+import { checkName } from './registry.js';
+
+export interface SendOptions {
+  /** A caller-chosen UUID: re-sending it is a no-op that returns the existing command. */
+  id?: string;
+  /** A duplicate send with the same key (per domain) returns the first command. */
+  idempotencyKey?: string;
+  /** Higher runs first. A whole number from 0 to 1,000,000. Default 0. */
+  priority?: number;
+  /** Run no sooner than this long from now. */
+  delay?: Duration;
+  /** Run no sooner than this time. */
+  runAt?: Date;
+  maxAttempts?: number;
+  correlationId?: string;
+  /** The command that caused this one. */
+  causationId?: string;
+  /** The application's open transaction: the command exists only if it commits (outbox). */
+  tx?: Queryable;
+}
+
+const optionsSchema = z.strictObject({
+  id: z.string().refine(isUuid, 'must be a UUID').optional(),
+  idempotencyKey: z.string().min(1).max(255).optional(),
+  priority: z.number().int().min(0).max(1_000_000).optional(),
+  delay: z.union([z.number(), z.string()]).optional(),
+  runAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date').optional(),
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
+  correlationId: z.string().min(1).max(255).optional(),
+  causationId: z.string().refine(isUuid, 'must be a UUID').optional(),
+  tx: z.custom<Queryable>((v) => typeof (v as Queryable)?.query === 'function', 'must have a query() method').optional(),
+});
+
+export interface BuildCommandInput {
+  domain: string;
+  type: string;
+  dataJson: string;
+  options: SendOptions;
+  defaultMaxAttempts: number;
+}
+
+/** Validates send options and builds the row to insert; throws ValidationError naming the option. */
+export function buildNewCommand(input: BuildCommandInput): NewCommand {
+  const parsed = optionsSchema.safeParse(input.options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String).join('.') || 'options';
+    throw new ValidationError(`${path}: ${issue.message}`, path);
+  }
+  const o = parsed.data;
+  const id = o.id?.toLowerCase() ?? uuidv7();
+  return {
+    id,
+    domain: checkName(input.domain, 'domain'),
+    type: checkName(input.type, 'type'),
+    dataJson: input.dataJson,
+    priority: o.priority ?? 0,
+    maxAttempts: o.maxAttempts ?? input.defaultMaxAttempts,
+    delayMs: o.delay === undefined ? 0 : toMillis(o.delay, 'delay'),
+    runAt: o.runAt ?? null,
+    correlationId: o.correlationId ?? id,
+    causationId: o.causationId ?? null,
+    batchId: null,
+    idempotencyKey: o.idempotencyKey ?? null,
+  };
+}

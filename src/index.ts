@@ -1,0 +1,16 @@
+export { createDispatchbox, openBackend, type CreateDispatchboxOptions } from './create.js';
+export { CommandBus, type CommandBusOptions, type SendItem, type OperatorOptions, type CreateBatchOptions } from './bus/bus.js';
+export { handler } from './bus/decorators.js';
+export { Worker, type WorkerOptions, type WorkerStats } from './worker/worker.js';
+export type { Command, NewCommand, ClaimedCommand, AuditRecord, CommandError, JsonValue } from './core/command.js';
+export type { HandlerContext, Middleware, Handler } from './core/context.js';
+export type { SendOptions } from './core/send-options.js';
+export type { HandlerOptions } from './core/registry.js';
+export type { RetryPolicy, Backoff } from './core/retry.js';
+export { decideFailure, backoffDelay } from './core/retry.js';
+export type { Duration } from './core/duration.js';
+export { COMMAND_STATES, type CommandState } from './core/states.js';
+export { uuidv7 } from './core/ids.js';
+export * from './core/errors.js';
+export type * from './backends/backend.js';
+export { schemaSql } from './backends/sql/migrator.js';

@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/backend.js';
+
+export interface MaintenanceOptions {
+  recoverEveryMs: number;
+  batchesEveryMs: number;
+  pruneEveryMs: number;
+  retentionMs: number;
+}
+
+/**
+ * Housekeeping every worker does, safe to run in many workers at once (each step is a
+ * conditional write with SKIP LOCKED or a row lock): recover expired leases, finish
+ * batches whose commands are all done, prune old history.
+ */
+export class Maintenance {
+  private timers: NodeJS.Timeout[] = [];
+  private touched = new Set<string>();
+  private batchTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly logger: Logger,
+    private readonly options: MaintenanceOptions,
+  ) {}
+
+  start(): void {
+    const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        fn()
+          .catch((error: unknown) => this.logger.warn({ err: error }, `maintenance: ${what} failed; will try again`))
+          .finally(() => (running = false));
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.options.recoverEveryMs, 'lease recovery', () => this.recover());
+    every(this.options.batchesEveryMs, 'batch completion', () => this.backend.finishBatches({}));
+    every(this.options.pruneEveryMs, 'retention', () => this.prune());
+  }
+
+  async recover(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.backend.recoverExpiredLeases({ limit: 1000 });
+      total += n;
+      if (n < 1000) break;
+    }
+    if (total > 0) this.logger.warn({ recovered: total }, 'recovered commands whose lease expired');
+    return total;
+  }
+
+  /** Finishes the named batches soon, debounced so a busy worker checks each batch a few times a second at most. */
+  batchesTouched(ids: string[]): void {
+    for (const id of ids) this.touched.add(id);
+    if (this.batchTimer) return;
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = null;
+      const batchIds = [...this.touched];
+      this.touched.clear();
+      this.backend
+        .finishBatches({ batchIds })
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'maintenance: batch completion failed; will try again'));
+    }, 200);
+    this.batchTimer.unref();
+  }
+
+  private async prune(): Promise<void> {
+    let total = 0;
+    for (;;) {
+      const n = await this.backend.prune({ olderThanMs: this.options.retentionMs, limit: 5000 });
+      total += n;
+      if (n < 5000) break;
+    }
+    if (total > 0) this.logger.info({ pruned: total }, 'pruned commands past retention');
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+  }
+}

@@ -1,0 +1,413 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
+import type { ClaimedCommand } from '../core/command.js';
+import type { Middleware } from '../core/context.js';
+import { ConfigurationError, LeaseLostError } from '../core/errors.js';
+import { toJsonText } from '../core/json.js';
+import type { HandlerRegistry, RegisteredHandler } from '../core/registry.js';
+import { decideFailure } from '../core/retry.js';
+import { sleep, storeRetryDelay } from './backoff.js';
+import { Completer } from './completer.js';
+import { createContext, runHandler, type Execution, type SendFn } from './execute.js';
+import { Maintenance } from './maintenance.js';
+
+export interface WorkerOptions {
+  /** Names this worker in leases and the audit trail. Default host-pid-random. */
+  workerId?: string;
+  /** Handlers running at once in this worker. Default 10. */
+  concurrency?: number;
+  /** Only these domains (default: every domain with a registered handler). */
+  domains?: string[];
+  /** Only these types (default: every type of the claimed domains). */
+  types?: string[];
+  /** How long a claim is held without renewal. Renewed every third of it. Default 30 s. */
+  leaseMs?: number;
+  /** How often an idle worker looks for work without a wake-up. Default 1 s. */
+  pollIntervalMs?: number;
+  /** Most commands taken by one claim. Default: concurrency. */
+  claimBatchSize?: number;
+  /** Claimed but not yet started commands kept ready, beyond concurrency. Default: concurrency. */
+  prefetch?: number;
+  /** How long shutdown waits for running handlers. Default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** Lease recovery, batch completion and retention in this worker. Default true. */
+  maintenance?: boolean;
+  /** Completed and cancelled commands are pruned after this long. Default 7 days. */
+  retentionMs?: number;
+  /** Injected for tests of jitter. */
+  random?: () => number;
+}
+
+export interface WorkerDeps {
+  backend: Backend;
+  registry: HandlerRegistry;
+  middleware: readonly Middleware[];
+  logger: Logger;
+  send: SendFn;
+}
+
+interface Active {
+  command: ClaimedCommand;
+  controller: AbortController;
+  /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
+  abandoned: boolean;
+}
+
+export interface WorkerStats {
+  started: number;
+  completed: number;
+  retried: number;
+  troubleshooting: number;
+  released: number;
+  stale: number;
+}
+
+/**
+ * Claims commands in batches into a small local buffer, runs their handlers with a
+ * concurrency limit, renews leases, and writes every outcome through one batched path.
+ */
+export class Worker extends EventEmitter {
+  readonly workerId: string;
+  readonly stats: WorkerStats = { started: 0, completed: 0, retried: 0, troubleshooting: 0, released: 0, stale: 0 };
+  private readonly backend: Backend;
+  private readonly concurrency: number;
+  private readonly target: number;
+  private readonly claimBatchSize: number;
+  private readonly leaseMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly shutdownTimeoutMs: number;
+  private readonly completer: Completer;
+  private readonly maintenance: Maintenance | null;
+  private readonly buffer: ClaimedCommand[] = [];
+  private readonly active = new Map<string, Active>();
+  private readonly runningPerType = new Map<string, number>();
+  private claimPlan: { domain: string; types: string[] | null }[] = [];
+  private stopping = false;
+  private started = false;
+  private woken = false;
+  private nudgeWaiter: (() => void) | null = null;
+  private readonly stopController = new AbortController();
+  private fetchLoop: Promise<void> | null = null;
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: WorkerDeps & WorkerOptions) {
+    super();
+    const o = deps;
+    this.backend = deps.backend;
+    this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.concurrency = positive(o.concurrency ?? 10, 'concurrency');
+    this.claimBatchSize = positive(o.claimBatchSize ?? this.concurrency, 'claimBatchSize');
+    this.target = this.concurrency + (o.prefetch ?? this.concurrency);
+    this.leaseMs = positive(o.leaseMs ?? 30_000, 'leaseMs');
+    this.pollIntervalMs = positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs');
+    this.shutdownTimeoutMs = o.shutdownTimeoutMs ?? 10_000;
+    this.completer = new Completer(this.backend, this.workerId, deps.logger, (r, s) => this.onSettled(r, s));
+    this.maintenance =
+      o.maintenance === false
+        ? null
+        : new Maintenance(this.backend, deps.logger, {
+            recoverEveryMs: Math.min(10_000, Math.max(250, this.leaseMs / 2)),
+            batchesEveryMs: 5000,
+            pruneEveryMs: 60_000,
+            retentionMs: o.retentionMs ?? 7 * 24 * 3600_000,
+          });
+  }
+
+  /** Starts claiming. Resolves once the worker listens for wake-ups. */
+  async start(): Promise<this> {
+    if (this.started) return this;
+    this.claimPlan = this.plan();
+    this.started = true;
+    if (this.backend.capabilities.wakeups) {
+      this.unsubscribe = await this.backend.subscribe((domain) => {
+        if (domain === '' || this.claimPlan.some((p) => p.domain === domain)) this.nudge(true);
+      });
+    }
+    this.leaseTimer = setInterval(() => void this.renewAll(), Math.max(50, this.leaseMs / 3));
+    this.leaseTimer.unref();
+    this.maintenance?.start();
+    this.fetchLoop = this.runFetchLoop();
+    this.deps.logger.info(
+      { workerId: this.workerId, domains: this.claimPlan.map((p) => p.domain), concurrency: this.concurrency },
+      'worker started',
+    );
+    return this;
+  }
+
+  private plan(): { domain: string; types: string[] | null }[] {
+    const registry = this.deps.registry;
+    const domains = this.deps.domains ?? registry.domains();
+    if (domains.length === 0) {
+      throw new ConfigurationError('the worker has no domain to claim from: register a handler first, or pass domains');
+    }
+    return domains.map((domain) => {
+      if (!this.deps.types) return { domain, types: null };
+      const types = this.deps.types.filter((t) => registry.get(domain, t));
+      return { domain, types };
+    }).filter((p) => p.types === null || p.types.length > 0);
+  }
+
+  /** Resolves when nothing is running, buffered or waiting to be written. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.active.size === 0 && this.buffer.length === 0 && this.completer.size === 0;
+  }
+
+  private nudge(wake = false): void {
+    if (wake) this.woken = true;
+    const waiter = this.nudgeWaiter;
+    this.nudgeWaiter = null;
+    waiter?.();
+  }
+
+  private waitForNudge(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.nudgeWaiter === done) self.nudgeWaiter = null;
+        resolve();
+      }
+      this.nudgeWaiter = done;
+    });
+  }
+
+  private async runFetchLoop(): Promise<void> {
+    let failures = 0;
+    let turn = 0;
+    const threshold = Math.max(1, Math.floor(this.target / 4));
+    while (!this.stopping) {
+      const room = this.target - this.active.size - this.buffer.length;
+      if (room < threshold) {
+        await this.waitForNudge(this.pollIntervalMs);
+        continue;
+      }
+      this.woken = false;
+      let asked = 0;
+      let got = 0;
+      try {
+        for (let i = 0; i < this.claimPlan.length && got < room && !this.stopping; i++) {
+          const plan = this.claimPlan[(turn + i) % this.claimPlan.length]!;
+          const limit = Math.min(this.claimBatchSize, room - got);
+          asked += limit;
+          const claimed = await this.backend.claim({
+            workerId: this.workerId,
+            domain: plan.domain,
+            types: plan.types,
+            limit,
+            leaseMs: this.leaseMs,
+            leaseToken: randomUUID(),
+          });
+          got += claimed.length;
+          this.buffer.push(...claimed);
+          this.dispatch();
+        }
+        turn++;
+        failures = 0;
+      } catch (error) {
+        failures++;
+        this.deps.logger.error({ err: error, failures }, 'cannot claim commands from the store; retrying');
+        await sleep(storeRetryDelay(failures), this.stopController.signal);
+        continue;
+      }
+      if (got < asked && !this.woken) await this.waitForNudge(this.pollIntervalMs);
+    }
+  }
+
+  private dispatch(): void {
+    while (!this.stopping && this.active.size < this.concurrency && this.buffer.length > 0) {
+      const index = this.buffer.findIndex((c) => this.typeHasRoom(c));
+      if (index < 0) return;
+      const [command] = this.buffer.splice(index, 1);
+      this.startCommand(command!);
+    }
+  }
+
+  private typeHasRoom(command: ClaimedCommand): boolean {
+    const handler = this.deps.registry.get(command.domain, command.type);
+    if (!handler || handler.concurrency === Number.POSITIVE_INFINITY) return true;
+    return (this.runningPerType.get(`${command.domain}/${command.type}`) ?? 0) < handler.concurrency;
+  }
+
+  private startCommand(command: ClaimedCommand): void {
+    const handler = this.deps.registry.get(command.domain, command.type);
+    if (!handler) {
+      this.completer.add({
+        kind: 'troubleshoot',
+        id: command.id,
+        leaseToken: command.leaseToken,
+        error: { code: 'UNKNOWN_HANDLER', message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}` },
+      });
+      return;
+    }
+    const active: Active = { command, controller: new AbortController(), abandoned: false };
+    const typeKey = `${command.domain}/${command.type}`;
+    this.active.set(command.id, active);
+    this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 0) + 1);
+    this.stats.started++;
+    void this.execute(active, handler).finally(() => {
+      this.active.delete(command.id);
+      this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 1) - 1);
+      this.dispatch();
+      this.nudge();
+      this.checkIdle();
+    });
+  }
+
+  private async execute(active: Active, handler: RegisteredHandler): Promise<void> {
+    const { command } = active;
+    const execution: Execution = {
+      command,
+      handler,
+      controller: active.controller,
+      logger: this.deps.logger,
+      middleware: this.deps.middleware,
+      send: this.deps.send,
+      heartbeat: () => this.heartbeat(active),
+    };
+    const lease = { id: command.id, leaseToken: command.leaseToken };
+    try {
+      if (handler.transactional && this.backend.capabilities.transactions) {
+        const outcome = await this.backend.completeInTransaction({ ...lease, workerId: this.workerId }, async (tx) => {
+          const run = { ...execution, tx };
+          return resultJson(await runHandler(run, createContext(run)));
+        });
+        if (outcome === 'stale') this.stats.stale++;
+        else this.stats.completed++;
+        return;
+      }
+      const result = await runHandler(execution, createContext(execution));
+      if (!active.abandoned) this.completer.add({ kind: 'complete', ...lease, resultJson: resultJson(result) });
+    } catch (error) {
+      if (active.abandoned) return;
+      const decision = decideFailure(error, command.attempts, command.maxAttempts, handler.retryPolicy, this.deps.random);
+      this.completer.add(
+        decision.kind === 'release'
+          ? { kind: 'release', ...lease, delayMs: decision.delayMs, reason: decision.reason }
+          : decision.kind === 'retry'
+            ? { kind: 'retry', ...lease, delayMs: decision.delayMs, error: decision.error }
+            : { kind: 'troubleshoot', ...lease, error: decision.error },
+      );
+    }
+  }
+
+  private onSettled(result: SettleResult, settlements: Settlement[]): void {
+    const applied = new Set(result.applied);
+    let wakeSelf = false;
+    for (const s of settlements) {
+      if (!applied.has(s.id)) continue;
+      if (s.kind === 'complete') this.stats.completed++;
+      else if (s.kind === 'troubleshoot') this.stats.troubleshooting++;
+      else if (s.kind === 'retry') this.stats.retried++;
+      else this.stats.released++;
+      if ((s.kind === 'retry' || s.kind === 'release') && s.delayMs === 0) wakeSelf = true;
+    }
+    this.stats.stale += result.stale.length;
+    if (result.touchedBatchIds.length > 0) this.maintenance?.batchesTouched(result.touchedBatchIds);
+    this.emit('settled', result);
+    if (wakeSelf && !this.stopping) this.nudge(true);
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Renews every lease this worker holds, in one statement. */
+  private async renewAll(): Promise<void> {
+    const held = [...this.buffer, ...[...this.active.values()].filter((a) => !a.abandoned).map((a) => a.command)];
+    if (held.length === 0) return;
+    try {
+      const { lost } = await this.backend.renewLeases({
+        leases: held.map((c) => ({ id: c.id, leaseToken: c.leaseToken })),
+        leaseMs: this.leaseMs,
+      });
+      for (const id of lost) this.loseLease(id);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'cannot renew leases; will try again');
+    }
+  }
+
+  private loseLease(id: string): void {
+    const active = this.active.get(id);
+    if (active && !active.abandoned) {
+      active.abandoned = true;
+      active.controller.abort(new LeaseLostError(id));
+    }
+    const index = this.buffer.findIndex((c) => c.id === id);
+    if (index >= 0) this.buffer.splice(index, 1);
+  }
+
+  private async heartbeat(active: Active): Promise<void> {
+    const { command } = active;
+    const { lost } = await this.backend.renewLeases({
+      leases: [{ id: command.id, leaseToken: command.leaseToken }],
+      leaseMs: this.leaseMs,
+    });
+    if (lost.length > 0) {
+      this.loseLease(command.id);
+      throw new LeaseLostError(command.id);
+    }
+  }
+
+  /**
+   * Graceful shutdown: stop claiming, hand back what was claimed but not started, let
+   * running handlers finish until the deadline, then abort the rest and hand them back
+   * too. Nothing handed back spends an attempt.
+   */
+  async stop(timeoutMs = this.shutdownTimeoutMs): Promise<void> {
+    if (!this.started || this.stopping) return;
+    this.stopping = true;
+    const deadline = Date.now() + timeoutMs;
+    this.stopController.abort();
+    this.nudge();
+    await this.unsubscribe?.().catch(() => {});
+    await this.fetchLoop;
+    for (const command of this.buffer.splice(0)) this.handBack(command);
+    if (this.active.size > 0) {
+      const running = [...this.active.values()];
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        sleep(Math.max(0, deadline - Date.now())),
+      ]);
+      for (const active of running) {
+        if (!this.active.has(active.command.id) || active.abandoned) continue;
+        active.abandoned = true;
+        active.controller.abort(new Error('worker shutting down'));
+        this.handBack(active.command);
+      }
+    }
+    const unwritten = await this.completer.drain(Date.now() + Math.max(5000, deadline - Date.now()));
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.maintenance?.stop();
+    this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
+  }
+
+  private handBack(command: ClaimedCommand): void {
+    this.completer.add({ kind: 'release', id: command.id, leaseToken: command.leaseToken, delayMs: 0, reason: 'worker shutdown' });
+  }
+}
+
+function resultJson(result: unknown): string | null {
+  return result === undefined ? null : toJsonText(result, 'result');
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(`worker option ${name} must be a positive number; got ${String(value)}`);
+  }
+  return value;
+}
