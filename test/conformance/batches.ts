@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { PermanentError } from '../../src/core/errors.js';
+import { eventually, type SuiteContext } from './context.js';
+
+export function batchTests(ctx: SuiteContext): void {
+  describe('batches', () => {
+    it('creates a batch atomically, tracks progress and sends its completion command once', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const notified: unknown[] = [];
+      bus.handle(domain, 'Bill', (data: { n: number }) => {
+        if (data.n % 10 === 0) throw new PermanentError('no account');
+        return 'billed';
+      });
+      bus.handle(domain, 'BillingDone', (data) => {
+        notified.push(data);
+      });
+      const batch = await bus.createBatch({
+        name: 'January',
+        commands: Array.from({ length: 120 }, (_, n) => ({ domain, type: 'Bill', data: { n } })),
+        onComplete: { domain, type: 'BillingDone', data: { month: 'January' } },
+      });
+      expect(batch).toMatchObject({ name: 'January', status: 'pending', counts: { total: 120, pending: 120 } });
+      await ctx.worker(bus, { concurrency: 16 });
+      await eventually(async () => expect(notified).toHaveLength(1));
+      const done = await bus.getBatch(batch.id);
+      expect(done.status).toBe('completed_with_failures');
+      expect(done.counts).toMatchObject({ total: 120, completed: 108, troubleshooting: 12, failed: 12, pending: 0 });
+      expect(notified[0]).toMatchObject({
+        batchId: batch.id,
+        status: 'completed_with_failures',
+        data: { month: 'January' },
+      });
+      // Finishing again (another worker, a restart) sends nothing more.
+      expect(await ctx.backend.finishBatches({ batchIds: [batch.id] })).toEqual([]);
+      expect((await bus.list({ domain, type: 'BillingDone' })).length).toBe(1);
+    });
+
+    it('stores none of a batch whose commands are invalid', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const commands = [{ domain, type: 'T', data: { ok: 1 } }, { domain, type: 'T', data: { bad: 1n } }];
+      await expect(bus.createBatch({ commands })).rejects.toThrow(/commands\[1\] data.bad/);
+      expect((await bus.countByState(domain)).pending).toBe(0);
+    });
+
+    it('finishes a batch as completed when every command succeeded, and when the last is cancelled', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const batch = await bus.createBatch({ commands: [{ domain, type: 'T', data: {} }] });
+      const [only] = await bus.list({ domain });
+      await bus.cancel(only!.id);
+      await eventually(async () => {
+        await ctx.backend.finishBatches({});
+        expect((await bus.getBatch(batch.id)).status).toBe('completed_with_failures');
+      });
+      bus.handle(domain, 'Ok', () => 'ok');
+      const good = await bus.createBatch({ commands: [{ domain, type: 'Ok', data: {} }] });
+      await ctx.worker(bus);
+      await eventually(async () => expect((await bus.getBatch(good.id)).status).toBe('completed'));
+    });
+  });
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { CommandNotFoundError, InvalidStateError, PermanentError } from '../../src/core/errors.js';
+import { eventually, expectState, type SuiteContext } from './context.js';
+
+export function operatorTests(ctx: SuiteContext): void {
+  describe('troubleshooting and operator actions', () => {
+    const failing = async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let fixed = false;
+      bus.handle(domain, 'Charge', () => {
+        if (!fixed) throw new PermanentError('declined', { code: 'DECLINED' });
+        return 'charged';
+      });
+      bus.handle(domain, 'Other', () => {
+        throw new PermanentError('broken', { code: 'BROKEN' });
+      });
+      const sent = await bus.sendMany([
+        { domain, type: 'Charge', data: { n: 1 } },
+        { domain, type: 'Charge', data: { n: 2 } },
+        { domain, type: 'Charge', data: { n: 3 } },
+        { domain, type: 'Other', data: {} },
+      ]);
+      await ctx.worker(bus);
+      await eventually(async () => expect((await bus.countByState(domain)).troubleshooting).toBe(4));
+      return { bus, domain, sent, fix: () => (fixed = true) };
+    };
+
+    it('lists the troubleshooting queue by domain, type and error code', async () => {
+      const { bus, domain, sent } = await failing();
+      expect((await bus.listTroubleshooting({ domain })).length).toBe(4);
+      expect((await bus.listTroubleshooting({ domain, type: 'Other' })).map((c) => c.id)).toEqual([sent[3]!.id]);
+      expect((await bus.listTroubleshooting({ domain, errorCode: 'DECLINED' })).length).toBe(3);
+      expect(await bus.listTroubleshooting({ domain: ctx.domain() })).toEqual([]);
+    });
+
+    it('retries (attempts reset), cancels and completes, recording who and why', async () => {
+      const { bus, sent, fix } = await failing();
+      const [retried, cancelled, completed] = sent;
+      fix();
+      const back = await bus.retry(retried!.id, { actor: 'alice', reason: 'card updated' });
+      expect(back).toMatchObject({ state: 'pending', attempts: 0 });
+      await expectState(bus, retried!.id, 'completed');
+      expect((await bus.get(retried!.id)).attempts).toBe(1);
+
+      await bus.cancel(cancelled!.id, { actor: 'bob', reason: 'customer left' });
+      await bus.complete(completed!.id, { manual: true }, { actor: 'carol', reason: 'paid by phone' });
+      expect(await bus.get(cancelled!.id)).toMatchObject({ state: 'cancelled' });
+      expect(await bus.get(completed!.id)).toMatchObject({ state: 'completed', result: { manual: true } });
+
+      const retryRecord = (await bus.audit(retried!.id)).find((r) => r.actor === 'alice');
+      expect(retryRecord).toMatchObject({ fromState: 'troubleshooting', toState: 'pending', reason: 'card updated' });
+      const cancelRecord = (await bus.audit(cancelled!.id)).at(-1);
+      expect(cancelRecord).toMatchObject({ fromState: 'troubleshooting', toState: 'cancelled', actor: 'bob', reason: 'customer left' });
+      expect((await bus.audit(completed!.id)).at(-1)).toMatchObject({ toState: 'completed', actor: 'carol' });
+    });
+
+    it('refuses an action on the wrong state or an unknown id, changing nothing', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const pending = await bus.send(domain, 'T', {});
+      const auditBefore = await bus.audit(pending.id);
+      await expect(bus.retry(pending.id)).rejects.toBeInstanceOf(InvalidStateError);
+      await expect(bus.complete(pending.id, 1)).rejects.toThrow(/it is pending/);
+      await bus.cancel(pending.id, { reason: 'not needed' });
+      await expect(bus.cancel(pending.id)).rejects.toThrow(/cannot cancel command .* it is cancelled/);
+      await expect(bus.retry(randomUUID())).rejects.toBeInstanceOf(CommandNotFoundError);
+      await expect(bus.get('nope')).rejects.toBeInstanceOf(CommandNotFoundError);
+      expect(await bus.get(pending.id)).toMatchObject({ state: 'cancelled', attempts: 0 });
+      expect((await bus.audit(pending.id)).length).toBe(auditBefore.length + 1);
+    });
+
+    it('prunes completed and cancelled commands past retention with their audit, and nothing else', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'T', () => 'ok');
+      const done = await bus.send(domain, 'T', {});
+      await ctx.worker(bus);
+      await expectState(bus, done.id, 'completed');
+      const waiting = await bus.send(domain, 'T', {}, { delay: '1h' });
+      await new Promise((r) => setTimeout(r, 20));
+      for (;;) if ((await ctx.backend.prune({ olderThanMs: 10, limit: 1000 })) < 1000) break;
+      await expect(bus.get(done.id)).rejects.toBeInstanceOf(CommandNotFoundError);
+      expect(await ctx.backend.getAudit(done.id)).toEqual([]);
+      expect((await bus.get(waiting.id)).state).toBe('pending');
+    });
+  });
+}

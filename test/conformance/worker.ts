@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest';
+import type { HandlerContext } from '../../src/core/context.js';
+import { PermanentError, SnoozeError, TransientError } from '../../src/core/errors.js';
+import { eventually, expectState, type SuiteContext } from './context.js';
+
+export function workerTests(ctx: SuiteContext): void {
+  describe('worker', () => {
+    it('runs the handler once, stores its result and audits every transition', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const seen: HandlerContext[] = [];
+      bus.handle(domain, 'Add', async (data: { a: number; b: number }, c) => {
+        seen.push(c);
+        return { sum: data.a + data.b };
+      });
+      const sent = await bus.send(domain, 'Add', { a: 2, b: 3 });
+      const worker = await ctx.worker(bus);
+      await expectState(bus, sent.id, 'completed');
+      expect((await bus.get(sent.id)).result).toEqual({ sum: 5 });
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ commandId: sent.id, type: 'Add', attempt: 1, correlationId: sent.id });
+      const trail = await bus.audit(sent.id);
+      expect(trail.map((r) => [r.fromState, r.toState])).toEqual([
+        [null, 'pending'],
+        ['pending', 'in_progress'],
+        ['in_progress', 'completed'],
+      ]);
+      expect(trail[2]!.workerId).toBe(worker.workerId);
+    });
+
+    it('retries a transient failure and records the error of each failed attempt', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Flaky', { backoff: { type: 'fixed', delay: 0 } }, (_d, c) => {
+        if (c.attempt < 3) throw new TransientError('gateway timeout', { code: 'GATEWAY_TIMEOUT' });
+        return 'ok';
+      });
+      const sent = await bus.send(domain, 'Flaky', {});
+      await ctx.worker(bus);
+      await expectState(bus, sent.id, 'completed');
+      const command = await bus.get(sent.id);
+      expect(command.attempts).toBe(3);
+      const failures = (await bus.audit(sent.id)).filter((r) => r.error);
+      expect(failures.map((r) => [r.attempt, r.error?.code, r.toState])).toEqual([
+        [1, 'GATEWAY_TIMEOUT', 'pending'],
+        [2, 'GATEWAY_TIMEOUT', 'pending'],
+      ]);
+    });
+
+    it('sends a permanent error straight to troubleshooting with its code and details', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let runs = 0;
+      bus.handle(domain, 'Pay', () => {
+        runs++;
+        throw new PermanentError('card declined', { code: 'DECLINED', details: { reason: 'insufficient funds' } });
+      });
+      const sent = await bus.send(domain, 'Pay', {});
+      await ctx.worker(bus);
+      await expectState(bus, sent.id, 'troubleshooting');
+      expect(runs).toBe(1);
+      expect((await bus.get(sent.id)).lastError).toEqual({
+        code: 'DECLINED',
+        message: 'card declined',
+        details: { reason: 'insufficient funds' },
+      });
+    });
+
+    it('moves a command to troubleshooting when its attempts run out', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Fail', { maxAttempts: 2, backoff: { type: 'schedule', delays: [0] } }, () => {
+        throw new Error('boom');
+      });
+      const sent = await bus.send(domain, 'Fail', {});
+      await ctx.worker(bus);
+      await expectState(bus, sent.id, 'troubleshooting');
+      expect((await bus.get(sent.id)).attempts).toBe(2);
+      expect((await bus.listTroubleshooting({ domain })).map((c) => c.id)).toEqual([sent.id]);
+    });
+
+    it('snoozes without spending an attempt', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let runs = 0;
+      bus.handle(domain, 'Wait', { maxAttempts: 1 }, () => {
+        runs++;
+        if (runs < 3) throw new SnoozeError(0, 'not yet');
+        return 'done';
+      });
+      const sent = await bus.send(domain, 'Wait', {});
+      await ctx.worker(bus);
+      await expectState(bus, sent.id, 'completed');
+      expect(runs).toBe(3);
+      expect((await bus.get(sent.id)).attempts).toBe(1);
+    });
+
+    it('aborts the signal of a handler past its timeout and retries it', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let aborted = 0;
+      bus.handle(domain, 'Slow', { timeout: 100, maxAttempts: 2, backoff: { type: 'fixed', delay: 0 } }, (_d, c) => {
+        if (c.attempt === 2) return 'fast now';
+        return new Promise((resolve) => c.signal.addEventListener('abort', () => resolve(aborted++)));
+      });
+      const sent = await bus.send(domain, 'Slow', {});
+      await ctx.worker(bus);
+      await expectState(bus, sent.id, 'completed');
+      expect(aborted).toBe(1);
+      expect((await bus.audit(sent.id)).find((r) => r.error)?.error?.code).toBe('TIMEOUT');
+    });
+
+    it('runs middleware in order around every handler and passes follow-ups the correlation id', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const calls: string[] = [];
+      bus.use(async (_c, next) => {
+        calls.push('outer:before');
+        const r = await next();
+        calls.push('outer:after');
+        return r;
+      });
+      bus.use(async (_c, next) => {
+        calls.push('inner');
+        return next();
+      });
+      bus.handle(domain, 'Parent', async (_d, c) => {
+        calls.push('handler');
+        await c.send(domain, 'Child', {});
+      });
+      bus.handle(domain, 'Child', () => undefined);
+      const parent = await bus.send(domain, 'Parent', {}, { correlationId: 'trace-1' });
+      await ctx.worker(bus);
+      await expectState(bus, parent.id, 'completed');
+      const [child] = (await bus.list({ domain, type: 'Child' }));
+      expect(child).toMatchObject({ correlationId: 'trace-1', causationId: parent.id });
+      expect(calls.slice(0, 4)).toEqual(['outer:before', 'inner', 'handler', 'outer:after']);
+    });
+
+    it('keeps per-handler concurrency within its limit', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let running = 0;
+      let peak = 0;
+      bus.handle(domain, 'Capped', { concurrency: 2 }, async () => {
+        peak = Math.max(peak, ++running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+      });
+      await bus.sendMany(Array.from({ length: 12 }, () => ({ domain, type: 'Capped', data: {} })));
+      const worker = await ctx.worker(bus, { concurrency: 8 });
+      await eventually(async () => expect((await bus.countByState(domain)).completed).toBe(12));
+      expect(peak).toBe(2);
+      expect(worker.stats.completed).toBe(12);
+    });
+
+    it('claims only the types it is limited to, and sends unknown types to troubleshooting', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'A', () => 'a');
+      bus.handle(domain, 'B', () => 'b');
+      const b = await bus.send(domain, 'B', {});
+      const a = await bus.send(domain, 'A', {});
+      const onlyA = await ctx.worker(bus, { types: ['A'] });
+      await expectState(bus, a.id, 'completed');
+      await onlyA.idle();
+      expect((await bus.get(b.id)).state).toBe('pending');
+      const unknown = await bus.send(domain, 'Nobody', {});
+      await ctx.worker(bus);
+      await expectState(bus, unknown.id, 'troubleshooting');
+      expect((await bus.get(unknown.id)).lastError?.code).toBe('UNKNOWN_HANDLER');
+    });
+
+    it('wakes an idle worker at once when a command is sent', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Ping', () => 'pong');
+      await ctx.worker(bus, { pollIntervalMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 100)); // let the first (empty) claim finish
+      const started = Date.now();
+      const sent = await bus.send(domain, 'Ping', {});
+      await expectState(bus, sent.id, 'completed');
+      if (ctx.backend.capabilities.wakeups) expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it('hands back unfinished work at shutdown without spending attempts', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let startedCount = 0;
+      bus.handle(domain, 'Block', async (_d, c) => {
+        startedCount++;
+        await Promise.race([gate, new Promise((r) => c.signal.addEventListener('abort', r))]);
+      });
+      const sent = await bus.sendMany(Array.from({ length: 6 }, () => ({ domain, type: 'Block', data: {} })));
+      const worker = await ctx.worker(bus, { concurrency: 2, prefetch: 4 });
+      await eventually(async () => expect(startedCount).toBe(2));
+      await worker.stop(200);
+      release();
+      const states = await Promise.all(sent.map((c) => bus.get(c.id)));
+      expect(states.map((c) => [c.state, c.attempts])).toEqual(sent.map(() => ['pending', 0]));
+    });
+
+    it('completes a transactional handler together with its own writes, or neither', async () => {
+      if (!ctx.backend.capabilities.transactions || !ctx.options.sql) return;
+      const sql = ctx.options.sql();
+      const table = `effects_${ctx.domain().replace(/-/g, '_')}`;
+      await sql.query(`CREATE TABLE ${table} (command_id uuid NOT NULL)`);
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Write', { transactional: true, maxAttempts: 1 }, async (data: { fail: boolean }, c) => {
+        await c.tx!.query(`INSERT INTO ${table} (command_id) VALUES ($1)`, [c.commandId]);
+        if (data.fail) throw new PermanentError('after the write');
+        return 'written';
+      });
+      const ok = await bus.send(domain, 'Write', { fail: false });
+      const bad = await bus.send(domain, 'Write', { fail: true });
+      await ctx.worker(bus);
+      await expectState(bus, ok.id, 'completed');
+      await expectState(bus, bad.id, 'troubleshooting');
+      const rows = await sql.query<{ command_id: string }>(`SELECT command_id FROM ${table}`);
+      expect(rows.rows.map((r) => r.command_id)).toEqual([ok.id]);
+      await sql.query(`DROP TABLE ${table}`);
+    });
+  });
+}

@@ -1,0 +1,17 @@
+import { createPGliteBackend } from '../src/backends/pglite/index.js';
+import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
+import type { Queryable } from '../src/backends/backend.js';
+import { conformanceSuite } from './conformance/suite.js';
+
+let current: SqlBackend | undefined;
+
+conformanceSuite({
+  name: 'embedded (PGlite)',
+  createBackend: async () => {
+    current = await createPGliteBackend();
+    await current.migrate();
+    await current.checkSchema();
+    return current;
+  },
+  sql: () => current!.driver as Queryable,
+});

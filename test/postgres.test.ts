@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { describe } from 'vitest';
+import { createPostgresBackend } from '../src/backends/postgres/index.js';
+import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
+import type { Queryable } from '../src/backends/backend.js';
+import { conformanceSuite } from './conformance/suite.js';
+import { POSTGRES_URL, requireServer } from './helpers/servers.js';
+
+const available = await requireServer('PostgreSQL', 5432);
+let current: SqlBackend | undefined;
+
+describe.skipIf(!available)('PostgreSQL', () => {
+  conformanceSuite({
+    name: 'PostgreSQL',
+    createBackend: async () => {
+      current = await createPostgresBackend({
+        connectionString: POSTGRES_URL,
+        schema: `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+      });
+      await current.migrate();
+      return current;
+    },
+    destroyBackend: async (backend) => {
+      await (backend as SqlBackend).driver.query(`DROP SCHEMA "${(backend as SqlBackend).schema}" CASCADE`);
+    },
+    sql: () => current!.driver as Queryable,
+  });
+});
