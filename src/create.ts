@@ -22,7 +22,9 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
  * Opens the store named by `databaseUrl` and returns a bus on it. Backends are loaded on
  * demand, so an application that uses PostgreSQL loads no PGlite and vice versa.
  */
-export async function createDispatchbox(options: CreateDispatchboxOptions = {}): Promise<CommandBus> {
+export async function createDispatchbox(
+  options: CreateDispatchboxOptions = {},
+): Promise<CommandBus> {
   const backend = await openBackend(options);
   const migrateAtStart = options.migrate ?? backend.kind === 'pglite';
   try {
@@ -40,7 +42,10 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
   if (!url) {
     const { createPGliteBackend } = await import('./backends/pglite/index.js');
     const dataDir = options.dataDir ?? './.dispatchbox';
-    return createPGliteBackend({ dataDir: dataDir === 'memory' ? undefined : dataDir, schema: options.schema });
+    return createPGliteBackend({
+      dataDir: dataDir === 'memory' ? undefined : dataDir,
+      schema: options.schema,
+    });
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql') {
@@ -49,7 +54,8 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
       connectionString: url,
       schema: options.schema,
       poolSize: options.poolSize,
-      onError: (error, where) => options.logger?.warn({ err: error }, `PostgreSQL ${where} failed; reconnecting`),
+      onError: (error, where) =>
+        options.logger?.warn({ err: error }, `PostgreSQL ${where} failed; reconnecting`),
     });
   }
   throw new ConfigurationError(

@@ -1,8 +1,21 @@
 export { createDispatchbox, openBackend, type CreateDispatchboxOptions } from './create.js';
-export { CommandBus, type CommandBusOptions, type SendItem, type OperatorOptions, type CreateBatchOptions } from './bus/bus.js';
+export {
+  CommandBus,
+  type CommandBusOptions,
+  type SendItem,
+  type OperatorOptions,
+  type CreateBatchOptions,
+} from './bus/bus.js';
 export { handler } from './bus/decorators.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './worker/worker.js';
-export type { Command, NewCommand, ClaimedCommand, AuditRecord, CommandError, JsonValue } from './core/command.js';
+export type {
+  Command,
+  NewCommand,
+  ClaimedCommand,
+  AuditRecord,
+  CommandError,
+  JsonValue,
+} from './core/command.js';
 export type { HandlerContext, Middleware, Handler } from './core/context.js';
 export type { SendOptions } from './core/send-options.js';
 export type { HandlerOptions } from './core/registry.js';

@@ -21,7 +21,9 @@ describe.skipIf(!available)('PostgreSQL', () => {
       return current;
     },
     destroyBackend: async (backend) => {
-      await (backend as SqlBackend).driver.query(`DROP SCHEMA "${(backend as SqlBackend).schema}" CASCADE`);
+      await (backend as SqlBackend).driver.query(
+        `DROP SCHEMA "${(backend as SqlBackend).schema}" CASCADE`,
+      );
     },
     sql: () => current!.driver as Queryable,
   });

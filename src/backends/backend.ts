@@ -90,9 +90,7 @@ export interface RenewLeasesParams {
 }
 
 export type OperatorAction =
-  | { action: 'retry' }
-  | { action: 'cancel' }
-  | { action: 'complete'; resultJson: string | null };
+  { action: 'retry' } | { action: 'cancel' } | { action: 'complete'; resultJson: string | null };
 
 export type OperateParams = OperatorAction & {
   id: string;

@@ -1,7 +1,13 @@
 import pino, { type Logger } from 'pino';
 import type { AuditRecord, Command, JsonValue, NewCommand } from '../core/command.js';
 import type { Handler, Middleware } from '../core/context.js';
-import { BatchNotFoundError, CommandNotFoundError, PayloadTooLargeError, UnknownHandlerError, ValidationError } from '../core/errors.js';
+import {
+  BatchNotFoundError,
+  CommandNotFoundError,
+  PayloadTooLargeError,
+  UnknownHandlerError,
+  ValidationError,
+} from '../core/errors.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import { toJsonText } from '../core/json.js';
 import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/registry.js';
@@ -70,7 +76,12 @@ export class CommandBus {
   // ---- handlers ------------------------------------------------------------------------
 
   handle<TData = unknown>(domain: string, type: string, fn: Handler<TData>): this;
-  handle<TData = unknown>(domain: string, type: string, options: HandlerOptions, fn: Handler<TData>): this;
+  handle<TData = unknown>(
+    domain: string,
+    type: string,
+    options: HandlerOptions,
+    fn: Handler<TData>,
+  ): this;
   handle(domain: string, type: string, a: HandlerOptions | Handler, b?: Handler): this {
     const [options, fn] = typeof a === 'function' ? [{}, a] : [a, b!];
     this.registry.register(domain, type, options, fn as (data: unknown, ctx: unknown) => unknown);
@@ -96,7 +107,12 @@ export class CommandBus {
 
   // ---- sending -------------------------------------------------------------------------
 
-  async send(domain: string, type: string, data: unknown, options: SendOptions = {}): Promise<Command> {
+  async send(
+    domain: string,
+    type: string,
+    data: unknown,
+    options: SendOptions = {},
+  ): Promise<Command> {
     const command = this.prepare({ ...options, domain, type, data });
     if (options.tx) {
       const [inserted] = await this.backend.insertCommands({ commands: [command], tx: options.tx });
@@ -159,7 +175,15 @@ export class CommandBus {
 
   // ---- troubleshooting -----------------------------------------------------------------
 
-  listTroubleshooting(filter: { domain?: string; type?: string; errorCode?: string; limit?: number; afterId?: string } = {}): Promise<Command[]> {
+  listTroubleshooting(
+    filter: {
+      domain?: string;
+      type?: string;
+      errorCode?: string;
+      limit?: number;
+      afterId?: string;
+    } = {},
+  ): Promise<Command[]> {
     return this.list({ ...filter, state: 'troubleshooting' });
   }
 
@@ -175,7 +199,11 @@ export class CommandBus {
 
   /** Troubleshooting → completed, with the result the operator gives. */
   complete(id: string, result: unknown = null, options: OperatorOptions = {}): Promise<Command> {
-    return this.operate(id, { action: 'complete', resultJson: toJsonText(result, 'result') }, options);
+    return this.operate(
+      id,
+      { action: 'complete', resultJson: toJsonText(result, 'result') },
+      options,
+    );
   }
 
   private async operate(
@@ -184,7 +212,12 @@ export class CommandBus {
     options: OperatorOptions,
   ): Promise<Command> {
     if (!isUuid(id)) throw new CommandNotFoundError(id);
-    return this.backend.operate({ ...action, id, actor: options.actor ?? 'operator', reason: options.reason ?? null });
+    return this.backend.operate({
+      ...action,
+      id,
+      actor: options.actor ?? 'operator',
+      reason: options.reason ?? null,
+    });
   }
 
   // ---- batches -------------------------------------------------------------------------
@@ -194,7 +227,13 @@ export class CommandBus {
     const batchId = options.id ?? uuidv7();
     if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
     const onComplete = options.onComplete
-      ? { domain: options.onComplete.domain, type: options.onComplete.type, data: JSON.parse(toJsonText(options.onComplete.data ?? null, 'onComplete.data')) as JsonValue }
+      ? {
+          domain: options.onComplete.domain,
+          type: options.onComplete.type,
+          data: JSON.parse(
+            toJsonText(options.onComplete.data ?? null, 'onComplete.data'),
+          ) as JsonValue,
+        }
       : null;
     return this.backend.createBatch({
       batch: { id: batchId, name: options.name ?? null, onComplete },
@@ -202,7 +241,10 @@ export class CommandBus {
     });
   }
 
-  private async *chunks(items: Iterable<SendItem> | AsyncIterable<SendItem>, batchId: string): AsyncIterable<NewCommand[]> {
+  private async *chunks(
+    items: Iterable<SendItem> | AsyncIterable<SendItem>,
+    batchId: string,
+  ): AsyncIterable<NewCommand[]> {
     let chunk: NewCommand[] = [];
     let index = 0;
     for await (const item of items) {

@@ -17,7 +17,10 @@ const marks = new WeakMap<object, HandlerMark>();
  * its own constructor-injected dependencies.
  */
 export function handler(domain: string, type: string, options: HandlerOptions = {}) {
-  return function mark<T extends (...args: never[]) => unknown>(method: T, context: ClassMethodDecoratorContext): T {
+  return function mark<T extends (...args: never[]) => unknown>(
+    method: T,
+    context: ClassMethodDecoratorContext,
+  ): T {
     if (context.kind !== 'method') throw new ConfigurationError('@handler goes on a method');
     marks.set(method, { domain, type, options });
     return method;
@@ -31,7 +34,11 @@ export interface HandlerSink {
 export function registerInstance(sink: HandlerSink, instance: object): number {
   let found = 0;
   const seen = new Set<string>();
-  for (let proto = Object.getPrototypeOf(instance) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (
+    let proto = Object.getPrototypeOf(instance) as object | null;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       if (seen.has(name)) continue; // a subclass override wins
       seen.add(name);
@@ -43,7 +50,9 @@ export function registerInstance(sink: HandlerSink, instance: object): number {
     }
   }
   if (found === 0) {
-    throw new ConfigurationError(`${instance.constructor.name} has no method marked with @handler(domain, type)`);
+    throw new ConfigurationError(
+      `${instance.constructor.name} has no method marked with @handler(domain, type)`,
+    );
   }
   return found;
 }

@@ -18,7 +18,9 @@ export async function discoverHandlers(sink: HandlerSink, dir: string): Promise<
   try {
     entries = (await readdir(dir)).filter((f) => MODULE.test(f) && !NOT_A_HANDLER.test(f)).sort();
   } catch (error) {
-    throw new ConfigurationError(`cannot read the handler directory ${dir}: ${(error as Error).message}`);
+    throw new ConfigurationError(
+      `cannot read the handler directory ${dir}: ${(error as Error).message}`,
+    );
   }
   const registered: string[] = [];
   for (const file of entries) {
@@ -29,7 +31,11 @@ export async function discoverHandlers(sink: HandlerSink, dir: string): Promise<
       handle?: unknown;
       options?: HandlerOptions;
     };
-    if (typeof mod.domain !== 'string' || typeof mod.type !== 'string' || typeof mod.handle !== 'function') {
+    if (
+      typeof mod.domain !== 'string' ||
+      typeof mod.type !== 'string' ||
+      typeof mod.handle !== 'function'
+    ) {
       throw new ConfigurationError(
         `${full} is not a handler module: it must export \`domain\` and \`type\` strings and a \`handle(data, ctx)\` function`,
       );

@@ -1,7 +1,8 @@
 import type { CommandState } from './states.js';
 
 /** JSON as stored: what a payload and a result may be. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface CommandError {
   code: string;

@@ -20,7 +20,12 @@ export interface HandlerContext {
   /** A pino logger bound to the command id, type, attempt, correlation and batch ids. */
   readonly logger: Logger;
   /** Sends a follow-up command that inherits this command's correlation id and names it as cause. */
-  send(domain: string, type: string, data: JsonValue | object, options?: SendOptions): Promise<Command>;
+  send(
+    domain: string,
+    type: string,
+    data: JsonValue | object,
+    options?: SendOptions,
+  ): Promise<Command>;
   /** Extends the lease now; throws LeaseLostError when another attempt owns the command. */
   heartbeat(): Promise<void>;
   /** The store transaction that will complete the command (handlers with `transactional: true`). */

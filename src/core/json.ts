@@ -34,7 +34,10 @@ export function toJsonText(value: unknown, root: string): string {
         else {
           const proto = Object.getPrototypeOf(v) as unknown;
           if (proto !== Object.prototype && proto !== null) {
-            fail(path, `a ${(v as object).constructor?.name ?? 'class'} instance is not plain JSON`);
+            fail(
+              path,
+              `a ${(v as object).constructor?.name ?? 'class'} instance is not plain JSON`,
+            );
           }
           for (const [key, item] of Object.entries(v)) check(item, `${path}.${key}`);
         }

@@ -1,7 +1,12 @@
 import type { z } from 'zod';
 import { toMillis, type Duration } from './duration.js';
 import { ConfigurationError, ValidationError } from './errors.js';
-import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type Backoff, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  validateRetryPolicy,
+  type Backoff,
+  type RetryPolicy,
+} from './retry.js';
 
 export interface HandlerOptions<TSchema extends z.ZodType = z.ZodType> {
   /** Validates the payload at send (nothing is stored when it fails) and again at run. */
@@ -52,14 +57,22 @@ export function checkName(value: unknown, what: 'domain' | 'type'): string {
 export class HandlerRegistry<TContext = unknown> {
   private readonly handlers = new Map<string, RegisteredHandler<TContext>>();
 
-  register(domain: string, type: string, options: HandlerOptions, fn: RegisteredHandler<TContext>['fn']): void {
+  register(
+    domain: string,
+    type: string,
+    options: HandlerOptions,
+    fn: RegisteredHandler<TContext>['fn'],
+  ): void {
     checkName(domain, 'domain');
     checkName(type, 'type');
     const key = `${domain}/${type}`;
     if (this.handlers.has(key)) {
-      throw new ConfigurationError(`a handler for ${key} is registered already; each command type has one handler`);
+      throw new ConfigurationError(
+        `a handler for ${key} is registered already; each command type has one handler`,
+      );
     }
-    if (typeof fn !== 'function') throw new ConfigurationError(`the handler for ${key} is not a function`);
+    if (typeof fn !== 'function')
+      throw new ConfigurationError(`the handler for ${key} is not a function`);
     const where = `handler ${key}`;
     const retryPolicy: RetryPolicy = {
       maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
@@ -72,11 +85,16 @@ export class HandlerRegistry<TContext = unknown> {
     }
     const concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
     if (!(concurrency >= 1)) {
-      throw new ConfigurationError(`${where}: concurrency must be at least 1; got ${String(options.concurrency)}`);
+      throw new ConfigurationError(
+        `${where}: concurrency must be at least 1; got ${String(options.concurrency)}`,
+      );
     }
     let timeoutMs: number;
     try {
-      timeoutMs = options.timeout === undefined ? DEFAULT_HANDLER_TIMEOUT_MS : toMillis(options.timeout, `${where}.timeout`);
+      timeoutMs =
+        options.timeout === undefined
+          ? DEFAULT_HANDLER_TIMEOUT_MS
+          : toMillis(options.timeout, `${where}.timeout`);
     } catch (error) {
       throw new ConfigurationError((error as Error).message);
     }

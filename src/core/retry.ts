@@ -46,7 +46,11 @@ export function decideFailure(
   if (attempt >= maxAttempts) {
     return { kind: 'troubleshoot', error: described };
   }
-  return { kind: 'retry', delayMs: backoffDelay(policy.backoff, attempt, random), error: described };
+  return {
+    kind: 'retry',
+    delayMs: backoffDelay(policy.backoff, attempt, random),
+    error: described,
+  };
 }
 
 /** The delay before attempt `attempt + 1`. */
@@ -79,7 +83,8 @@ export function validateRetryPolicy(policy: RetryPolicy, path: string): void {
   }
   const b = policy.backoff;
   if (b.type === 'fixed') toMillis(b.delay, `${path}.backoff.delay`);
-  else if (b.type === 'schedule') b.delays.forEach((d, i) => toMillis(d, `${path}.backoff.delays[${i}]`));
+  else if (b.type === 'schedule')
+    b.delays.forEach((d, i) => toMillis(d, `${path}.backoff.delays[${i}]`));
   else if (b.type === 'exponential') {
     toMillis(b.base, `${path}.backoff.base`);
     toMillis(b.max, `${path}.backoff.max`);
@@ -102,7 +107,10 @@ export function describeError(error: unknown): CommandError {
   }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return { code: typeof code === 'string' ? code : 'ERROR', message: truncate(error.message || error.name) };
+    return {
+      code: typeof code === 'string' ? code : 'ERROR',
+      message: truncate(error.message || error.name),
+    };
   }
   return { code: 'ERROR', message: truncate(String(error)) };
 }

@@ -30,11 +30,19 @@ const optionsSchema = z.strictObject({
   idempotencyKey: z.string().min(1).max(255).optional(),
   priority: z.number().int().min(0).max(1_000_000).optional(),
   delay: z.union([z.number(), z.string()]).optional(),
-  runAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date').optional(),
+  runAt: z
+    .date()
+    .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date')
+    .optional(),
   maxAttempts: z.number().int().min(1).max(1000).optional(),
   correlationId: z.string().min(1).max(255).optional(),
   causationId: z.string().refine(isUuid, 'must be a UUID').optional(),
-  tx: z.custom<Queryable>((v) => typeof (v as Queryable)?.query === 'function', 'must have a query() method').optional(),
+  tx: z
+    .custom<Queryable>(
+      (v) => typeof (v as Queryable)?.query === 'function',
+      'must have a query() method',
+    )
+    .optional(),
 });
 
 export interface BuildCommandInput {

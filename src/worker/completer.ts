@@ -55,13 +55,19 @@ export class Completer {
         const result = await this.backend.settle({ workerId: this.workerId, settlements: group });
         this.failures = 0;
         if (result.stale.length > 0) {
-          this.logger.warn({ stale: result.stale.length }, 'outcomes refused: the lease had expired and another attempt owns the command');
+          this.logger.warn(
+            { stale: result.stale.length },
+            'outcomes refused: the lease had expired and another attempt owns the command',
+          );
         }
         this.onSettled(result, group);
       } catch (error) {
         this.queue.unshift(...group);
         this.failures++;
-        this.logger.error({ err: error, pending: this.queue.length }, 'cannot write outcomes to the store; retrying');
+        this.logger.error(
+          { err: error, pending: this.queue.length },
+          'cannot write outcomes to the store; retrying',
+        );
         await sleep(storeRetryDelay(this.failures), this.stopSignal.signal);
       }
     }

@@ -7,7 +7,12 @@ import type { Queryable } from '../core/queryable.js';
 import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
 import type { SendOptions } from '../core/send-options.js';
 
-export type SendFn = (domain: string, type: string, data: unknown, options?: SendOptions) => Promise<Command>;
+export type SendFn = (
+  domain: string,
+  type: string,
+  data: unknown,
+  options?: SendOptions,
+) => Promise<Command>;
 
 export interface Execution {
   command: ClaimedCommand;
@@ -94,8 +99,15 @@ export function timeoutMiddleware(timeoutMs: number, controller: AbortController
  * timeout, then the application's middleware in the order it was added, then the handler.
  * Resolves to the handler's result.
  */
-export async function runHandler(e: Execution, ctx: HandlerContext): Promise<JsonValue | undefined> {
-  const chain: Middleware[] = [loggingMiddleware, timeoutMiddleware(e.handler.timeoutMs, e.controller), ...e.middleware];
+export async function runHandler(
+  e: Execution,
+  ctx: HandlerContext,
+): Promise<JsonValue | undefined> {
+  const chain: Middleware[] = [
+    loggingMiddleware,
+    timeoutMiddleware(e.handler.timeoutMs, e.controller),
+    ...e.middleware,
+  ];
   const data = e.handler.schema ? parseAtRun(e.handler.schema, e.command.data) : e.command.data;
   const call = (index: number): Promise<unknown> => {
     const mw = chain[index];

@@ -31,7 +31,9 @@ export class Maintenance {
         if (running) return;
         running = true;
         fn()
-          .catch((error: unknown) => this.logger.warn({ err: error }, `maintenance: ${what} failed; will try again`))
+          .catch((error: unknown) =>
+            this.logger.warn({ err: error }, `maintenance: ${what} failed; will try again`),
+          )
           .finally(() => (running = false));
       }, ms);
       timer.unref();
@@ -63,7 +65,9 @@ export class Maintenance {
       this.touched.clear();
       this.backend
         .finishBatches({ batchIds })
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'maintenance: batch completion failed; will try again'));
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'maintenance: batch completion failed; will try again'),
+        );
     }, 200);
     this.batchTimer.unref();
   }

@@ -71,7 +71,14 @@ export interface WorkerStats {
  */
 export class Worker extends EventEmitter {
   readonly workerId: string;
-  readonly stats: WorkerStats = { started: 0, completed: 0, retried: 0, troubleshooting: 0, released: 0, stale: 0 };
+  readonly stats: WorkerStats = {
+    started: 0,
+    completed: 0,
+    retried: 0,
+    troubleshooting: 0,
+    released: 0,
+    stale: 0,
+  };
   private readonly backend: Backend;
   private readonly concurrency: number;
   private readonly target: number;
@@ -106,7 +113,9 @@ export class Worker extends EventEmitter {
     this.leaseMs = positive(o.leaseMs ?? 30_000, 'leaseMs');
     this.pollIntervalMs = positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs');
     this.shutdownTimeoutMs = o.shutdownTimeoutMs ?? 10_000;
-    this.completer = new Completer(this.backend, this.workerId, deps.logger, (r, s) => this.onSettled(r, s));
+    this.completer = new Completer(this.backend, this.workerId, deps.logger, (r, s) =>
+      this.onSettled(r, s),
+    );
     this.maintenance =
       o.maintenance === false
         ? null
@@ -133,7 +142,11 @@ export class Worker extends EventEmitter {
     this.maintenance?.start();
     this.fetchLoop = this.runFetchLoop();
     this.deps.logger.info(
-      { workerId: this.workerId, domains: this.claimPlan.map((p) => p.domain), concurrency: this.concurrency },
+      {
+        workerId: this.workerId,
+        domains: this.claimPlan.map((p) => p.domain),
+        concurrency: this.concurrency,
+      },
       'worker started',
     );
     return this;
@@ -143,13 +156,17 @@ export class Worker extends EventEmitter {
     const registry = this.deps.registry;
     const domains = this.deps.domains ?? registry.domains();
     if (domains.length === 0) {
-      throw new ConfigurationError('the worker has no domain to claim from: register a handler first, or pass domains');
+      throw new ConfigurationError(
+        'the worker has no domain to claim from: register a handler first, or pass domains',
+      );
     }
-    return domains.map((domain) => {
-      if (!this.deps.types) return { domain, types: null };
-      const types = this.deps.types.filter((t) => registry.get(domain, t));
-      return { domain, types };
-    }).filter((p) => p.types === null || p.types.length > 0);
+    return domains
+      .map((domain) => {
+        if (!this.deps.types) return { domain, types: null };
+        const types = this.deps.types.filter((t) => registry.get(domain, t));
+        return { domain, types };
+      })
+      .filter((p) => p.types === null || p.types.length > 0);
   }
 
   /** Resolves when nothing is running, buffered or waiting to be written. */
@@ -171,13 +188,12 @@ export class Worker extends EventEmitter {
 
   private waitForNudge(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        if (self.nudgeWaiter === done) self.nudgeWaiter = null;
+        if (this.nudgeWaiter === done) this.nudgeWaiter = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, timeoutMs);
       this.nudgeWaiter = done;
     });
   }
@@ -216,7 +232,10 @@ export class Worker extends EventEmitter {
         failures = 0;
       } catch (error) {
         failures++;
-        this.deps.logger.error({ err: error, failures }, 'cannot claim commands from the store; retrying');
+        this.deps.logger.error(
+          { err: error, failures },
+          'cannot claim commands from the store; retrying',
+        );
         await sleep(storeRetryDelay(failures), this.stopController.signal);
         continue;
       }
@@ -236,7 +255,9 @@ export class Worker extends EventEmitter {
   private typeHasRoom(command: ClaimedCommand): boolean {
     const handler = this.deps.registry.get(command.domain, command.type);
     if (!handler || handler.concurrency === Number.POSITIVE_INFINITY) return true;
-    return (this.runningPerType.get(`${command.domain}/${command.type}`) ?? 0) < handler.concurrency;
+    return (
+      (this.runningPerType.get(`${command.domain}/${command.type}`) ?? 0) < handler.concurrency
+    );
   }
 
   private startCommand(command: ClaimedCommand): void {
@@ -246,7 +267,10 @@ export class Worker extends EventEmitter {
         kind: 'troubleshoot',
         id: command.id,
         leaseToken: command.leaseToken,
-        error: { code: 'UNKNOWN_HANDLER', message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}` },
+        error: {
+          code: 'UNKNOWN_HANDLER',
+          message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}`,
+        },
       });
       return;
     }
@@ -278,19 +302,29 @@ export class Worker extends EventEmitter {
     const lease = { id: command.id, leaseToken: command.leaseToken };
     try {
       if (handler.transactional && this.backend.capabilities.transactions) {
-        const outcome = await this.backend.completeInTransaction({ ...lease, workerId: this.workerId }, async (tx) => {
-          const run = { ...execution, tx };
-          return resultJson(await runHandler(run, createContext(run)));
-        });
+        const outcome = await this.backend.completeInTransaction(
+          { ...lease, workerId: this.workerId },
+          async (tx) => {
+            const run = { ...execution, tx };
+            return resultJson(await runHandler(run, createContext(run)));
+          },
+        );
         if (outcome === 'stale') this.stats.stale++;
         else this.stats.completed++;
         return;
       }
       const result = await runHandler(execution, createContext(execution));
-      if (!active.abandoned) this.completer.add({ kind: 'complete', ...lease, resultJson: resultJson(result) });
+      if (!active.abandoned)
+        this.completer.add({ kind: 'complete', ...lease, resultJson: resultJson(result) });
     } catch (error) {
       if (active.abandoned) return;
-      const decision = decideFailure(error, command.attempts, command.maxAttempts, handler.retryPolicy, this.deps.random);
+      const decision = decideFailure(
+        error,
+        command.attempts,
+        command.maxAttempts,
+        handler.retryPolicy,
+        this.deps.random,
+      );
       this.completer.add(
         decision.kind === 'release'
           ? { kind: 'release', ...lease, delayMs: decision.delayMs, reason: decision.reason }
@@ -328,7 +362,10 @@ export class Worker extends EventEmitter {
 
   /** Renews every lease this worker holds, in one statement. */
   private async renewAll(): Promise<void> {
-    const held = [...this.buffer, ...[...this.active.values()].filter((a) => !a.abandoned).map((a) => a.command)];
+    const held = [
+      ...this.buffer,
+      ...[...this.active.values()].filter((a) => !a.abandoned).map((a) => a.command),
+    ];
     if (held.length === 0) return;
     try {
       const { lost } = await this.backend.renewLeases({
@@ -390,14 +427,22 @@ export class Worker extends EventEmitter {
         this.handBack(active.command);
       }
     }
-    const unwritten = await this.completer.drain(Date.now() + Math.max(5000, deadline - Date.now()));
+    const unwritten = await this.completer.drain(
+      Date.now() + Math.max(5000, deadline - Date.now()),
+    );
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.maintenance?.stop();
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 
   private handBack(command: ClaimedCommand): void {
-    this.completer.add({ kind: 'release', id: command.id, leaseToken: command.leaseToken, delayMs: 0, reason: 'worker shutdown' });
+    this.completer.add({
+      kind: 'release',
+      id: command.id,
+      leaseToken: command.leaseToken,
+      delayMs: 0,
+      reason: 'worker shutdown',
+    });
   }
 }
 
@@ -407,7 +452,9 @@ function resultJson(result: unknown): string | null {
 
 function positive(value: number, name: string): number {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`worker option ${name} must be a positive number; got ${String(value)}`);
+    throw new ConfigurationError(
+      `worker option ${name} must be a positive number; got ${String(value)}`,
+    );
   }
   return value;
 }

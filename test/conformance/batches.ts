@@ -20,12 +20,22 @@ export function batchTests(ctx: SuiteContext): void {
         commands: Array.from({ length: 120 }, (_, n) => ({ domain, type: 'Bill', data: { n } })),
         onComplete: { domain, type: 'BillingDone', data: { month: 'January' } },
       });
-      expect(batch).toMatchObject({ name: 'January', status: 'pending', counts: { total: 120, pending: 120 } });
+      expect(batch).toMatchObject({
+        name: 'January',
+        status: 'pending',
+        counts: { total: 120, pending: 120 },
+      });
       await ctx.worker(bus, { concurrency: 16 });
       await eventually(async () => expect(notified).toHaveLength(1));
       const done = await bus.getBatch(batch.id);
       expect(done.status).toBe('completed_with_failures');
-      expect(done.counts).toMatchObject({ total: 120, completed: 108, troubleshooting: 12, failed: 12, pending: 0 });
+      expect(done.counts).toMatchObject({
+        total: 120,
+        completed: 108,
+        troubleshooting: 12,
+        failed: 12,
+        pending: 0,
+      });
       expect(notified[0]).toMatchObject({
         batchId: batch.id,
         status: 'completed_with_failures',
@@ -39,7 +49,10 @@ export function batchTests(ctx: SuiteContext): void {
     it('stores none of a batch whose commands are invalid', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
-      const commands = [{ domain, type: 'T', data: { ok: 1 } }, { domain, type: 'T', data: { bad: 1n } }];
+      const commands = [
+        { domain, type: 'T', data: { ok: 1 } },
+        { domain, type: 'T', data: { bad: 1n } },
+      ];
       await expect(bus.createBatch({ commands })).rejects.toThrow(/commands\[1\] data.bad/);
       expect((await bus.countByState(domain)).pending).toBe(0);
     });

@@ -8,7 +8,14 @@ export function leaseTests(ctx: SuiteContext): void {
   describe('leases and fencing', () => {
     const claimOne = async (domain: string, leaseMs: number) => {
       const leaseToken = randomUUID();
-      const [c] = await ctx.backend.claim({ workerId: `w-${leaseToken.slice(0, 4)}`, domain, types: null, limit: 1, leaseMs, leaseToken });
+      const [c] = await ctx.backend.claim({
+        workerId: `w-${leaseToken.slice(0, 4)}`,
+        domain,
+        types: null,
+        limit: 1,
+        leaseMs,
+        leaseToken,
+      });
       return c!;
     };
     const recoverUntil = async (id: string, state: string) =>
@@ -30,22 +37,33 @@ export function leaseTests(ctx: SuiteContext): void {
 
       const late = await ctx.backend.settle({
         workerId: 'late',
-        settlements: [{ kind: 'complete', id: sent.id, leaseToken: first.leaseToken, resultJson: '"late"' }],
+        settlements: [
+          { kind: 'complete', id: sent.id, leaseToken: first.leaseToken, resultJson: '"late"' },
+        ],
       });
       expect(late).toMatchObject({ applied: [], stale: [sent.id] });
-      const renewLate = await ctx.backend.renewLeases({ leases: [{ id: sent.id, leaseToken: first.leaseToken }], leaseMs: 1000 });
+      const renewLate = await ctx.backend.renewLeases({
+        leases: [{ id: sent.id, leaseToken: first.leaseToken }],
+        leaseMs: 1000,
+      });
       expect(renewLate.lost).toEqual([sent.id]);
 
       const current = await ctx.backend.settle({
         workerId: 'current',
-        settlements: [{ kind: 'complete', id: sent.id, leaseToken: second.leaseToken, resultJson: '"current"' }],
+        settlements: [
+          { kind: 'complete', id: sent.id, leaseToken: second.leaseToken, resultJson: '"current"' },
+        ],
       });
       expect(current.applied).toEqual([sent.id]);
       const done = await bus.get(sent.id);
       expect(done).toMatchObject({ state: 'completed', result: 'current', attempts: 2 });
       const expired = (await bus.audit(sent.id)).filter((r) => r.reason === 'lease expired');
       expect(expired).toHaveLength(1);
-      expect(expired[0]).toMatchObject({ fromState: 'in_progress', toState: 'pending', attempt: 1 });
+      expect(expired[0]).toMatchObject({
+        fromState: 'in_progress',
+        toState: 'pending',
+        attempt: 1,
+      });
     });
 
     it('sends an expired command with no attempts left to troubleshooting', async () => {
@@ -64,7 +82,10 @@ export function leaseTests(ctx: SuiteContext): void {
       const claimed = await claimOne(domain, 300);
       for (let i = 0; i < 4; i++) {
         await new Promise((r) => setTimeout(r, 150));
-        const { lost } = await ctx.backend.renewLeases({ leases: [{ id: sent.id, leaseToken: claimed.leaseToken }], leaseMs: 300 });
+        const { lost } = await ctx.backend.renewLeases({
+          leases: [{ id: sent.id, leaseToken: claimed.leaseToken }],
+          leaseMs: 300,
+        });
         expect(lost).toEqual([]);
         await ctx.backend.recoverExpiredLeases({ limit: 100 });
       }
@@ -82,7 +103,6 @@ export function leaseTests(ctx: SuiteContext): void {
       await ctx.worker(bus, { leaseMs: 300 });
       await expectState(bus, sent.id, 'completed');
       expect((await bus.get(sent.id)).attempts).toBe(1);
-
     });
 
     it('fails the heartbeat of a handler whose lease was taken over, and drops its outcome', async () => {
@@ -95,9 +115,14 @@ export function leaseTests(ctx: SuiteContext): void {
         const { leaseToken } = c.command as ClaimedCommand;
         await ctx.backend.settle({
           workerId: 'other',
-          settlements: [{ kind: 'release', id: c.commandId, leaseToken, delayMs: 0, reason: 'taken over' }],
+          settlements: [
+            { kind: 'release', id: c.commandId, leaseToken, delayMs: 0, reason: 'taken over' },
+          ],
         });
-        heartbeatError = await c.heartbeat().then(() => null, (e: unknown) => e);
+        heartbeatError = await c.heartbeat().then(
+          () => null,
+          (e: unknown) => e,
+        );
         return 'first';
       });
       const sent = await bus.send(domain, 'Hb', {});

@@ -23,14 +23,18 @@ export function operatorTests(ctx: SuiteContext): void {
         { domain, type: 'Other', data: {} },
       ]);
       await ctx.worker(bus);
-      await eventually(async () => expect((await bus.countByState(domain)).troubleshooting).toBe(4));
+      await eventually(async () =>
+        expect((await bus.countByState(domain)).troubleshooting).toBe(4),
+      );
       return { bus, domain, sent, fix: () => (fixed = true) };
     };
 
     it('lists the troubleshooting queue by domain, type and error code', async () => {
       const { bus, domain, sent } = await failing();
       expect((await bus.listTroubleshooting({ domain })).length).toBe(4);
-      expect((await bus.listTroubleshooting({ domain, type: 'Other' })).map((c) => c.id)).toEqual([sent[3]!.id]);
+      expect((await bus.listTroubleshooting({ domain, type: 'Other' })).map((c) => c.id)).toEqual([
+        sent[3]!.id,
+      ]);
       expect((await bus.listTroubleshooting({ domain, errorCode: 'DECLINED' })).length).toBe(3);
       expect(await bus.listTroubleshooting({ domain: ctx.domain() })).toEqual([]);
     });
@@ -45,15 +49,34 @@ export function operatorTests(ctx: SuiteContext): void {
       expect((await bus.get(retried!.id)).attempts).toBe(1);
 
       await bus.cancel(cancelled!.id, { actor: 'bob', reason: 'customer left' });
-      await bus.complete(completed!.id, { manual: true }, { actor: 'carol', reason: 'paid by phone' });
+      await bus.complete(
+        completed!.id,
+        { manual: true },
+        { actor: 'carol', reason: 'paid by phone' },
+      );
       expect(await bus.get(cancelled!.id)).toMatchObject({ state: 'cancelled' });
-      expect(await bus.get(completed!.id)).toMatchObject({ state: 'completed', result: { manual: true } });
+      expect(await bus.get(completed!.id)).toMatchObject({
+        state: 'completed',
+        result: { manual: true },
+      });
 
       const retryRecord = (await bus.audit(retried!.id)).find((r) => r.actor === 'alice');
-      expect(retryRecord).toMatchObject({ fromState: 'troubleshooting', toState: 'pending', reason: 'card updated' });
+      expect(retryRecord).toMatchObject({
+        fromState: 'troubleshooting',
+        toState: 'pending',
+        reason: 'card updated',
+      });
       const cancelRecord = (await bus.audit(cancelled!.id)).at(-1);
-      expect(cancelRecord).toMatchObject({ fromState: 'troubleshooting', toState: 'cancelled', actor: 'bob', reason: 'customer left' });
-      expect((await bus.audit(completed!.id)).at(-1)).toMatchObject({ toState: 'completed', actor: 'carol' });
+      expect(cancelRecord).toMatchObject({
+        fromState: 'troubleshooting',
+        toState: 'cancelled',
+        actor: 'bob',
+        reason: 'customer left',
+      });
+      expect((await bus.audit(completed!.id)).at(-1)).toMatchObject({
+        toState: 'completed',
+        actor: 'carol',
+      });
     });
 
     it('refuses an action on the wrong state or an unknown id, changing nothing', async () => {
@@ -64,7 +87,9 @@ export function operatorTests(ctx: SuiteContext): void {
       await expect(bus.retry(pending.id)).rejects.toBeInstanceOf(InvalidStateError);
       await expect(bus.complete(pending.id, 1)).rejects.toThrow(/it is pending/);
       await bus.cancel(pending.id, { reason: 'not needed' });
-      await expect(bus.cancel(pending.id)).rejects.toThrow(/cannot cancel command .* it is cancelled/);
+      await expect(bus.cancel(pending.id)).rejects.toThrow(
+        /cannot cancel command .* it is cancelled/,
+      );
       await expect(bus.retry(randomUUID())).rejects.toBeInstanceOf(CommandNotFoundError);
       await expect(bus.get('nope')).rejects.toBeInstanceOf(CommandNotFoundError);
       expect(await bus.get(pending.id)).toMatchObject({ state: 'cancelled', attempts: 0 });

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PayloadTooLargeError, UnknownHandlerError, ValidationError } from '../../src/core/errors.js';
+import {
+  PayloadTooLargeError,
+  UnknownHandlerError,
+  ValidationError,
+} from '../../src/core/errors.js';
 import type { SuiteContext } from './context.js';
 
 export function sendTests(ctx: SuiteContext): void {
@@ -9,7 +13,12 @@ export function sendTests(ctx: SuiteContext): void {
     it('stores a command with its fields and a correlation id of its own', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
-      const sent = await bus.send(domain, 'Create', { n: 1, nested: { ok: true } }, { priority: 7 });
+      const sent = await bus.send(
+        domain,
+        'Create',
+        { n: 1, nested: { ok: true } },
+        { priority: 7 },
+      );
       const read = await bus.get(sent.id);
       expect(read).toMatchObject({
         domain,
@@ -25,7 +34,9 @@ export function sendTests(ctx: SuiteContext): void {
     it('sends many in one call, in order', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
-      const sent = await bus.sendMany(Array.from({ length: 50 }, (_, i) => ({ domain, type: 'T', data: { i } })));
+      const sent = await bus.sendMany(
+        Array.from({ length: 50 }, (_, i) => ({ domain, type: 'T', data: { i } })),
+      );
       expect(sent.map((c) => (c.data as { i: number }).i)).toEqual([...Array(50).keys()]);
       expect((await bus.countByState(domain)).pending).toBe(50);
     });
@@ -33,7 +44,9 @@ export function sendTests(ctx: SuiteContext): void {
     it('coalesces concurrent sends and acknowledges each once stored', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
-      const sent = await Promise.all(Array.from({ length: 64 }, (_, i) => bus.send(domain, 'T', { i })));
+      const sent = await Promise.all(
+        Array.from({ length: 64 }, (_, i) => bus.send(domain, 'T', { i })),
+      );
       expect(new Set(sent.map((c) => c.id)).size).toBe(64);
       expect((await bus.countByState(domain)).pending).toBe(64);
     });
@@ -53,7 +66,9 @@ export function sendTests(ctx: SuiteContext): void {
       const bus = ctx.bus();
       const domain = ctx.domain();
       const first = await bus.send(domain, 'T', { v: 1 }, { idempotencyKey: 'order-42' });
-      const [dup] = await bus.sendMany([{ domain, type: 'T', data: { v: 2 }, idempotencyKey: 'order-42' }]);
+      const [dup] = await bus.sendMany([
+        { domain, type: 'T', data: { v: 2 }, idempotencyKey: 'order-42' },
+      ]);
       expect(dup!.id).toBe(first.id);
       expect((await bus.countByState(domain)).pending).toBe(1);
     });
@@ -73,14 +88,26 @@ export function sendTests(ctx: SuiteContext): void {
         [() => bus.send(domain, 'T', {}, { maxAttempts: 0 }), 'maxAttempts'],
         [() => bus.send(domain, 'T', {}, { id: 'not-a-uuid' }), 'id'],
         [() => bus.send('', 'T', {}), 'domain'],
-        [() => bus.sendMany([{ domain, type: 'T', data: {} }, { domain, type: 'T', data: { n: NaN } }]), 'data.n'],
+        [
+          () =>
+            bus.sendMany([
+              { domain, type: 'T', data: {} },
+              { domain, type: 'T', data: { n: NaN } },
+            ]),
+          'data.n',
+        ],
       ];
       for (const [attempt, path] of cases) {
-        const error = await attempt().then(() => null, (e: unknown) => e);
+        const error = await attempt().then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect(error, path).toBeInstanceOf(ValidationError);
         expect((error as ValidationError).path).toBe(path);
       }
-      await expect(bus.send(domain, 'T', { pad: 'x'.repeat(2000) })).rejects.toBeInstanceOf(PayloadTooLargeError);
+      await expect(bus.send(domain, 'T', { pad: 'x'.repeat(2000) })).rejects.toBeInstanceOf(
+        PayloadTooLargeError,
+      );
       const strict = ctx.bus({ strict: true });
       await expect(strict.send(domain, 'Unknown', {})).rejects.toBeInstanceOf(UnknownHandlerError);
       expect(Object.values(await bus.countByState(domain)).reduce((a, b) => a + b, 0)).toBe(0);
@@ -93,10 +120,17 @@ export function sendTests(ctx: SuiteContext): void {
       const scheduled = await bus.send(domain, 'T', {}, { runAt: new Date(Date.now() + 3600_000) });
       const soon = await bus.send(domain, 'T', {}, { delay: 300 });
       const claim = () =>
-        ctx.backend.claim({ workerId: 'w', domain, types: null, limit: 10, leaseMs: 5000, leaseToken: randomUUID() });
+        ctx.backend.claim({
+          workerId: 'w',
+          domain,
+          types: null,
+          limit: 10,
+          leaseMs: 5000,
+          leaseToken: randomUUID(),
+        });
       expect(await claim()).toHaveLength(0);
       const claimed = await (async () => {
-        for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+        for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
           const got = await claim();
           if (got.length > 0) return got;
           await new Promise((r) => setTimeout(r, 50));
@@ -116,7 +150,14 @@ export function sendTests(ctx: SuiteContext): void {
       const low2 = await bus.send(domain, 'T', {}, { priority: 1 });
       const order: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const [c] = await ctx.backend.claim({ workerId: 'w', domain, types: null, limit: 1, leaseMs: 5000, leaseToken: randomUUID() });
+        const [c] = await ctx.backend.claim({
+          workerId: 'w',
+          domain,
+          types: null,
+          limit: 1,
+          leaseMs: 5000,
+          leaseToken: randomUUID(),
+        });
         order.push(c!.id);
       }
       expect(order).toEqual([high.id, low.id, low2.id]);

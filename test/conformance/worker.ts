@@ -18,7 +18,12 @@ export function workerTests(ctx: SuiteContext): void {
       await expectState(bus, sent.id, 'completed');
       expect((await bus.get(sent.id)).result).toEqual({ sum: 5 });
       expect(seen).toHaveLength(1);
-      expect(seen[0]).toMatchObject({ commandId: sent.id, type: 'Add', attempt: 1, correlationId: sent.id });
+      expect(seen[0]).toMatchObject({
+        commandId: sent.id,
+        type: 'Add',
+        attempt: 1,
+        correlationId: sent.id,
+      });
       const trail = await bus.audit(sent.id);
       expect(trail.map((r) => [r.fromState, r.toState])).toEqual([
         [null, 'pending'],
@@ -53,7 +58,10 @@ export function workerTests(ctx: SuiteContext): void {
       let runs = 0;
       bus.handle(domain, 'Pay', () => {
         runs++;
-        throw new PermanentError('card declined', { code: 'DECLINED', details: { reason: 'insufficient funds' } });
+        throw new PermanentError('card declined', {
+          code: 'DECLINED',
+          details: { reason: 'insufficient funds' },
+        });
       });
       const sent = await bus.send(domain, 'Pay', {});
       await ctx.worker(bus);
@@ -69,9 +77,14 @@ export function workerTests(ctx: SuiteContext): void {
     it('moves a command to troubleshooting when its attempts run out', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
-      bus.handle(domain, 'Fail', { maxAttempts: 2, backoff: { type: 'schedule', delays: [0] } }, () => {
-        throw new Error('boom');
-      });
+      bus.handle(
+        domain,
+        'Fail',
+        { maxAttempts: 2, backoff: { type: 'schedule', delays: [0] } },
+        () => {
+          throw new Error('boom');
+        },
+      );
       const sent = await bus.send(domain, 'Fail', {});
       await ctx.worker(bus);
       await expectState(bus, sent.id, 'troubleshooting');
@@ -99,10 +112,17 @@ export function workerTests(ctx: SuiteContext): void {
       const bus = ctx.bus();
       const domain = ctx.domain();
       let aborted = 0;
-      bus.handle(domain, 'Slow', { timeout: 100, maxAttempts: 2, backoff: { type: 'fixed', delay: 0 } }, (_d, c) => {
-        if (c.attempt === 2) return 'fast now';
-        return new Promise((resolve) => c.signal.addEventListener('abort', () => resolve(aborted++)));
-      });
+      bus.handle(
+        domain,
+        'Slow',
+        { timeout: 100, maxAttempts: 2, backoff: { type: 'fixed', delay: 0 } },
+        (_d, c) => {
+          if (c.attempt === 2) return 'fast now';
+          return new Promise((resolve) =>
+            c.signal.addEventListener('abort', () => resolve(aborted++)),
+          );
+        },
+      );
       const sent = await bus.send(domain, 'Slow', {});
       await ctx.worker(bus);
       await expectState(bus, sent.id, 'completed');
@@ -132,7 +152,7 @@ export function workerTests(ctx: SuiteContext): void {
       const parent = await bus.send(domain, 'Parent', {}, { correlationId: 'trace-1' });
       await ctx.worker(bus);
       await expectState(bus, parent.id, 'completed');
-      const [child] = (await bus.list({ domain, type: 'Child' }));
+      const [child] = await bus.list({ domain, type: 'Child' });
       expect(child).toMatchObject({ correlationId: 'trace-1', causationId: parent.id });
       expect(calls.slice(0, 4)).toEqual(['outer:before', 'inner', 'handler', 'outer:after']);
     });
@@ -193,7 +213,9 @@ export function workerTests(ctx: SuiteContext): void {
         startedCount++;
         await Promise.race([gate, new Promise((r) => c.signal.addEventListener('abort', r))]);
       });
-      const sent = await bus.sendMany(Array.from({ length: 6 }, () => ({ domain, type: 'Block', data: {} })));
+      const sent = await bus.sendMany(
+        Array.from({ length: 6 }, () => ({ domain, type: 'Block', data: {} })),
+      );
       const worker = await ctx.worker(bus, { concurrency: 2, prefetch: 4 });
       await eventually(async () => expect(startedCount).toBe(2));
       await worker.stop(200);
@@ -209,11 +231,16 @@ export function workerTests(ctx: SuiteContext): void {
       await sql.query(`CREATE TABLE ${table} (command_id uuid NOT NULL)`);
       const bus = ctx.bus();
       const domain = ctx.domain();
-      bus.handle(domain, 'Write', { transactional: true, maxAttempts: 1 }, async (data: { fail: boolean }, c) => {
-        await c.tx!.query(`INSERT INTO ${table} (command_id) VALUES ($1)`, [c.commandId]);
-        if (data.fail) throw new PermanentError('after the write');
-        return 'written';
-      });
+      bus.handle(
+        domain,
+        'Write',
+        { transactional: true, maxAttempts: 1 },
+        async (data: { fail: boolean }, c) => {
+          await c.tx!.query(`INSERT INTO ${table} (command_id) VALUES ($1)`, [c.commandId]);
+          if (data.fail) throw new PermanentError('after the write');
+          return 'written';
+        },
+      );
       const ok = await bus.send(domain, 'Write', { fail: false });
       const bad = await bus.send(domain, 'Write', { fail: true });
       await ctx.worker(bus);

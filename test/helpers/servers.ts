@@ -21,9 +21,11 @@ export function reachable(port: number, host = '127.0.0.1', timeoutMs = 1000): P
 export async function requireServer(name: string, port: number): Promise<boolean> {
   const up = await reachable(port);
   if (up) return true;
-  if (process.env.CI) throw new Error(`${name} is not reachable on 127.0.0.1:${port}, and CI needs it`);
+  if (process.env.CI)
+    throw new Error(`${name} is not reachable on 127.0.0.1:${port}, and CI needs it`);
   console.warn(`\n*** ${name} is not reachable on 127.0.0.1:${port}: its tests did NOT run ***\n`);
   return false;
 }
 
-export const POSTGRES_URL = process.env.DISPATCHBOX_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.DISPATCHBOX_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -25,7 +25,9 @@ export class PGliteDriver implements SqlDriver {
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     return this.db.transaction((tx) =>
       fn({
-        query: async <R>(text: string, params?: unknown[]) => ({ rows: (await tx.query<R>(text, params)).rows }),
+        query: async <R>(text: string, params?: unknown[]) => ({
+          rows: (await tx.query<R>(text, params)).rows,
+        }),
         exec: async (sql: string) => {
           await tx.exec(sql);
         },
@@ -33,7 +35,10 @@ export class PGliteDriver implements SqlDriver {
     );
   }
 
-  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+  async listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+  ): Promise<() => Promise<void>> {
     return this.db.listen(channel, onPayload);
   }
 

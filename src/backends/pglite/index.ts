@@ -16,7 +16,9 @@ export interface PGliteBackendOptions {
 /** The embedded store: PostgreSQL compiled to WebAssembly, in this process. */
 export async function createPGliteBackend(options: PGliteBackendOptions = {}): Promise<SqlBackend> {
   const schema = checkSchemaName(options.schema ?? 'dispatchbox');
-  const driver = options.db ? new PGliteDriver(options.db, false) : await PGliteDriver.open(options.dataDir);
+  const driver = options.db
+    ? new PGliteDriver(options.db, false)
+    : await PGliteDriver.open(options.dataDir);
   return new SqlBackend(driver, schema);
 }
 

@@ -23,7 +23,8 @@ export class PostgresDriver implements SqlDriver {
     this.onError = options.onError ?? (() => {});
     this.owned = !options.pool;
     this.pool =
-      options.pool ?? new pg.Pool({
+      options.pool ??
+      new pg.Pool({
         connectionString: options.connectionString,
         max: options.poolSize ?? 10,
         connectionTimeoutMillis: 5000,
@@ -41,7 +42,9 @@ export class PostgresDriver implements SqlDriver {
     const client = await this.pool.connect();
     let broken = false;
     const tx: SqlTransaction = {
-      query: async <R>(text: string, params?: unknown[]) => ({ rows: (await client.query(text, params)).rows as R[] }),
+      query: async <R>(text: string, params?: unknown[]) => ({
+        rows: (await client.query(text, params)).rows as R[],
+      }),
       exec: async (sql: string) => {
         await client.query(sql); // no parameters: the simple protocol runs several statements
       },
@@ -65,7 +68,10 @@ export class PostgresDriver implements SqlDriver {
    * LISTEN on a dedicated connection that comes back by itself after the server or the
    * network goes away. Missed notifications are harmless: workers also poll.
    */
-  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+  async listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+  ): Promise<() => Promise<void>> {
     let client: pg.Client | null = null;
     let stopped = false;
     let failures = 0;
@@ -109,7 +115,13 @@ export class PostgresDriver implements SqlDriver {
   private clientConfig(): pg.ClientConfig {
     if (this.options.connectionString) return { connectionString: this.options.connectionString };
     const o = this.pool.options;
-    return { host: o.host, port: o.port, user: o.user, password: o.password as string | undefined, database: o.database };
+    return {
+      host: o.host,
+      port: o.port,
+      user: o.user,
+      password: o.password as string | undefined,
+      database: o.database,
+    };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { ConfigurationError, StoreError } from '../../core/errors.js';
 import { checkSchemaName } from '../sql/driver.js';
 import { SqlBackend } from '../sql/sql-backend.js';
@@ -37,7 +37,9 @@ export function parsePostgresUrl(url: string): URL {
     );
   }
   if (!parsed.hostname && !parsed.searchParams.get('host')) {
-    throw new ConfigurationError(`DISPATCHBOX_DATABASE_URL has no host; expected postgres://user@host:5432/database`);
+    throw new ConfigurationError(
+      `DISPATCHBOX_DATABASE_URL has no host; expected postgres://user@host:5432/database`,
+    );
   }
   return parsed;
 }

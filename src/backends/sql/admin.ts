@@ -39,7 +39,10 @@ export class SqlAdminQueries implements AdminQueries {
        ${params.domain ? 'WHERE domain = $1' : ''} GROUP BY state`,
       params.domain ? [params.domain] : [],
     );
-    const counts = Object.fromEntries(COMMAND_STATES.map((s) => [s, 0])) as Record<CommandState, number>;
+    const counts = Object.fromEntries(COMMAND_STATES.map((s) => [s, 0])) as Record<
+      CommandState,
+      number
+    >;
     for (const row of result.rows) counts[row.state] = Number(row.n);
     return counts;
   }

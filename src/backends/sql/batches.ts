@@ -1,6 +1,13 @@
 import { uuidv7 } from '../../core/ids.js';
 import type { NewCommand } from '../../core/command.js';
-import type { BatchCounts, BatchInfo, BatchStatus, CreateBatchParams, NewBatch, Queryable } from '../backend.js';
+import type {
+  BatchCounts,
+  BatchInfo,
+  BatchStatus,
+  CreateBatchParams,
+  NewBatch,
+  Queryable,
+} from '../backend.js';
 
 interface BatchRow {
   id: string;
@@ -38,14 +45,20 @@ export class BatchStore {
     params: CreateBatchParams,
     insertChunk: (tx: Queryable, commands: NewCommand[]) => Promise<number>,
   ): Promise<number> {
-    await tx.query(`INSERT INTO ${this.t}.batches (id, name, total, on_complete) VALUES ($1, $2, 0, $3)`, [
-      params.batch.id,
-      params.batch.name,
-      params.batch.onComplete === null ? null : JSON.stringify(params.batch.onComplete),
-    ]);
+    await tx.query(
+      `INSERT INTO ${this.t}.batches (id, name, total, on_complete) VALUES ($1, $2, 0, $3)`,
+      [
+        params.batch.id,
+        params.batch.name,
+        params.batch.onComplete === null ? null : JSON.stringify(params.batch.onComplete),
+      ],
+    );
     let total = 0;
     for await (const chunk of params.chunks) total += await insertChunk(tx, chunk);
-    await tx.query(`UPDATE ${this.t}.batches SET total = $2 WHERE id = $1`, [params.batch.id, total]);
+    await tx.query(`UPDATE ${this.t}.batches SET total = $2 WHERE id = $1`, [
+      params.batch.id,
+      total,
+    ]);
     return total;
   }
 
@@ -140,7 +153,8 @@ export class BatchStore {
 }
 
 function toBatchInfo(row: BatchRow, counts: BatchCounts): BatchInfo {
-  const started = counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0;
+  const started =
+    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0;
   const status: BatchStatus = row.status ?? (started ? 'in_progress' : 'pending');
   return {
     id: row.id,

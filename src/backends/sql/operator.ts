@@ -19,10 +19,17 @@ export function allowedStates(action: OperateParams['action']): readonly Command
  * An operator action, in the caller's transaction: lock the row, check its state, move
  * it and audit who did it and why. Rare and interactive, so clarity beats one statement.
  */
-export async function operate(tx: Queryable, schema: string, channel: string, params: OperateParams): Promise<Command> {
+export async function operate(
+  tx: Queryable,
+  schema: string,
+  channel: string,
+  params: OperateParams,
+): Promise<Command> {
   const t = `"${schema}"`;
   const rule = RULES[params.action];
-  const found = await tx.query<CommandRow>(`SELECT * FROM ${t}.commands WHERE id = $1 FOR UPDATE`, [params.id]);
+  const found = await tx.query<CommandRow>(`SELECT * FROM ${t}.commands WHERE id = $1 FOR UPDATE`, [
+    params.id,
+  ]);
   const row = found.rows[0];
   if (!row) throw new CommandNotFoundError(params.id);
   if (!rule.from.includes(row.state)) {

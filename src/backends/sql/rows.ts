@@ -1,4 +1,10 @@
-import type { AuditRecord, ClaimedCommand, Command, CommandError, JsonValue } from '../../core/command.js';
+import type {
+  AuditRecord,
+  ClaimedCommand,
+  Command,
+  CommandError,
+  JsonValue,
+} from '../../core/command.js';
 import type { CommandState } from '../../core/states.js';
 
 /** A row of the commands table as both drivers return it. */

@@ -22,7 +22,14 @@ import type { SqlDriver } from './driver.js';
 import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
 import { CommandQueries } from './queries.js';
-import { sentRecord, toAuditRecords, toClaimed, toCommand, type AuditRow, type CommandRow } from './rows.js';
+import {
+  sentRecord,
+  toAuditRecords,
+  toClaimed,
+  toCommand,
+  type AuditRow,
+  type CommandRow,
+} from './rows.js';
 
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
@@ -90,22 +97,33 @@ export class SqlBackend implements Backend {
     const existing = await db.query<CommandRow>(this.q.findExisting, [
       missing.map((c) => c.id),
       JSON.stringify(
-        missing.filter((c) => c.idempotencyKey !== null).map((c) => ({ domain: c.domain, key: c.idempotencyKey })),
+        missing
+          .filter((c) => c.idempotencyKey !== null)
+          .map((c) => ({ domain: c.domain, key: c.idempotencyKey })),
       ),
     ]);
     const existingById = new Map(existing.rows.map((r) => [r.id, r]));
-    const existingByKey = new Map(existing.rows.map((r) => [`${r.domain}\u0000${r.idempotency_key}`, r]));
+    const existingByKey = new Map(
+      existing.rows.map((r) => [`${r.domain}\u0000${r.idempotency_key}`, r]),
+    );
     return params.commands.map((c) => {
       const created = byId.get(c.id);
       if (created) return { command: toCommand(created), created: true };
-      const first = existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
+      const first =
+        existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
       return { command: toCommand(first), created: false };
     });
   }
 
   async claim(params: ClaimParams): Promise<ClaimedCommand[]> {
-    const args: unknown[] = [params.domain, params.limit, params.leaseToken, params.leaseMs, params.workerId];
+    const args: unknown[] = [
+      params.domain,
+      params.limit,
+      params.leaseToken,
+      params.leaseMs,
+      params.workerId,
+    ];
     const sql = params.types ? this.q.claimTypes : this.q.claimAnyType;
     if (params.types) args.push(params.types);
     const result = await this.driver.query<CommandRow>(sql, args);
@@ -126,9 +144,10 @@ export class SqlBackend implements Backend {
       delay_ms: s.kind === 'retry' || s.kind === 'release' ? s.delayMs : 0,
       reason: s.kind === 'release' ? s.reason : null,
     }));
-    const result = await db.query<{ id: string; state: string; batch_id: string | null }>(this.q.settle, [
-      JSON.stringify(rows),
-    ]);
+    const result = await db.query<{ id: string; state: string; batch_id: string | null }>(
+      this.q.settle,
+      [JSON.stringify(rows)],
+    );
     const applied = new Set(result.rows.map((r) => r.id));
     const touched = new Set<string>();
     for (const r of result.rows) if (r.batch_id && r.state !== 'pending') touched.add(r.batch_id);
@@ -148,7 +167,9 @@ export class SqlBackend implements Backend {
         const resultJson = await fn(tx);
         const settled = await this.applySettle(tx, {
           workerId: lease.workerId,
-          settlements: [{ kind: 'complete', id: lease.id, leaseToken: lease.leaseToken, resultJson }],
+          settlements: [
+            { kind: 'complete', id: lease.id, leaseToken: lease.leaseToken, resultJson },
+          ],
         });
         if (settled.applied.length === 0) throw new StaleLease();
         return 'completed' as const;
@@ -161,16 +182,24 @@ export class SqlBackend implements Backend {
 
   async renewLeases(params: RenewLeasesParams): Promise<{ lost: string[] }> {
     const rows = params.leases.map((l) => ({ id: l.id, token: l.leaseToken }));
-    const result = await this.driver.query<{ id: string }>(this.q.renew, [JSON.stringify(rows), params.leaseMs]);
+    const result = await this.driver.query<{ id: string }>(this.q.renew, [
+      JSON.stringify(rows),
+      params.leaseMs,
+    ]);
     const renewed = new Set(result.rows.map((r) => r.id));
     return { lost: params.leases.filter((l) => !renewed.has(l.id)).map((l) => l.id) };
   }
 
   async recoverExpiredLeases(params: { limit: number }): Promise<number> {
-    const result = await this.driver.query<{ id: string; state: string; batch_id: string | null }>(this.q.recover, [
-      params.limit,
-    ]);
-    const batchIds = [...new Set(result.rows.filter((r) => r.batch_id && r.state !== 'pending').map((r) => r.batch_id!))];
+    const result = await this.driver.query<{ id: string; state: string; batch_id: string | null }>(
+      this.q.recover,
+      [params.limit],
+    );
+    const batchIds = [
+      ...new Set(
+        result.rows.filter((r) => r.batch_id && r.state !== 'pending').map((r) => r.batch_id!),
+      ),
+    ];
     if (batchIds.length > 0) await this.finishBatches({ batchIds });
     return result.rows.length;
   }
@@ -186,13 +215,29 @@ export class SqlBackend implements Backend {
   }
 
   async getAudit(id: string): Promise<AuditRecord[]> {
-    const command = await this.driver.query<CommandRow & { started_at: Date | null }>(this.q.getCommand, [id]);
+    const command = await this.driver.query<CommandRow & { started_at: Date | null }>(
+      this.q.getCommand,
+      [id],
+    );
     const row = command.rows[0];
     if (!row) return [];
     const audit = await this.driver.query<AuditRow>(this.q.getAudit, [id]);
     const records = [sentRecord(toCommand(row)), ...audit.rows.flatMap(toAuditRecords)];
     if (row.state === 'in_progress' && row.started_at) {
-      records.push(...toAuditRecords({ command_id: id, at: row.started_at, started_at: row.started_at, from_state: 'in_progress', to_state: 'in_progress', attempt: row.attempts, worker_id: row.worker_id, actor: null, reason: null, error: null }).slice(0, 1));
+      records.push(
+        ...toAuditRecords({
+          command_id: id,
+          at: row.started_at,
+          started_at: row.started_at,
+          from_state: 'in_progress',
+          to_state: 'in_progress',
+          attempt: row.attempts,
+          worker_id: row.worker_id,
+          actor: null,
+          reason: null,
+          error: null,
+        }).slice(0, 1),
+      );
     }
     return records;
   }
@@ -201,7 +246,8 @@ export class SqlBackend implements Backend {
     const command = await this.driver.transaction((tx) =>
       operate(tx, this.schema, `dispatchbox_${this.schema}`, params),
     );
-    if (command.batchId && command.state !== 'pending') await this.finishBatches({ batchIds: [command.batchId] });
+    if (command.batchId && command.state !== 'pending')
+      await this.finishBatches({ batchIds: [command.batchId] });
     return command;
   }
 

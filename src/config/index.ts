@@ -1,0 +1,50 @@
+import pino, { type Logger } from 'pino';
+import type { CreateDispatchboxOptions } from '../create.js';
+import type { WorkerOptions } from '../worker/worker.js';
+import type { DispatchboxConfig } from './load.js';
+
+export {
+  loadConfig,
+  resolveSettings,
+  checkDatabaseUrl,
+  redact,
+  type ConfigSources,
+  type DispatchboxConfig,
+} from './load.js';
+export { SETTINGS, LOG_LEVELS, type Setting, type LogLevel } from './settings.js';
+export { DEMO_SETTINGS, loadDemoConfig, type DemoConfig } from './demo.js';
+
+/** JSON log lines on stderr, so that a command's own output on stdout stays clean. */
+export function createLogger(level: DispatchboxConfig['logLevel']): Logger {
+  return pino({ name: 'dispatchbox', level }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** What createDispatchbox(...) takes from the configuration. */
+export function toCreateOptions(
+  config: DispatchboxConfig,
+  logger: Logger,
+): CreateDispatchboxOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    schema: config.schema,
+    migrate: config.migrate,
+    poolSize: config.poolSize,
+    strict: config.strict,
+    maxPayloadBytes: config.maxPayloadBytes,
+    logger,
+  };
+}
+
+/** What bus.worker(...) takes from the configuration. */
+export function toWorkerOptions(config: DispatchboxConfig): WorkerOptions {
+  return {
+    concurrency: config.concurrency,
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    retentionMs: config.retentionMs,
+    domains: config.domains,
+    types: config.types,
+  };
+}

@@ -1,0 +1,91 @@
+import { ConfigurationError } from '../core/errors.js';
+import { SETTINGS, type Setting, type SettingValues } from './settings.js';
+
+/** Where raw configuration text comes from: the environment, then CLI flags over it. */
+export interface ConfigSources {
+  env?: Record<string, string | undefined>;
+  /** Flag values by commander's camelCase option name (`--lease-ms` → `leaseMs`). */
+  flags?: Record<string, unknown>;
+}
+
+export type DispatchboxConfig = SettingValues<typeof SETTINGS>;
+
+/**
+ * Reads every setting of `settings` from flags (first) and environment variables, and
+ * validates all of them before anything starts. Throws one ConfigurationError that lists
+ * every bad value, each naming its variable or flag and what it accepts.
+ */
+export function resolveSettings<S extends Record<string, Setting<unknown>>>(
+  settings: S,
+  sources: ConfigSources,
+): SettingValues<S> {
+  const env = sources.env ?? process.env;
+  const flags = sources.flags ?? {};
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(settings)) {
+    const flagValue = s.flag === null ? undefined : flags[camelCase(s.flag)];
+    const fromFlag = flagValue !== undefined;
+    const raw = fromFlag ? String(flagValue) : env[s.env];
+    // An empty variable counts as unset, as shells make `FOO= cmd` easy to write by mistake.
+    if (raw === undefined || (!fromFlag && raw.trim() === '')) {
+      values[key] = s.fallback;
+      continue;
+    }
+    const parsed = s.schema.safeParse(raw);
+    if (parsed.success) {
+      values[key] = parsed.data;
+    } else {
+      const name = fromFlag ? `--${s.flag}` : s.env;
+      problems.push(`${name} must be ${s.accepted}; got ${JSON.stringify(raw)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems.join('\n'));
+  return values as SettingValues<S>;
+}
+
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The store and worker configuration, validated. See SETTINGS for every variable. */
+export function loadConfig(sources: ConfigSources = {}): DispatchboxConfig {
+  const config = resolveSettings(SETTINGS, sources);
+  if (config.databaseUrl !== undefined) {
+    const fromFlag = sources.flags?.['databaseUrl'] !== undefined;
+    checkDatabaseUrl(config.databaseUrl, fromFlag ? '--database-url' : 'DISPATCHBOX_DATABASE_URL');
+  }
+  return config;
+}
+
+const SCHEMES = ['postgres:', 'postgresql:', 'redis:', 'rediss:'];
+const EXPECTED = 'postgres://user:password@host:5432/database or redis://host:6379';
+
+/**
+ * Says precisely what is wrong with a database URL, without echoing its password. The
+ * store itself checks the URL again when it opens (src/create.ts); this runs first so a
+ * typo is reported before anything is started.
+ */
+export function checkDatabaseUrl(url: string, name = 'DISPATCHBOX_DATABASE_URL'): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigurationError(
+      `${name} is not a valid URL (${redact(url)}); expected ${EXPECTED}, or leave it unset for the embedded database`,
+    );
+  }
+  if (!SCHEMES.includes(parsed.protocol)) {
+    throw new ConfigurationError(
+      `${name} has the scheme ${JSON.stringify(parsed.protocol.replace(/:$/, ''))}; accepted are postgres://, postgresql://, redis:// and rediss:// (for example ${EXPECTED}), or leave it unset for the embedded database`,
+    );
+  }
+  if (!parsed.hostname && !parsed.searchParams.get('host')) {
+    throw new ConfigurationError(`${name} has no host (${redact(url)}); expected ${EXPECTED}`);
+  }
+}
+
+/** The URL with its password replaced, for messages and logs. */
+export function redact(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
