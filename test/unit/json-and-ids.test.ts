@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/core/errors.js';
+import { isUuid, uuidv7 } from '../../src/core/ids.js';
+import { toJsonText } from '../../src/core/json.js';
+
+describe('payload serialisation', () => {
+  it('serialises plain JSON and Dates', () => {
+    expect(toJsonText({ a: [1, 'x', null, true], d: new Date(0) }, 'data')).toBe(
+      '{"a":[1,"x",null,true],"d":"1970-01-01T00:00:00.000Z"}',
+    );
+  });
+
+  it.each([
+    [{ a: undefined }, 'data.a'],
+    [{ a: [1, Infinity] }, 'data.a[1]'],
+    [{ a: 2n }, 'data.a'],
+    [{ a: Symbol('s') }, 'data.a'],
+    [{ m: new Map() }, 'data.m'],
+  ])('refuses %o at %s', (value, path) => {
+    const error = (() => {
+      try {
+        toJsonText(value, 'data');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).path).toBe(path);
+  });
+
+  it('refuses a cycle', () => {
+    const a: Record<string, unknown> = {};
+    a.self = a;
+    expect(() => toJsonText(a, 'data')).toThrow(/data\.self.*cycle/);
+  });
+
+  it('allows the same object twice when it is not a cycle', () => {
+    const shared = { x: 1 };
+    expect(toJsonText({ a: shared, b: shared }, 'data')).toBe('{"a":{"x":1},"b":{"x":1}}');
+  });
+});
+
+describe('uuidv7', () => {
+  it('makes valid, time-ordered ids', () => {
+    const ids = [uuidv7(1000), uuidv7(2000), uuidv7(3000)];
+    for (const id of ids) expect(isUuid(id)).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids[0]![14]).toBe('7');
+  });
+});
