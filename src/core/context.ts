@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Queryable } from './queryable.js';
 import type { Command, JsonValue } from './command.js';
 import type { SendOptions } from './send-options.js';
+import type { RateLimitCallOptions } from '../ratelimit/spec.js';
+import type { TakeTokenResult } from '../backends/backend.js';
 
 /** What a handler gets besides its payload. */
 export interface HandlerContext {
@@ -28,6 +30,14 @@ export interface HandlerContext {
   ): Promise<Command>;
   /** Extends the lease now; throws LeaseLostError when another attempt owns the command. */
   heartbeat(): Promise<void>;
+  /**
+   * Takes a token from the named bucket, shared by every worker of the store, for a call
+   * made mid-handler. Waits until one is due (ending early if `signal` fires) and resolves
+   * `{ granted: true, retryAfterMs: 0 }`; with `{ wait: false }` reports at once. The spec
+   * comes from a handler's `rateLimit` with this key, `registry.rateLimits.define`, or
+   * `{ limit, per, burst }` here.
+   */
+  rateLimit(key: string, options?: RateLimitCallOptions): Promise<TakeTokenResult>;
   /** The store transaction that will complete the command (handlers with `transactional: true`). */
   readonly tx: Queryable | undefined;
 }

@@ -2,6 +2,12 @@ import type { z } from 'zod';
 import { toMillis, type Duration } from './duration.js';
 import { ConfigurationError, ValidationError } from './errors.js';
 import {
+  RateLimitCatalog,
+  resolveHandlerLimits,
+  type HandlerLimits,
+  type RateLimitOption,
+} from '../ratelimit/spec.js';
+import {
   DEFAULT_RETRY_POLICY,
   validateRetryPolicy,
   type Backoff,
@@ -25,6 +31,14 @@ export interface HandlerOptions<TSchema extends z.ZodType = z.ZodType> {
    * it is opt-in. PostgreSQL and PGlite only.
    */
   transactional?: boolean;
+  /**
+   * Token bucket(s) a command takes from before it starts, shared by every worker of the
+   * store: `{ key: 'partner-api' | (command) => tenant, limit: 10, per: '1m', burst? }`.
+   * A command whose bucket is empty goes back to wait, spending no attempt.
+   */
+  rateLimit?: RateLimitOption | RateLimitOption[];
+  /** At most this many of this handler running at once across all workers of the store. */
+  globalConcurrency?: number;
 }
 
 /** A registered handler with its options resolved. `fn` receives (data, context). */
@@ -37,6 +51,8 @@ export interface RegisteredHandler<TContext = unknown> {
   retryPolicy: RetryPolicy;
   concurrency: number;
   transactional: boolean;
+  /** Rate limits and the global cap, checked in the store before a start; null when none. */
+  limits: HandlerLimits | null;
 }
 
 export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
@@ -56,6 +72,8 @@ export function checkName(value: unknown, what: 'domain' | 'type'): string {
 /** The handlers known to a bus, keyed by domain and type. No I/O. */
 export class HandlerRegistry<TContext = unknown> {
   private readonly handlers = new Map<string, RegisteredHandler<TContext>>();
+  /** Named rate limits: declared by handlers or defined for `ctx.rateLimit(key)`. */
+  readonly rateLimits = new RateLimitCatalog();
 
   register(
     domain: string,
@@ -98,6 +116,9 @@ export class HandlerRegistry<TContext = unknown> {
     } catch (error) {
       throw new ConfigurationError((error as Error).message);
     }
+    const limits = resolveHandlerLimits(options, domain, type);
+    this.rateLimits.check(limits, where);
+    this.rateLimits.record(limits);
     this.handlers.set(key, {
       domain,
       type,
@@ -107,6 +128,7 @@ export class HandlerRegistry<TContext = unknown> {
       retryPolicy,
       concurrency,
       transactional: options.transactional ?? false,
+      limits,
     });
   }
 

@@ -22,6 +22,8 @@ export interface Execution {
   middleware: readonly Middleware[];
   send: SendFn;
   heartbeat: () => Promise<void>;
+  /** `ctx.rateLimit`, bound to the worker's limit gate. */
+  rateLimit: HandlerContext['rateLimit'];
   tx?: Queryable;
 }
 
@@ -61,6 +63,7 @@ export function createContext(e: Execution): HandlerContext {
         ...options,
       }),
     heartbeat: e.heartbeat,
+    rateLimit: e.rateLimit,
     tx: e.tx,
   };
 }

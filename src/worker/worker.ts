@@ -13,6 +13,7 @@ import { sleep, storeRetryDelay } from './backoff.js';
 import { Completer } from './completer.js';
 import { createContext, runHandler, type Execution, type SendFn } from './execute.js';
 import { Maintenance } from './maintenance.js';
+import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
 
 export interface WorkerOptions {
   /** Names this worker in leases and the audit trail. Default host-pid-random. */
@@ -63,6 +64,8 @@ export interface WorkerStats {
   troubleshooting: number;
   released: number;
   stale: number;
+  /** Sent back to wait by a rate limit or a global concurrency cap (no attempt spent). */
+  limited: number;
 }
 
 /**
@@ -78,6 +81,7 @@ export class Worker extends EventEmitter {
     troubleshooting: 0,
     released: 0,
     stale: 0,
+    limited: 0,
   };
   private readonly backend: Backend;
   private readonly concurrency: number;
@@ -88,6 +92,8 @@ export class Worker extends EventEmitter {
   private readonly shutdownTimeoutMs: number;
   private readonly completer: Completer;
   private readonly maintenance: Maintenance | null;
+  private readonly limits: LimitGate;
+  private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
   private readonly active = new Map<string, Active>();
   private readonly runningPerType = new Map<string, number>();
@@ -116,6 +122,15 @@ export class Worker extends EventEmitter {
     this.completer = new Completer(this.backend, this.workerId, deps.logger, (r, s) =>
       this.onSettled(r, s),
     );
+    this.wakes = new WakeSchedule(() => this.nudge(true));
+    this.limits = new LimitGate({
+      backend: this.backend,
+      catalog: deps.registry.rateLimits,
+      logger: deps.logger,
+      leaseMs: this.leaseMs,
+      random: o.random,
+      onRefused: (delayMs) => this.wakes.at(delayMs),
+    });
     this.maintenance =
       o.maintenance === false
         ? null
@@ -278,7 +293,7 @@ export class Worker extends EventEmitter {
     const typeKey = `${command.domain}/${command.type}`;
     this.active.set(command.id, active);
     this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 0) + 1);
-    this.stats.started++;
+    if (!handler.limits) this.stats.started++;
     void this.execute(active, handler).finally(() => {
       this.active.delete(command.id);
       this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 1) - 1);
@@ -298,9 +313,23 @@ export class Worker extends EventEmitter {
       middleware: this.deps.middleware,
       send: this.deps.send,
       heartbeat: () => this.heartbeat(active),
+      rateLimit: (key, options) => this.limits.take(key, options, active.controller.signal),
     };
     const lease = { id: command.id, leaseToken: command.leaseToken };
+    let admission: Admission | null = null;
     try {
+      if (handler.limits) {
+        // Tokens and the global slot are taken only now, so handlers without limits cost
+        // the store nothing more. A refusal sends the command back to wait, attempt unspent.
+        admission = await this.limits.admit(command, handler.limits);
+        if (!admission.admitted) {
+          this.stats.limited++;
+          const { delayMs, reason } = admission;
+          this.completer.add({ kind: 'release', ...lease, delayMs, reason });
+          return;
+        }
+        this.stats.started++;
+      }
       if (handler.transactional && this.backend.capabilities.transactions) {
         const outcome = await this.backend.completeInTransaction(
           { ...lease, workerId: this.workerId },
@@ -332,6 +361,8 @@ export class Worker extends EventEmitter {
             ? { kind: 'retry', ...lease, delayMs: decision.delayMs, error: decision.error }
             : { kind: 'troubleshoot', ...lease, error: decision.error },
       );
+    } finally {
+      if (admission?.admitted) admission.done();
     }
   }
 
@@ -431,6 +462,8 @@ export class Worker extends EventEmitter {
       Date.now() + Math.max(5000, deadline - Date.now()),
     );
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.wakes.stop();
+    await this.limits.close();
     this.maintenance?.stop();
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }

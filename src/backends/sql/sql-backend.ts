@@ -1,5 +1,6 @@
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import type {
+  AcquireSlotParams,
   Backend,
   BackendCapabilities,
   BatchInfo,
@@ -11,14 +12,18 @@ import type {
   OperateParams,
   PruneParams,
   Queryable,
+  ReleaseSlotParams,
   RenewLeasesParams,
   SettleParams,
   SettleResult,
+  TakeTokenParams,
+  TakeTokenResult,
   WakeListener,
 } from '../backend.js';
 import { SqlAdminQueries } from './admin.js';
 import { BatchStore } from './batches.js';
 import type { SqlDriver } from './driver.js';
+import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
 import { CommandQueries } from './queries.js';
@@ -66,6 +71,7 @@ export class SqlBackend implements Backend {
   readonly admin: SqlAdminQueries;
   private readonly q: CommandQueries;
   private readonly batches: BatchStore;
+  private readonly limits: LimitStore;
 
   constructor(
     readonly driver: SqlDriver,
@@ -75,6 +81,7 @@ export class SqlBackend implements Backend {
     this.q = new CommandQueries(schema, `dispatchbox_${schema}`);
     this.batches = new BatchStore(schema);
     this.admin = new SqlAdminQueries(driver, schema);
+    this.limits = new LimitStore(driver, schema);
   }
 
   async migrate(): Promise<void> {
@@ -298,7 +305,20 @@ export class SqlBackend implements Backend {
       `DELETE FROM ${t}.batches WHERE finished_at < now() - $1 * interval '1 millisecond'`,
       [params.olderThanMs],
     );
+    await this.limits.prune();
     return Number(result.rows[0]?.n ?? 0);
+  }
+
+  takeToken(params: TakeTokenParams): Promise<TakeTokenResult> {
+    return this.limits.takeToken(params);
+  }
+
+  acquireSlot(params: AcquireSlotParams): Promise<boolean> {
+    return this.limits.acquireSlot(params);
+  }
+
+  releaseSlot(params: ReleaseSlotParams): Promise<void> {
+    return this.limits.releaseSlot(params);
   }
 
   close(): Promise<void> {
