@@ -6,7 +6,7 @@ import { ValidationError } from './errors.js';
 /** How long to wait before the next attempt after a transient failure. */
 export type Backoff =
   | { type: 'fixed'; delay: Duration }
-  | { type: 'schedule'; delays: Duration[] }
+  | { type: 'schedule'; delays: readonly Duration[] }
   | { type: 'exponential'; base: Duration; max: Duration; jitter?: boolean };
 
 export interface RetryPolicy {

@@ -12,10 +12,11 @@ import { sleep, storeRetryDelay } from './backoff.js';
  */
 export class Completer {
   private queue: Settlement[] = [];
-  private flushing: Promise<void> | null = null;
+  private inFlight = 0;
   private scheduled = false;
   private failures = 0;
-  private readonly stopSignal = new AbortController();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private drained: (() => void)[] = [];
 
   constructor(
     private readonly backend: Backend,
@@ -23,66 +24,76 @@ export class Completer {
     private readonly logger: Logger,
     private readonly onSettled: (result: SettleResult, settlements: Settlement[]) => void,
     private readonly maxBatch = 1000,
+    /** Two flushes overlap: one is written while the next one fills. */
+    private readonly maxInFlight = 2,
   ) {}
 
+  /** Outcomes queued or being written. */
   get size(): number {
-    return this.queue.length;
+    return this.queue.length + this.inFlight;
   }
 
   add(settlement: Settlement): void {
     this.queue.push(settlement);
-    if (this.flushing || this.scheduled) return;
+    if (this.scheduled || this.retryTimer) return;
+    // Wait one turn of the event loop so outcomes that finish together go together.
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.kick();
+      this.pump();
     });
   }
 
-  private kick(): void {
-    if (!this.flushing && this.queue.length > 0) {
-      this.flushing = this.run().finally(() => {
-        this.flushing = null;
-        if (this.queue.length > 0) this.kick();
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0 && !this.retryTimer) {
+      const group = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      void this.flush(group).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.size === 0) for (const resolve of this.drained.splice(0)) resolve();
       });
     }
   }
 
-  private async run(): Promise<void> {
-    while (this.queue.length > 0 && !this.stopSignal.signal.aborted) {
-      const group = this.queue.splice(0, this.maxBatch);
-      try {
-        const result = await this.backend.settle({ workerId: this.workerId, settlements: group });
-        this.failures = 0;
-        if (result.stale.length > 0) {
-          this.logger.warn(
-            { stale: result.stale.length },
-            'outcomes refused: the lease had expired and another attempt owns the command',
-          );
-        }
-        this.onSettled(result, group);
-      } catch (error) {
-        this.queue.unshift(...group);
-        this.failures++;
-        this.logger.error(
-          { err: error, pending: this.queue.length },
-          'cannot write outcomes to the store; retrying',
+  private async flush(group: Settlement[]): Promise<void> {
+    try {
+      const result = await this.backend.settle({ workerId: this.workerId, settlements: group });
+      this.failures = 0;
+      if (result.stale.length > 0) {
+        this.logger.warn(
+          { stale: result.stale.length },
+          'outcomes refused: the lease had expired and another attempt owns the command',
         );
-        await sleep(storeRetryDelay(this.failures), this.stopSignal.signal);
+      }
+      this.onSettled(result, group);
+    } catch (error) {
+      this.queue.unshift(...group);
+      this.failures++;
+      this.logger.error(
+        { err: error, pending: this.queue.length },
+        'cannot write outcomes to the store; retrying',
+      );
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.pump();
+        }, storeRetryDelay(this.failures));
       }
     }
   }
 
   /** Writes everything queued, trying until `deadline`; resolves to what is left unwritten. */
   async drain(deadline: number): Promise<number> {
-    while (this.queue.length > 0 || this.flushing) {
-      if (Date.now() > deadline) {
-        this.stopSignal.abort();
-        break;
-      }
-      this.kick();
-      await Promise.race([this.flushing, sleep(Math.max(1, deadline - Date.now()))]);
+    while (this.size > 0 && Date.now() < deadline) {
+      this.pump();
+      await Promise.race([
+        new Promise<void>((resolve) => this.drained.push(resolve)),
+        sleep(Math.min(100, Math.max(1, deadline - Date.now()))),
+      ]);
     }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     return this.queue.length;
   }
 }

@@ -28,9 +28,9 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often an idle worker looks for work without a wake-up. Default 1 s. */
   pollIntervalMs?: number;
-  /** Most commands taken by one claim. Default: concurrency. */
+  /** Most commands taken by one claim. Default: twice the concurrency. */
   claimBatchSize?: number;
-  /** Claimed but not yet started commands kept ready, beyond concurrency. Default: concurrency. */
+  /** Claimed but not yet started commands kept ready, beyond concurrency. Default: twice the concurrency. */
   prefetch?: number;
   /** How long shutdown waits for running handlers. Default 10 s. */
   shutdownTimeoutMs?: number;
@@ -114,8 +114,10 @@ export class Worker extends EventEmitter {
     this.backend = deps.backend;
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.concurrency = positive(o.concurrency ?? 10, 'concurrency');
-    this.claimBatchSize = positive(o.claimBatchSize ?? this.concurrency, 'claimBatchSize');
-    this.target = this.concurrency + (o.prefetch ?? this.concurrency);
+    // Claims of a few dozen rows cost about as much as claims of one: the fixed cost of a
+    // statement dominates, so claim twice the concurrency and keep that much ready.
+    this.claimBatchSize = positive(o.claimBatchSize ?? this.concurrency * 2, 'claimBatchSize');
+    this.target = this.concurrency + (o.prefetch ?? this.concurrency * 2);
     this.leaseMs = positive(o.leaseMs ?? 30_000, 'leaseMs');
     this.pollIntervalMs = positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs');
     this.shutdownTimeoutMs = o.shutdownTimeoutMs ?? 10_000;
