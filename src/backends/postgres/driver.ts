@@ -59,6 +59,14 @@ export class PostgresDriver implements SqlDriver {
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // The pool stops listening to a client it hands out: without a listener of ours, the
+    // server going away while the transaction waits on its caller (a `ctx.tx` handler
+    // between statements) is an uncaught 'error' event that ends the process.
+    const onClientError = (error: Error) => {
+      broken = true;
+      this.onError(error, 'transaction connection');
+    };
+    client.on('error', onClientError);
     const tx: SqlTransaction = {
       query: async <R>(text: string, params?: unknown[]) => ({
         rows: (await client.query(text, params)).rows as R[],
@@ -78,6 +86,7 @@ export class PostgresDriver implements SqlDriver {
       });
       throw error;
     } finally {
+      client.removeListener('error', onClientError);
       client.release(broken);
     }
   }
