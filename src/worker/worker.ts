@@ -297,7 +297,8 @@ export class Worker extends EventEmitter {
     this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 0) + 1);
     if (!handler.limits) this.stats.started++;
     void this.execute(active, handler).finally(() => {
-      this.active.delete(command.id);
+      // A released command can be claimed again while this run still ends: leave the new run's entry.
+      if (this.active.get(command.id) === active) this.active.delete(command.id);
       this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 1) - 1);
       this.dispatch();
       this.nudge();
@@ -405,19 +406,21 @@ export class Worker extends EventEmitter {
         leases: held.map((c) => ({ id: c.id, leaseToken: c.leaseToken })),
         leaseMs: this.leaseMs,
       });
-      for (const id of lost) this.loseLease(id);
+      const tokens = new Map(held.map((c) => [c.id, c.leaseToken]));
+      for (const id of lost) this.loseLease(id, tokens.get(id)!);
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'cannot renew leases; will try again');
     }
   }
 
-  private loseLease(id: string): void {
+  /** Abandons the run holding `leaseToken` on `id` (not a newer run of the same command). */
+  private loseLease(id: string, leaseToken: string): void {
     const active = this.active.get(id);
-    if (active && !active.abandoned) {
+    if (active && !active.abandoned && active.command.leaseToken === leaseToken) {
       active.abandoned = true;
       active.controller.abort(new LeaseLostError(id));
     }
-    const index = this.buffer.findIndex((c) => c.id === id);
+    const index = this.buffer.findIndex((c) => c.id === id && c.leaseToken === leaseToken);
     if (index >= 0) this.buffer.splice(index, 1);
   }
 
@@ -428,7 +431,10 @@ export class Worker extends EventEmitter {
       leaseMs: this.leaseMs,
     });
     if (lost.length > 0) {
-      this.loseLease(command.id);
+      if (!active.abandoned) {
+        active.abandoned = true;
+        active.controller.abort(new LeaseLostError(command.id));
+      }
       throw new LeaseLostError(command.id);
     }
   }
