@@ -6,11 +6,12 @@ import { CommandBus, type CommandBusOptions } from './bus/bus.js';
 export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backend'> {
   /**
    * Picks the store: unset for the embedded database (PGlite) in `dataDir`,
-   * `postgres://…` for PostgreSQL.
+   * `postgres://…` for PostgreSQL, `redis://…` or `rediss://…` for Redis.
    */
   databaseUrl?: string;
   /** The embedded database's directory. Default `./.dispatchbox`; 'memory' for none. */
   dataDir?: string;
+  /** The PostgreSQL schema, or the Redis key prefix. */
   schema?: string;
   /** Apply pending migrations at start. Default true for the embedded store, false otherwise. */
   migrate?: boolean;
@@ -58,7 +59,16 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
         options.logger?.warn({ err: error }, `PostgreSQL ${where} failed; reconnecting`),
     });
   }
+  if (scheme === 'redis' || scheme === 'rediss') {
+    const { createRedisBackend } = await import('./backends/redis/index.js');
+    return createRedisBackend({
+      url,
+      prefix: options.schema,
+      onError: (error) =>
+        options.logger?.warn({ err: error }, 'Redis connection failed; reconnecting'),
+    });
+  }
   throw new ConfigurationError(
-    `DISPATCHBOX_DATABASE_URL must be unset (embedded database) or start with postgres://; got a URL with scheme ${JSON.stringify(scheme ?? url)}`,
+    `DISPATCHBOX_DATABASE_URL must be unset (embedded database) or start with postgres:// or redis://; got a URL with scheme ${JSON.stringify(scheme ?? url)}`,
   );
 }

@@ -1,0 +1,322 @@
+import type { Redis } from 'ioredis';
+import type { NewCommand } from '../../core/command.js';
+import { StoreError } from '../../core/errors.js';
+import { uuidv7 } from '../../core/ids.js';
+import type {
+  BatchCounts,
+  BatchInfo,
+  BatchStatus,
+  CreateBatchParams,
+  InsertCommandsParams,
+  InsertedCommand,
+  NewBatch,
+} from '../backend.js';
+import { isScriptError, scriptError, toStoreError } from './errors.js';
+import type { DomainKeys, GlobalKeys } from './keys.js';
+import { runScript } from './scripts/runner.js';
+
+/** What the batch store needs of the backend. */
+export interface BatchHost {
+  readonly client: Redis;
+  readonly keys: GlobalKeys;
+  keysOf(domain: string): DomainKeys;
+  stageCommands(
+    batchId: string,
+    commands: NewCommand[],
+  ): Promise<{ domains: string[]; created: number }>;
+  insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]>;
+}
+
+/** A batch left staging this long was abandoned by a crashed process and is rolled back. */
+const ABANDONED_AFTER_MS = 60 * 60 * 1000;
+const ACTIVATE_PER_CALL = 5000;
+
+type BatchRecord = Partial<
+  Record<'n' | 'oc' | 'c' | 'st' | 'total' | 'doms' | 'act' | 'f' | 'status' | 'cc', string>
+>;
+
+/**
+ * Batches on Redis. A batch's commands may span domains (so hash slots), and a batch may
+ * be far larger than one script should handle, so creation is stage-then-commit: chunks
+ * are stored invisible ('staged'), one conditional write on the batch record commits,
+ * then the staged commands are made claimable. A crash before the commit leaves nothing
+ * visible (maintenance deletes the staged commands); after it, maintenance finishes the
+ * activation. Progress is counted per (batch, domain) by the same scripts that move the
+ * commands, so reading it never scans the batch and completing never contends on one key.
+ */
+export class RedisBatches {
+  constructor(private readonly host: BatchHost) {}
+
+  private get client(): Redis {
+    return this.host.client;
+  }
+
+  async create(params: CreateBatchParams): Promise<BatchInfo> {
+    const { id } = params.batch;
+    const key = this.host.keys.batch(id);
+    const began = await runScript(
+      this.client,
+      'batchBegin',
+      [key],
+      [
+        params.batch.name ?? '',
+        params.batch.onComplete ? JSON.stringify(params.batch.onComplete) : '',
+      ],
+    ).catch((error: unknown) => {
+      throw toStoreError(error, `creating batch ${id}`);
+    });
+    if (isScriptError(began)) throw scriptError(began, { id });
+    await this.client.zadd(this.host.keys.stagingBatches, began as number, id);
+
+    const domains = new Set<string>();
+    let total = 0;
+    try {
+      for await (const chunk of params.chunks) {
+        if (chunk.length === 0) continue;
+        const before = domains.size;
+        for (const c of chunk) domains.add(c.domain);
+        // Written before staging, so a rollback after a crash knows where to look.
+        if (domains.size > before)
+          await this.client.hset(key, 'doms', JSON.stringify([...domains]));
+        total += (await this.host.stageCommands(id, chunk)).created;
+      }
+    } catch (error) {
+      await this.rollback(id, [...domains]).catch(() => {
+        // left for maintenance, which rolls back abandoned batches
+      });
+      throw toStoreError(error, `creating batch ${id}`);
+    }
+    try {
+      const committed = await runScript(
+        this.client,
+        'batchCommit',
+        [key],
+        [total, JSON.stringify([...domains])],
+      );
+      if (committed !== 1)
+        throw new StoreError(
+          `batch ${id} was rolled back while it was being created; create it again`,
+        );
+      await this.client
+        .multi()
+        .zadd(this.host.keys.openBatches, began as number, id)
+        .zrem(this.host.keys.stagingBatches, id)
+        .exec();
+      await this.activate(id, [...domains]);
+    } catch (error) {
+      throw toStoreError(error, `committing batch ${id}`);
+    }
+    return (await this.get(id))!;
+  }
+
+  /** Makes every staged command of a committed batch claimable; safe to repeat. */
+  private async activate(id: string, domains: string[]): Promise<void> {
+    for (const domain of domains) {
+      const k = this.host.keysOf(domain);
+      for (;;) {
+        const n = await runScript(
+          this.client,
+          'activate',
+          [k.ids, k.counts, k.staged(id)],
+          [k.base, this.host.keys.wakeChannel, domain, ACTIVATE_PER_CALL],
+        );
+        if (n === 0) break;
+      }
+    }
+    await this.client.hset(this.host.keys.batch(id), 'act', '1');
+  }
+
+  private async rollback(id: string, domains: string[]): Promise<void> {
+    for (const domain of domains) {
+      const k = this.host.keysOf(domain);
+      while (
+        (await runScript(
+          this.client,
+          'unstage',
+          [k.idem, k.staged(id)],
+          [k.base, ACTIVATE_PER_CALL],
+        )) !== 0
+      );
+    }
+    await this.client
+      .multi()
+      .del(this.host.keys.batch(id))
+      .zrem(this.host.keys.stagingBatches, id)
+      .exec();
+  }
+
+  async get(id: string): Promise<BatchInfo | null> {
+    try {
+      const record = (await this.client.hgetall(this.host.keys.batch(id))) as BatchRecord;
+      if (!record.st || record.st === 'staging') return null;
+      return toBatchInfo(id, record, await this.counts(id, record));
+    } catch (error) {
+      throw toStoreError(error, `reading batch ${id}`);
+    }
+  }
+
+  private async counts(id: string, record: BatchRecord): Promise<BatchCounts> {
+    const counts: BatchCounts = {
+      total: Number(record.total ?? 0),
+      pending: 0,
+      inProgress: 0,
+      completed: 0,
+      cancelled: 0,
+      troubleshooting: 0,
+      failed: 0,
+    };
+    const domains = JSON.parse(record.doms ?? '[]') as string[];
+    if (domains.length === 0) return counts;
+    const pipeline = this.client.pipeline();
+    for (const domain of domains) pipeline.hgetall(this.host.keysOf(domain).batchCounts(id));
+    const names: Record<string, keyof BatchCounts> = {
+      pending: 'pending',
+      in_progress: 'inProgress',
+      completed: 'completed',
+      cancelled: 'cancelled',
+      troubleshooting: 'troubleshooting',
+      failed: 'failed',
+    };
+    for (const [error, reply] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      for (const [field, n] of Object.entries(reply as Record<string, string>)) {
+        const name = names[field];
+        if (name) counts[name] += Number(n);
+      }
+    }
+    return counts;
+  }
+
+  /**
+   * Finishes every batch (or the ones named) whose commands are all done, once. The
+   * completion command is sent first, under the idempotency key `batch-completed:<id>`, and
+   * only then is the batch marked finished: a crash in between sends it again, which the
+   * key turns into a no-op, so it is sent exactly once and never lost.
+   */
+  async finish(ids: string[] | undefined): Promise<BatchInfo[]> {
+    const finished: BatchInfo[] = [];
+    try {
+      if (!ids) await this.recoverAbandoned();
+      const candidates = ids ?? (await this.client.zrange(this.host.keys.openBatches, '0', '99'));
+      for (const id of candidates) {
+        const info = await this.finishOne(id);
+        if (info) finished.push(info);
+      }
+    } catch (error) {
+      throw toStoreError(error, 'finishing batches');
+    }
+    return finished;
+  }
+
+  private async finishOne(id: string): Promise<BatchInfo | null> {
+    const key = this.host.keys.batch(id);
+    const record = (await this.client.hgetall(key)) as BatchRecord;
+    if (record.st !== 'open') return null;
+    if (record.act !== '1') await this.activate(id, JSON.parse(record.doms ?? '[]') as string[]);
+    const counts = await this.counts(id, record);
+    if (counts.pending + counts.inProgress > 0) return null;
+    const status: BatchStatus =
+      counts.completed === counts.total ? 'completed' : 'completed_with_failures';
+    let completionId = '';
+    if (record.oc) {
+      const onComplete = JSON.parse(record.oc) as NonNullable<NewBatch['onComplete']>;
+      const [sent] = await this.host.insertCommands({
+        commands: [
+          {
+            id: uuidv7(),
+            domain: onComplete.domain,
+            type: onComplete.type,
+            dataJson: JSON.stringify({ batchId: id, status, counts, data: onComplete.data }),
+            priority: 0,
+            maxAttempts: 5,
+            delayMs: 0,
+            runAt: null,
+            correlationId: id,
+            causationId: null,
+            batchId: null,
+            idempotencyKey: `batch-completed:${id}`,
+          },
+        ],
+      });
+      completionId = sent!.command.id;
+    }
+    const finishedAt = (await runScript(
+      this.client,
+      'batchFinish',
+      [key],
+      [status, completionId],
+    )) as number;
+    if (finishedAt === 0) return null;
+    await this.client
+      .multi()
+      .zrem(this.host.keys.openBatches, id)
+      .zadd(this.host.keys.finishedBatches, finishedAt, id)
+      .exec();
+    return toBatchInfo(
+      id,
+      { ...record, st: 'finished', status, f: String(finishedAt), cc: completionId || undefined },
+      counts,
+    );
+  }
+
+  /** Batches whose creator died: before the commit they are rolled back, after it rolled forward. */
+  private async recoverAbandoned(): Promise<void> {
+    const staging = this.host.keys.stagingBatches;
+    const stale = await this.client.zrangebyscore(
+      staging,
+      '-inf',
+      Date.now() - ABANDONED_AFTER_MS,
+      'LIMIT',
+      0,
+      10,
+    );
+    for (const id of stale) {
+      const record = (await this.client.hgetall(this.host.keys.batch(id))) as BatchRecord;
+      if (record.st === 'staging')
+        await this.rollback(id, JSON.parse(record.doms ?? '[]') as string[]);
+      else if (record.st === 'open') {
+        await this.client
+          .multi()
+          .zadd(this.host.keys.openBatches, record.c ?? '0', id)
+          .zrem(staging, id)
+          .exec();
+      } else await this.client.zrem(staging, id);
+    }
+  }
+
+  /** Deletes finished batches older than the retention, with their counters. */
+  async prune(olderThanMs: number): Promise<void> {
+    const [seconds] = await this.client.time();
+    const cutoff = Number(seconds) * 1000 - olderThanMs;
+    const old = await this.client.zrangebyscore(
+      this.host.keys.finishedBatches,
+      '-inf',
+      `(${cutoff}`,
+      'LIMIT',
+      0,
+      1000,
+    );
+    for (const id of old) {
+      const key = this.host.keys.batch(id);
+      const domains = JSON.parse((await this.client.hget(key, 'doms')) ?? '[]') as string[];
+      const pipeline = this.client.pipeline().del(key);
+      for (const domain of domains) pipeline.del(this.host.keysOf(domain).batchCounts(id));
+      pipeline.zrem(this.host.keys.finishedBatches, id);
+      await pipeline.exec();
+    }
+  }
+}
+
+function toBatchInfo(id: string, record: BatchRecord, counts: BatchCounts): BatchInfo {
+  const started =
+    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0;
+  return {
+    id,
+    name: record.n ?? null,
+    status: (record.status as BatchStatus | undefined) ?? (started ? 'in_progress' : 'pending'),
+    counts,
+    createdAt: new Date(Number(record.c ?? 0)),
+    finishedAt: record.f ? new Date(Number(record.f)) : null,
+    completionCommandId: record.cc ?? null,
+  };
+}

@@ -1,0 +1,33 @@
+import { ConfigurationError } from '../../core/errors.js';
+import { connectRedis, parseRedisUrl } from './connection.js';
+import { isValidPrefix } from './keys.js';
+import { RedisBackend } from './redis-backend.js';
+
+export interface RedisBackendOptions {
+  /** redis://[user:password@]host:6379/db, or rediss:// for TLS. */
+  url: string;
+  /** Every key starts with it; two applications can share a Redis with different prefixes. Default `dispatchbox`. */
+  prefix?: string;
+  /** How long to keep trying to reach the server at start before giving up. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Told about connection errors after start; the client reconnects by itself. */
+  onError?: (error: Error) => void;
+}
+
+/** The Redis store (7+), through ioredis. */
+export async function createRedisBackend(options: RedisBackendOptions): Promise<RedisBackend> {
+  const target = parseRedisUrl(options.url);
+  const prefix = options.prefix ?? 'dispatchbox';
+  if (!isValidPrefix(prefix)) {
+    throw new ConfigurationError(
+      `the Redis key prefix ${JSON.stringify(prefix)} must be 1-64 letters, digits, '_', '.', ':' or '-'`,
+    );
+  }
+  const client = await connectRedis(target, {
+    connectTimeoutMs: options.connectTimeoutMs,
+    onError: options.onError,
+  });
+  return new RedisBackend(client, prefix, options.onError);
+}
+
+export { RedisBackend, parseRedisUrl };

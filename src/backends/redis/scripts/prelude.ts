@@ -1,0 +1,95 @@
+import { COMMAND_FIELDS } from '../keys.js';
+
+/**
+ * Lua shared by every script, prepended to each (Redis scripts cannot import). Keys of
+ * one command are built from ARGV[1], the domain's key base (`<prefix>:{<domain>}:`),
+ * so every key a script touches shares the domain's hash tag.
+ *
+ * Conventions: times are milliseconds from the Redis server clock (TIME), so all workers
+ * agree; JSON values (data, result, error) travel as text and are stored untouched.
+ */
+export const PRELUDE = `
+local FIELDS = {${COMMAND_FIELDS.map((f) => `'${f}'`).join(', ')}}
+local base = ARGV[1]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Numbers written to Redis as plain integers (Redis would print 1.7e+12 for a round one).
+local function int(x) return string.format('%d', x) end
+
+local function ckey(id) return base .. 'c:' .. id end
+
+local function js(v)
+  if v == nil or v == false or v == '' then return 'null' end
+  return cjson.encode(v)
+end
+
+-- The member of a ready queue: run time then id, so equal priorities run oldest first.
+local function ready_member(run, id) return string.format('%013d', tonumber(run)) .. id end
+
+-- Puts a pending command where a claim finds it: the ready queue of its type when due,
+-- else the delayed set. Remembers the type so a claim of every type knows where to look.
+local known_types = {}
+local function enqueue(id, typ, prio, run, now)
+  if tonumber(run) > now then
+    redis.call('ZADD', base .. 'delayed', run, id)
+  else
+    redis.call('ZADD', base .. 'r:' .. typ, -tonumber(prio), ready_member(run, id))
+    if not known_types[typ] then
+      known_types[typ] = true
+      redis.call('SADD', base .. 'types', typ)
+    end
+  end
+end
+
+-- Takes a pending command out of whichever queue holds it.
+local function dequeue(id, typ, run)
+  redis.call('ZREM', base .. 'delayed', id)
+  redis.call('ZREM', base .. 'r:' .. typ, ready_member(run, id))
+end
+
+-- One audit entry: [at, startedAt, from, to, attempt, worker, actor, reason, error].
+-- An attempt is one entry (started ... ended); the claim itself is derived on read.
+local function audit(key, at, started, from, to, attempt, worker, actor, reason, err)
+  local entry = '[' .. at .. ',' .. (started or 'null') .. ',' .. js(from) .. ',' .. js(to) .. ','
+    .. attempt .. ',' .. js(worker) .. ',' .. js(actor) .. ',' .. js(reason) .. ',' .. (err or 'null') .. ']'
+  local prev = redis.call('HGET', key, 'au')
+  if prev then entry = prev .. '\\n' .. entry end
+  redis.call('HSET', key, 'au', entry)
+end
+
+-- Counters per state (domain and batch), summed in memory and written once per script.
+local deltas = {}
+local function bump(key, field, n)
+  local t = deltas[key]
+  if not t then t = {}; deltas[key] = t end
+  t[field] = (t[field] or 0) + n
+end
+local function flush_counts()
+  for key, t in pairs(deltas) do
+    for field, n in pairs(t) do
+      if n ~= 0 then redis.call('HINCRBY', key, field, n) end
+    end
+  end
+end
+local function is_failed(state, err)
+  return (err and err ~= '') and (state == 'pending' or state == 'in_progress' or state == 'troubleshooting') or false
+end
+-- Records that a command went from one state to another (from = nil for a new one).
+local function moved(batch, from, to, err_before, err_after)
+  if from then bump(base .. 'counts', from, -1) end
+  bump(base .. 'counts', to, 1)
+  if batch and batch ~= '' then
+    local bk = base .. 'bc:' .. batch
+    if from then bump(bk, from, -1) end
+    bump(bk, to, 1)
+    local fb, fa = is_failed(from, err_before), is_failed(to, err_after)
+    if fb ~= fa then bump(bk, 'failed', fa and 1 or -1) end
+  end
+end
+
+local function read_command(key) return redis.call('HMGET', key, unpack(FIELDS)) end
+`;

@@ -1,0 +1,24 @@
+import { describe } from 'vitest';
+import { createRedisBackend } from '../src/backends/redis/index.js';
+import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
+import { conformanceSuite } from './conformance/suite.js';
+import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
+
+const available = await redisAvailable();
+
+describe.skipIf(!available)('Redis', () => {
+  conformanceSuite({
+    name: 'Redis',
+    createBackend: async () => {
+      const backend = await createRedisBackend({
+        url: REDIS_URL,
+        prefix: uniquePrefix('conformance'),
+      });
+      await backend.migrate();
+      return backend;
+    },
+    destroyBackend: async (backend) => {
+      await deletePrefix((backend as RedisBackend).prefix);
+    },
+  });
+});
