@@ -111,6 +111,7 @@ export class LimitGate {
         const result = await this.o.backend.takeToken({ key: b.key, ...pick(b.spec) });
         if (!result.granted) {
           if (holder) this.releaseHeld(holder);
+          this.forgetPastRefusals();
           this.emptyBuckets.set(b.key, {
             until: Date.now() + result.retryAfterMs,
             spacingMs: b.spec.perMs / b.spec.limit,
@@ -140,6 +141,14 @@ export class LimitGate {
     }
     empty.queued++;
     return this.refuse(empty.until - now + empty.queued * empty.spacingMs, `rate limited: ${key}`);
+  }
+
+  /** Per-tenant keys are many: drop what is past once there are a lot of them. */
+  private forgetPastRefusals(): void {
+    if (this.emptyBuckets.size < 1000) return;
+    const now = Date.now();
+    for (const [key, empty] of this.emptyBuckets)
+      if (empty.until <= now) this.emptyBuckets.delete(key);
   }
 
   private refuseCap(key: string, limit: number): Admission {
