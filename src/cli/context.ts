@@ -1,6 +1,11 @@
 import type { Command as CommanderCommand } from 'commander';
 import type { CommandBus } from '../bus/bus.js';
-import { createLogger, loadConfig, toCreateOptions, type DispatchboxConfig } from '../config/index.js';
+import {
+  createLogger,
+  loadConfig,
+  toCreateOptions,
+  type DispatchboxConfig,
+} from '../config/index.js';
 import { ValidationError } from '../core/errors.js';
 import { createDispatchbox } from '../create.js';
 import { lockEmbeddedDatabase } from './embedded-lock.js';
@@ -39,7 +44,10 @@ export async function withBus<T>(
   const release = embedded ? lockEmbeddedDatabase(config.dataDir, what) : () => {};
   try {
     const logger = createLogger(overrides.logLevel ?? config.logLevel);
-    const bus = await createDispatchbox({ ...toCreateOptions(config, logger), ...(overrides.migrate === undefined ? {} : { migrate: overrides.migrate }) });
+    const bus = await createDispatchbox({
+      ...toCreateOptions(config, logger),
+      ...(overrides.migrate === undefined ? {} : { migrate: overrides.migrate }),
+    });
     try {
       return await fn(bus);
     } finally {
@@ -56,14 +64,21 @@ export function parseJsonArgument(text: string | undefined, name: string): unkno
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ValidationError(`${name} is not valid JSON (${(error as Error).message}); quote it for the shell, e.g. '{"orderId": 42}'`, name);
+    throw new ValidationError(
+      `${name} is not valid JSON (${(error as Error).message}); quote it for the shell, e.g. '{"orderId": 42}'`,
+      name,
+    );
   }
 }
 
 /** Parses a whole-number flag; the bus checks the range. */
 export function parseWholeFlag(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim())) throw new ValidationError(`--${flag} must be a whole number; got ${JSON.stringify(text)}`, flag);
+  if (!/^\d+$/.test(text.trim()))
+    throw new ValidationError(
+      `--${flag} must be a whole number; got ${JSON.stringify(text)}`,
+      flag,
+    );
   return Number(text);
 }
 

@@ -38,13 +38,17 @@ export function lockEmbeddedDatabase(dataDir: string, what: string): () => void 
     process.on('exit', release);
     return release;
   }
-  throw new ConfigurationError(`cannot take the lock ${lockPath} for the embedded database; remove it if no dispatchbox process is running`);
+  throw new ConfigurationError(
+    `cannot take the lock ${lockPath} for the embedded database; remove it if no dispatchbox process is running`,
+  );
 }
 
 function readHolder(lockPath: string): { pid: number; what: string } | null {
   try {
     const parsed = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid?: unknown; what?: unknown };
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, what: String(parsed.what ?? '') } : null;
+    return typeof parsed.pid === 'number'
+      ? { pid: parsed.pid, what: String(parsed.what ?? '') }
+      : null;
   } catch {
     return null;
   }

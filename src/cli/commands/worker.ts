@@ -1,0 +1,63 @@
+import { Command } from 'commander';
+import { toWorkerOptions } from '../../config/index.js';
+import { ConfigurationError } from '../../core/errors.js';
+import { configOf, withBus, type CliIo } from '../context.js';
+import { waitForStopSignal } from '../signals.js';
+
+/** The flags of every setting with scope 'worker' (see src/config/settings.ts). */
+export function addWorkerOptions(command: Command): Command {
+  return command
+    .option('--concurrency <n>', 'handlers running at once (DISPATCHBOX_CONCURRENCY)')
+    .option('--lease-ms <ms>', 'lease length (DISPATCHBOX_LEASE_MS)')
+    .option('--poll-interval-ms <ms>', 'idle polling interval (DISPATCHBOX_POLL_INTERVAL_MS)')
+    .option(
+      '--shutdown-timeout-ms <ms>',
+      'how long a graceful stop waits (DISPATCHBOX_SHUTDOWN_TIMEOUT_MS)',
+    )
+    .option(
+      '--retention <duration>',
+      "prune finished commands after, e.g. '7d' (DISPATCHBOX_RETENTION)",
+    )
+    .option('--domains <list>', 'only these domains, comma-separated (DISPATCHBOX_DOMAINS)')
+    .option('--types <list>', 'only these command types, comma-separated (DISPATCHBOX_TYPES)');
+}
+
+export function workerCommand(io: CliIo): Command {
+  return addWorkerOptions(
+    new Command('worker')
+      .description(
+        'run the handlers found in a directory until SIGTERM or Ctrl-C, then stop gracefully',
+      )
+      .option('--handlers <dir>', 'directory of handler modules (DISPATCHBOX_HANDLERS_DIR)'),
+  ).action(async (_options: unknown, command: Command) => {
+    const config = configOf(command, io);
+    const dir = config.handlersDir;
+    if (!dir) {
+      throw new ConfigurationError(
+        'the worker needs handlers: pass --handlers <dir> or set DISPATCHBOX_HANDLERS_DIR to a directory of handler modules (each exports domain, type and handle)',
+      );
+    }
+    await withBus(config, 'worker', async (bus) => {
+      const registered = await bus.discover(dir);
+      if (registered.length === 0) {
+        throw new ConfigurationError(
+          `no handler modules in ${dir} (DISPATCHBOX_HANDLERS_DIR); add files that export domain, type and handle`,
+        );
+      }
+      const worker = bus.worker(toWorkerOptions(config));
+      worker.on('settled', (r: { applied: string[]; stale: string[] }) =>
+        bus.logger.debug({ applied: r.applied.length, stale: r.stale.length }, 'settled'),
+      );
+      await worker.start();
+      io.out(
+        `worker ${worker.workerId} running ${registered.join(', ')}; stop with Ctrl-C or SIGTERM`,
+      );
+      const signal = await waitForStopSignal();
+      io.out(
+        `${signal}: stopping gracefully (up to ${config.shutdownTimeoutMs} ms for running handlers)`,
+      );
+      await worker.stop();
+      io.out(`worker stopped: ${JSON.stringify(worker.stats)}`);
+    });
+  });
+}

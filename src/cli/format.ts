@@ -1,0 +1,78 @@
+import type { BatchInfo } from '../backends/backend.js';
+import type { AuditRecord, Command } from '../core/command.js';
+
+/** Readable text for operators. `--json` prints the records themselves instead. */
+
+const time = (d: Date | null): string => (d ? d.toISOString() : '-');
+const json = (v: unknown): string => (v === null || v === undefined ? '-' : JSON.stringify(v));
+
+export function formatCommand(c: Command): string {
+  const rows: [string, string][] = [
+    ['id', c.id],
+    ['command', `${c.domain}/${c.type}`],
+    ['state', c.state],
+    ['attempts', `${c.attempts} of ${c.maxAttempts}`],
+    ['priority', String(c.priority)],
+    ['created', time(c.createdAt)],
+    ['run at', time(c.runAt)],
+    ['updated', time(c.updatedAt)],
+    ['correlation', c.correlationId ?? '-'],
+    ['causation', c.causationId ?? '-'],
+    ['batch', c.batchId ?? '-'],
+    ['idempotency', c.idempotencyKey ?? '-'],
+    ['worker', c.workerId ? `${c.workerId} (lease until ${time(c.leaseExpiresAt)})` : '-'],
+    ['last error', c.lastError ? `${c.lastError.code}: ${c.lastError.message}` : '-'],
+    ['data', json(c.data)],
+    ['result', json(c.result)],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+}
+
+export function formatAudit(records: AuditRecord[]): string {
+  if (records.length === 0) return 'audit trail: (empty)';
+  const lines = records.map((r) => {
+    const move = `${r.fromState ?? '(new)'} → ${r.toState}`;
+    const who = r.actor ? `by ${r.actor}` : r.workerId ? `worker ${r.workerId}` : '';
+    const why = [r.reason, r.error ? `${r.error.code}: ${r.error.message}` : null]
+      .filter(Boolean)
+      .join(' — ');
+    return `  ${time(r.at)}  ${move.padEnd(32)} attempt ${String(r.attempt).padEnd(3)} ${who}${who && why ? '  ' : ''}${why}`.trimEnd();
+  });
+  return ['audit trail:', ...lines].join('\n');
+}
+
+export function formatCommandList(commands: Command[]): string {
+  if (commands.length === 0) return '(no commands)';
+  const header = `${'ID'.padEnd(36)}  ${'COMMAND'.padEnd(30)}  ATTEMPTS  ${'ERROR'.padEnd(16)}  UPDATED`;
+  const lines = commands.map((c) => {
+    const error = c.lastError?.code ?? '-';
+    const message = c.lastError ? `  ${truncate(c.lastError.message, 60)}` : '';
+    return `${c.id}  ${truncate(`${c.domain}/${c.type}`, 30).padEnd(30)}  ${`${c.attempts}/${c.maxAttempts}`.padEnd(8)}  ${truncate(error, 16).padEnd(16)}  ${time(c.updatedAt)}${message}`;
+  });
+  return [header, ...lines].join('\n');
+}
+
+export function formatBatch(b: BatchInfo): string {
+  const c = b.counts;
+  const rows: [string, string][] = [
+    ['id', b.id],
+    ['name', b.name ?? '-'],
+    ['status', b.status],
+    ['total', String(c.total)],
+    ['pending', String(c.pending)],
+    ['in progress', String(c.inProgress)],
+    ['completed', String(c.completed)],
+    ['cancelled', String(c.cancelled)],
+    ['troubleshoot', String(c.troubleshooting)],
+    ['failed', String(c.failed)],
+    ['created', time(b.createdAt)],
+    ['finished', time(b.finishedAt)],
+    ['on complete', b.completionCommandId ?? '-'],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+}
+
+function truncate(s: string, n: number): string {
+  const oneLine = s.replace(/\s+/g, ' ');
+  return oneLine.length > n ? `${oneLine.slice(0, n - 1)}…` : oneLine;
+}
