@@ -77,7 +77,7 @@ describe.skipIf(!available)('crash: a worker killed with SIGKILL, on PostgreSQL'
       concurrency: 32,
       claimBatchSize: 64,
       leaseMs: LEASE_MS,
-      poolSize: 40,
+      poolSize: 20,
       handlerDelayMs: 5,
     });
     await child.waitFor(
