@@ -76,7 +76,18 @@ export class PrivatePostgres {
       'start',
     ]);
     this.running = true;
+    process.once('exit', this.stopAtExit);
   }
+
+  /** If the test process ends without its afterAll (killed, crashed), the server goes with it. */
+  private readonly stopAtExit = () => {
+    if (!this.running) return;
+    try {
+      execFileSync(...this.command('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', 'stop']));
+    } catch {
+      // Nothing more can be done while the process exits.
+    }
+  };
 
   /**
    * Stops the server. `immediate` is a crash as far as clients see it: connections are cut
@@ -85,6 +96,7 @@ export class PrivatePostgres {
   async stop(mode: 'fast' | 'immediate' = 'immediate'): Promise<void> {
     await this.run('pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', '-t', '30', 'stop']);
     this.running = false;
+    process.removeListener('exit', this.stopAtExit);
   }
 
   /** The postmaster's process id, from its pid file. */
@@ -110,19 +122,22 @@ export class PrivatePostgres {
   }
 
   private async run(tool: string, args: string[]): Promise<void> {
-    const path = join(this.bindir, tool);
-    const [file, argv] =
-      process.getuid?.() === 0
-        ? ['runuser', ['-u', 'postgres', '--', path, ...args]]
-        : [path, args];
     try {
-      await execFile(file, argv, { timeout: 60_000 });
+      await execFile(...this.command(tool, args), { timeout: 60_000 });
     } catch (error) {
       const e = error as Error & { stderr?: string };
       throw new Error(`${tool} ${args.join(' ')} failed: ${e.stderr || e.message}`, {
         cause: error,
       });
     }
+  }
+
+  /** The command line for one of PostgreSQL's tools, as the `postgres` user when root. */
+  private command(tool: string, args: string[]): [string, string[]] {
+    const path = join(this.bindir, tool);
+    return process.getuid?.() === 0
+      ? ['runuser', ['-u', 'postgres', '--', path, ...args]]
+      : [path, args];
   }
 }
 
