@@ -1,0 +1,44 @@
+import type { Adapter, Store } from './adapter.js';
+
+interface SystemEntry {
+  store: Store;
+  /** Ours or a peer; ratios compare ours with each peer on the same store. */
+  ours: boolean;
+  load: () => Promise<{ default: new () => Adapter }>;
+}
+
+/** Every benchmarked system, by name. Adding a peer: one adapter file and one line here. */
+export const SYSTEMS = {
+  'dispatchbox-pglite': {
+    store: 'pglite',
+    ours: true,
+    load: () => import('./dispatchbox-pglite.js'),
+  },
+  'pgboss-pglite': { store: 'pglite', ours: false, load: () => import('./pgboss-pglite.js') },
+  'dispatchbox-postgres': {
+    store: 'postgres',
+    ours: true,
+    load: () => import('./dispatchbox-postgres.js'),
+  },
+  graphile: { store: 'postgres', ours: false, load: () => import('./graphile.js') },
+  'pgboss-postgres': { store: 'postgres', ours: false, load: () => import('./pgboss-postgres.js') },
+  'dispatchbox-redis': { store: 'redis', ours: true, load: () => import('./dispatchbox-redis.js') },
+  bullmq: { store: 'redis', ours: false, load: () => import('./bullmq.js') },
+} satisfies Record<string, SystemEntry>;
+
+export type SystemName = keyof typeof SYSTEMS;
+
+export const SYSTEM_NAMES = Object.keys(SYSTEMS) as SystemName[];
+
+export function isSystemName(name: string): name is SystemName {
+  return Object.hasOwn(SYSTEMS, name);
+}
+
+export function systemInfo(name: SystemName): SystemEntry {
+  return SYSTEMS[name];
+}
+
+export async function loadAdapter(name: SystemName): Promise<Adapter> {
+  const module = await SYSTEMS[name].load();
+  return new module.default();
+}

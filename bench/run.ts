@@ -1,0 +1,264 @@
+/**
+ * `npm run bench` — every workload against every system; `-- --quick` is a one-minute
+ * smoke that checks the harness works (not the speed).
+ *
+ *   --quick                tiny counts, one run
+ *   --only a,b             these systems (see adapters/index.ts)
+ *   --workload x,y         these workloads (enqueue-bulk, enqueue-single, drain, latency,
+ *                          retry, sustained, batch, memory)
+ *   --runs N               repetitions of the repeated workloads (default 3; --quick 1)
+ *   --profile              run worker processes under --cpu-prof (results/profiles/)
+ *   --write / --no-write   regenerate the table section of RESULTS.md (default: on for a
+ *                          full run of everything)
+ */
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { SYSTEM_NAMES, isSystemName, systemInfo, type SystemName } from './adapters/index.js';
+import { PG_ADMIN_URL } from './adapters/adapter.js';
+import { HostError, RESULTS_DIR } from './host-client.js';
+import { problems, ratiosTable, resultsTable, targets, targetsTable } from './report.js';
+import {
+  SystemHosts,
+  WORKLOADS,
+  batch,
+  bulkAndDrain,
+  configFor,
+  emptyResult,
+  latency,
+  singleAndRetry,
+  sustained,
+  type BenchConfig,
+  type RunSample,
+  type SystemResult,
+  type Workload,
+} from './workloads.js';
+
+const BENCH_DIR = join(RESULTS_DIR, '..');
+
+function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      workload: { type: 'string' },
+      runs: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      write: { type: 'boolean' },
+      'no-write': { type: 'boolean' },
+    },
+  });
+  const list = (s: string | undefined) =>
+    s
+      ? s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : null;
+  const systems = list(values.only) ?? SYSTEM_NAMES;
+  for (const s of systems) {
+    if (!isSystemName(s))
+      throw new Error(
+        `--only: unknown system ${JSON.stringify(s)}; known: ${SYSTEM_NAMES.join(', ')}`,
+      );
+  }
+  const workloads = list(values.workload) ?? [...WORKLOADS];
+  for (const w of workloads) {
+    if (!(WORKLOADS as readonly string[]).includes(w))
+      throw new Error(
+        `--workload: unknown workload ${JSON.stringify(w)}; known: ${WORKLOADS.join(', ')}`,
+      );
+  }
+  const runs = values.runs === undefined ? (values.quick ? 1 : 3) : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs must be a whole number of at least 1; got ${values.runs}`);
+  mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true });
+  const config: BenchConfig = {
+    ...configFor(values.quick),
+    runs,
+    workloads: new Set(workloads as Workload[]),
+    workerNodeArgs: values.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`]
+      : [],
+  };
+  const everything = !values.only && !values.workload;
+  const write = values['no-write'] ? false : (values.write ?? (everything && !values.quick));
+  return { config, systems: systems as SystemName[], write };
+}
+
+async function environment(): Promise<Record<string, string>> {
+  const version = (pkg: string, base = join(BENCH_DIR, 'node_modules')) =>
+    (JSON.parse(readFileSync(join(base, pkg, 'package.json'), 'utf8')) as { version: string })
+      .version;
+  let postgres = 'unreachable';
+  let redis = 'unreachable';
+  try {
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await client.connect();
+    postgres = ((await client.query('SHOW server_version')).rows[0] as { server_version: string })
+      .server_version;
+    await client.end();
+  } catch {
+    // Reported as unreachable; the workloads on it will say why.
+  }
+  try {
+    const r = new Redis({
+      host: '127.0.0.1',
+      port: 6379,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    await r.connect();
+    redis = /redis_version:(\S+)/.exec(await r.info('server'))?.[1] ?? '?';
+    r.disconnect();
+  } catch {
+    // As above.
+  }
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    node: process.version,
+    postgres,
+    redis,
+    dispatchbox: version('.', join(BENCH_DIR, '..')),
+    bullmq: version('bullmq'),
+    'pg-boss': version('pg-boss'),
+    'graphile-worker': version('graphile-worker'),
+    '@electric-sql/pglite': version('@electric-sql/pglite'),
+    pg: version('pg'),
+    ioredis: version('ioredis'),
+  };
+}
+
+const started = Date.now();
+const log = (message: string) =>
+  console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
+
+async function step(result: SystemResult, what: string, fn: () => Promise<void>): Promise<void> {
+  if (result.unavailable) return;
+  log(`${result.system}: ${what}`);
+  try {
+    await fn();
+  } catch (error) {
+    if (!(error instanceof HostError && error.unavailable)) throw error;
+    log(`${result.system}: not available (${result.unavailable})`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { config, systems, write } = parse();
+  const env = await environment();
+  const results = new Map(systems.map((s) => [s, emptyResult(s)]));
+  const has = (w: Workload) => config.workloads.has(w);
+  log(
+    `${config.quick ? 'quick smoke' : 'full run'}: ${systems.join(', ')}; ${[...config.workloads].join(', ')}; ${config.runs} run(s)`,
+  );
+
+  const hosts = new Map(systems.map((s) => [s, new SystemHosts(s, config)]));
+  // Runs go round the systems, so that a burst of noise on the machine hits one run of each.
+  for (let run = 0; run < config.runs; run++) {
+    for (const system of systems) {
+      const result = results.get(system)!;
+      const h = hosts.get(system)!;
+      const sample: RunSample = {};
+      if (has('enqueue-bulk') || has('drain') || has('memory')) {
+        await step(result, `run ${run + 1}: enqueue-bulk, drain`, () =>
+          bulkAndDrain(h, config, result, sample, run),
+        );
+      }
+      if (has('enqueue-single') || has('retry')) {
+        await step(result, `run ${run + 1}: enqueue-single, retry`, () =>
+          singleAndRetry(h, config, result, sample, run),
+        );
+      }
+      if (!result.unavailable) result.runs.push(sample);
+      if (run < config.runs - 1) await h.closeAll();
+    }
+  }
+  // Once per system: they take a fixed time (latency, sustained) or dominate the budget (batch).
+  for (const system of systems) {
+    const result = results.get(system)!;
+    const h = hosts.get(system)!;
+    if (has('latency')) await step(result, 'latency', () => latency(h, config, result));
+    if (has('sustained')) await step(result, 'sustained', () => sustained(h, config, result));
+    if (has('batch') && systemInfo(system).ours)
+      await step(result, 'batch', () => batch(h, config, result));
+    await h.closeAll();
+  }
+
+  const all = [...results.values()];
+  const table = resultsTable(all, config);
+  const ratios = ratiosTable(all);
+  const checked = targets(all);
+  const targetTable = targetsTable(checked);
+  console.log(
+    `\n${Object.entries(env)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n')}\n\n${table}\n\n${ratios}\n\n${targetTable}\n`,
+  );
+  const trouble = problems(all);
+  for (const line of trouble) console.log(`! ${line}`);
+  for (const r of all)
+    if (r.unavailable) console.log(`- ${r.system}: not available (${r.unavailable})`);
+
+  const json = {
+    env,
+    quick: config.quick,
+    runs: config.runs,
+    workloads: [...config.workloads],
+    seconds: (Date.now() - started) / 1000,
+    results: all,
+    targets: checked,
+  };
+  writeFileSync(
+    join(RESULTS_DIR, config.quick ? 'quick.json' : 'latest.json'),
+    `${JSON.stringify(json, null, 2)}\n`,
+  );
+  if (write) writeResultsMd(env, config, table, ratios, targetTable);
+  log(
+    `done in ${((Date.now() - started) / 1000).toFixed(0)} s${trouble.length ? `; ${trouble.length} problem(s)` : ''}`,
+  );
+  process.exitCode = trouble.length > 0 ? 1 : 0;
+}
+
+/** Replaces the generated section of RESULTS.md (between the markers), nothing else. */
+function writeResultsMd(
+  env: Record<string, string>,
+  config: BenchConfig,
+  table: string,
+  ratios: string,
+  targetTable: string,
+): void {
+  const path = join(BENCH_DIR, 'RESULTS.md');
+  const text = readFileSync(path, 'utf8');
+  const start = '<!-- results:start -->';
+  const end = '<!-- results:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`RESULTS.md has no ${start} … ${end} section to regenerate`);
+  const section = [
+    start,
+    `Generated by \`npm run bench\` on ${env.date}: ${env.machine}, Node ${env.node}, PostgreSQL ${env.postgres}, Redis ${env.redis}.`,
+    `Repeated workloads: median of ${config.runs} runs (min–max); latency, sustained and batch: one run each.`,
+    '',
+    table,
+    '',
+    '### Ratios, ours ÷ peer on the same store',
+    '',
+    ratios,
+    '',
+    '### Targets',
+    '',
+    targetTable,
+    end,
+  ].join('\n');
+  writeFileSync(path, text.slice(0, a) + section + text.slice(b + end.length));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

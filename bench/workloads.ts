@@ -1,0 +1,385 @@
+/**
+ * The workloads, as the runner drives them: what is enqueued, in which process, what is
+ * timed. Every system goes through the same steps; only its adapter differs.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { systemInfo, type SystemName } from './adapters/index.js';
+import { Host, HostError } from './host-client.js';
+import { latencyStats, type LatencyStats } from './stats.js';
+
+export const WORKLOADS = [
+  'enqueue-bulk',
+  'enqueue-single',
+  'drain',
+  'latency',
+  'retry',
+  'sustained',
+  'batch',
+  'memory',
+] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface BenchConfig {
+  quick: boolean;
+  runs: number;
+  workloads: Set<Workload>;
+  bulkCount: number;
+  bulkChunk: number;
+  singleCount: number;
+  singleInFlight: number;
+  concurrency: number;
+  latencyMs: number;
+  latencyIntervalMs: number;
+  sustainedMs: number;
+  sustainedWindowMs: number;
+  sustainedChunk: number;
+  sustainedMaxBacklog: number;
+  batchCount: number;
+  /** Node flags for the processes that run workers (e.g. --cpu-prof). */
+  workerNodeArgs: string[];
+}
+
+export function configFor(
+  quick: boolean,
+): Omit<BenchConfig, 'runs' | 'workloads' | 'workerNodeArgs'> {
+  return quick
+    ? {
+        quick,
+        bulkCount: 2000,
+        bulkChunk: 1000,
+        singleCount: 1000,
+        singleInFlight: 16,
+        concurrency: 32,
+        latencyMs: 1000,
+        latencyIntervalMs: 5,
+        sustainedMs: 2000,
+        sustainedWindowMs: 1000,
+        sustainedChunk: 100,
+        sustainedMaxBacklog: 2000,
+        batchCount: 10_000,
+      }
+    : {
+        quick,
+        bulkCount: 100_000,
+        bulkChunk: 1000,
+        singleCount: 10_000,
+        singleInFlight: 16,
+        concurrency: 32,
+        latencyMs: 15_000,
+        latencyIntervalMs: 5,
+        sustainedMs: 60_000,
+        sustainedWindowMs: 10_000,
+        sustainedChunk: 1000,
+        sustainedMaxBacklog: 20_000,
+        batchCount: 1_000_000,
+      };
+}
+
+/** One repetition of the repeated workloads. Rates are jobs per second. */
+export interface RunSample {
+  bulk?: number;
+  single?: number;
+  drain?: number;
+  retry?: number;
+  drainRssMb?: number;
+}
+
+export interface SustainedResult {
+  windowMs: number;
+  /** Jobs handled per second in each window. */
+  rates: number[];
+  produced: number;
+  lastOverFirst: number;
+}
+
+export interface BatchOutcome {
+  count: number;
+  createMs: number;
+  /** Commands handled per second, worker start to last handler call. */
+  drainRate: number;
+  /** Last command handled to the completion notification's handler. */
+  notifyAfterMs: number | null;
+  peakRssMb: number;
+}
+
+export interface SystemResult {
+  system: SystemName;
+  unavailable: string | null;
+  runs: RunSample[];
+  latency: LatencyStats | null;
+  sustained: SustainedResult | null;
+  batch: BatchOutcome | null;
+  errors: string[];
+  /** Correctness failures: a job missing, run twice, or not done in the store. */
+  checks: string[];
+}
+
+export function emptyResult(system: SystemName): SystemResult {
+  return {
+    system,
+    unavailable: null,
+    runs: [],
+    latency: null,
+    sustained: null,
+    batch: null,
+    errors: [],
+    checks: [],
+  };
+}
+
+const rate = (count: number, ms: number) => count / (ms / 1000);
+
+/**
+ * The processes of one system. A workload gets a producer (its store reset first) and a
+ * worker. On an embedded store both are the same process (one PGlite cannot be shared
+ * between processes); elsewhere the worker is its own process, opened after the backlog
+ * is in. A full run starts fresh processes for every workload, so each worker's peak RSS
+ * is its own; --quick keeps them for the whole system (reopening the worker's connection
+ * after each reset), because starting processes would be most of its minute.
+ */
+export class SystemHosts {
+  private producerHost: Host | null = null;
+  private workerHost: Host | null = null;
+  private readonly embedded: boolean;
+
+  constructor(
+    readonly system: SystemName,
+    private readonly config: BenchConfig,
+  ) {
+    this.embedded = systemInfo(system).store === 'pglite';
+  }
+
+  private get reuse(): boolean {
+    return this.config.quick;
+  }
+
+  /** A producer on an emptied store. */
+  async producer(): Promise<Host> {
+    this.producerHost ??= await Host.spawn(
+      this.system,
+      this.embedded ? { nodeArgs: this.config.workerNodeArgs } : {},
+    );
+    await this.producerHost.call('reset', {});
+    if (this.workerHost) await this.workerHost.call('reopen', {});
+    return this.producerHost;
+  }
+
+  async worker(): Promise<Host> {
+    if (this.embedded) return this.producerHost ?? (await this.producer());
+    if (!this.workerHost) {
+      this.workerHost = await Host.spawn(this.system, { nodeArgs: this.config.workerNodeArgs });
+      await this.workerHost.call('open', {});
+    }
+    return this.workerHost;
+  }
+
+  /** Ends a workload: closes its processes unless they are kept (--quick), or after a failure. */
+  async done(failed: boolean): Promise<void> {
+    if (this.reuse && !failed) return;
+    await this.closeAll();
+  }
+
+  async closeAll(): Promise<void> {
+    for (const host of [this.workerHost, this.producerHost]) await host?.close();
+    this.workerHost = null;
+    this.producerHost = null;
+  }
+}
+
+async function session<T>(
+  hosts: SystemHosts,
+  fn: (producer: Host, worker: () => Promise<Host>) => Promise<T>,
+): Promise<T> {
+  let failed = true;
+  try {
+    const value = await fn(await hosts.producer(), () => hosts.worker());
+    failed = false;
+    return value;
+  } finally {
+    await hosts.done(failed);
+  }
+}
+
+/** Records an error; rethrows when the system cannot run here at all. */
+function noteError(result: SystemResult, what: string, error: unknown): void {
+  if (error instanceof HostError && error.unavailable) {
+    result.unavailable = error.message.split('\n')[0]!.replace(/^\w*Error: /, '');
+    throw error;
+  }
+  result.errors.push(`${what}: ${(error as Error).message.split('\n')[0]}`);
+}
+
+function verify(
+  result: SystemResult,
+  what: string,
+  expected: number,
+  r: { duplicates: number; missing: number; storeDone?: number },
+): void {
+  if (r.duplicates > 0) result.checks.push(`${what}: ${r.duplicates} jobs handled twice`);
+  if (r.missing > 0) result.checks.push(`${what}: ${r.missing} jobs never handled`);
+  if (r.storeDone !== undefined && r.storeDone !== expected) {
+    result.checks.push(`${what}: the store shows ${r.storeDone} done, expected ${expected}`);
+  }
+}
+
+/** enqueue-bulk, then (same backlog, ANALYZE untimed) drain with peak RSS. */
+export async function bulkAndDrain(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+  sample: RunSample,
+  run: number,
+): Promise<void> {
+  const n = config.bulkCount;
+  await session(hosts, async (producer, worker) => {
+    const bulk = await producer.call(
+      'enqueueBulk',
+      { count: n, chunk: config.bulkChunk, retryable: false },
+      600_000,
+    );
+    sample.bulk = rate(n, bulk.ms);
+    if (!config.workloads.has('drain') && !config.workloads.has('memory')) return;
+    await producer.call('analyze', {}, 120_000);
+    const host = await worker();
+    const drain = await host.call(
+      'drain',
+      { expected: n, concurrency: config.concurrency, mode: 'count', timeoutMs: 600_000 },
+      660_000,
+    );
+    sample.drain = rate(n, drain.ms);
+    sample.drainRssMb = drain.peakRssMb;
+    verify(result, `drain run ${run + 1}`, n, drain);
+  }).catch((error: unknown) => noteError(result, `enqueue-bulk/drain run ${run + 1}`, error));
+}
+
+/** enqueue-single (16 in flight); the same commands are then the retry workload's backlog. */
+export async function singleAndRetry(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+  sample: RunSample,
+  run: number,
+): Promise<void> {
+  const n = config.singleCount;
+  await session(hosts, async (producer, worker) => {
+    const retryable = config.workloads.has('retry');
+    const single = await producer.call(
+      'enqueueSingle',
+      { count: n, inFlight: config.singleInFlight, retryable },
+      600_000,
+    );
+    sample.single = rate(n, single.ms);
+    if (!retryable) return;
+    await producer.call('analyze', {}, 120_000);
+    const host = await worker();
+    const retry = await host.call(
+      'drain',
+      { expected: n, concurrency: config.concurrency, mode: 'retry', timeoutMs: 300_000 },
+      360_000,
+    );
+    sample.retry = rate(n, retry.ms);
+    verify(result, `retry run ${run + 1}`, n, retry);
+    if (retry.failures < n)
+      result.checks.push(
+        `retry run ${run + 1}: only ${retry.failures} first attempts failed, expected ${n}`,
+      );
+  }).catch((error: unknown) => noteError(result, `enqueue-single/retry run ${run + 1}`, error));
+}
+
+/** An idle worker; one send every 5 ms; send to handler start. */
+export async function latency(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+): Promise<void> {
+  await session(hosts, async (producer, worker) => {
+    const host = await worker();
+    await host.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
+    await sleep(config.quick ? 200 : 1000);
+    const { sentAt } = await producer.call(
+      'latencyProduce',
+      { durationMs: config.latencyMs, intervalMs: config.latencyIntervalMs },
+      config.latencyMs + 60_000,
+    );
+    const { startedAt } = await host.call('latencySamples', {
+      expected: sentAt.length,
+      timeoutMs: 5000,
+    });
+    await host.call('stopWorker', {});
+    result.latency = latencyStats(sentAt, startedAt);
+    if (result.latency.lost > 0)
+      result.checks.push(
+        `latency: ${result.latency.lost} sends never reached a handler within 5 s of the last send`,
+      );
+  }).catch((error: unknown) => noteError(result, 'latency', error));
+}
+
+/**
+ * Producer and worker together at full speed; the producer keeps at most
+ * `sustainedMaxBacklog` jobs queued ahead of the worker, so the table grows with finished
+ * jobs (as it does in production) and not with an ever longer queue.
+ */
+export async function sustained(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+): Promise<void> {
+  await session(hosts, async (producer, worker) => {
+    const host = await worker();
+    await host.call('startWorker', { concurrency: config.concurrency, mode: 'sustained' });
+    if (host !== producer) host.onProgress((done) => producer.notify('doneUpdate', { done }));
+    const [windows, produced] = await Promise.all([
+      host.call(
+        'windows',
+        { durationMs: config.sustainedMs, windowMs: config.sustainedWindowMs },
+        config.sustainedMs + 60_000,
+      ),
+      producer.call(
+        'produce',
+        {
+          durationMs: config.sustainedMs,
+          chunk: config.sustainedChunk,
+          maxBacklog: config.sustainedMaxBacklog,
+        },
+        config.sustainedMs + 60_000,
+      ),
+    ]);
+    await host.call('stopWorker', {}, 60_000);
+    const rates = windows.done.map((d) => rate(d, config.sustainedWindowMs));
+    result.sustained = {
+      windowMs: config.sustainedWindowMs,
+      rates,
+      produced: produced.produced,
+      lastOverFirst: (rates.at(-1) ?? 0) / (rates[0] || Number.NaN),
+    };
+  }).catch((error: unknown) => noteError(result, 'sustained', error));
+}
+
+/** One batch created in one call, ANALYZE (untimed), drained; its completion notification awaited. */
+export async function batch(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+): Promise<void> {
+  const n = config.batchCount;
+  await session(hosts, async (producer, worker) => {
+    const created = await producer.call('createBatch', { count: n }, 600_000);
+    await producer.call('analyze', {}, 300_000);
+    const host = await worker();
+    const drained = await host.call(
+      'drainBatch',
+      { expected: n, concurrency: config.concurrency, timeoutMs: 900_000 },
+      960_000,
+    );
+    result.batch = {
+      count: n,
+      createMs: created.ms,
+      drainRate: rate(n, drained.handledMs),
+      notifyAfterMs: drained.notifiedMs === null ? null : drained.notifiedMs - drained.handledMs,
+      peakRssMb: drained.peakRssMb,
+    };
+    verify(result, 'batch', n, drained);
+    if (drained.notifiedMs === null)
+      result.checks.push('batch: the completion notification never arrived');
+  }).catch((error: unknown) => noteError(result, 'batch', error));
+}
