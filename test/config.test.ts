@@ -1,0 +1,248 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/program.js';
+import {
+  DEMO_SETTINGS,
+  SETTINGS,
+  loadConfig,
+  loadDemoConfig,
+  toCreateOptions,
+  toWorkerOptions,
+  createLogger,
+} from '../src/config/index.js';
+import { ConfigurationError } from '../src/core/errors.js';
+
+function configError(env: Record<string, string>, flags: Record<string, unknown> = {}): string {
+  try {
+    loadConfig({ env, flags });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigurationError');
+}
+
+describe('configuration from DISPATCHBOX_* variables', () => {
+  it('has documented defaults when nothing is set', () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      dataDir: './.dispatchbox',
+      schema: 'dispatchbox',
+      migrate: undefined,
+      concurrency: 10,
+      leaseMs: 30_000,
+      pollIntervalMs: 1000,
+      shutdownTimeoutMs: 10_000,
+      retentionMs: 7 * 24 * 3600_000,
+      maxPayloadBytes: 1024 * 1024,
+      strict: false,
+      logLevel: 'info',
+      domains: undefined,
+      types: undefined,
+      handlersDir: undefined,
+    });
+  });
+
+  it('reads every variable and hands it to createDispatchbox and bus.worker', () => {
+    const config = loadConfig({
+      env: {
+        DISPATCHBOX_DATABASE_URL: 'postgres://app:secret@127.0.0.1:5432/app',
+        DISPATCHBOX_SCHEMA: 'jobs',
+        DISPATCHBOX_MIGRATE: 'true',
+        DISPATCHBOX_POOL_SIZE: '4',
+        DISPATCHBOX_CONCURRENCY: '50',
+        DISPATCHBOX_LEASE_MS: '60000',
+        DISPATCHBOX_POLL_INTERVAL_MS: '250',
+        DISPATCHBOX_SHUTDOWN_TIMEOUT_MS: '0',
+        DISPATCHBOX_RETENTION: '12h',
+        DISPATCHBOX_MAX_PAYLOAD_BYTES: '2048',
+        DISPATCHBOX_STRICT: 'yes',
+        DISPATCHBOX_LOG_LEVEL: 'WARN',
+        DISPATCHBOX_DOMAINS: 'billing, email,',
+        DISPATCHBOX_TYPES: 'charge-card',
+        DISPATCHBOX_HANDLERS_DIR: './handlers',
+      },
+    });
+    const logger = createLogger(config.logLevel);
+    expect(toCreateOptions(config, logger)).toMatchObject({
+      databaseUrl: 'postgres://app:secret@127.0.0.1:5432/app',
+      schema: 'jobs',
+      migrate: true,
+      poolSize: 4,
+      strict: true,
+      maxPayloadBytes: 2048,
+    });
+    expect(toWorkerOptions(config)).toEqual({
+      concurrency: 50,
+      leaseMs: 60_000,
+      pollIntervalMs: 250,
+      shutdownTimeoutMs: 0,
+      retentionMs: 12 * 3600_000,
+      domains: ['billing', 'email'],
+      types: ['charge-card'],
+    });
+    expect(config.logLevel).toBe('warn');
+    expect(config.handlersDir).toBe('./handlers');
+  });
+
+  it('lets a flag win over its variable, and names the flag when the flag is wrong', () => {
+    expect(
+      loadConfig({ env: { DISPATCHBOX_CONCURRENCY: '3' }, flags: { concurrency: '7' } })
+        .concurrency,
+    ).toBe(7);
+    expect(configError({ DISPATCHBOX_CONCURRENCY: '3' }, { concurrency: 'lots' })).toBe(
+      '--concurrency must be a whole number from 1 to 10000; got "lots"',
+    );
+  });
+
+  it.each([
+    [
+      'DISPATCHBOX_CONCURRENCY',
+      'abc',
+      'DISPATCHBOX_CONCURRENCY must be a whole number from 1 to 10000; got "abc"',
+    ],
+    ['DISPATCHBOX_CONCURRENCY', '0', 'from 1 to 10000'],
+    ['DISPATCHBOX_CONCURRENCY', '2.5', 'from 1 to 10000'],
+    [
+      'DISPATCHBOX_LEASE_MS',
+      '10',
+      'DISPATCHBOX_LEASE_MS must be a whole number of milliseconds from 1000',
+    ],
+    ['DISPATCHBOX_POLL_INTERVAL_MS', '-1', 'DISPATCHBOX_POLL_INTERVAL_MS must be'],
+    ['DISPATCHBOX_SHUTDOWN_TIMEOUT_MS', 'soon', 'DISPATCHBOX_SHUTDOWN_TIMEOUT_MS must be'],
+    [
+      'DISPATCHBOX_RETENTION',
+      '7x',
+      "DISPATCHBOX_RETENTION must be a duration of at least one minute such as '7d'",
+    ],
+    ['DISPATCHBOX_RETENTION', '5s', 'DISPATCHBOX_RETENTION must be'],
+    [
+      'DISPATCHBOX_MAX_PAYLOAD_BYTES',
+      '1e9',
+      'DISPATCHBOX_MAX_PAYLOAD_BYTES must be a whole number of bytes',
+    ],
+    ['DISPATCHBOX_STRICT', 'maybe', 'DISPATCHBOX_STRICT must be true or false; got "maybe"'],
+    ['DISPATCHBOX_MIGRATE', 'sure', 'DISPATCHBOX_MIGRATE must be true or false'],
+    [
+      'DISPATCHBOX_LOG_LEVEL',
+      'loud',
+      'DISPATCHBOX_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    ],
+    ['DISPATCHBOX_SCHEMA', 'My-Schema', 'DISPATCHBOX_SCHEMA must be lower-case letters'],
+    [
+      'DISPATCHBOX_DOMAINS',
+      'billing,bad name',
+      'DISPATCHBOX_DOMAINS must be a comma-separated list of domain names',
+    ],
+    ['DISPATCHBOX_TYPES', ',', 'DISPATCHBOX_TYPES must be a comma-separated list'],
+    ['DISPATCHBOX_POOL_SIZE', '0', 'DISPATCHBOX_POOL_SIZE must be a whole number from 1 to 1000'],
+  ])('refuses %s=%s with a message naming the variable', (name, value, expected) => {
+    expect(configError({ [name]: value })).toContain(expected);
+  });
+
+  it('lists every bad variable at once', () => {
+    const message = configError({ DISPATCHBOX_CONCURRENCY: 'x', DISPATCHBOX_STRICT: 'x' });
+    expect(message.split('\n')).toHaveLength(2);
+  });
+
+  it.each([
+    ['not a url', 'DISPATCHBOX_DATABASE_URL is not a valid URL'],
+    [
+      'mysql://u:p@h/db',
+      'DISPATCHBOX_DATABASE_URL has the scheme "mysql"; accepted are postgres://',
+    ],
+    [
+      'postgres://u:hunter2@/db',
+      'DISPATCHBOX_DATABASE_URL is not a valid URL (postgres://u:***@/db)',
+    ],
+    ['postgres:///db', 'DISPATCHBOX_DATABASE_URL has no host'],
+  ])(
+    'refuses the malformed DISPATCHBOX_DATABASE_URL %s without echoing a password',
+    (url, expected) => {
+      const message = configError({ DISPATCHBOX_DATABASE_URL: url });
+      expect(message).toContain(expected);
+      expect(message).not.toContain('hunter2');
+    },
+  );
+
+  it('validates the demo settings, including their sum', () => {
+    expect(loadDemoConfig({ env: {} })).toMatchObject({
+      count: 2000,
+      permanentPct: 2,
+      durationS: undefined,
+    });
+    expect(
+      loadDemoConfig({ env: { DISPATCHBOX_DEMO_COUNT: '5' }, flags: { duration: '3' } }),
+    ).toMatchObject({
+      count: 5,
+      durationS: 3,
+    });
+    expect(() => loadDemoConfig({ env: { DISPATCHBOX_DEMO_TRANSIENT_PCT: '120' } })).toThrow(
+      'DISPATCHBOX_DEMO_TRANSIENT_PCT must be a percentage from 0 to 100; got "120"',
+    );
+    expect(() =>
+      loadDemoConfig({ env: {}, flags: { permanentPct: '60', transientPct: '50' } }),
+    ).toThrow('must add up to at most 100; got 111');
+    expect(() =>
+      loadDemoConfig({ env: { DISPATCHBOX_DEMO_MIN_MS: '90', DISPATCHBOX_DEMO_MAX_MS: '10' } }),
+    ).toThrow('DISPATCHBOX_DEMO_MIN_MS (--min-ms) must not exceed DISPATCHBOX_DEMO_MAX_MS');
+  });
+
+  it('is documented: the README table names every variable', () => {
+    const readme = readFileSync(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    for (const s of [...Object.values(SETTINGS), ...Object.values(DEMO_SETTINGS)]) {
+      expect(readme, `${s.env} missing from README.md`).toContain(`| \`${s.env}\``);
+    }
+  });
+});
+
+describe('the CLI with bad configuration', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints one line naming the variable, exits 2, and starts nothing', async () => {
+    const dataDir = path.join(dir, 'data');
+    const err: string[] = [];
+    const code = await runCli(['worker', '--handlers', dir], {
+      env: { DISPATCHBOX_DATA_DIR: dataDir, DISPATCHBOX_CONCURRENCY: 'abc' },
+      out: () => {},
+      err: (t) => err.push(t),
+      isTTY: false,
+    });
+    expect(code).toBe(2);
+    expect(err).toEqual([
+      'dispatchbox: DISPATCHBOX_CONCURRENCY must be a whole number from 1 to 10000; got "abc"',
+    ]);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('refuses a malformed DISPATCHBOX_DATABASE_URL before connecting', async () => {
+    const err: string[] = [];
+    const code = await runCli(['tsq', 'list'], {
+      env: { DISPATCHBOX_DATABASE_URL: 'postgress//localhost/db' },
+      out: () => {},
+      err: (t) => err.push(t),
+      isTTY: false,
+    });
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(/^dispatchbox: DISPATCHBOX_DATABASE_URL is not a valid URL/);
+  });
+
+  it('gives a clear message after retrying a PostgreSQL server that cannot be reached', async () => {
+    const err: string[] = [];
+    const code = await runCli(['tsq', 'list'], {
+      env: { DISPATCHBOX_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' },
+      out: () => {},
+      err: (t) => err.push(t),
+      isTTY: false,
+    });
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(
+      /could not reach PostgreSQL at 127\.0\.0\.1:1\/nowhere after \d+ attempts/,
+    );
+    expect(err.join('\n')).toContain('Check DISPATCHBOX_DATABASE_URL');
+  }, 30_000);
+});
