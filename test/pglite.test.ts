@@ -14,4 +14,5 @@ conformanceSuite({
     return current;
   },
   sql: () => current!.driver as Queryable,
+  transaction: (fn) => current!.driver.transaction(fn),
 });

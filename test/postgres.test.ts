@@ -26,5 +26,6 @@ describe.skipIf(!available)('PostgreSQL', () => {
       );
     },
     sql: () => current!.driver as Queryable,
+    transaction: (fn) => current!.driver.transaction(fn),
   });
 });

@@ -23,6 +23,8 @@ export class Completer {
     private readonly workerId: string,
     private readonly logger: Logger,
     private readonly onSettled: (result: SettleResult, settlements: Settlement[]) => void,
+    /** Called whenever the last queued outcome has been written. */
+    private readonly onEmpty: () => void = () => {},
     private readonly maxBatch = 1000,
     /** Two flushes overlap: one is written while the next one fills. */
     private readonly maxInFlight = 2,
@@ -51,7 +53,10 @@ export class Completer {
       void this.flush(group).finally(() => {
         this.inFlight--;
         this.pump();
-        if (this.size === 0) for (const resolve of this.drained.splice(0)) resolve();
+        if (this.size === 0) {
+          for (const resolve of this.drained.splice(0)) resolve();
+          this.onEmpty();
+        }
       });
     }
   }

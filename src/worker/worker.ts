@@ -99,6 +99,8 @@ export class Worker extends EventEmitter {
   private readonly runningPerType = new Map<string, number>();
   private claimPlan: { domain: string; types: string[] | null }[] = [];
   private stopping = false;
+  /** A claim is on its way: the worker is not idle even with nothing running yet. */
+  private claiming = false;
   private started = false;
   private woken = false;
   private nudgeWaiter: (() => void) | null = null;
@@ -121,8 +123,12 @@ export class Worker extends EventEmitter {
     this.leaseMs = positive(o.leaseMs ?? 30_000, 'leaseMs');
     this.pollIntervalMs = positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs');
     this.shutdownTimeoutMs = o.shutdownTimeoutMs ?? 10_000;
-    this.completer = new Completer(this.backend, this.workerId, deps.logger, (r, s) =>
-      this.onSettled(r, s),
+    this.completer = new Completer(
+      this.backend,
+      this.workerId,
+      deps.logger,
+      (result, settlements) => this.onSettled(result, settlements),
+      () => this.checkIdle(),
     );
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
@@ -193,7 +199,12 @@ export class Worker extends EventEmitter {
   }
 
   private isIdle(): boolean {
-    return this.active.size === 0 && this.buffer.length === 0 && this.completer.size === 0;
+    return (
+      !this.claiming &&
+      this.active.size === 0 &&
+      this.buffer.length === 0 &&
+      this.completer.size === 0
+    );
   }
 
   private nudge(wake = false): void {
@@ -228,6 +239,7 @@ export class Worker extends EventEmitter {
       this.woken = false;
       let asked = 0;
       let got = 0;
+      this.claiming = true;
       try {
         for (let i = 0; i < this.claimPlan.length && got < room && !this.stopping; i++) {
           const plan = this.claimPlan[(turn + i) % this.claimPlan.length]!;
@@ -248,6 +260,7 @@ export class Worker extends EventEmitter {
         turn++;
         failures = 0;
       } catch (error) {
+        this.claiming = false;
         failures++;
         this.deps.logger.error(
           { err: error, failures },
@@ -256,6 +269,8 @@ export class Worker extends EventEmitter {
         await sleep(storeRetryDelay(failures), this.stopController.signal);
         continue;
       }
+      this.claiming = false;
+      this.checkIdle();
       if (got < asked && !this.woken) await this.waitForNudge(this.pollIntervalMs);
     }
   }
@@ -320,6 +335,15 @@ export class Worker extends EventEmitter {
     };
     const lease = { id: command.id, leaseToken: command.leaseToken };
     let admission: Admission | null = null;
+    let handlerFailed = false;
+    const runGuarded = async (run: Execution): Promise<string | null> => {
+      try {
+        return resultJson(await runHandler(run, createContext(run)));
+      } catch (error) {
+        handlerFailed = true;
+        throw error;
+      }
+    };
     try {
       if (handler.limits) {
         // Tokens and the global slot are taken only now, so handlers without limits cost
@@ -336,20 +360,31 @@ export class Worker extends EventEmitter {
       if (handler.transactional && this.backend.capabilities.transactions) {
         const outcome = await this.backend.completeInTransaction(
           { ...lease, workerId: this.workerId },
-          async (tx) => {
-            const run = { ...execution, tx };
-            return resultJson(await runHandler(run, createContext(run)));
-          },
+          (tx) => runGuarded({ ...execution, tx }),
         );
         if (outcome === 'stale') this.stats.stale++;
         else this.stats.completed++;
         return;
       }
-      const result = await runHandler(execution, createContext(execution));
-      if (!active.abandoned)
-        this.completer.add({ kind: 'complete', ...lease, resultJson: resultJson(result) });
+      const result = await runGuarded(execution);
+      if (!active.abandoned) this.completer.add({ kind: 'complete', ...lease, resultJson: result });
     } catch (error) {
       if (active.abandoned) return;
+      if (!handlerFailed) {
+        // The store failed around the handler (admission, transaction): not the command's
+        // fault, so it goes back without spending the attempt.
+        this.deps.logger.warn(
+          { err: error, commandId: command.id },
+          'store failed around a handler; handing the command back',
+        );
+        this.completer.add({
+          kind: 'release',
+          ...lease,
+          delayMs: 1000,
+          reason: 'store unavailable',
+        });
+        return;
+      }
       const decision = decideFailure(
         error,
         command.attempts,

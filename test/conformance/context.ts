@@ -14,6 +14,8 @@ export interface ConformanceOptions {
   destroyBackend?: (backend: Backend) => Promise<void>;
   /** For stores with transactions: runs the suite's own setup and checks (an app table). */
   sql?: () => Queryable;
+  /** For stores with transactions: runs `fn` in an application transaction (outbox sends). */
+  transaction?: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
 }
 
 /** What every test of the suite gets: the backend and helpers that clean up after it. */

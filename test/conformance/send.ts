@@ -162,5 +162,21 @@ export function sendTests(ctx: SuiteContext): void {
       }
       expect(order).toEqual([high.id, low.id, low2.id]);
     });
+
+    it('sends inside the application transaction: the command exists only if it commits', async () => {
+      const { transaction } = ctx.options;
+      if (!ctx.backend.capabilities.transactions || !transaction) return;
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const committed = await transaction((tx) => bus.send(domain, 'T', { kept: true }, { tx }));
+      const rolledBack = await transaction(async (tx) => {
+        const sent = await bus.send(domain, 'T', { kept: false }, { tx });
+        const [many] = await bus.sendMany([{ domain, type: 'T', data: {} }], { tx });
+        throw Object.assign(new Error('application failed'), { ids: [sent.id, many!.id] });
+      }).catch((e: { ids: string[] }) => e.ids);
+      expect((await bus.get(committed.id)).data).toEqual({ kept: true });
+      for (const id of rolledBack) await expect(bus.get(id)).rejects.toThrow(/no command with id/);
+      expect((await bus.countByState(domain)).pending).toBe(1);
+    });
   });
 }

@@ -224,6 +224,27 @@ export function workerTests(ctx: SuiteContext): void {
       expect(states.map((c) => [c.state, c.attempts])).toEqual(sent.map(() => ['pending', 0]));
     });
 
+    it('lets running handlers finish at shutdown, writes their outcome and returns at once', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      bus.handle(domain, 'Finish', async (_d, c) => {
+        started();
+        await new Promise((r) => setTimeout(r, 200));
+        await c.send(domain, 'FollowUp', {});
+        return 'finished';
+      });
+      const sent = await bus.send(domain, 'Finish', {});
+      const worker = await ctx.worker(bus);
+      await running;
+      const begun = Date.now();
+      await worker.stop(8000);
+      expect(Date.now() - begun).toBeLessThan(6000);
+      expect(await bus.get(sent.id)).toMatchObject({ state: 'completed', result: 'finished' });
+      expect((await bus.list({ domain, type: 'FollowUp' })).length).toBe(1);
+    });
+
     it('completes a transactional handler together with its own writes, or neither', async () => {
       if (!ctx.backend.capabilities.transactions || !ctx.options.sql) return;
       const sql = ctx.options.sql();

@@ -52,7 +52,7 @@ async function waitForServer(driver: PostgresDriver, timeoutMs: number): Promise
       await driver.query('SELECT 1');
       return;
     } catch (error) {
-      if (Date.now() + delay > deadline) {
+      if (Date.now() >= deadline) {
         await driver.close().catch(() => {});
         const where = describeTarget(driver.pool.options);
         throw new StoreError(
@@ -60,7 +60,7 @@ async function waitForServer(driver: PostgresDriver, timeoutMs: number): Promise
           { cause: error },
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
       delay = Math.min(delay * 2, 2000);
     }
   }
