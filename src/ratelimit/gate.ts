@@ -16,6 +16,7 @@ import {
   type RateLimitCallOptions,
   type RateLimitCatalog,
 } from './spec.js';
+import { BucketWaits, CapPacer } from './pacing.js';
 
 export type Admission =
   | { admitted: true; /** Frees the global slot; call once the handler has ended. */ done(): void }
@@ -32,31 +33,19 @@ export interface LimitGateOptions {
   random?: () => number;
 }
 
-/** A refused cap is asked again after this (plus jitter): when a slot frees is unknowable. */
-const SLOT_RETRY_MS = 100;
-/** After the store refuses a cap, this worker refuses that cap locally for this long. */
-const SLOT_LOCAL_MS = 50;
 /** A store error while checking limits sends the command back for this long. */
 const STORE_ERROR_RETRY_MS = 1000;
 
-interface EmptyBucket {
-  until: number;
-  spacingMs: number;
-  queued: number;
-}
-
 export class LimitGate {
-  /** Buckets the store said are empty: further commands wait without asking it again. */
-  private readonly emptyBuckets = new Map<string, EmptyBucket>();
-  private readonly fullCaps = new Map<string, number>();
+  private readonly buckets = new BucketWaits();
+  private readonly caps: CapPacer;
   /** Global slots held by running commands, by holder. */
-  private readonly held = new Map<string, { key: string; limit: number }>();
+  private readonly held = new Map<string, { key: string; limit: number; since: number }>();
   private readonly releases = new Set<Promise<void>>();
   private renewTimer: NodeJS.Timeout | null = null;
-  private readonly random: () => number;
 
   constructor(private readonly o: LimitGateOptions) {
-    this.random = o.random ?? Math.random;
+    this.caps = new CapPacer(o.random ?? Math.random);
   }
 
   async admit(command: ClaimedCommand, limits: HandlerLimits): Promise<Admission> {
@@ -65,12 +54,13 @@ export class LimitGate {
       spec: r as BucketSpec,
     }));
     const cap = limits.globalConcurrency;
-    const now = Date.now();
+    // Known empty or full here already: refuse without a store call.
     for (const b of buckets) {
-      const local = this.localRefusal(b.key, now);
-      if (local) return local;
+      const waitMs = this.buckets.wait(b.key);
+      if (waitMs !== null) return this.refuse(waitMs, `rate limited: ${b.key}`);
     }
-    if (cap && (this.fullCaps.get(cap.key) ?? 0) > now) return this.refuseCap(cap.key, cap.limit);
+    const capWait = cap && this.caps.wait(cap.key, cap.limit);
+    if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
     try {
       return await this.ask(command, buckets, cap);
     } catch (error) {
@@ -99,10 +89,7 @@ export class LimitGate {
         holder: candidate,
         leaseMs: this.o.leaseMs,
       });
-      if (!ok) {
-        this.fullCaps.set(cap.key, Date.now() + SLOT_LOCAL_MS);
-        return this.refuseCap(cap.key, cap.limit);
-      }
+      if (!ok) return this.refuse(this.caps.refused(cap.key, cap.limit), capReason(cap));
       holder = candidate;
       this.hold(holder, cap);
     }
@@ -110,50 +97,18 @@ export class LimitGate {
       for (const b of buckets) {
         const result = await this.o.backend.takeToken({ key: b.key, ...pick(b.spec) });
         if (!result.granted) {
-          if (holder) this.releaseHeld(holder);
-          this.forgetPastRefusals();
-          this.emptyBuckets.set(b.key, {
-            until: Date.now() + result.retryAfterMs,
-            spacingMs: b.spec.perMs / b.spec.limit,
-            queued: 0,
-          });
-          return this.refuse(result.retryAfterMs, `rate limited: ${b.key}`);
+          if (holder) this.releaseHeld(holder, false);
+          const spacingMs = b.spec.perMs / b.spec.limit;
+          const waitMs = this.buckets.refused(b.key, result.retryAfterMs, spacingMs);
+          return this.refuse(waitMs, `rate limited: ${b.key}`);
         }
       }
     } catch (error) {
-      if (holder) this.releaseHeld(holder);
+      if (holder) this.releaseHeld(holder, false);
       throw error;
     }
     const taken = holder;
-    return { admitted: true, done: () => (taken ? this.releaseHeld(taken) : undefined) };
-  }
-
-  /**
-   * A bucket known to be empty: refuse without asking the store, and spread the waiting
-   * commands one refill interval apart so they do not all come back at the same moment.
-   */
-  private localRefusal(key: string, now: number): Admission | null {
-    const empty = this.emptyBuckets.get(key);
-    if (!empty) return null;
-    if (now >= empty.until) {
-      this.emptyBuckets.delete(key);
-      return null;
-    }
-    empty.queued++;
-    return this.refuse(empty.until - now + empty.queued * empty.spacingMs, `rate limited: ${key}`);
-  }
-
-  /** Per-tenant keys are many: drop what is past once there are a lot of them. */
-  private forgetPastRefusals(): void {
-    if (this.emptyBuckets.size < 1000) return;
-    const now = Date.now();
-    for (const [key, empty] of this.emptyBuckets)
-      if (empty.until <= now) this.emptyBuckets.delete(key);
-  }
-
-  private refuseCap(key: string, limit: number): Admission {
-    const delay = SLOT_RETRY_MS * (1 + this.random());
-    return this.refuse(delay, `concurrency cap: ${limit} of ${key} running`);
+    return { admitted: true, done: () => (taken ? this.releaseHeld(taken, true) : undefined) };
   }
 
   private refuse(delayMs: number, reason: string): Admission {
@@ -163,18 +118,18 @@ export class LimitGate {
   }
 
   private hold(holder: string, cap: { key: string; limit: number }): void {
-    this.held.set(holder, cap);
+    this.held.set(holder, { key: cap.key, limit: cap.limit, since: Date.now() });
     if (this.renewTimer) return;
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, this.o.leaseMs / 3));
     this.renewTimer.unref();
   }
 
-  /** Frees a slot without making the worker wait for the store. */
-  private releaseHeld(holder: string): void {
+  /** Frees a slot without making the worker wait for the store; `ran` if a handler ran. */
+  private releaseHeld(holder: string, ran: boolean): void {
     const cap = this.held.get(holder);
     if (!cap) return;
     this.held.delete(holder);
-    this.fullCaps.delete(cap.key);
+    if (ran) this.caps.freed(cap.key, Date.now() - cap.since);
     const release = this.o.backend
       .releaseSlot({ key: cap.key, holder })
       .catch((error: unknown) =>
@@ -191,7 +146,12 @@ export class LimitGate {
   private async renew(): Promise<void> {
     for (const [holder, cap] of [...this.held]) {
       try {
-        const still = await this.o.backend.acquireSlot({ ...cap, holder, leaseMs: this.o.leaseMs });
+        const still = await this.o.backend.acquireSlot({
+          key: cap.key,
+          limit: cap.limit,
+          holder,
+          leaseMs: this.o.leaseMs,
+        });
         if (!still && this.held.has(holder)) {
           this.o.logger.warn(
             { key: cap.key, holder },
@@ -252,9 +212,13 @@ export class LimitGate {
   async close(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
-    for (const holder of [...this.held.keys()]) this.releaseHeld(holder);
+    for (const holder of [...this.held.keys()]) this.releaseHeld(holder, false);
     await Promise.all([...this.releases]);
   }
+}
+
+function capReason(cap: { key: string; limit: number }): string {
+  return `concurrency cap: ${cap.limit} of ${cap.key} running`;
 }
 
 function pick(spec: BucketSpec): BucketSpec {
