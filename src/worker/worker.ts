@@ -7,11 +7,12 @@ import type { ClaimedCommand } from '../core/command.js';
 import type { Middleware } from '../core/context.js';
 import { ConfigurationError, LeaseLostError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
-import type { HandlerRegistry, RegisteredHandler } from '../core/registry.js';
+import type { RegisteredHandler } from '../core/registry.js';
 import { decideFailure } from '../core/retry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
 import { Completer } from './completer.js';
-import { createContext, runHandler, type Execution, type SendFn } from './execute.js';
+import { createContext, runHandler, type Execution } from './execute.js';
+import { LeaseKeeper } from './leases.js';
 import { Maintenance } from './maintenance.js';
 import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
 
@@ -91,6 +92,7 @@ export class Worker extends EventEmitter {
   private readonly pollIntervalMs: number;
   private readonly shutdownTimeoutMs: number;
   private readonly completer: Completer;
+  private readonly leases: LeaseKeeper;
   private readonly maintenance: Maintenance | null;
   private readonly limits: LimitGate;
   private readonly wakes: WakeSchedule;
@@ -107,7 +109,6 @@ export class Worker extends EventEmitter {
   private readonly stopController = new AbortController();
   private fetchLoop: Promise<void> | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
-  private leaseTimer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: WorkerDeps & WorkerOptions) {
@@ -129,6 +130,16 @@ export class Worker extends EventEmitter {
       deps.logger,
       (result, settlements) => this.onSettled(result, settlements),
       () => this.checkIdle(),
+    );
+    this.leases = new LeaseKeeper(
+      this.backend,
+      this.leaseMs,
+      deps.logger,
+      () => [
+        ...this.buffer,
+        ...[...this.active.values()].filter((a) => !a.abandoned).map((a) => a.command),
+      ],
+      (id, leaseToken) => this.loseLease(id, leaseToken),
     );
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
@@ -160,8 +171,7 @@ export class Worker extends EventEmitter {
         if (domain === '' || this.claimPlan.some((p) => p.domain === domain)) this.nudge(true);
       });
     }
-    this.leaseTimer = setInterval(() => void this.renewAll(), Math.max(50, this.leaseMs / 3));
-    this.leaseTimer.unref();
+    this.leases.start();
     this.maintenance?.start();
     this.fetchLoop = this.runFetchLoop();
     this.deps.logger.info(
@@ -348,7 +358,12 @@ export class Worker extends EventEmitter {
       if (handler.limits) {
         // Tokens and the global slot are taken only now, so handlers without limits cost
         // the store nothing more. A refusal sends the command back to wait, attempt unspent.
-        admission = await this.limits.admit(command, handler.limits);
+        // admit() answers store failures itself; what it throws is the command's own fault
+        // (a rateLimit key function that fails on it), so it counts like a handler failure.
+        admission = await this.limits.admit(command, handler.limits).catch((error: unknown) => {
+          handlerFailed = true;
+          throw error;
+        });
         if (!admission.admitted) {
           this.stats.limited++;
           const { delayMs, reason } = admission;
@@ -429,25 +444,6 @@ export class Worker extends EventEmitter {
     for (const resolve of waiters) resolve();
   }
 
-  /** Renews every lease this worker holds, in one statement. */
-  private async renewAll(): Promise<void> {
-    const held = [
-      ...this.buffer,
-      ...[...this.active.values()].filter((a) => !a.abandoned).map((a) => a.command),
-    ];
-    if (held.length === 0) return;
-    try {
-      const { lost } = await this.backend.renewLeases({
-        leases: held.map((c) => ({ id: c.id, leaseToken: c.leaseToken })),
-        leaseMs: this.leaseMs,
-      });
-      const tokens = new Map(held.map((c) => [c.id, c.leaseToken]));
-      for (const id of lost) this.loseLease(id, tokens.get(id)!);
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'cannot renew leases; will try again');
-    }
-  }
-
   /** Abandons the run holding `leaseToken` on `id` (not a newer run of the same command). */
   private loseLease(id: string, leaseToken: string): void {
     const active = this.active.get(id);
@@ -461,17 +457,12 @@ export class Worker extends EventEmitter {
 
   private async heartbeat(active: Active): Promise<void> {
     const { command } = active;
-    const { lost } = await this.backend.renewLeases({
-      leases: [{ id: command.id, leaseToken: command.leaseToken }],
-      leaseMs: this.leaseMs,
-    });
-    if (lost.length > 0) {
-      if (!active.abandoned) {
-        active.abandoned = true;
-        active.controller.abort(new LeaseLostError(command.id));
-      }
-      throw new LeaseLostError(command.id);
+    if (await this.leases.renewOne(command)) return;
+    if (!active.abandoned) {
+      active.abandoned = true;
+      active.controller.abort(new LeaseLostError(command.id));
     }
+    throw new LeaseLostError(command.id);
   }
 
   /**
@@ -504,7 +495,7 @@ export class Worker extends EventEmitter {
     const unwritten = await this.completer.drain(
       Date.now() + Math.max(5000, deadline - Date.now()),
     );
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leases.stop();
     this.wakes.stop();
     await this.limits.close();
     this.maintenance?.stop();
