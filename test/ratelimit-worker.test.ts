@@ -103,7 +103,9 @@ describe('worker with rate limits', () => {
       10_000,
       'one per tenant',
     );
-    expect(ran.sort()).toEqual(['a0', 'b2']);
+    // Which of tenant a's commands gets its token first is a race; that only one does is not.
+    expect(ran.filter((r) => r.startsWith('a'))).toHaveLength(1);
+    expect(ran).toContain('b2');
   });
 
   it('sends a command whose key function fails to troubleshooting', async () => {
