@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
-import type { Logger } from 'pino';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
-import type { Middleware } from '../core/context.js';
 import { ConfigurationError, LeaseLostError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
 import type { RegisteredHandler } from '../core/registry.js';
@@ -14,59 +11,21 @@ import { Completer } from './completer.js';
 import { createContext, runHandler, type Execution } from './execute.js';
 import { LeaseKeeper } from './leases.js';
 import { Maintenance } from './maintenance.js';
+import {
+  resolveWorkerOptions,
+  type WorkerDeps,
+  type WorkerOptions,
+  type WorkerStats,
+} from './options.js';
+
+export type { WorkerDeps, WorkerOptions, WorkerStats };
 import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
-
-export interface WorkerOptions {
-  /** Names this worker in leases and the audit trail. Default host-pid-random. */
-  workerId?: string;
-  /** Handlers running at once in this worker. Default 10. */
-  concurrency?: number;
-  /** Only these domains (default: every domain with a registered handler). */
-  domains?: string[];
-  /** Only these types (default: every type of the claimed domains). */
-  types?: string[];
-  /** How long a claim is held without renewal. Renewed every third of it. Default 30 s. */
-  leaseMs?: number;
-  /** How often an idle worker looks for work without a wake-up. Default 1 s. */
-  pollIntervalMs?: number;
-  /** Most commands taken by one claim. Default: twice the concurrency. */
-  claimBatchSize?: number;
-  /** Claimed but not yet started commands kept ready, beyond concurrency. Default: twice the concurrency. */
-  prefetch?: number;
-  /** How long shutdown waits for running handlers. Default 10 s. */
-  shutdownTimeoutMs?: number;
-  /** Lease recovery, batch completion and retention in this worker. Default true. */
-  maintenance?: boolean;
-  /** Completed and cancelled commands are pruned after this long. Default 7 days. */
-  retentionMs?: number;
-  /** Injected for tests of jitter. */
-  random?: () => number;
-}
-
-export interface WorkerDeps {
-  backend: Backend;
-  registry: HandlerRegistry;
-  middleware: readonly Middleware[];
-  logger: Logger;
-  send: SendFn;
-}
 
 interface Active {
   command: ClaimedCommand;
   controller: AbortController;
   /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
   abandoned: boolean;
-}
-
-export interface WorkerStats {
-  started: number;
-  completed: number;
-  retried: number;
-  troubleshooting: number;
-  released: number;
-  stale: number;
-  /** Sent back to wait by a rate limit or a global concurrency cap (no attempt spent). */
-  limited: number;
 }
 
 /**
@@ -115,15 +74,14 @@ export class Worker extends EventEmitter {
     super();
     const o = deps;
     this.backend = deps.backend;
-    this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.concurrency = positive(o.concurrency ?? 10, 'concurrency');
-    // Claims of a few dozen rows cost about as much as claims of one: the fixed cost of a
-    // statement dominates, so claim twice the concurrency and keep that much ready.
-    this.claimBatchSize = positive(o.claimBatchSize ?? this.concurrency * 2, 'claimBatchSize');
-    this.target = this.concurrency + (o.prefetch ?? this.concurrency * 2);
-    this.leaseMs = positive(o.leaseMs ?? 30_000, 'leaseMs');
-    this.pollIntervalMs = positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs');
-    this.shutdownTimeoutMs = o.shutdownTimeoutMs ?? 10_000;
+    const resolved = resolveWorkerOptions(o);
+    this.workerId = resolved.workerId;
+    this.concurrency = resolved.concurrency;
+    this.claimBatchSize = resolved.claimBatchSize;
+    this.target = resolved.concurrency + resolved.prefetch;
+    this.leaseMs = resolved.leaseMs;
+    this.pollIntervalMs = resolved.pollIntervalMs;
+    this.shutdownTimeoutMs = resolved.shutdownTimeoutMs;
     this.completer = new Completer(
       this.backend,
       this.workerId,
@@ -157,7 +115,7 @@ export class Worker extends EventEmitter {
             recoverEveryMs: Math.min(10_000, Math.max(250, this.leaseMs / 2)),
             batchesEveryMs: 5000,
             pruneEveryMs: 60_000,
-            retentionMs: o.retentionMs ?? 7 * 24 * 3600_000,
+            retentionMs: resolved.retentionMs,
           });
   }
 
@@ -515,13 +473,4 @@ export class Worker extends EventEmitter {
 
 function resultJson(result: unknown): string | null {
   return result === undefined ? null : toJsonText(result, 'result');
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(
-      `worker option ${name} must be a positive number; got ${String(value)}`,
-    );
-  }
-  return value;
 }

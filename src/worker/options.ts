@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/backend.js';
+import type { Middleware } from '../core/context.js';
+import { ConfigurationError } from '../core/errors.js';
+import type { HandlerRegistry } from '../core/registry.js';
+import type { SendFn } from './execute.js';
+
+export interface WorkerOptions {
+  /** Names this worker in leases and the audit trail. Default host-pid-random. */
+  workerId?: string;
+  /** Handlers running at once in this worker. Default 10. */
+  concurrency?: number;
+  /** Only these domains (default: every domain with a registered handler). */
+  domains?: string[];
+  /** Only these types (default: every type of the claimed domains). */
+  types?: string[];
+  /** How long a claim is held without renewal. Renewed every third of it. Default 30 s. */
+  leaseMs?: number;
+  /** How often an idle worker looks for work without a wake-up. Default 1 s. */
+  pollIntervalMs?: number;
+  /** Most commands taken by one claim. Default: twice the concurrency. */
+  claimBatchSize?: number;
+  /** Claimed but not yet started commands kept ready, beyond concurrency. Default: twice the concurrency. */
+  prefetch?: number;
+  /** How long shutdown waits for running handlers. Default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** Lease recovery, batch completion and retention in this worker. Default true. */
+  maintenance?: boolean;
+  /** Completed and cancelled commands are pruned after this long. Default 7 days. */
+  retentionMs?: number;
+  /** Injected for tests of jitter. */
+  random?: () => number;
+}
+
+export interface WorkerDeps {
+  backend: Backend;
+  registry: HandlerRegistry;
+  middleware: readonly Middleware[];
+  logger: Logger;
+  send: SendFn;
+}
+
+export interface WorkerStats {
+  started: number;
+  completed: number;
+  retried: number;
+  troubleshooting: number;
+  released: number;
+  stale: number;
+  /** Sent back to wait by a rate limit or a global concurrency cap (no attempt spent). */
+  limited: number;
+}
+
+/** The options with their defaults, checked once at construction. */
+export function resolveWorkerOptions(o: WorkerOptions) {
+  const concurrency = positive(o.concurrency ?? 10, 'concurrency');
+  return {
+    workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    concurrency,
+    // Claims of a few dozen rows cost about as much as claims of one: the fixed cost of a
+    // statement dominates, so claim twice the concurrency and keep that much ready.
+    claimBatchSize: positive(o.claimBatchSize ?? concurrency * 2, 'claimBatchSize'),
+    prefetch: nonNegative(o.prefetch ?? concurrency * 2, 'prefetch'),
+    leaseMs: positive(o.leaseMs ?? 30_000, 'leaseMs'),
+    pollIntervalMs: positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs'),
+    shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs ?? 10_000, 'shutdownTimeoutMs'),
+    retentionMs: positive(o.retentionMs ?? 7 * 24 * 3600_000, 'retentionMs'),
+  };
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(
+      `worker option ${name} must be a positive number; got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError(
+      `worker option ${name} must be zero or more; got ${String(value)}`,
+    );
+  }
+  return value;
+}
