@@ -60,7 +60,7 @@ export function resultsTable(results: SystemResult[], config: BenchConfig): stri
       `batch of ${int(config.batchCount)}: create s / drain /s / notified after ms`,
       (r) =>
         r.batch
-          ? `${(r.batch.createMs / 1000).toFixed(1)} / ${int(r.batch.drainRate)} / ${r.batch.notifyAfterMs === null ? 'never' : int(r.batch.notifyAfterMs)}`
+          ? `${r.batch.count === config.batchCount ? '' : `(${int(r.batch.count)}) `}${(r.batch.createMs / 1000).toFixed(1)} / ${int(r.batch.drainRate)} / ${r.batch.notifyAfterMs === null ? 'never' : int(r.batch.notifyAfterMs)}`
           : systemInfo(r.system).ours
             ? '–'
             : 'n/a',

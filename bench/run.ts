@@ -137,6 +137,9 @@ const started = Date.now();
 const log = (message: string) =>
   console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
 
+/** Every result so far, rewritten after each step, so a long run that is cut short still says something. */
+let partial: SystemResult[] = [];
+
 async function step(result: SystemResult, what: string, fn: () => Promise<void>): Promise<void> {
   if (result.unavailable) return;
   log(`${result.system}: ${what}`);
@@ -146,12 +149,14 @@ async function step(result: SystemResult, what: string, fn: () => Promise<void>)
     if (!(error instanceof HostError && error.unavailable)) throw error;
     log(`${result.system}: not available (${result.unavailable})`);
   }
+  writeFileSync(join(RESULTS_DIR, 'partial.json'), `${JSON.stringify(partial, null, 2)}\n`);
 }
 
 async function main(): Promise<void> {
   const { config, systems, write } = parse();
   const env = await environment();
   const results = new Map(systems.map((s) => [s, emptyResult(s)]));
+  partial = [...results.values()];
   const has = (w: Workload) => config.workloads.has(w);
   log(
     `${config.quick ? 'quick smoke' : 'full run'}: ${systems.join(', ')}; ${[...config.workloads].join(', ')}; ${config.runs} run(s)`,
