@@ -20,9 +20,12 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often an idle worker looks for work without a wake-up. Default 1 s. */
   pollIntervalMs?: number;
-  /** Most commands taken by one claim. Default: twice the concurrency. */
+  /** Most commands taken by one claim. Default 500. */
   claimBatchSize?: number;
-  /** Claimed but not yet started commands kept ready, beyond concurrency. Default: twice the concurrency. */
+  /**
+   * Claimed but not yet started commands kept ready, beyond concurrency. Default: adaptive,
+   * about 25 ms of this worker's recent throughput, at least `concurrency`, at most 1,000.
+   */
   prefetch?: number;
   /** How long shutdown waits for running handlers. Default 10 s. */
   shutdownTimeoutMs?: number;
@@ -59,10 +62,9 @@ export function resolveWorkerOptions(o: WorkerOptions) {
   return {
     workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     concurrency,
-    // Claims of a few dozen rows cost about as much as claims of one: the fixed cost of a
-    // statement dominates, so claim twice the concurrency and keep that much ready.
-    claimBatchSize: positive(o.claimBatchSize ?? concurrency * 2, 'claimBatchSize'),
-    prefetch: nonNegative(o.prefetch ?? concurrency * 2, 'prefetch'),
+    claimBatchSize: positive(o.claimBatchSize ?? 500, 'claimBatchSize'),
+    /** null: adaptive (see AdaptivePrefetch). */
+    prefetch: o.prefetch === undefined ? null : nonNegative(o.prefetch, 'prefetch'),
     leaseMs: positive(o.leaseMs ?? 30_000, 'leaseMs'),
     pollIntervalMs: positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs'),
     shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs ?? 10_000, 'shutdownTimeoutMs'),

@@ -10,6 +10,7 @@ import { sleep, storeRetryDelay } from './backoff.js';
 import { Completer } from './completer.js';
 import { createContext, runHandler, type Execution } from './execute.js';
 import { LeaseKeeper } from './leases.js';
+import { AdaptivePrefetch } from './prefetch.js';
 import { Maintenance } from './maintenance.js';
 import {
   resolveWorkerOptions,
@@ -45,7 +46,7 @@ export class Worker extends EventEmitter {
   };
   private readonly backend: Backend;
   private readonly concurrency: number;
-  private readonly target: number;
+  private readonly prefetch: AdaptivePrefetch | number;
   private readonly claimBatchSize: number;
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
@@ -78,7 +79,7 @@ export class Worker extends EventEmitter {
     this.workerId = resolved.workerId;
     this.concurrency = resolved.concurrency;
     this.claimBatchSize = resolved.claimBatchSize;
-    this.target = resolved.concurrency + resolved.prefetch;
+    this.prefetch = resolved.prefetch ?? new AdaptivePrefetch(resolved.concurrency, 1000);
     this.leaseMs = resolved.leaseMs;
     this.pollIntervalMs = resolved.pollIntervalMs;
     this.shutdownTimeoutMs = resolved.shutdownTimeoutMs;
@@ -197,9 +198,13 @@ export class Worker extends EventEmitter {
   private async runFetchLoop(): Promise<void> {
     let failures = 0;
     let turn = 0;
-    const threshold = Math.max(1, Math.floor(this.target / 4));
     while (!this.stopping) {
-      const room = this.target - this.active.size - this.buffer.length;
+      const target =
+        this.concurrency + (typeof this.prefetch === 'number' ? this.prefetch : this.prefetch.size);
+      // Wait for a quarter of the target to free up: claims of a few rows cost about as
+      // much as claims of hundreds, so many tiny claims would only load the store.
+      const threshold = Math.max(1, Math.floor(target / 4));
+      const room = target - this.active.size - this.buffer.length;
       if (room < threshold) {
         await this.waitForNudge(this.pollIntervalMs);
         continue;
@@ -280,6 +285,7 @@ export class Worker extends EventEmitter {
     this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 0) + 1);
     if (!handler.limits) this.stats.started++;
     void this.execute(active, handler).finally(() => {
+      if (typeof this.prefetch !== 'number') this.prefetch.finished();
       // A released command can be claimed again while this run still ends: leave the new run's entry.
       if (this.active.get(command.id) === active) this.active.delete(command.id);
       this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 1) - 1);
