@@ -17,6 +17,8 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
   migrate?: boolean;
   logger?: Logger;
   poolSize?: number;
+  /** How long to keep trying to reach a server store at start. Default 10 s. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -31,11 +33,11 @@ export async function createDispatchbox(
   try {
     if (migrateAtStart) await backend.migrate();
     await backend.checkSchema();
+    return new CommandBus({ ...options, backend });
   } catch (error) {
     await backend.close();
     throw error;
   }
-  return new CommandBus({ ...options, backend });
 }
 
 export async function openBackend(options: CreateDispatchboxOptions): Promise<Backend> {
@@ -55,6 +57,7 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
       connectionString: url,
       schema: options.schema,
       poolSize: options.poolSize,
+      connectTimeoutMs: options.connectTimeoutMs,
       onError: (error, where) =>
         options.logger?.warn({ err: error }, `PostgreSQL ${where} failed; reconnecting`),
     });
@@ -64,6 +67,7 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
     return createRedisBackend({
       url,
       prefix: options.schema,
+      connectTimeoutMs: options.connectTimeoutMs,
       onError: (error) =>
         options.logger?.warn({ err: error }, 'Redis connection failed; reconnecting'),
     });
