@@ -40,7 +40,8 @@ const backend = await createRedisBackend({
   connectTimeoutMs: 20_000,
 });
 const bus = new CommandBus({ backend, logger });
-bus.handle(config.domain, config.type, async (_data, ctx) => {
+// Held commands must stay in flight until the kill, however slowly a busy machine starts them.
+bus.handle(config.domain, config.type, { timeout: 600_000 }, async (_data, ctx) => {
   if (config.mode === 'hold') {
     await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
     return 'held';
@@ -53,6 +54,9 @@ const worker = await bus
     workerId: config.workerId,
     concurrency: config.concurrency,
     claimBatchSize: Math.min(config.concurrency, 1000),
+    // A claim waits until a quarter of concurrency + prefetch is free; with a prefetch as
+    // large as the concurrency, every handler slot gets filled.
+    prefetch: config.concurrency,
     leaseMs: config.leaseMs,
     pollIntervalMs: 100,
   })

@@ -35,7 +35,7 @@ for _, id in ipairs(due) do
   local f = redis.call('HMGET', ckey(id), 's', 't', 'p', 'r')
   if f[1] == 'pending' then enqueue(id, f[2], f[3], f[4], now) end
 end
-if #due > 0 then redis.call('ZREM', KEYS[2], unpack(due)) end
+call_many('ZREM', KEYS[2], due)
 
 local types = {}
 for i = 6, #ARGV do types[#types + 1] = ARGV[i] end
@@ -68,21 +68,24 @@ else
 end
 
 local out = {now}
-local expires = now + lease_ms
+local expires = int(now + lease_ms)
+local leases = {}
 for _, member in ipairs(picked) do
   local id = string.sub(member, 14)
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'b')
+  local f = redis.call('HMGET', key, 's', 'b', 'a')
   if f[1] == 'pending' then
-    redis.call('HINCRBY', key, 'a', 1)
-    redis.call('HSET', key, 's', 'in_progress', 'lt', token, 'le', int(expires), 'w', worker, 'sa', int(now), 'u', int(now))
-    redis.call('ZADD', KEYS[3], expires, id)
+    redis.call('HSET', key, 's', 'in_progress', 'a', tonumber(f[3]) + 1, 'lt', token, 'le', expires, 'w', worker,
+      'sa', int(now), 'u', int(now))
+    leases[#leases + 1] = expires
+    leases[#leases + 1] = id
     moved(f[2], 'pending', 'in_progress')
     local row = read_command(key)
     table.insert(row, 1, id)
     out[#out + 1] = row
   end
 end
+call_many('ZADD', KEYS[3], leases)
 flush_counts()
 return out
 `,

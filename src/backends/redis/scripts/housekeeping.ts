@@ -26,7 +26,7 @@ for _, id in ipairs(old) do
     n = n + 1
   end
 end
-if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+call_many('ZREM', KEYS[1], old)
 flush_counts()
 return n
 `,

@@ -20,6 +20,14 @@ end
 -- Numbers written to Redis as plain integers (Redis would print 1.7e+12 for a round one).
 local function int(x) return string.format('%d', x) end
 
+-- Runs a variadic command (ZADD, ZREM) over a long argument list in slices, since Lua's
+-- unpack is limited to a few thousand values.
+local function call_many(cmd, key, list)
+  for i = 1, #list, 4000 do
+    redis.call(cmd, key, unpack(list, i, math.min(i + 3999, #list)))
+  end
+end
+
 local function ckey(id) return base .. 'c:' .. id end
 
 local function js(v)
@@ -53,12 +61,17 @@ end
 
 -- One audit entry: [at, startedAt, from, to, attempt, worker, actor, reason, error].
 -- An attempt is one entry (started ... ended); the claim itself is derived on read.
+-- audit_trail returns the trail with the entry appended (for a caller that read 'au'
+-- already and writes it with its own HSET); audit appends it itself.
+local function audit_trail(prev, at, started, from, to, attempt, worker, actor, reason, err)
+  local entry = '[' .. at .. ',' .. ((started and started ~= '') and started or 'null') .. ',' .. js(from) .. ','
+    .. js(to) .. ',' .. attempt .. ',' .. js(worker) .. ',' .. js(actor) .. ',' .. js(reason) .. ',' .. (err or 'null') .. ']'
+  if prev then return prev .. '\\n' .. entry end
+  return entry
+end
 local function audit(key, at, started, from, to, attempt, worker, actor, reason, err)
-  local entry = '[' .. at .. ',' .. (started or 'null') .. ',' .. js(from) .. ',' .. js(to) .. ','
-    .. attempt .. ',' .. js(worker) .. ',' .. js(actor) .. ',' .. js(reason) .. ',' .. (err or 'null') .. ']'
-  local prev = redis.call('HGET', key, 'au')
-  if prev then entry = prev .. '\\n' .. entry end
-  redis.call('HSET', key, 'au', entry)
+  local trail = audit_trail(redis.call('HGET', key, 'au'), at, started, from, to, attempt, worker, actor, reason, err)
+  redis.call('HSET', key, 'au', trail)
 end
 
 -- Counters per state (domain and batch), summed in memory and written once per script.

@@ -21,40 +21,48 @@ export const settleScript = {
   keys: 3,
   lua: `${PRELUDE}
 local now = now_ms()
+local nows = int(now)
 local applied, batches, seen = {}, {}, {}
+local ended, done, trouble = {}, {}, {}
 local wake = false
 for i = 4, #ARGV, ${SETTLE_STRIDE} do
   local id, token, kind, json, delay, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5]
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'lt', 'a', 'sa', 'w', 'b', 'e', 't', 'p')
+  local f = redis.call('HMGET', key, 's', 'lt', 'a', 'sa', 'w', 'b', 'e', 't', 'p', 'au')
   if f[1] == 'in_progress' and f[2] == token then
     local attempt = tonumber(f[3])
     local err, to = f[7], nil
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', key, 'lt', 'le')
+    -- the lease fields are blanked rather than deleted: one HSET does the whole transition
+    local fields = {'lt', '', 'le', '', 'u', nows}
+    ended[#ended + 1] = id
     if kind == 'complete' then
       to, reason = 'completed', 'succeeded'
-      redis.call('HSET', key, 's', to, 'u', int(now))
-      if json ~= '' then redis.call('HSET', key, 'res', json) end
-      redis.call('ZADD', KEYS[2], now, id)
+      if json ~= '' then fields[#fields + 1] = 'res'; fields[#fields + 1] = json end
+      done[#done + 1] = now
+      done[#done + 1] = id
     elseif kind == 'troubleshoot' then
       to, reason, err = 'troubleshooting', 'failed; needs an operator', json
-      redis.call('HSET', key, 's', to, 'e', err, 'u', int(now))
-      redis.call('ZADD', KEYS[3], 0, id)
+      fields[#fields + 1] = 'e'; fields[#fields + 1] = err
+      trouble[#trouble + 1] = 0
+      trouble[#trouble + 1] = id
     else
       to = 'pending'
       local run = now + delay
+      fields[#fields + 1] = 'r'; fields[#fields + 1] = int(run)
       if kind == 'retry' then
         reason, err = 'failed; will retry', json
-        redis.call('HSET', key, 's', to, 'e', err, 'r', int(run), 'u', int(now))
+        fields[#fields + 1] = 'e'; fields[#fields + 1] = err
       else
-        redis.call('HSET', key, 's', to, 'a', attempt - 1, 'r', int(run), 'u', int(now))
+        fields[#fields + 1] = 'a'; fields[#fields + 1] = attempt - 1
       end
       enqueue(id, f[8], f[9], run, now)
       if delay <= 0 then wake = true end
     end
-    audit(key, now, f[4], 'in_progress', to, attempt, f[5], nil, reason,
+    fields[#fields + 1] = 's'; fields[#fields + 1] = to
+    fields[#fields + 1] = 'au'
+    fields[#fields + 1] = audit_trail(f[10], now, f[4], 'in_progress', to, attempt, f[5], nil, reason,
       (kind == 'retry' or kind == 'troubleshoot') and json or nil)
+    redis.call('HSET', key, unpack(fields))
     moved(f[6], 'in_progress', to, f[7], err)
     applied[#applied + 1] = id
     if f[6] and to ~= 'pending' and not seen[f[6]] then
@@ -63,6 +71,9 @@ for i = 4, #ARGV, ${SETTLE_STRIDE} do
     end
   end
 end
+call_many('ZREM', KEYS[1], ended)
+call_many('ZADD', KEYS[2], done)
+call_many('ZADD', KEYS[3], trouble)
 flush_counts()
 if wake then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return {applied, batches}
