@@ -1,14 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
-import { ConfigurationError, LeaseLostError } from '../core/errors.js';
+import { LeaseLostError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
 import type { RegisteredHandler } from '../core/registry.js';
 import { decideFailure } from '../core/retry.js';
-import { sleep, storeRetryDelay } from './backoff.js';
+import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
 import { createContext, runHandler, type Execution } from './execute.js';
+import { ClaimLoop, claimPlan } from './claim-loop.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { Maintenance } from './maintenance.js';
@@ -59,15 +59,9 @@ export class Worker extends EventEmitter {
   private readonly buffer: ClaimedCommand[] = [];
   private readonly active = new Map<string, Active>();
   private readonly runningPerType = new Map<string, number>();
-  private claimPlan: { domain: string; types: string[] | null }[] = [];
+  private claims: ClaimLoop | null = null;
   private stopping = false;
-  /** A claim is on its way: the worker is not idle even with nothing running yet. */
-  private claiming = false;
   private started = false;
-  private woken = false;
-  private nudgeWaiter: (() => void) | null = null;
-  private readonly stopController = new AbortController();
-  private fetchLoop: Promise<void> | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
   private idleWaiters: (() => void)[] = [];
 
@@ -123,42 +117,41 @@ export class Worker extends EventEmitter {
   /** Starts claiming. Resolves once the worker listens for wake-ups. */
   async start(): Promise<this> {
     if (this.started) return this;
-    this.claimPlan = this.plan();
+    const plan = claimPlan(this.deps.registry, this.deps.domains, this.deps.types);
+    const claims = new ClaimLoop({
+      backend: this.backend,
+      workerId: this.workerId,
+      leaseMs: this.leaseMs,
+      pollIntervalMs: this.pollIntervalMs,
+      claimBatchSize: this.claimBatchSize,
+      logger: this.deps.logger,
+      plan,
+      room: () => this.room(),
+      onClaimed: (commands) => {
+        this.buffer.push(...commands);
+        this.dispatch();
+      },
+      onRoundDone: () => this.checkIdle(),
+    });
+    this.claims = claims;
     this.started = true;
     if (this.backend.capabilities.wakeups) {
       this.unsubscribe = await this.backend.subscribe((domain) => {
-        if (domain === '' || this.claimPlan.some((p) => p.domain === domain)) this.nudge(true);
+        if (domain === '' || claims.watches(domain)) claims.nudge(true);
       });
     }
     this.leases.start();
     this.maintenance?.start();
-    this.fetchLoop = this.runFetchLoop();
+    claims.start();
     this.deps.logger.info(
       {
         workerId: this.workerId,
-        domains: this.claimPlan.map((p) => p.domain),
+        domains: plan.map((p) => p.domain),
         concurrency: this.concurrency,
       },
       'worker started',
     );
     return this;
-  }
-
-  private plan(): { domain: string; types: string[] | null }[] {
-    const registry = this.deps.registry;
-    const domains = this.deps.domains ?? registry.domains();
-    if (domains.length === 0) {
-      throw new ConfigurationError(
-        'the worker has no domain to claim from: register a handler first, or pass domains',
-      );
-    }
-    return domains
-      .map((domain) => {
-        if (!this.deps.types) return { domain, types: null };
-        const types = this.deps.types.filter((t) => registry.get(domain, t));
-        return { domain, types };
-      })
-      .filter((p) => p.types === null || p.types.length > 0);
   }
 
   /** Resolves when nothing is running, buffered or waiting to be written. */
@@ -169,7 +162,7 @@ export class Worker extends EventEmitter {
 
   private isIdle(): boolean {
     return (
-      !this.claiming &&
+      !this.claims?.claiming &&
       this.active.size === 0 &&
       this.buffer.length === 0 &&
       this.completer.size === 0
@@ -177,75 +170,17 @@ export class Worker extends EventEmitter {
   }
 
   private nudge(wake = false): void {
-    if (wake) this.woken = true;
-    const waiter = this.nudgeWaiter;
-    this.nudgeWaiter = null;
-    waiter?.();
+    this.claims?.nudge(wake);
   }
 
-  private waitForNudge(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        if (this.nudgeWaiter === done) this.nudgeWaiter = null;
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.nudgeWaiter = done;
-    });
-  }
-
-  private async runFetchLoop(): Promise<void> {
-    let failures = 0;
-    let turn = 0;
-    while (!this.stopping) {
-      const target =
-        this.concurrency + (typeof this.prefetch === 'number' ? this.prefetch : this.prefetch.size);
-      // Wait for a quarter of the target to free up: claims of a few rows cost about as
-      // much as claims of hundreds, so many tiny claims would only load the store.
-      const threshold = Math.max(1, Math.floor(target / 4));
-      const room = target - this.active.size - this.buffer.length;
-      if (room < threshold) {
-        await this.waitForNudge(this.pollIntervalMs);
-        continue;
-      }
-      this.woken = false;
-      let asked = 0;
-      let got = 0;
-      this.claiming = true;
-      try {
-        for (let i = 0; i < this.claimPlan.length && got < room && !this.stopping; i++) {
-          const plan = this.claimPlan[(turn + i) % this.claimPlan.length]!;
-          const limit = Math.min(this.claimBatchSize, room - got);
-          asked += limit;
-          const claimed = await this.backend.claim({
-            workerId: this.workerId,
-            domain: plan.domain,
-            types: plan.types,
-            limit,
-            leaseMs: this.leaseMs,
-            leaseToken: randomUUID(),
-          });
-          got += claimed.length;
-          this.buffer.push(...claimed);
-          this.dispatch();
-        }
-        turn++;
-        failures = 0;
-      } catch (error) {
-        this.claiming = false;
-        failures++;
-        this.deps.logger.error(
-          { err: error, failures },
-          'cannot claim commands from the store; retrying',
-        );
-        await sleep(storeRetryDelay(failures), this.stopController.signal);
-        continue;
-      }
-      this.claiming = false;
-      this.checkIdle();
-      if (got < asked && !this.woken) await this.waitForNudge(this.pollIntervalMs);
-    }
+  /** How many more commands to claim: concurrency plus the prefetch, less what is held. */
+  private room(): { room: number; threshold: number } {
+    const prefetch = typeof this.prefetch === 'number' ? this.prefetch : this.prefetch.size;
+    const target = this.concurrency + prefetch;
+    // Wait for a quarter of the target to free up: claims of a few rows cost about as
+    // much as claims of hundreds, so many tiny claims would only load the store.
+    const threshold = Math.max(1, Math.floor(target / 4));
+    return { room: target - this.active.size - this.buffer.length, threshold };
   }
 
   private dispatch(): void {
@@ -438,10 +373,8 @@ export class Worker extends EventEmitter {
     if (!this.started || this.stopping) return;
     this.stopping = true;
     const deadline = Date.now() + timeoutMs;
-    this.stopController.abort();
-    this.nudge();
     await this.unsubscribe?.().catch(() => {});
-    await this.fetchLoop;
+    await this.claims?.stop();
     for (const command of this.buffer.splice(0)) this.handBack(command);
     if (this.active.size > 0) {
       const running = [...this.active.values()];

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/backend.js';
+import type { ClaimedCommand } from '../core/command.js';
+import { ConfigurationError } from '../core/errors.js';
+import type { HandlerRegistry } from '../core/registry.js';
+import { sleep, storeRetryDelay } from './backoff.js';
+
+/** One claim target: a domain, and the types of it this worker runs (null: all). */
+export interface ClaimTarget {
+  domain: string;
+  types: string[] | null;
+}
+
+/** What a worker claims from: its domains (default: every registered one), narrowed by types. */
+export function claimPlan(
+  registry: HandlerRegistry,
+  domains?: string[],
+  types?: string[],
+): ClaimTarget[] {
+  const chosen = domains ?? registry.domains();
+  if (chosen.length === 0) {
+    throw new ConfigurationError(
+      'the worker has no domain to claim from: register a handler first, or pass domains',
+    );
+  }
+  return chosen
+    .map((domain) => ({
+      domain,
+      types: types ? types.filter((t) => registry.get(domain, t)) : null,
+    }))
+    .filter((p) => p.types === null || p.types.length > 0);
+}
+
+export interface ClaimLoopOptions {
+  backend: Backend;
+  workerId: string;
+  leaseMs: number;
+  pollIntervalMs: number;
+  claimBatchSize: number;
+  logger: Logger;
+  plan: ClaimTarget[];
+  /** How many more commands the worker wants now, and the least worth a claim. */
+  room: () => { room: number; threshold: number };
+  onClaimed: (commands: ClaimedCommand[]) => void;
+  /** Called after each claim round, so the worker can tell whether it is idle. */
+  onRoundDone: () => void;
+}
+
+/**
+ * The worker's only reader of the store: claims whenever there is room, round-robin over
+ * its domains, then sleeps until a wake-up (a send, a freed slot) or the poll interval.
+ * While the store is away it backs off and tries again; nothing is lost meanwhile.
+ */
+export class ClaimLoop {
+  /** A claim is on its way: the worker is not idle even with nothing running yet. */
+  claiming = false;
+  private woken = false;
+  private waiter: (() => void) | null = null;
+  private stopped = false;
+  private readonly stopSignal = new AbortController();
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly o: ClaimLoopOptions) {}
+
+  start(): void {
+    this.running = this.run();
+  }
+
+  watches(domain: string): boolean {
+    return this.o.plan.some((p) => p.domain === domain);
+  }
+
+  /** Wakes the loop: `wake` means new work may be waiting in the store. */
+  nudge(wake = false): void {
+    if (wake) this.woken = true;
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal.abort();
+    this.nudge();
+    await this.running;
+  }
+
+  private wait(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.waiter === done) this.waiter = null;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.waiter = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let turn = 0;
+    while (!this.stopped) {
+      const { room, threshold } = this.o.room();
+      if (room < threshold) {
+        await this.wait(this.o.pollIntervalMs);
+        continue;
+      }
+      this.woken = false;
+      let asked = 0;
+      let got = 0;
+      this.claiming = true;
+      try {
+        for (let i = 0; i < this.o.plan.length && got < room && !this.stopped; i++) {
+          const target = this.o.plan[(turn + i) % this.o.plan.length]!;
+          const limit = Math.min(this.o.claimBatchSize, room - got);
+          asked += limit;
+          const claimed = await this.o.backend.claim({
+            workerId: this.o.workerId,
+            domain: target.domain,
+            types: target.types,
+            limit,
+            leaseMs: this.o.leaseMs,
+            leaseToken: randomUUID(),
+          });
+          got += claimed.length;
+          this.o.onClaimed(claimed);
+        }
+        turn++;
+        failures = 0;
+      } catch (error) {
+        this.claiming = false;
+        failures++;
+        this.o.logger.error(
+          { err: error, failures },
+          'cannot claim commands from the store; retrying',
+        );
+        await sleep(storeRetryDelay(failures), this.stopSignal.signal);
+        continue;
+      }
+      this.claiming = false;
+      this.o.onRoundDone();
+      if (got < asked && !this.woken) await this.wait(this.o.pollIntervalMs);
+    }
+  }
+}
