@@ -177,9 +177,9 @@ export class Worker extends EventEmitter {
   private room(): { room: number; threshold: number } {
     const prefetch = typeof this.prefetch === 'number' ? this.prefetch : this.prefetch.size;
     const target = this.concurrency + prefetch;
-    // Wait for a quarter of the target to free up: claims of a few rows cost about as
-    // much as claims of hundreds, so many tiny claims would only load the store.
-    const threshold = Math.max(1, Math.floor(target / 4));
+    // Wait for a quarter of the target (or half a full claim) to free up: claims of a few
+    // rows cost about as much as claims of hundreds, so tiny claims would only load the store.
+    const threshold = Math.max(1, Math.min(Math.floor(target / 4), this.claimBatchSize / 2));
     return { room: target - this.active.size - this.buffer.length, threshold };
   }
 

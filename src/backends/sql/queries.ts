@@ -8,6 +8,8 @@
  */
 export class CommandQueries {
   readonly insert: string;
+  /** The insert for batch chunks: no rows back, no wake-up (the batch wakes once, at commit). */
+  readonly insertQuiet: string;
   readonly findExisting: string;
   readonly claimAnyType: string;
   readonly claimTypes: string;
@@ -22,7 +24,7 @@ export class CommandQueries {
     readonly channel: string,
   ) {
     const t = `"${schema}"`;
-    this.insert = `
+    const insertInto = (returning: string) => `
 WITH x AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     id uuid, domain text, type text, data jsonb, priority int, max_attempts int,
@@ -36,12 +38,15 @@ WITH x AS (
     correlation_id, causation_id, batch_id, idempotency_key
   FROM x
   ON CONFLICT DO NOTHING
-  RETURNING *
-), wake AS (
+  RETURNING ${returning}
+)`;
+    this.insert = `${insertInto('*')}, wake AS (
   SELECT pg_notify('${this.channel}', d.domain)
   FROM (SELECT DISTINCT domain FROM ins WHERE run_at <= now()) d
 )
 SELECT ins.*, (SELECT count(*) FROM wake) AS woken FROM ins`;
+    this.insertQuiet = `${insertInto('1')}
+SELECT count(*)::int AS n FROM ins`;
 
     this.findExisting = `
 SELECT c.* FROM ${t}.commands c

@@ -70,6 +70,7 @@ export class SqlBackend implements Backend {
   readonly capabilities: BackendCapabilities = { transactions: true, wakeups: true };
   readonly admin: SqlAdminQueries;
   private readonly q: CommandQueries;
+  private readonly channel: string;
   private readonly batches: BatchStore;
   private readonly limits: LimitStore;
 
@@ -78,7 +79,8 @@ export class SqlBackend implements Backend {
     readonly schema: string,
   ) {
     this.kind = driver.kind;
-    this.q = new CommandQueries(schema, `dispatchbox_${schema}`);
+    this.channel = `dispatchbox_${schema}`;
+    this.q = new CommandQueries(schema, this.channel);
     this.batches = new BatchStore(schema);
     this.admin = new SqlAdminQueries(driver, schema);
     this.limits = new LimitStore(driver, schema);
@@ -212,7 +214,7 @@ export class SqlBackend implements Backend {
   }
 
   subscribe(listener: WakeListener): Promise<() => Promise<void>> {
-    return this.driver.listen(`dispatchbox_${this.schema}`, listener);
+    return this.driver.listen(this.channel, listener);
   }
 
   async getCommand(id: string): Promise<Command | null> {
@@ -251,7 +253,7 @@ export class SqlBackend implements Backend {
 
   async operate(params: OperateParams): Promise<Command> {
     const command = await this.driver.transaction((tx) =>
-      operate(tx, this.schema, `dispatchbox_${this.schema}`, params),
+      operate(tx, this.schema, this.channel, params),
     );
     if (command.batchId && command.state !== 'pending')
       await this.finishBatches({ batchIds: [command.batchId] });
@@ -259,12 +261,21 @@ export class SqlBackend implements Backend {
   }
 
   async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
-    await this.driver.transaction((tx) =>
-      this.batches.create(tx, params, async (db, commands) => {
-        const inserted = await db.query<CommandRow>(this.q.insert, [commandsJson(commands)]);
-        return inserted.rows.length;
-      }),
-    );
+    await this.driver.transaction(async (tx) => {
+      const domains = new Set<string>();
+      await this.batches.create(tx, params, async (db, commands) => {
+        for (const c of commands) domains.add(c.domain);
+        const inserted = await db.query<{ n: number }>(this.q.insertQuiet, [
+          commandsJson(commands),
+        ]);
+        return Number(inserted.rows[0]?.n ?? 0);
+      });
+      // One wake-up per domain, delivered at commit, instead of one per chunk.
+      await tx.query(`SELECT pg_notify($1, d) FROM unnest($2::text[]) AS d`, [
+        this.channel,
+        [...domains],
+      ]);
+    });
     return (await this.batches.get(this.driver, params.batch.id))!;
   }
 
