@@ -6,6 +6,47 @@ import { ValidationError } from './errors.js';
  * names the path of the first offending value so the caller can find it.
  */
 export function toJsonText(value: unknown, root: string): string {
+  // The common case, valid JSON, pays for one native stringify and one quick scan; only a
+  // bad value pays for the walk that names its path.
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined; // a cycle or a BigInt: the walk below names it
+  }
+  if (text !== undefined && isPlainJson(value)) return text;
+  explain(value, root);
+  return JSON.stringify(value);
+}
+
+/** True when JSON.stringify drops or changes nothing. Assumes no cycles (stringify passed). */
+function isPlainJson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        for (const item of value) if (!isPlainJson(item)) return false;
+        return true;
+      }
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value)
+        if (!isPlainJson((value as Record<string, unknown>)[key])) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Throws the ValidationError naming the first value JSON would refuse or change. */
+function explain(value: unknown, root: string): void {
   const seen = new Set<object>();
   const check = (v: unknown, path: string): void => {
     switch (typeof v) {
@@ -47,7 +88,6 @@ export function toJsonText(value: unknown, root: string): string {
     }
   };
   check(value, root);
-  return JSON.stringify(value);
 }
 
 function fail(path: string, why: string): never {
