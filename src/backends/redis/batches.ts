@@ -117,8 +117,8 @@ export class RedisBatches {
         const n = await runScript(
           this.client,
           'activate',
-          [k.ids, k.counts, k.staged(id)],
-          [k.base, this.host.keys.wakeChannel, domain, ACTIVATE_PER_CALL],
+          [k.ids, k.counts, k.staged(id), k.stream],
+          [k.base, ACTIVATE_PER_CALL],
         );
         if (n === 0) break;
       }

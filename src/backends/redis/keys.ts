@@ -6,7 +6,8 @@
  * domain scripts, in steps that are safe to repeat.
  *
  * Per domain:
- *   c:<id>        hash, one per command (fields in COMMAND_FIELDS, plus `au`, its audit trail)
+ *   c:<id>        hash, one per command (fields in COMMAND_FIELDS, plus `au`, its audit
+ *                 trail, and `tk`, the stream ticket its current claim holds, or '')
  *   r:<type>      zset, the ready commands of one type (score -priority, member runAt|id)
  *   types         set, the types that have a ready queue
  *   delayed       zset, pending commands not yet due (score runAt ms)
@@ -18,6 +19,10 @@
  *   counts        hash, state -> number of commands
  *   bc:<batch>    hash, the batch's commands in this domain: state -> n, `failed` -> n
  *   staged:<batch> list, commands of a batch being created, not yet visible
+ *   stream        stream of delivery tickets, one entry (`id <command id>`) each time a
+ *                 command becomes ready; read by the consumer group TICKET_GROUP
+ *   maxlease      string, the longest lease a claim asked for lately (expires), the idle
+ *                 time after which a ticket's consumer counts as dead (see tickets.ts)
  */
 export const COMMAND_FIELDS = [
   't', // type
@@ -41,6 +46,9 @@ export const COMMAND_FIELDS = [
   'e', // last error (JSON)
 ] as const;
 
+/** The one consumer group of every domain's ticket stream; consumers are worker ids. */
+export const TICKET_GROUP = 'dispatchbox';
+
 export type CommandField = (typeof COMMAND_FIELDS)[number];
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -60,6 +68,8 @@ export class DomainKeys {
   readonly leases: string;
   readonly trouble: string;
   readonly done: string;
+  readonly stream: string;
+  readonly maxLease: string;
 
   constructor(
     prefix: string,
@@ -74,6 +84,8 @@ export class DomainKeys {
     this.leases = `${this.base}leases`;
     this.trouble = `${this.base}trouble`;
     this.done = `${this.base}done`;
+    this.stream = `${this.base}stream`;
+    this.maxLease = `${this.base}maxlease`;
   }
 
   command(id: string): string {
@@ -99,8 +111,6 @@ export class GlobalKeys {
   readonly stagingBatches: string;
   /** zset of finished batches by finish time, for retention */
   readonly finishedBatches: string;
-  /** pub/sub channel: the domain that has new work */
-  readonly wakeChannel: string;
   readonly schema: string;
 
   constructor(readonly prefix: string) {
@@ -108,7 +118,6 @@ export class GlobalKeys {
     this.openBatches = `${prefix}:batches:open`;
     this.stagingBatches = `${prefix}:batches:staging`;
     this.finishedBatches = `${prefix}:batches:finished`;
-    this.wakeChannel = `${prefix}:wake`;
     this.schema = `${prefix}:schema`;
   }
 

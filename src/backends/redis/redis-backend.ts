@@ -1,7 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
-import { CommandNotFoundError, ConfigurationError, SchemaVersionError } from '../../core/errors.js';
-import { allowedStates } from '../sql/operator.js';
+import { ConfigurationError, SchemaVersionError } from '../../core/errors.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -18,98 +17,38 @@ import type {
   RenewLeasesParams,
   SettleParams,
   SettleResult,
-  Settlement,
   TakeTokenParams,
   TakeTokenResult,
   WakeListener,
 } from '../backend.js';
 import { RedisAdminQueries } from './admin.js';
 import { RedisBatches } from './batches.js';
-import { isScriptError, scriptError, toStoreError } from './errors.js';
-import { COMMAND_FIELDS, DomainKeys, GlobalKeys } from './keys.js';
+import { RedisCommands } from './commands.js';
+import { toStoreError } from './errors.js';
+import { DomainKeys, GlobalKeys } from './keys.js';
+import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
-import { toAuditTrail, toClaimed, toCommand, type CommandReply } from './records.js';
-import { INSERT_STRIDE, SETTLE_STRIDE } from './scripts/index.js';
+import { toClaimed, toCommand, type CommandReply } from './records.js';
 import { defineScripts, runScript } from './scripts/runner.js';
+import { chunks, execAll, groupBy, insertArgs, newCommand, settleArgs } from './script-args.js';
+import { TicketDelivery } from './tickets.js';
 
-/** Commands per script call: large enough to amortise the call, small enough not to stall Redis. */
-const CHUNK = 1000;
 const SCHEMA_VERSION = '1';
-
-/** Runs a pipeline or MULTI and returns its replies, throwing the first error. */
-export async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = await pipeline.exec();
-  if (!replies) throw new Error('the transaction was aborted');
-  return replies.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
-}
-
-function chunks<T>(items: T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
-}
-
-/** A command's insert arguments, in the order of INSERT_STRIDE. */
-function insertArgs(c: NewCommand): string[] {
-  return [
-    c.id,
-    c.type,
-    c.dataJson,
-    String(c.priority),
-    String(c.maxAttempts),
-    String(c.delayMs),
-    c.runAt ? String(c.runAt.getTime()) : '',
-    c.correlationId ?? '',
-    c.causationId ?? '',
-    c.batchId ?? '',
-    c.idempotencyKey ?? '',
-  ];
-}
-
-function newCommand(c: NewCommand, now: number): Command {
-  const at = new Date(now);
-  return {
-    id: c.id,
-    domain: c.domain,
-    type: c.type,
-    data: JSON.parse(c.dataJson),
-    state: 'pending',
-    priority: c.priority,
-    attempts: 0,
-    maxAttempts: c.maxAttempts,
-    runAt: c.runAt ?? new Date(now + c.delayMs),
-    createdAt: at,
-    updatedAt: at,
-    correlationId: c.correlationId,
-    causationId: c.causationId,
-    batchId: c.batchId,
-    idempotencyKey: c.idempotencyKey,
-    lastError: null,
-    result: null,
-    workerId: null,
-    leaseExpiresAt: null,
-  };
-}
+/** The lease a dead consumer's tickets are judged by when no claim recorded one lately. */
+const DEFAULT_LEASE_MS = 30_000;
+/** Ticket retention (scripts/tickets.ts): per call, cap, and when an empty consumer is forgotten. */
+const TRIM_PER_CALL = 10_000;
+const TRIM_ROUNDS = 20;
+const STREAM_CAP = 1_000_000;
+const FORGET_CONSUMER_MS = 60 * 60 * 1000;
 
 /**
  * The Redis store (7+): one hash per command, per-domain queues and indexes, and every
  * transition one Lua script that checks the state (and for a settle, the fencing token),
  * moves the command and appends its audit entry atomically. Batches of commands go in
  * one script call; several calls go in one pipeline (or MULTI where all-or-none matters).
+ * Sorted sets keep the order (priority, due time, type); a stream per domain carries
+ * delivery tickets for wake-ups, acknowledgements and dead consumers (tickets.ts).
  */
 export class RedisBackend implements Backend {
   readonly kind = 'redis';
@@ -118,9 +57,11 @@ export class RedisBackend implements Backend {
   readonly keys: GlobalKeys;
   private readonly domainKeys = new Map<string, DomainKeys>();
   private readonly registered = new Set<string>();
-  private readonly locator: CommandLocator;
+  readonly locator: CommandLocator;
   private readonly batches: RedisBatches;
-  private readonly subscribers = new Set<Redis>();
+  private readonly commands: RedisCommands;
+  private readonly limits: RedisLimits;
+  private readonly tickets: TicketDelivery;
 
   constructor(
     readonly client: Redis,
@@ -132,6 +73,9 @@ export class RedisBackend implements Backend {
     this.locator = new CommandLocator(client, this.keys, (d) => this.keysOf(d));
     this.admin = new RedisAdminQueries(client, this.keys, (d) => this.keysOf(d));
     this.batches = new RedisBatches(this);
+    this.commands = new RedisCommands(this);
+    this.limits = new RedisLimits(client, this.keys);
+    this.tickets = new TicketDelivery(client, (d) => this.keysOf(d), onError);
   }
 
   keysOf(domain: string): DomainKeys {
@@ -178,15 +122,8 @@ export class RedisBackend implements Backend {
       return runScript(
         target,
         'insert',
-        [k.ids, k.idem, k.counts],
-        [
-          k.base,
-          this.keys.wakeChannel,
-          call.domain,
-          'pending',
-          '',
-          ...call.items.flatMap((i) => insertArgs(i.command)),
-        ],
+        [k.ids, k.idem, k.counts, k.stream],
+        [k.base, 'pending', '', ...call.items.flatMap((i) => insertArgs(i.command))],
       );
     };
     let replies: unknown[];
@@ -240,15 +177,8 @@ export class RedisBackend implements Backend {
       runScript(
         pipeline,
         'insert',
-        [k.ids, k.idem, k.counts],
-        [
-          k.base,
-          this.keys.wakeChannel,
-          call.domain,
-          'staged',
-          k.staged(batchId),
-          ...call.items.flatMap(insertArgs),
-        ],
+        [k.ids, k.idem, k.counts, k.stream],
+        [k.base, 'staged', k.staged(batchId), ...call.items.flatMap(insertArgs)],
       );
     }
     const replies = (await execAll(pipeline)).slice(1) as [number, number][];
@@ -258,28 +188,39 @@ export class RedisBackend implements Backend {
 
   // ---- the worker's path -------------------------------------------------------------------
 
+  /**
+   * Claims by priority from the ready queues (scripts/claim.ts). The tickets this worker's
+   * blocking read took go with the claim, which reads more itself (XREADGROUP) and pins
+   * one on each command it takes; a claim that gets less than it asked arms the worker's
+   * blocking read, which is how an idle worker hears of new work at once.
+   */
   async claim(params: ClaimParams): Promise<ClaimedCommand[]> {
     if (params.types && params.types.length === 0) return [];
     const k = this.keysOf(params.domain);
+    const held = this.tickets.take(params.workerId, params.domain, params.limit);
     let reply: [number, ...CommandReply[]];
     try {
       reply = (await runScript(
         this.client,
         'claim',
-        [k.types, k.delayed, k.leases, k.counts],
+        [k.types, k.delayed, k.leases, k.counts, k.stream, k.maxLease],
         [
           k.base,
           params.limit,
           params.leaseToken,
           params.leaseMs,
           params.workerId,
+          held.length,
+          ...held,
           ...(params.types ?? []),
         ],
       )) as typeof reply;
     } catch (error) {
+      this.tickets.giveBack(params.workerId, params.domain, held);
       throw toStoreError(error, 'claiming commands');
     }
     const [, ...rows] = reply;
+    this.tickets.claimed(params.workerId, params.domain, params.limit, rows.length);
     return rows.map((row) => {
       this.locator.remember(row[0], params.domain);
       return toClaimed(params.domain, row);
@@ -317,8 +258,8 @@ export class RedisBackend implements Backend {
           runScript(
             pipeline,
             'settle',
-            [k.leases, k.done, k.trouble],
-            [k.base, this.keys.wakeChannel, domain, ...part.flatMap(settleArgs)],
+            [k.leases, k.done, k.trouble, k.stream],
+            [k.base, ...part.flatMap(settleArgs)],
           );
         }
       }
@@ -357,7 +298,7 @@ export class RedisBackend implements Backend {
           runScript(
             pipeline,
             'renew',
-            [k.leases],
+            [k.leases, k.stream],
             [k.base, params.leaseMs, ...part.flatMap((l: Lease) => [l.id, l.leaseToken])],
           );
         }
@@ -370,6 +311,11 @@ export class RedisBackend implements Backend {
     return { lost: params.leases.filter((l) => !renewed.has(l.id)).map((l) => l.id) };
   }
 
+  /**
+   * The domains' maintenance step (scripts/settle.ts, recover): due delayed commands to
+   * their ready queues, dead consumers' tickets taken back, expired leases recovered;
+   * then the ticket streams are trimmed of acknowledged history.
+   */
   async recoverExpiredLeases(params: { limit: number }): Promise<number> {
     let total = 0;
     const touched = new Set<string>();
@@ -382,15 +328,16 @@ export class RedisBackend implements Backend {
         runScript(
           pipeline,
           'recover',
-          [k.leases, k.trouble],
-          [k.base, params.limit, this.keys.wakeChannel, domain],
+          [k.leases, k.trouble, k.stream, k.maxLease],
+          [k.base, params.limit, DEFAULT_LEASE_MS],
         );
       }
       for (const reply of await execAll(pipeline)) {
-        const [n, batches] = reply as [number, string[]];
+        const [n, batches] = reply as [number, string[], number];
         total += n;
         for (const b of batches) touched.add(b);
       }
+      await this.trimTickets(domains);
     } catch (error) {
       throw toStoreError(error, 'recovering expired leases');
     }
@@ -398,157 +345,65 @@ export class RedisBackend implements Backend {
     return total;
   }
 
-  /**
-   * Wake-ups come over pub/sub on a connection of their own (a subscribed connection can
-   * do nothing else). ioredis re-subscribes after a reconnect; since messages published
-   * meanwhile are lost, a reconnect wakes every listener once ('' = any domain).
-   */
-  async subscribe(listener: WakeListener): Promise<() => Promise<void>> {
-    const subscriber = this.client.duplicate({
-      connectionName: 'dispatchbox-wakeups',
-      lazyConnect: true,
-    });
-    subscriber.on('error', (error: Error) => this.onError(error));
-    subscriber.on('message', (_channel: string, domain: string) => listener(domain));
-    let connected = false;
-    subscriber.on('ready', () => {
-      if (connected) listener('');
-      connected = true;
-    });
-    try {
-      await subscriber.connect();
-      await subscriber.subscribe(this.keys.wakeChannel);
-    } catch (error) {
-      subscriber.disconnect();
-      throw toStoreError(error, 'subscribing to wake-ups');
+  /** Trims each domain's ticket stream of acknowledged tickets, a bounded slice per call. */
+  async trimTickets(domains: string[]): Promise<number> {
+    let trimmed = 0;
+    let left = domains;
+    for (let round = 0; round < TRIM_ROUNDS && left.length > 0; round++) {
+      const pipeline = this.client.pipeline();
+      for (const domain of left) {
+        runScript(
+          pipeline,
+          'trimTickets',
+          [this.keysOf(domain).stream],
+          [TRIM_PER_CALL, STREAM_CAP, FORGET_CONSUMER_MS],
+        );
+      }
+      const replies = (await execAll(pipeline)) as [number, number][];
+      for (const [n] of replies) trimmed += n;
+      // another round only for the streams that had a full slice trimmed
+      left = left.filter((_, i) => replies[i]![0] >= TRIM_PER_CALL);
     }
-    this.subscribers.add(subscriber);
-    return async () => {
-      this.subscribers.delete(subscriber);
-      await subscriber.quit().catch(() => subscriber.disconnect());
-    };
+    return trimmed;
+  }
+
+  /**
+   * Wake-ups come from the workers' blocking reads of the ticket streams (tickets.ts),
+   * which start with each worker's first claim; a subscription listens to all of them.
+   */
+  subscribe(listener: WakeListener): Promise<() => Promise<void>> {
+    const unsubscribe = this.tickets.subscribe(listener);
+    return Promise.resolve(async () => {
+      unsubscribe();
+    });
   }
 
   // ---- reading and operating ----------------------------------------------------------------
 
-  private async read(
-    id: string,
-    extra: string[] = [],
-  ): Promise<{ domain: string; reply: CommandReply; extra: (string | null)[] } | null> {
-    const domain = await this.locator.find(id);
-    if (domain === null) return null;
-    const values = await this.client.hmget(
-      this.keysOf(domain).command(id),
-      ...COMMAND_FIELDS,
-      ...extra,
-    );
-    const state = values[1];
-    if (!state || state === 'staged') {
-      this.locator.forget(id);
-      return null;
-    }
-    return {
-      domain,
-      reply: [id, ...values.slice(0, COMMAND_FIELDS.length)],
-      extra: values.slice(COMMAND_FIELDS.length),
-    };
+  getCommand(id: string): Promise<Command | null> {
+    return this.commands.get(id);
   }
 
-  async getCommand(id: string): Promise<Command | null> {
-    try {
-      const found = await this.read(id);
-      return found ? toCommand(found.domain, found.reply) : null;
-    } catch (error) {
-      throw toStoreError(error, `reading command ${id}`);
-    }
+  getAudit(id: string): Promise<AuditRecord[]> {
+    return this.commands.audit(id);
   }
 
-  async getAudit(id: string): Promise<AuditRecord[]> {
-    try {
-      const found = await this.read(id, ['au']);
-      if (!found) return [];
-      return toAuditTrail(
-        toCommand(found.domain, found.reply),
-        found.extra[0] ?? null,
-        found.reply[13] ?? null,
-      );
-    } catch (error) {
-      throw toStoreError(error, `reading the audit trail of ${id}`);
-    }
-  }
-
-  async operate(params: OperateParams): Promise<Command> {
-    const rule = { retry: 'pending', cancel: 'cancelled', complete: 'completed' } as const;
-    const allowed = allowedStates(params.action);
-    let command: Command;
-    try {
-      const domain = await this.locator.find(params.id);
-      if (domain === null) throw new CommandNotFoundError(params.id);
-      const k = this.keysOf(domain);
-      const reply = await runScript(
-        this.client,
-        'operate',
-        [k.trouble, k.done],
-        [
-          k.base,
-          this.keys.wakeChannel,
-          domain,
-          params.id,
-          rule[params.action],
-          allowed.join(','),
-          params.actor,
-          params.reason ?? params.action,
-          params.action === 'complete' ? (params.resultJson ?? 'null') : '',
-        ],
-      );
-      if (isScriptError(reply)) {
-        throw scriptError(reply, { id: params.id, action: params.action, allowed });
-      }
-      command = toCommand(domain, (reply as [string, CommandReply])[1]);
-    } catch (error) {
-      throw toStoreError(error, `running ${params.action} on ${params.id}`);
-    }
-    if (command.batchId && command.state !== 'pending')
-      await this.finishBatches({ batchIds: [command.batchId] });
-    return command;
+  operate(params: OperateParams): Promise<Command> {
+    return this.commands.operate(params);
   }
 
   // ---- shared limits ----------------------------------------------------------------------
 
-  async takeToken(params: TakeTokenParams): Promise<TakeTokenResult> {
-    try {
-      const [granted, retryAfterMs] = (await runScript(
-        this.client,
-        'takeToken',
-        [this.keys.bucket(params.key)],
-        [params.capacity, params.perMs / params.limit],
-      )) as [number, number];
-      return { granted: granted === 1, retryAfterMs };
-    } catch (error) {
-      throw toStoreError(error, `taking a token of rate limit ${params.key}`);
-    }
+  takeToken(params: TakeTokenParams): Promise<TakeTokenResult> {
+    return this.limits.takeToken(params);
   }
 
-  async acquireSlot(params: AcquireSlotParams): Promise<boolean> {
-    try {
-      const got = await runScript(
-        this.client,
-        'acquireSlot',
-        [this.keys.slots(params.key)],
-        [params.limit, params.holder, params.leaseMs],
-      );
-      return got === 1;
-    } catch (error) {
-      throw toStoreError(error, `acquiring a slot of concurrency cap ${params.key}`);
-    }
+  acquireSlot(params: AcquireSlotParams): Promise<boolean> {
+    return this.limits.acquireSlot(params);
   }
 
-  async releaseSlot(params: ReleaseSlotParams): Promise<void> {
-    try {
-      await this.client.zrem(this.keys.slots(params.key), params.holder);
-    } catch (error) {
-      throw toStoreError(error, `releasing a slot of concurrency cap ${params.key}`);
-    }
+  releaseSlot(params: ReleaseSlotParams): Promise<void> {
+    return this.limits.releaseSlot(params);
   }
 
   // ---- batches and retention ----------------------------------------------------------------
@@ -581,6 +436,7 @@ export class RedisBackend implements Backend {
           );
         }
         for (const n of await execAll(pipeline)) total += n as number;
+        await this.trimTickets(domains);
       }
       await this.batches.prune(params.olderThanMs);
     } catch (error) {
@@ -590,24 +446,7 @@ export class RedisBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    for (const subscriber of this.subscribers) subscriber.disconnect();
-    this.subscribers.clear();
+    this.tickets.close();
     await this.client.quit().catch(() => this.client.disconnect());
   }
 }
-
-/** A settlement's arguments, in the order of SETTLE_STRIDE. */
-function settleArgs(s: Settlement): string[] {
-  switch (s.kind) {
-    case 'complete':
-      return [s.id, s.leaseToken, s.kind, s.resultJson ?? '', '0', ''];
-    case 'retry':
-      return [s.id, s.leaseToken, s.kind, JSON.stringify(s.error), String(s.delayMs), ''];
-    case 'troubleshoot':
-      return [s.id, s.leaseToken, s.kind, JSON.stringify(s.error), '0', ''];
-    case 'release':
-      return [s.id, s.leaseToken, s.kind, '', String(s.delayMs), s.reason];
-  }
-}
-
-export { INSERT_STRIDE, SETTLE_STRIDE };

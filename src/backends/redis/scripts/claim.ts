@@ -13,32 +13,61 @@ import { PRELUDE } from './prelude.js';
  * The lease lives in the command hash and a `leases` zset, which is what XAUTOCLAIM's
  * idle-time would give, but per command and renewable with a token.
  *
+ * Streams carry the wake-ups and the bookkeeping of deliveries, not the order: each
+ * command that becomes ready puts one ticket on the domain's stream. A claim reads up to
+ * `limit` tickets for its worker (the consumer) with a non-blocking XREADGROUP, plus the
+ * ones the worker's blocking reader already took (ARGV), pops up to `limit` commands by
+ * priority whatever the tickets say, and pins one ticket on each command it claimed
+ * (field `tk`); the settle of that command acknowledges it. Tickets left over (their
+ * command was cancelled, or claimed by a claim that had no ticket for it) are acknowledged
+ * at once. So tickets can never hold back a ready command, and a lost ticket only delays
+ * a wake-up until the next poll.
+ *
  * Due delayed commands (retries, snoozes, scheduled sends) are first moved to their ready
- * queue, up to 1,000 per call, in the same atomic step.
+ * queue with their tickets, up to 1,000 per call, in the same atomic step. The consumer
+ * group is created here too when it is missing (keys deleted under a running worker).
  *
  * KEYS[1] types     KEYS[2] delayed     KEYS[3] leases     KEYS[4] counts
+ * KEYS[5] stream    KEYS[6] maxlease
  * ARGV[1] key base, ARGV[2] limit, ARGV[3] lease token, ARGV[4] lease ms, ARGV[5] worker id
- * ARGV[6...] the types to claim (none = every type of the domain)
+ * ARGV[6] n, the number of tickets already read for this worker, ARGV[7 .. 6+n] their ids
+ * ARGV[7+n ...] the types to claim (none = every type of the domain)
  *
  * Returns {now, {id, fields...}, ...} for each claimed command (COMMAND_FIELDS order).
  */
 export const claimScript = {
   name: 'dbxClaim',
-  keys: 4,
+  keys: 6,
   lua: `${PRELUDE}
 local now = now_ms()
 local limit = tonumber(ARGV[2])
 local token, lease_ms, worker = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local held = tonumber(ARGV[6])
 
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(due) do
-  local f = redis.call('HMGET', ckey(id), 's', 't', 'p', 'r')
-  if f[1] == 'pending' then enqueue(id, f[2], f[3], f[4], now) end
+promote_due(now)
+
+-- the longest lease lately: how long a ticket may idle before its consumer counts as dead
+if lease_ms >= tonumber(redis.call('GET', KEYS[6]) or 0) then
+  redis.call('SET', KEYS[6], lease_ms, 'PX', lease_ms * 10)
 end
-call_many('ZREM', KEYS[2], due)
+
+local tickets = {}
+for i = 7, 6 + held do tickets[#tickets + 1] = ARGV[i] end
+local want = limit - #tickets
+if want > 0 then
+  local read = redis.pcall('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', want, 'STREAMS', KEYS[5], '>')
+  if type(read) == 'table' and read.err then
+    if not string.find(read.err, 'NOGROUP', 1, true) then error(read.err) end
+    redis.call('XGROUP', 'CREATE', KEYS[5], GROUP, '0', 'MKSTREAM')
+    read = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', want, 'STREAMS', KEYS[5], '>')
+  end
+  if read then
+    for _, entry in ipairs(read[1][2]) do tickets[#tickets + 1] = entry[1] end
+  end
+end
 
 local types = {}
-for i = 6, #ARGV do types[#types + 1] = ARGV[i] end
+for i = 7 + held, #ARGV do types[#types + 1] = ARGV[i] end
 if #types == 0 then types = redis.call('SMEMBERS', KEYS[1]) end
 
 -- members picked, in claim order
@@ -70,13 +99,16 @@ end
 local out = {now}
 local expires = int(now + lease_ms)
 local leases = {}
+local pinned = 0
 for _, member in ipairs(picked) do
   local id = string.sub(member, 14)
   local key = ckey(id)
   local f = redis.call('HMGET', key, 's', 'b', 'a')
   if f[1] == 'pending' then
+    local ticket = tickets[pinned + 1]
+    if ticket then pinned = pinned + 1 end
     redis.call('HSET', key, 's', 'in_progress', 'a', tonumber(f[3]) + 1, 'lt', token, 'le', expires, 'w', worker,
-      'sa', int(now), 'u', int(now))
+      'sa', int(now), 'u', int(now), 'tk', ticket or '')
     leases[#leases + 1] = expires
     leases[#leases + 1] = id
     moved(f[2], 'pending', 'in_progress')
@@ -86,6 +118,9 @@ for _, member in ipairs(picked) do
   end
 end
 call_many('ZADD', KEYS[3], leases)
+local surplus = {}
+for i = pinned + 1, #tickets do surplus[#surplus + 1] = tickets[i] end
+ack_tickets(surplus)
 flush_counts()
 return out
 `,

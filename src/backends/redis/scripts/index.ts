@@ -5,6 +5,7 @@ import { listScript, pruneScript } from './housekeeping.js';
 import { acquireSlotScript, takeTokenScript } from './limits.js';
 import { operateScript } from './operate.js';
 import { recoverScript, renewScript, settleScript } from './settle.js';
+import { trimTicketsScript } from './tickets.js';
 
 export { INSERT_STRIDE } from './insert.js';
 export { SETTLE_STRIDE } from './settle.js';
@@ -26,6 +27,7 @@ export const SCRIPTS = {
   batchFinish: batchFinishScript,
   takeToken: takeTokenScript,
   acquireSlot: acquireSlotScript,
+  trimTickets: trimTicketsScript,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -7,12 +7,13 @@ export const INSERT_STRIDE = 11;
  * insert: stores new commands of one domain; an id or idempotency key that exists
  * already returns the first command instead (a duplicate send is a no-op).
  *
- * KEYS[1] ids      KEYS[2] idem      KEYS[3] counts
+ * A command due now gets its delivery ticket on the domain's stream in the same step.
+ *
+ * KEYS[1] ids      KEYS[2] idem      KEYS[3] counts      KEYS[4] stream
  * ARGV[1] key base of the domain
- * ARGV[2] wake channel, ARGV[3] domain (published once when something is ready now)
- * ARGV[4] mode: 'pending' (claimable at once) or 'staged' (a batch being created: stored
- *         but invisible until the batch commits; ARGV[5] is the batch's staging list)
- * ARGV[6...] per command, INSERT_STRIDE values: id, type, data, priority, maxAttempts,
+ * ARGV[2] mode: 'pending' (claimable at once) or 'staged' (a batch being created: stored
+ *         but invisible until the batch commits; ARGV[3] is the batch's staging list)
+ * ARGV[4...] per command, INSERT_STRIDE values: id, type, data, priority, maxAttempts,
  *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey ('' = none)
  *
  * Returns {now, created, r1, r2, ...}: ri = 1 when stored, else {id, fields...} of the
@@ -20,14 +21,13 @@ export const INSERT_STRIDE = 11;
  */
 export const insertScript = {
   name: 'dbxInsert',
-  keys: 3,
+  keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
-local staged = ARGV[4] == 'staged'
+local staged = ARGV[2] == 'staged'
 local out = {now, 0}
 local created = 0
-local wake = false
-for i = 6, #ARGV, ${INSERT_STRIDE} do
+for i = 4, #ARGV, ${INSERT_STRIDE} do
   local id, typ, data, prio, max = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local delay, run_at, corr, cause, batch, ikey = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
   local key = ckey(id)
@@ -55,40 +55,39 @@ for i = 6, #ARGV, ${INSERT_STRIDE} do
     end
     redis.call('HSET', key, unpack(fields))
     if staged then
-      redis.call('RPUSH', ARGV[5], id)
+      redis.call('RPUSH', ARGV[3], id)
     else
       redis.call('ZADD', KEYS[1], 0, id)
       enqueue(id, typ, prio, run, now)
       moved(batch, nil, 'pending')
-      if run <= now then wake = true end
     end
     created = created + 1
     out[#out + 1] = 1
   end
 end
 flush_counts()
-if wake then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 out[2] = created
 return out
 `,
 };
 
 /**
- * activate: makes up to ARGV[4] staged commands of a committed batch claimable. Called
+ * activate: makes up to ARGV[2] staged commands of a committed batch claimable. Called
  * until it returns 0; safe to repeat (a crash mid-way is rolled forward by maintenance).
+ * Each command due now gets its ticket.
  *
- * KEYS[1] ids      KEYS[2] counts      KEYS[3] the batch's staging list
- * ARGV[1] key base, ARGV[2] wake channel, ARGV[3] domain, ARGV[4] how many per call
+ * KEYS[1] ids      KEYS[2] counts      KEYS[3] the batch's staging list      KEYS[4] stream
+ * ARGV[1] key base, ARGV[2] how many per call
  * Returns the number of commands made claimable.
  */
 export const activateScript = {
   name: 'dbxActivate',
-  keys: 3,
+  keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
-local ids = redis.call('LPOP', KEYS[3], tonumber(ARGV[4]))
+local ids = redis.call('LPOP', KEYS[3], tonumber(ARGV[2]))
 if not ids then return 0 end
-local n, wake = 0, false
+local n = 0
 for _, id in ipairs(ids) do
   local key = ckey(id)
   local f = redis.call('HMGET', key, 's', 't', 'p', 'r', 'b')
@@ -97,12 +96,10 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', KEYS[1], 0, id)
     enqueue(id, f[2], f[3], f[4], now)
     moved(f[5], nil, 'pending')
-    if tonumber(f[4]) <= now then wake = true end
     n = n + 1
   end
 end
 flush_counts()
-if wake then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return n
 `,
 };

@@ -3,27 +3,28 @@ import { PRELUDE } from './prelude.js';
 /**
  * operate: an operator's retry, cancel or complete. The allowed source states come from
  * the caller (one rule table for every backend), and the action is audited with who did
- * it and why.
+ * it and why. A retried command gets a delivery ticket. (No action starts from
+ * in_progress, so there is never a claim's ticket to acknowledge here.)
  *
- * KEYS[1] trouble    KEYS[2] done
- * ARGV[1] key base, ARGV[2] wake channel, ARGV[3] domain
- * ARGV[4] id, ARGV[5] target state, ARGV[6] allowed source states (comma-separated)
- * ARGV[7] actor, ARGV[8] reason, ARGV[9] result JSON ('' = none, for complete)
+ * KEYS[1] trouble    KEYS[2] done    KEYS[3] stream
+ * ARGV[1] key base
+ * ARGV[2] id, ARGV[3] target state, ARGV[4] allowed source states (comma-separated)
+ * ARGV[5] actor, ARGV[6] reason, ARGV[7] result JSON ('' = none, for complete)
  *
  * Returns {'OK', {id, fields...}}, or an error code (mapped in ../errors.ts):
  *   {'NOT_FOUND'} no such command; {'INVALID_STATE', state} the action does not apply.
  */
 export const operateScript = {
   name: 'dbxOperate',
-  keys: 2,
+  keys: 3,
   lua: `${PRELUDE}
-local id, to = ARGV[4], ARGV[5]
+local id, to = ARGV[2], ARGV[3]
 local key = ckey(id)
 local f = redis.call('HMGET', key, 's', 'a', 't', 'r', 'b', 'e')
 local from = f[1]
 if not from or from == 'staged' then return {'NOT_FOUND'} end
 local allowed = false
-for state in string.gmatch(ARGV[6], '[^,]+') do
+for state in string.gmatch(ARGV[4], '[^,]+') do
   if state == from then allowed = true end
 end
 if not allowed then return {'INVALID_STATE', from} end
@@ -35,13 +36,12 @@ redis.call('HDEL', key, 'lt', 'le')
 if to == 'pending' then
   redis.call('HSET', key, 's', to, 'a', 0, 'r', int(now), 'u', int(now))
   enqueue(id, f[3], redis.call('HGET', key, 'p'), now, now)
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
 else
   redis.call('HSET', key, 's', to, 'u', int(now))
-  if ARGV[9] ~= '' then redis.call('HSET', key, 'res', ARGV[9]) end
+  if ARGV[7] ~= '' then redis.call('HSET', key, 'res', ARGV[7]) end
   redis.call('ZADD', KEYS[2], now, id)
 end
-audit(key, now, nil, from, to, tonumber(f[2]), nil, ARGV[7], ARGV[8], nil)
+audit(key, now, nil, from, to, tonumber(f[2]), nil, ARGV[5], ARGV[6], nil)
 moved(f[5], from, to, f[6], f[6])
 flush_counts()
 local row = read_command(key)

@@ -1,4 +1,4 @@
-import { COMMAND_FIELDS } from '../keys.js';
+import { COMMAND_FIELDS, TICKET_GROUP } from '../keys.js';
 
 /**
  * Lua shared by every script, prepended to each (Redis scripts cannot import). Keys of
@@ -11,6 +11,8 @@ import { COMMAND_FIELDS } from '../keys.js';
 export const PRELUDE = `
 local FIELDS = {${COMMAND_FIELDS.map((f) => `'${f}'`).join(', ')}}
 local base = ARGV[1]
+local STREAM = base .. 'stream'
+local GROUP = '${TICKET_GROUP}'
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -38,19 +40,41 @@ end
 -- The member of a ready queue: run time then id, so equal priorities run oldest first.
 local function ready_member(run, id) return string.format('%013d', tonumber(run)) .. id end
 
+-- Acknowledges delivery tickets (stream entry ids), in slices.
+local function ack_tickets(list)
+  for i = 1, #list, 4000 do
+    redis.call('XACK', STREAM, GROUP, unpack(list, i, math.min(i + 3999, #list)))
+  end
+end
+
 -- Puts a pending command where a claim finds it: the ready queue of its type when due,
 -- else the delayed set. Remembers the type so a claim of every type knows where to look.
+-- A command that becomes ready gets one delivery ticket on the domain's stream, in the
+-- same atomic step (see ../tickets.ts for what tickets are and are not).
 local known_types = {}
 local function enqueue(id, typ, prio, run, now)
   if tonumber(run) > now then
     redis.call('ZADD', base .. 'delayed', run, id)
   else
     redis.call('ZADD', base .. 'r:' .. typ, -tonumber(prio), ready_member(run, id))
+    redis.call('XADD', STREAM, '*', 'id', id)
     if not known_types[typ] then
       known_types[typ] = true
       redis.call('SADD', base .. 'types', typ)
     end
   end
+end
+
+-- Moves up to 1,000 due commands from the delayed set (the schedule) to their ready
+-- queues, each with its ticket.
+local function promote_due(now)
+  local due = redis.call('ZRANGEBYSCORE', base .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    local f = redis.call('HMGET', ckey(id), 's', 't', 'p', 'r')
+    if f[1] == 'pending' then enqueue(id, f[2], f[3], f[4], now) end
+  end
+  call_many('ZREM', base .. 'delayed', due)
+  return #due
 end
 
 -- Takes a pending command out of whichever queue holds it.

@@ -6,11 +6,13 @@ export const SETTLE_STRIDE = 6;
 /**
  * settle: writes the outcomes of attempts of one domain, each only while the command is
  * in progress under the presented fencing token; a late worker's outcome is refused.
- * Each applied outcome appends one audit entry for the whole attempt.
+ * Each applied outcome appends one audit entry for the whole attempt and acknowledges
+ * the stream ticket the claim pinned on the command; a command that goes back to the
+ * ready queue at once gets a new ticket.
  *
- * KEYS[1] leases    KEYS[2] done    KEYS[3] trouble
- * ARGV[1] key base, ARGV[2] wake channel, ARGV[3] domain
- * ARGV[4...] per settlement, SETTLE_STRIDE values: id, token, kind, json, delayMs, reason
+ * KEYS[1] leases    KEYS[2] done    KEYS[3] trouble    KEYS[4] stream
+ * ARGV[1] key base
+ * ARGV[2...] per settlement, SETTLE_STRIDE values: id, token, kind, json, delayMs, reason
  *   kind: complete (json = result or '') | retry (json = error) | troubleshoot (json = error)
  *       | release (no attempt spent; reason says why)
  *
@@ -18,23 +20,23 @@ export const SETTLE_STRIDE = 6;
  */
 export const settleScript = {
   name: 'dbxSettle',
-  keys: 3,
+  keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
 local nows = int(now)
 local applied, batches, seen = {}, {}, {}
-local ended, done, trouble = {}, {}, {}
-local wake = false
-for i = 4, #ARGV, ${SETTLE_STRIDE} do
+local ended, done, trouble, acks = {}, {}, {}, {}
+for i = 2, #ARGV, ${SETTLE_STRIDE} do
   local id, token, kind, json, delay, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5]
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'lt', 'a', 'sa', 'w', 'b', 'e', 't', 'p', 'au')
+  local f = redis.call('HMGET', key, 's', 'lt', 'a', 'sa', 'w', 'b', 'e', 't', 'p', 'au', 'tk')
   if f[1] == 'in_progress' and f[2] == token then
     local attempt = tonumber(f[3])
     local err, to = f[7], nil
     -- the lease fields are blanked rather than deleted: one HSET does the whole transition
-    local fields = {'lt', '', 'le', '', 'u', nows}
+    local fields = {'lt', '', 'le', '', 'tk', '', 'u', nows}
     ended[#ended + 1] = id
+    if f[11] and f[11] ~= '' then acks[#acks + 1] = f[11] end
     if kind == 'complete' then
       to, reason = 'completed', 'succeeded'
       if json ~= '' then fields[#fields + 1] = 'res'; fields[#fields + 1] = json end
@@ -56,7 +58,6 @@ for i = 4, #ARGV, ${SETTLE_STRIDE} do
         fields[#fields + 1] = 'a'; fields[#fields + 1] = attempt - 1
       end
       enqueue(id, f[8], f[9], run, now)
-      if delay <= 0 then wake = true end
     end
     fields[#fields + 1] = 's'; fields[#fields + 1] = to
     fields[#fields + 1] = 'au'
@@ -74,67 +75,104 @@ end
 call_many('ZREM', KEYS[1], ended)
 call_many('ZADD', KEYS[2], done)
 call_many('ZADD', KEYS[3], trouble)
+ack_tickets(acks)
 flush_counts()
-if wake then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return {applied, batches}
 `,
 };
 
 /**
- * renew: extends the leases still held under their tokens.
+ * renew: extends the leases still held under their tokens, and resets the idle time of
+ * their tickets (XCLAIM to the same consumer), so only a dead consumer's tickets ever
+ * idle past the lease and are taken back by recover.
  *
- * KEYS[1] leases
+ * KEYS[1] leases    KEYS[2] stream
  * ARGV[1] key base, ARGV[2] lease ms, ARGV[3...] pairs of id, token
  * Returns the ids renewed.
  */
 export const renewScript = {
   name: 'dbxRenew',
-  keys: 1,
+  keys: 2,
   lua: `${PRELUDE}
 local expires = now_ms() + tonumber(ARGV[2])
 local renewed = {}
+local tickets = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'lt')
+  local f = redis.call('HMGET', key, 's', 'lt', 'tk', 'w')
   if f[1] == 'in_progress' and f[2] == token then
     redis.call('HSET', key, 'le', int(expires))
     redis.call('ZADD', KEYS[1], expires, id)
     renewed[#renewed + 1] = id
+    if f[3] and f[3] ~= '' then
+      local list = tickets[f[4]]
+      if not list then list = {}; tickets[f[4]] = list end
+      list[#list + 1] = f[3]
+    end
   end
+end
+-- XCLAIM <stream> <group> <worker> 0 <tickets...> JUSTID: a call per worker (the list is
+-- one worker's renewals, at most a few thousand, within Lua's unpack limit)
+for worker, list in pairs(tickets) do
+  local args = {'XCLAIM', KEYS[2], GROUP, worker, 0}
+  for _, t in ipairs(list) do args[#args + 1] = t end
+  args[#args + 1] = 'JUSTID'
+  redis.pcall(unpack(args))
 end
 return renewed
 `,
 };
 
 /**
- * recover: commands whose lease expired go back to pending (the attempt counts) or, with
- * no attempt left, to troubleshooting; each is audited as 'lease expired' by 'system'.
+ * recover: the domain's maintenance step.
+ * 1. Due delayed commands move to their ready queues with their tickets (so a worker
+ *    blocked on the stream wakes for them even when nothing else happens).
+ * 2. Tickets of a dead consumer (idle longer than the longest recent lease, `maxlease`)
+ *    are taken over with XAUTOCLAIM and acknowledged: a live worker's tickets never idle
+ *    that long, since renew resets them. Their commands are dealt with by step 3 (the
+ *    lease expired) or were ready all along.
+ * 3. Commands whose lease expired go back to pending (the attempt counts, with a new
+ *    ticket) or, with no attempt left, to troubleshooting; each is audited as 'lease
+ *    expired' by 'system', and its old ticket is acknowledged.
  *
- * KEYS[1] leases    KEYS[2] trouble
- * ARGV[1] key base, ARGV[2] limit, ARGV[3] wake channel, ARGV[4] domain
- * Returns {number recovered, batch ids of commands that reached a final state}.
+ * KEYS[1] leases    KEYS[2] trouble    KEYS[3] stream    KEYS[4] maxlease
+ * ARGV[1] key base, ARGV[2] limit, ARGV[3] lease ms assumed when maxlease is unset
+ * Returns {number recovered, batch ids of commands that reached a final state,
+ *   number of tickets taken from dead consumers}.
  */
 export const recoverScript = {
   name: 'dbxRecover',
-  keys: 2,
+  keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[2]))
+local limit = tonumber(ARGV[2])
+promote_due(now)
+
+local idle = tonumber(redis.call('GET', KEYS[4]) or ARGV[3])
+local taken = redis.pcall('XAUTOCLAIM', KEYS[3], GROUP, 'dispatchbox-recovery', idle, '0-0', 'COUNT', limit, 'JUSTID')
+local reclaimed = 0
+-- NOGROUP (no worker has read this domain yet) leaves nothing to take over
+if not taken.err then
+  reclaimed = #taken[2]
+  ack_tickets(taken[2])
+end
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, limit)
 local err = '{"code":"LEASE_EXPIRED","message":"the worker stopped renewing its lease (crashed, hung or cut off)"}'
-local n, batches, seen, wake = 0, {}, {}, false
+local n, batches, seen, acks = 0, {}, {}, {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[1], id)
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'a', 'm', 'sa', 'w', 'b', 'e', 't', 'p')
+  local f = redis.call('HMGET', key, 's', 'a', 'm', 'sa', 'w', 'b', 'e', 't', 'p', 'tk')
   if f[1] == 'in_progress' then
     local attempts = tonumber(f[2])
     local to = attempts >= tonumber(f[3]) and 'troubleshooting' or 'pending'
-    redis.call('HSET', key, 's', to, 'e', err, 'r', int(now), 'u', int(now))
+    if f[10] and f[10] ~= '' then acks[#acks + 1] = f[10] end
+    redis.call('HSET', key, 's', to, 'e', err, 'r', int(now), 'u', int(now), 'tk', '')
     redis.call('HDEL', key, 'lt', 'le')
     if to == 'pending' then
       enqueue(id, f[8], f[9], now, now)
-      wake = true
     else
       redis.call('ZADD', KEYS[2], 0, id)
       if f[6] and not seen[f[6]] then
@@ -147,8 +185,8 @@ for _, id in ipairs(expired) do
     n = n + 1
   end
 end
+ack_tickets(acks)
 flush_counts()
-if wake then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-return {n, batches}
+return {n, batches, reclaimed}
 `,
 };

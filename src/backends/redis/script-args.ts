@@ -1,0 +1,90 @@
+import type { ChainableCommander } from 'ioredis';
+import type { Command, NewCommand } from '../../core/command.js';
+import type { Settlement } from '../backend.js';
+
+/** Commands per script call: large enough to amortise the call, small enough not to stall Redis. */
+export const CHUNK = 1000;
+
+/** Runs a pipeline or MULTI and returns its replies, throwing the first error. */
+export async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipeline.exec();
+  if (!replies) throw new Error('the transaction was aborted');
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}
+
+export function chunks<T>(items: T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** A command's insert arguments, in the order of INSERT_STRIDE (scripts/insert.ts). */
+export function insertArgs(c: NewCommand): string[] {
+  return [
+    c.id,
+    c.type,
+    c.dataJson,
+    String(c.priority),
+    String(c.maxAttempts),
+    String(c.delayMs),
+    c.runAt ? String(c.runAt.getTime()) : '',
+    c.correlationId ?? '',
+    c.causationId ?? '',
+    c.batchId ?? '',
+    c.idempotencyKey ?? '',
+  ];
+}
+
+/** A settlement's arguments, in the order of SETTLE_STRIDE (scripts/settle.ts). */
+export function settleArgs(s: Settlement): string[] {
+  switch (s.kind) {
+    case 'complete':
+      return [s.id, s.leaseToken, s.kind, s.resultJson ?? '', '0', ''];
+    case 'retry':
+      return [s.id, s.leaseToken, s.kind, JSON.stringify(s.error), String(s.delayMs), ''];
+    case 'troubleshoot':
+      return [s.id, s.leaseToken, s.kind, JSON.stringify(s.error), '0', ''];
+    case 'release':
+      return [s.id, s.leaseToken, s.kind, '', String(s.delayMs), s.reason];
+  }
+}
+
+/** The command a fresh insert stored, built without reading it back. */
+export function newCommand(c: NewCommand, now: number): Command {
+  const at = new Date(now);
+  return {
+    id: c.id,
+    domain: c.domain,
+    type: c.type,
+    data: JSON.parse(c.dataJson),
+    state: 'pending',
+    priority: c.priority,
+    attempts: 0,
+    maxAttempts: c.maxAttempts,
+    runAt: c.runAt ?? new Date(now + c.delayMs),
+    createdAt: at,
+    updatedAt: at,
+    correlationId: c.correlationId,
+    causationId: c.causationId,
+    batchId: c.batchId,
+    idempotencyKey: c.idempotencyKey,
+    lastError: null,
+    result: null,
+    workerId: null,
+    leaseExpiresAt: null,
+  };
+}
