@@ -239,6 +239,13 @@ export interface Backend {
   releaseSlot(params: ReleaseSlotParams): Promise<void>;
 
   prune(params: PruneParams): Promise<number>;
+  /**
+   * Reclaims what finished work left behind, if the store needs it: on PostgreSQL and
+   * PGlite, VACUUM of the commands table once dead rows pile up, so the claim index does
+   * not fill with dead entries between autovacuum runs. Worker maintenance calls it every
+   * few seconds; it must be cheap when there is nothing to do. Optional.
+   */
+  tidy?(): Promise<void>;
   readonly admin: AdminQueries;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ export interface MaintenanceOptions {
   batchesEveryMs: number;
   pruneEveryMs: number;
   retentionMs: number;
+  tidyEveryMs: number;
 }
 
 /**
@@ -15,6 +16,7 @@ export interface MaintenanceOptions {
  */
 export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
   private touched = new Set<string>();
   private batchTimer: NodeJS.Timeout | null = null;
 
@@ -30,11 +32,15 @@ export class Maintenance {
       const timer = setInterval(() => {
         if (running) return;
         running = true;
-        fn()
+        const task = fn()
           .catch((error: unknown) =>
             this.logger.warn({ err: error }, `maintenance: ${what} failed; will try again`),
           )
-          .finally(() => (running = false));
+          .finally(() => {
+            running = false;
+            this.inFlight.delete(task);
+          });
+        this.inFlight.add(task);
       }, ms);
       timer.unref();
       this.timers.push(timer);
@@ -42,6 +48,8 @@ export class Maintenance {
     every(this.options.recoverEveryMs, 'lease recovery', () => this.recover());
     every(this.options.batchesEveryMs, 'batch completion', () => this.backend.finishBatches({}));
     every(this.options.pruneEveryMs, 'retention', () => this.prune());
+    const tidy = this.backend.tidy?.bind(this.backend);
+    if (tidy) every(this.options.tidyEveryMs, 'vacuum', tidy);
   }
 
   async recover(): Promise<number> {
@@ -82,10 +90,12 @@ export class Maintenance {
     if (total > 0) this.logger.info({ pruned: total }, 'pruned commands past retention');
   }
 
-  stop(): void {
+  /** Stops the timers and waits for what is running, so nothing touches the store after. */
+  async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = null;
+    await Promise.allSettled([...this.inFlight]);
   }
 }

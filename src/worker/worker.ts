@@ -111,6 +111,7 @@ export class Worker extends EventEmitter {
             batchesEveryMs: 5000,
             pruneEveryMs: 60_000,
             retentionMs: resolved.retentionMs,
+            tidyEveryMs: 5000,
           });
   }
 
@@ -395,7 +396,7 @@ export class Worker extends EventEmitter {
     this.leases.stop();
     this.wakes.stop();
     await this.limits.close();
-    this.maintenance?.stop();
+    await this.maintenance?.stop();
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 

@@ -36,6 +36,9 @@ import {
   type CommandRow,
 } from './rows.js';
 
+/** Dead rows in the commands table worth a VACUUM (see tidy). */
+const TIDY_MIN_DEAD = 20_000;
+
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
 
@@ -330,6 +333,29 @@ export class SqlBackend implements Backend {
 
   releaseSlot(params: ReleaseSlotParams): Promise<void> {
     return this.limits.releaseSlot(params);
+  }
+
+  /**
+   * A claim scans the pending index from its oldest end, where every claimed command
+   * leaves a dead entry until VACUUM removes it. Autovacuum looks at a table once a minute
+   * at best, and a worker draining 10,000 commands a second leaves 20,000 dead rows a
+   * second: measured, the claim went from 1 ms to 20 ms in 60 s (2,700 buffers for 128
+   * rows) and throughput fell by two thirds. So maintenance vacuums the table itself once
+   * the dead rows are worth it. SKIP_LOCKED: when another worker is already vacuuming,
+   * there is nothing to add.
+   */
+  async tidy(): Promise<void> {
+    const t = `"${this.schema}".commands`;
+    const stats = await this.driver.query<{ dead: number | string; live: number | string }>(
+      `SELECT n_dead_tup AS dead, n_live_tup AS live FROM pg_stat_user_tables WHERE relid = $1::regclass`,
+      [t],
+    );
+    const row = stats.rows[0];
+    const dead = Number(row?.dead ?? 0);
+    // PGlite has no statistics collector to ask: it vacuums on every call (every few seconds).
+    const counted = this.driver.kind === 'postgres';
+    if (counted && dead < Math.max(TIDY_MIN_DEAD, Number(row?.live ?? 0) * 0.05)) return;
+    await this.driver.query(`VACUUM (SKIP_LOCKED) ${t}`);
   }
 
   close(): Promise<void> {
