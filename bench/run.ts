@@ -8,10 +8,14 @@
  *                          retry, sustained, batch, memory)
  *   --runs N               repetitions of the repeated workloads (default 3; --quick 1)
  *   --profile              run worker processes under --cpu-prof (results/profiles/)
+ *   --at <commit>          measure Dispatchbox as of this commit (its src/ is extracted into
+ *                          results/snapshots/), so that edits made during a long run don't
+ *                          mix versions; default: the working tree
  *   --write / --no-write   regenerate the table section of RESULTS.md (default: on for a
  *                          full run of everything)
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +52,7 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
       runs: { type: 'string' },
       profile: { type: 'boolean', default: false },
       write: { type: 'boolean' },
+      at: { type: 'string' },
       'no-write': { type: 'boolean' },
     },
   });
@@ -84,10 +89,32 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
       ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`]
       : [],
   };
+  if (values.at) process.env.BENCH_DISPATCHBOX_ENTRY = snapshot(values.at);
   const everything = !values.only && !values.workload;
   const write = values['no-write'] ? false : (values.write ?? (everything && !values.quick));
   return { config, systems: systems as SystemName[], write };
 }
+
+/** Extracts src/ as of `commit` (read-only git archive) and returns its entry point. */
+function snapshot(commit: string): string {
+  const sha = execFileSync('git', ['rev-parse', '--verify', `${commit}^{commit}`], {
+    cwd: BENCH_DIR,
+    encoding: 'utf8',
+  }).trim();
+  const dir = join(RESULTS_DIR, 'snapshots', sha.slice(0, 12));
+  if (!existsSync(join(dir, 'src', 'index.ts'))) {
+    mkdirSync(dir, { recursive: true });
+    const archive = execFileSync('git', ['archive', sha, 'src'], {
+      cwd: join(BENCH_DIR, '..'),
+      maxBuffer: 64 * 2 ** 20,
+    });
+    execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  }
+  dispatchboxCommit = sha.slice(0, 12);
+  return join(dir, 'src', 'index.ts');
+}
+
+let dispatchboxCommit = 'working tree';
 
 async function environment(): Promise<Record<string, string>> {
   const version = (pkg: string, base = join(BENCH_DIR, 'node_modules')) =>
@@ -123,7 +150,7 @@ async function environment(): Promise<Record<string, string>> {
     node: process.version,
     postgres,
     redis,
-    dispatchbox: version('.', join(BENCH_DIR, '..')),
+    dispatchbox: `${version('.', join(BENCH_DIR, '..'))} (${dispatchboxCommit})`,
     bullmq: version('bullmq'),
     'pg-boss': version('pg-boss'),
     'graphile-worker': version('graphile-worker'),

@@ -1,3 +1,4 @@
+import type * as Dispatchbox from '../../src/index.js';
 import type {
   CommandBus,
   CreateDispatchboxOptions,
@@ -31,7 +32,9 @@ export abstract class DispatchboxAdapter implements Adapter {
   abstract analyze(): Promise<void>;
 
   async open(): Promise<void> {
-    const { createDispatchbox } = await import('../../src/index.js');
+    // `--at <commit>` points this at a snapshot of the source, so that a long run measures one version.
+    const entry = process.env.BENCH_DISPATCHBOX_ENTRY ?? '../../src/index.js';
+    const { createDispatchbox } = (await import(entry)) as typeof Dispatchbox;
     this.bus = await createDispatchbox({ ...(await this.options()), migrate: true });
   }
 
