@@ -143,6 +143,7 @@ export class CommandBus {
         domain,
         type,
         dataJson,
+        data: checked as JsonValue,
         options,
         defaultMaxAttempts: handler?.retryPolicy.maxAttempts ?? this.defaultMaxAttempts,
       });

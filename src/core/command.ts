@@ -41,6 +41,11 @@ export interface NewCommand {
   type: string;
   /** The payload, already serialised to JSON text (validated and size-checked). */
   dataJson: string;
+  /**
+   * The payload as sent, when the sender has it: a backend may return it as the stored
+   * command's data instead of parsing `dataJson` back.
+   */
+  data?: JsonValue;
   priority: number;
   maxAttempts: number;
   /** Milliseconds from the store's clock until the command may run (0 = now). */

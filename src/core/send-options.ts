@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Queryable } from './queryable.js';
-import type { NewCommand } from './command.js';
+import type { JsonValue, NewCommand } from './command.js';
 import { toMillis, type Duration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { isUuid, uuidv7 } from './ids.js';
@@ -49,6 +49,7 @@ export interface BuildCommandInput {
   domain: string;
   type: string;
   dataJson: string;
+  data?: JsonValue;
   options: SendOptions;
   defaultMaxAttempts: number;
 }
@@ -62,6 +63,7 @@ export function buildNewCommand(input: BuildCommandInput): NewCommand {
     domain: checkName(input.domain, 'domain'),
     type: checkName(input.type, 'type'),
     dataJson: input.dataJson,
+    data: input.data,
     priority: o.priority ?? 0,
     maxAttempts: o.maxAttempts ?? input.defaultMaxAttempts,
     delayMs: o.delay === undefined ? 0 : toMillis(o.delay, 'delay'),

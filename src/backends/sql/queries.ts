@@ -40,7 +40,8 @@ WITH x AS (
   ON CONFLICT DO NOTHING
   RETURNING ${returning}
 )`;
-    this.insert = `${insertInto('*')}, wake AS (
+    // Only what the sender cannot know comes back: the rest of each command is what it sent.
+    this.insert = `${insertInto('id, domain, run_at, created_at')}, wake AS (
   SELECT pg_notify('${this.channel}', d.domain)
   FROM (SELECT DISTINCT domain FROM ins WHERE run_at <= now()) d
 )

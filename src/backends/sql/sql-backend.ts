@@ -1,4 +1,10 @@
-import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
+import type {
+  AuditRecord,
+  ClaimedCommand,
+  Command,
+  JsonValue,
+  NewCommand,
+} from '../../core/command.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -67,6 +73,37 @@ export function commandsJson(commands: NewCommand[]): string {
   return `[${rows.join(',')}]`;
 }
 
+interface InsertedRow {
+  id: string;
+  run_at: Date;
+  created_at: Date;
+}
+
+/** The command just stored, built from what was sent and the times the store chose. */
+function sentCommand(c: NewCommand, row: InsertedRow): Command {
+  return {
+    id: c.id,
+    domain: c.domain,
+    type: c.type,
+    data: c.data !== undefined ? c.data : (JSON.parse(c.dataJson) as JsonValue),
+    state: 'pending',
+    priority: c.priority,
+    attempts: 0,
+    maxAttempts: c.maxAttempts,
+    runAt: row.run_at,
+    createdAt: row.created_at,
+    updatedAt: row.created_at,
+    correlationId: c.correlationId,
+    causationId: c.causationId,
+    batchId: c.batchId,
+    idempotencyKey: c.idempotencyKey,
+    lastError: null,
+    result: null,
+    workerId: null,
+    leaseExpiresAt: null,
+  };
+}
+
 /** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
 export class SqlBackend implements Backend {
   readonly kind: string;
@@ -99,10 +136,13 @@ export class SqlBackend implements Backend {
 
   async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
     const db = params.tx ?? this.driver;
-    const inserted = await db.query<CommandRow>(this.q.insert, [commandsJson(params.commands)]);
+    const inserted = await db.query<InsertedRow>(this.q.insert, [commandsJson(params.commands)]);
     const byId = new Map(inserted.rows.map((r) => [r.id, r]));
     if (byId.size === params.commands.length) {
-      return params.commands.map((c) => ({ command: toCommand(byId.get(c.id)!), created: true }));
+      return params.commands.map((c) => ({
+        command: sentCommand(c, byId.get(c.id)!),
+        created: true,
+      }));
     }
     // Some ids or idempotency keys existed already: return the first command for each.
     const missing = params.commands.filter((c) => !byId.has(c.id));
@@ -120,7 +160,7 @@ export class SqlBackend implements Backend {
     );
     return params.commands.map((c) => {
       const created = byId.get(c.id);
-      if (created) return { command: toCommand(created), created: true };
+      if (created) return { command: sentCommand(c, created), created: true };
       const first =
         existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
