@@ -1,12 +1,14 @@
 /**
  * kill -9 a worker with 10,000 commands in flight on Redis: a second worker recovers the
  * expired leases and finishes every one; none is lost, each ran twice at most, and the
- * audit trail of each tells the story (claimed, lease expired, claimed, completed).
+ * audit trail of each tells the story (claimed, lease expired, claimed, completed). The
+ * dead worker's stream tickets are taken back too: none is left pending.
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisBackend } from '../src/backends/redis/index.js';
+import { TICKET_GROUP } from '../src/backends/redis/keys.js';
 import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { CommandBus } from '../src/bus/bus.js';
 import type { Worker } from '../src/worker/worker.js';
@@ -56,6 +58,10 @@ describe.skipIf(!available)('Redis crash', () => {
       `all ${COUNT} commands to be in flight`,
     );
     expect((await bus.countByState(domain)).in_progress).toBe(COUNT);
+    const stream = backend.keysOf(domain).stream;
+    const pending = async () =>
+      ((await backend!.client.xpending(stream, TICKET_GROUP)) as [number, ...unknown[]])[0];
+    expect(await pending()).toBe(COUNT); // one ticket per command in flight
     await child.kill();
 
     bus.handle(domain, 'Job', () => 'done');
@@ -70,6 +76,13 @@ describe.skipIf(!available)('Redis crash', () => {
     }
     await worker.stop(2000);
 
+    expect(await pending()).toBe(0);
+    const consumers = (await backend.client.xinfo(
+      'CONSUMERS',
+      stream,
+      TICKET_GROUP,
+    )) as unknown[][];
+    for (const c of consumers) expect(c[3]).toBe(0); // [name, n, pending, n, ...]
     expect(await bus.countByState(domain)).toMatchObject({
       completed: COUNT,
       pending: 0,

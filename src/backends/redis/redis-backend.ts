@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import { ConfigurationError, SchemaVersionError } from '../../core/errors.js';
 import type {
@@ -28,9 +28,10 @@ import { toStoreError } from './errors.js';
 import { DomainKeys, GlobalKeys } from './keys.js';
 import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
-import { toClaimed, toCommand, type CommandReply } from './records.js';
+import { toClaimed, type CommandReply } from './records.js';
 import { defineScripts, runScript } from './scripts/runner.js';
-import { chunks, execAll, groupBy, insertArgs, newCommand, settleArgs } from './script-args.js';
+import { chunks, execAll, settleArgs } from './script-args.js';
+import { RedisSending } from './sending.js';
 import { TicketDelivery } from './tickets.js';
 
 const SCHEMA_VERSION = '1';
@@ -56,12 +57,12 @@ export class RedisBackend implements Backend {
   readonly admin: RedisAdminQueries;
   readonly keys: GlobalKeys;
   private readonly domainKeys = new Map<string, DomainKeys>();
-  private readonly registered = new Set<string>();
   readonly locator: CommandLocator;
   private readonly batches: RedisBatches;
   private readonly commands: RedisCommands;
   private readonly limits: RedisLimits;
   private readonly tickets: TicketDelivery;
+  private readonly sending: RedisSending;
 
   constructor(
     readonly client: Redis,
@@ -76,6 +77,7 @@ export class RedisBackend implements Backend {
     this.commands = new RedisCommands(this);
     this.limits = new RedisLimits(client, this.keys);
     this.tickets = new TicketDelivery(client, (d) => this.keysOf(d), onError);
+    this.sending = new RedisSending(this);
   }
 
   keysOf(domain: string): DomainKeys {
@@ -104,86 +106,16 @@ export class RedisBackend implements Backend {
 
   // ---- sending ---------------------------------------------------------------------------
 
-  async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
-    if (params.tx) {
-      throw new ConfigurationError(
-        'Redis cannot join an application transaction: send without tx, or use PostgreSQL for transactional sends',
-      );
-    }
-    const results = new Array<InsertedCommand>(params.commands.length);
-    const indexed = params.commands.map((command, index) => ({ command, index }));
-    const calls: { domain: string; items: typeof indexed }[] = [];
-    for (const [domain, items] of groupBy(indexed, (i) => i.command.domain)) {
-      for (const part of chunks(items)) calls.push({ domain, items: part });
-    }
-    const fresh = [...new Set(calls.map((c) => c.domain))].filter((d) => !this.registered.has(d));
-    const run = (target: Redis | ChainableCommander, call: (typeof calls)[number]) => {
-      const k = this.keysOf(call.domain);
-      return runScript(
-        target,
-        'insert',
-        [k.ids, k.idem, k.counts, k.stream],
-        [k.base, 'pending', '', ...call.items.flatMap((i) => insertArgs(i.command))],
-      );
-    };
-    let replies: unknown[];
-    try {
-      if (calls.length === 1 && fresh.length === 0) {
-        replies = [await run(this.client, calls[0]!)];
-      } else {
-        // All or none: MULTI makes every domain's script one atomic step on the server.
-        const multi = this.client.multi();
-        if (fresh.length > 0) multi.sadd(this.keys.domains, ...fresh);
-        for (const call of calls) run(multi, call);
-        replies = await execAll(multi);
-        if (fresh.length > 0) replies.shift();
-      }
-    } catch (error) {
-      throw toStoreError(error, 'storing commands');
-    }
-    for (const d of fresh) this.registered.add(d);
-    calls.forEach((call, n) => {
-      const [now, , ...items] = replies[n] as [number, number, ...(1 | CommandReply)[]];
-      call.items.forEach(({ command, index }, j) => {
-        const item = items[j]!;
-        if (item === 1) {
-          this.locator.remember(command.id, call.domain);
-          results[index] = { command: newCommand(command, now), created: true };
-        } else {
-          results[index] = { command: toCommand(call.domain, item), created: false };
-        }
-      });
-    });
-    return results;
+  insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
+    return this.sending.insert(params);
   }
 
-  /**
-   * Stores a chunk of a batch's commands, invisible until the batch commits; used by
-   * RedisBatches. Returns how many were new.
-   */
-  async stageCommands(
+  /** Stores a chunk of a batch's commands, invisible until the batch commits (RedisBatches). */
+  stageCommands(
     batchId: string,
     commands: NewCommand[],
   ): Promise<{ domains: string[]; created: number }> {
-    const calls: { domain: string; items: NewCommand[] }[] = [];
-    for (const [domain, items] of groupBy(commands, (c) => c.domain)) {
-      for (const part of chunks(items)) calls.push({ domain, items: part });
-    }
-    const domains = [...new Set(calls.map((c) => c.domain))];
-    const pipeline = this.client.pipeline();
-    pipeline.sadd(this.keys.domains, ...domains);
-    for (const call of calls) {
-      const k = this.keysOf(call.domain);
-      runScript(
-        pipeline,
-        'insert',
-        [k.ids, k.idem, k.counts, k.stream],
-        [k.base, 'staged', k.staged(batchId), ...call.items.flatMap(insertArgs)],
-      );
-    }
-    const replies = (await execAll(pipeline)).slice(1) as [number, number][];
-    for (const d of domains) this.registered.add(d);
-    return { domains, created: replies.reduce((sum, r) => sum + r[1], 0) };
+    return this.sending.stage(batchId, commands);
   }
 
   // ---- the worker's path -------------------------------------------------------------------
