@@ -10,8 +10,9 @@ import { PRELUDE } from './prelude.js';
  * cannot filter, and leaves cancelled entries behind). A ready queue per (domain, type)
  * scored by -priority, with members `runAt|id`, pops in exactly the SQL backend's order
  * (priority desc, run_at, id) in O(log n), and one script call claims a whole batch.
- * The lease lives in the command hash and a `leases` zset, which is what XAUTOCLAIM's
- * idle-time would give, but per command and renewable with a token.
+ * The lease lives in the command hash and a `leases` zset: per command, renewable and
+ * fenced by a token, which a stream entry's idle time is not; that idle time only tells
+ * recover (settle.ts) which tickets a dead consumer left behind.
  *
  * Streams carry the wake-ups and the bookkeeping of deliveries, not the order: each
  * command that becomes ready puts one ticket on the domain's stream. A claim reads up to
@@ -46,8 +47,9 @@ local held = tonumber(ARGV[6])
 
 promote_due(now)
 
--- the longest lease lately: how long a ticket may idle before its consumer counts as dead
-if lease_ms >= tonumber(redis.call('GET', KEYS[6]) or 0) then
+-- the longest lease lately (kept for ten leases): how long a ticket may idle before its
+-- consumer counts as dead
+if lease_ms > tonumber(redis.call('GET', KEYS[6]) or 0) then
   redis.call('SET', KEYS[6], lease_ms, 'PX', lease_ms * 10)
 end
 
