@@ -1,8 +1,9 @@
 /** The limits contract (fixtures/limit-contract.ts) on Redis. */
-import { describe } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { createRedisBackend } from '../src/backends/redis/index.js';
 import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { limitContractTests } from './fixtures/limit-contract.js';
+import { checkSharedConcurrencyCap, checkSharedRateLimit } from './fixtures/limit-scenarios.js';
 import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
 
 const available = await redisAvailable();
@@ -14,5 +15,26 @@ describe.skipIf(!available)('Redis', () => {
     destroyBackend: async (backend) => {
       await deletePrefix((backend as RedisBackend).prefix);
     },
+  });
+});
+
+describe.skipIf(!available)('shared limits: Redis, three worker processes', () => {
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(prefix);
+  });
+
+  it('starts at most 20 × 5 + 20 (+3) handlers in 5 s, and at least 60 % of that', async () => {
+    const schema = uniquePrefix('rl');
+    prefixes.push(schema);
+    const outcome = await checkSharedRateLimit({ databaseUrl: REDIS_URL, schema });
+    console.info('Redis rate limit', outcome);
+  });
+
+  it('never runs more than the global cap at once across the three processes', async () => {
+    const schema = uniquePrefix('cap');
+    prefixes.push(schema);
+    const outcome = await checkSharedConcurrencyCap({ databaseUrl: REDIS_URL, schema });
+    console.info('Redis concurrency cap', outcome);
   });
 });
