@@ -1,7 +1,7 @@
+import { batchCompletionCommand } from '../../core/records.js';
 import type { Redis } from 'ioredis';
 import type { NewCommand } from '../../core/command.js';
 import { StoreError } from '../../core/errors.js';
-import { uuidv7 } from '../../core/ids.js';
 import type {
   BatchCounts,
   BatchInfo,
@@ -221,22 +221,7 @@ export class RedisBatches {
     if (record.oc) {
       const onComplete = JSON.parse(record.oc) as NonNullable<NewBatch['onComplete']>;
       const [sent] = await this.host.insertCommands({
-        commands: [
-          {
-            id: uuidv7(),
-            domain: onComplete.domain,
-            type: onComplete.type,
-            dataJson: JSON.stringify({ batchId: id, status, counts, data: onComplete.data }),
-            priority: 0,
-            maxAttempts: 5,
-            delayMs: 0,
-            runAt: null,
-            correlationId: id,
-            causationId: null,
-            batchId: null,
-            idempotencyKey: `batch-completed:${id}`,
-          },
-        ],
+        commands: [batchCompletionCommand(id, onComplete, { status, counts })],
       });
       completionId = sent!.command.id;
     }

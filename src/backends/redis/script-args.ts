@@ -1,3 +1,4 @@
+import { pendingCommand } from '../../core/records.js';
 import type { ChainableCommander } from 'ioredis';
 import type { Command, NewCommand } from '../../core/command.js';
 import type { Settlement } from '../backend.js';
@@ -66,25 +67,5 @@ export function settleArgs(s: Settlement): string[] {
 /** The command a fresh insert stored, built without reading it back. */
 export function newCommand(c: NewCommand, now: number): Command {
   const at = new Date(now);
-  return {
-    id: c.id,
-    domain: c.domain,
-    type: c.type,
-    data: JSON.parse(c.dataJson),
-    state: 'pending',
-    priority: c.priority,
-    attempts: 0,
-    maxAttempts: c.maxAttempts,
-    runAt: c.runAt ?? new Date(now + c.delayMs),
-    createdAt: at,
-    updatedAt: at,
-    correlationId: c.correlationId,
-    causationId: c.causationId,
-    batchId: c.batchId,
-    idempotencyKey: c.idempotencyKey,
-    lastError: null,
-    result: null,
-    workerId: null,
-    leaseExpiresAt: null,
-  };
+  return pendingCommand(c, at, c.runAt ?? new Date(now + c.delayMs));
 }

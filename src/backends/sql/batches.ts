@@ -1,4 +1,4 @@
-import { uuidv7 } from '../../core/ids.js';
+import { batchCompletionCommand } from '../../core/records.js';
 import type { NewCommand } from '../../core/command.js';
 import type {
   BatchCounts,
@@ -125,29 +125,16 @@ export class BatchStore {
     if (counts.pending + counts.inProgress > 0) return null;
     const status: BatchStatus =
       counts.completed === counts.total ? 'completed' : 'completed_with_failures';
-    const completionId = row.on_complete ? uuidv7() : null;
+    const completion = row.on_complete
+      ? batchCompletionCommand(id, row.on_complete, { status, counts })
+      : null;
+    const completionId = completion?.id ?? null;
     const updated = await tx.query<BatchRow>(
       `UPDATE ${this.t}.batches SET finished_at = now(), status = $2, completion_command_id = $3
        WHERE id = $1 RETURNING *`,
       [id, status, completionId],
     );
-    if (row.on_complete && completionId) {
-      const data = { batchId: id, status, counts, data: row.on_complete.data };
-      await insertCompletion(tx, {
-        id: completionId,
-        domain: row.on_complete.domain,
-        type: row.on_complete.type,
-        dataJson: JSON.stringify(data),
-        priority: 0,
-        maxAttempts: 5,
-        delayMs: 0,
-        runAt: null,
-        correlationId: id,
-        causationId: null,
-        batchId: null,
-        idempotencyKey: `batch-completed:${id}`,
-      });
-    }
+    if (completion) await insertCompletion(tx, completion);
     return toBatchInfo(updated.rows[0]!, counts);
   }
 }

@@ -1,10 +1,5 @@
-import type {
-  AuditRecord,
-  ClaimedCommand,
-  Command,
-  JsonValue,
-  NewCommand,
-} from '../../core/command.js';
+import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
+import { pendingCommand } from '../../core/records.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -79,31 +74,6 @@ interface InsertedRow {
   created_at: Date;
 }
 
-/** The command just stored, built from what was sent and the times the store chose. */
-function sentCommand(c: NewCommand, row: InsertedRow): Command {
-  return {
-    id: c.id,
-    domain: c.domain,
-    type: c.type,
-    data: c.data !== undefined ? c.data : (JSON.parse(c.dataJson) as JsonValue),
-    state: 'pending',
-    priority: c.priority,
-    attempts: 0,
-    maxAttempts: c.maxAttempts,
-    runAt: row.run_at,
-    createdAt: row.created_at,
-    updatedAt: row.created_at,
-    correlationId: c.correlationId,
-    causationId: c.causationId,
-    batchId: c.batchId,
-    idempotencyKey: c.idempotencyKey,
-    lastError: null,
-    result: null,
-    workerId: null,
-    leaseExpiresAt: null,
-  };
-}
-
 /** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
 export class SqlBackend implements Backend {
   readonly kind: string;
@@ -140,7 +110,7 @@ export class SqlBackend implements Backend {
     const byId = new Map(inserted.rows.map((r) => [r.id, r]));
     if (byId.size === params.commands.length) {
       return params.commands.map((c) => ({
-        command: sentCommand(c, byId.get(c.id)!),
+        command: pendingCommand(c, byId.get(c.id)!.created_at, byId.get(c.id)!.run_at),
         created: true,
       }));
     }
@@ -160,7 +130,8 @@ export class SqlBackend implements Backend {
     );
     return params.commands.map((c) => {
       const created = byId.get(c.id);
-      if (created) return { command: sentCommand(c, created), created: true };
+      if (created)
+        return { command: pendingCommand(c, created.created_at, created.run_at), created: true };
       const first =
         existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
