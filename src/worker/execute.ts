@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Queryable } from '../core/queryable.js';
 import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
 import type { SendOptions } from '../core/send-options.js';
+import type { LazyAbort } from './lazy-abort.js';
 
 export type SendFn = (
   domain: string,
@@ -17,7 +18,7 @@ export type SendFn = (
 export interface Execution {
   command: ClaimedCommand;
   handler: RegisteredHandler;
-  controller: AbortController;
+  controller: LazyAbort;
   logger: Logger;
   middleware: readonly Middleware[];
   send: SendFn;
@@ -44,7 +45,9 @@ export function createContext(e: Execution): HandlerContext {
     correlationId: c.correlationId,
     batchId: c.batchId,
     command: c,
-    signal: e.controller.signal,
+    get signal() {
+      return e.controller.signal;
+    },
     get logger() {
       logger ??= e.logger.child({
         commandId: c.id,
@@ -79,7 +82,7 @@ export const loggingMiddleware: Middleware = async (ctx, next) => {
 };
 
 /** Aborts the signal and fails the attempt (transiently) when the handler runs too long. */
-export function timeoutMiddleware(timeoutMs: number, controller: AbortController): Middleware {
+export function timeoutMiddleware(timeoutMs: number, controller: LazyAbort): Middleware {
   return async (_ctx, next) => {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {

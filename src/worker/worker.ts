@@ -9,6 +9,7 @@ import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
 import { createContext, runHandler, type Execution } from './execute.js';
 import { ClaimLoop, claimPlan } from './claim-loop.js';
+import { LazyAbort } from './lazy-abort.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { Maintenance } from './maintenance.js';
@@ -24,7 +25,7 @@ import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
 
 interface Active {
   command: ClaimedCommand;
-  controller: AbortController;
+  controller: LazyAbort;
   /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
   abandoned: boolean;
 }
@@ -215,7 +216,7 @@ export class Worker extends EventEmitter {
       });
       return;
     }
-    const active: Active = { command, controller: new AbortController(), abandoned: false };
+    const active: Active = { command, controller: new LazyAbort(), abandoned: false };
     const typeKey = `${command.domain}/${command.type}`;
     this.active.set(command.id, active);
     this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 0) + 1);

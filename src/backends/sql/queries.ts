@@ -1,4 +1,13 @@
 /**
+ * What a claim brings back: what the handler and the worker use. Every timestamp column
+ * costs a date parse per row on the client, so the claim's own times (updated, lease) are
+ * not read back but known (see toClaimed).
+ */
+const CLAIMED_COLUMNS = `c.id, c.domain, c.type, c.data, c.priority, c.attempts, c.max_attempts,
+  c.created_at, c.correlation_id, c.causation_id, c.batch_id, c.idempotency_key, c.last_error,
+  c.lease_token, c.worker_id`;
+
+/**
  * The SQL of the hot path, one statement per operation, built once per schema.
  *
  * Batches travel as one JSON parameter expanded by json_to_recordset: the same text
@@ -68,7 +77,7 @@ SET state = 'in_progress', attempts = c.attempts + 1, lease_token = $3,
     lease_expires_at = now() + $4 * interval '1 millisecond', worker_id = $5,
     started_at = now(), updated_at = now()
 FROM picked WHERE c.id = picked.id
-RETURNING c.*`;
+RETURNING ${CLAIMED_COLUMNS}`;
     this.claimAnyType = claim('');
     this.claimTypes = claim('AND type = ANY($6::text[])');
 

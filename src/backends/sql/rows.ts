@@ -55,9 +55,36 @@ export function toCommand(row: CommandRow): Command {
   };
 }
 
-export function toClaimed(row: CommandRow): ClaimedCommand {
-  return { ...toCommand(row), leaseToken: row.lease_token! };
+/** A claimed row (CLAIMED_COLUMNS): in progress now, under the lease the claim just took. */
+export function toClaimed(row: ClaimedRow, claimedAt: Date, leaseExpiresAt: Date): ClaimedCommand {
+  return {
+    id: row.id,
+    domain: row.domain,
+    type: row.type,
+    data: row.data,
+    state: 'in_progress',
+    priority: row.priority,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    runAt: claimedAt,
+    createdAt: row.created_at,
+    updatedAt: claimedAt,
+    correlationId: row.correlation_id,
+    causationId: row.causation_id,
+    batchId: row.batch_id,
+    idempotencyKey: row.idempotency_key,
+    lastError: row.last_error,
+    result: null,
+    workerId: row.worker_id,
+    leaseExpiresAt,
+    leaseToken: row.lease_token!,
+  };
 }
+
+export type ClaimedRow = Omit<
+  CommandRow,
+  'state' | 'run_at' | 'updated_at' | 'lease_expires_at' | 'result'
+>;
 
 export interface AuditRow {
   command_id: string;

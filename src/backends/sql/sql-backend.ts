@@ -32,6 +32,7 @@ import {
   sentRecord,
   toAuditRecords,
   toClaimed,
+  type ClaimedRow,
   toCommand,
   type AuditRow,
   type CommandRow,
@@ -149,8 +150,10 @@ export class SqlBackend implements Backend {
     ];
     const sql = params.types ? this.q.claimTypes : this.q.claimAnyType;
     if (params.types) args.push(params.types);
-    const result = await this.driver.query<CommandRow>(sql, args);
-    return result.rows.map(toClaimed);
+    const claimedAt = new Date();
+    const result = await this.driver.query<ClaimedRow>(sql, args);
+    const leaseExpiresAt = new Date(claimedAt.getTime() + params.leaseMs);
+    return result.rows.map((row) => toClaimed(row, claimedAt, leaseExpiresAt));
   }
 
   async settle(params: SettleParams): Promise<SettleResult> {
