@@ -53,6 +53,7 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
       profile: { type: 'boolean', default: false },
       write: { type: 'boolean' },
       at: { type: 'string' },
+      source: { type: 'boolean', default: false },
       'no-write': { type: 'boolean' },
     },
   });
@@ -89,7 +90,12 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
       ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`]
       : [],
   };
-  if (values.at) process.env.BENCH_DISPATCHBOX_ENTRY = snapshot(values.at);
+  const sourceDir = values.at ? snapshot(values.at) : join(BENCH_DIR, '..', 'src');
+  // Dispatchbox runs compiled, as an application runs it from npm, like the peers' own
+  // JavaScript; --source runs the TypeScript through tsx instead (no build step).
+  process.env.BENCH_DISPATCHBOX_ENTRY = values.source
+    ? join(sourceDir, 'index.ts')
+    : compile(sourceDir);
   const everything = !values.only && !values.workload;
   const write = values['no-write'] ? false : (values.write ?? (everything && !values.quick));
   return { config, systems: systems as SystemName[], write };
@@ -111,7 +117,25 @@ function snapshot(commit: string): string {
     execFileSync('tar', ['-x', '-C', dir], { input: archive });
   }
   dispatchboxCommit = sha.slice(0, 12);
-  return join(dir, 'src', 'index.ts');
+  return join(dir, 'src');
+}
+
+/** Compiles a copy of src/ with the project's own build settings; returns its entry point. */
+function compile(sourceDir: string): string {
+  const out = join(RESULTS_DIR, 'build', dispatchboxCommit.replace(/\W+/g, '-'));
+  mkdirSync(out, { recursive: true });
+  const tsconfig = join(out, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(BENCH_DIR, '..', 'tsconfig.build.json'),
+      compilerOptions: { rootDir: sourceDir, outDir: join(out, 'dist'), declaration: false },
+      include: [sourceDir],
+    }),
+  );
+  const tsc = join(BENCH_DIR, '..', 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' });
+  return join(out, 'dist', 'index.js');
 }
 
 let dispatchboxCommit = 'working tree';
