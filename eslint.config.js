@@ -5,7 +5,16 @@ import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/node_modules/', 'bench/results/', 'coverage/', '.dispatchbox/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'bench/node_modules/',
+      'bench/results/',
+      'coverage/',
+      '.dispatchbox/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
