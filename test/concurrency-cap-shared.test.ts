@@ -27,7 +27,7 @@ describe('shared concurrency cap: PGlite, three workers in one process', () => {
 
 const postgres = await requireServer('PostgreSQL', 5432);
 
-describe.skipIf(!postgres)('shared concurrency cap: PostgreSQL, three worker processes', () => {
+describe.runIf(postgres)('shared concurrency cap: PostgreSQL, three worker processes', () => {
   const schema = uniqueSchema('cap');
   afterAll(() => dropSchema(POSTGRES_URL, schema));
 

@@ -9,7 +9,7 @@ import { POSTGRES_URL, requireServer } from './helpers/servers.js';
 const available = await requireServer('PostgreSQL', 5432);
 let current: SqlBackend | undefined;
 
-describe.skipIf(!available)('PostgreSQL', () => {
+describe.runIf(available)('PostgreSQL', () => {
   conformanceSuite({
     name: 'PostgreSQL',
     createBackend: async () => {

@@ -18,7 +18,7 @@ limitContractTests({
 
 const postgres = await requireServer('PostgreSQL', 5432);
 
-describe.skipIf(!postgres)('PostgreSQL', () => {
+describe.runIf(postgres)('PostgreSQL', () => {
   limitContractTests({
     name: 'PostgreSQL',
     createBackend: async () => {

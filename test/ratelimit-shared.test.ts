@@ -27,7 +27,7 @@ describe('shared rate limit: PGlite, three workers in one process', () => {
 
 const postgres = await requireServer('PostgreSQL', 5432);
 
-describe.skipIf(!postgres)('shared rate limit: PostgreSQL, three worker processes', () => {
+describe.runIf(postgres)('shared rate limit: PostgreSQL, three worker processes', () => {
   const schema = uniqueSchema('ratelimit');
   afterAll(() => dropSchema(POSTGRES_URL, schema));
 

@@ -51,7 +51,7 @@ describe('Redis configuration', () => {
   });
 });
 
-describe.skipIf(!available)('Redis backend', () => {
+describe.runIf(available)('Redis backend', () => {
   let backend: RedisBackend;
   let bus: CommandBus;
   const prefix = uniquePrefix('backend');

@@ -8,7 +8,7 @@ import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers
 
 const available = await redisAvailable();
 
-describe.skipIf(!available)('Redis', () => {
+describe.runIf(available)('Redis', () => {
   limitContractTests({
     name: 'Redis',
     createBackend: () => createRedisBackend({ url: REDIS_URL, prefix: uniquePrefix('limits') }),
@@ -18,7 +18,7 @@ describe.skipIf(!available)('Redis', () => {
   });
 });
 
-describe.skipIf(!available)('shared limits: Redis, three worker processes', () => {
+describe.runIf(available)('shared limits: Redis, three worker processes', () => {
   const prefixes: string[] = [];
   afterAll(async () => {
     for (const prefix of prefixes) await deletePrefix(prefix);

@@ -19,7 +19,7 @@ if (!installed) {
   console.warn('\n*** redis-server is not installed: the Redis restart test did NOT run ***\n');
 }
 
-describe.skipIf(!installed)('Redis restart', () => {
+describe.runIf(installed)('Redis restart', () => {
   let server: PrivateRedis | undefined;
   let backend: RedisBackend | undefined;
   let worker: Worker | undefined;

@@ -6,7 +6,7 @@ import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers
 
 const available = await redisAvailable();
 
-describe.skipIf(!available)('Redis', () => {
+describe.runIf(available)('Redis', () => {
   conformanceSuite({
     name: 'Redis',
     createBackend: async () => {
