@@ -17,8 +17,8 @@ import {
   CrashWorkerProcess,
   EFFECT_TYPE,
   insertEffect,
+  runSurvivor,
 } from './fixtures/crash-shared.js';
-import { waitUntil } from './fixtures/wait-until.js';
 
 // PGlite runs `ctx.tx` handlers one at a time (its transactions are exclusive), at about
 // 200-300 completions a second on two busy cores: 5,000 keeps this file near half a minute.
@@ -98,22 +98,15 @@ describe('crash: a worker killed with SIGKILL, on the embedded database', () => 
     bus.handle(domain, EFFECT_TYPE, { transactional: true }, async (_data, ctx) => {
       await insertEffect(ctx.tx!, schema, ctx.commandId, survivorId);
     });
-    worker = await bus
-      .worker({
-        workerId: survivorId,
-        concurrency: 32,
-        claimBatchSize: 64,
-        leaseMs: LEASE_MS,
-        pollIntervalMs: 100,
-      })
-      .start();
-    await waitUntil(
-      async () => (await bus!.countByState(domain)).completed === COMMANDS,
-      90_000,
-      `all ${COMMANDS} commands are completed`,
-    );
-    const finishedAt = Date.now();
-    await worker.stop();
+    const survivor = await runSurvivor(bus, {
+      workerId: survivorId,
+      domain,
+      total: COMMANDS,
+      leaseMs: LEASE_MS,
+      timeoutMs: 90_000,
+      track: (w) => (worker = w),
+    });
+    const { finishedAt } = survivor;
 
     await expectCrashRecovered({
       bus,

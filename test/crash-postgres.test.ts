@@ -15,6 +15,7 @@ import {
   CrashWorkerProcess,
   EFFECT_TYPE,
   insertEffect,
+  runSurvivor,
 } from './fixtures/crash-shared.js';
 import { waitUntil } from './fixtures/wait-until.js';
 import { dropSchema, uniqueSchema, withApplicationName } from './helpers/postgres.js';
@@ -111,22 +112,15 @@ describe.runIf(available)('crash: a worker killed with SIGKILL, on PostgreSQL', 
     bus!.handle(domain, EFFECT_TYPE, { transactional: true }, async (_data, ctx) => {
       await insertEffect(ctx.tx!, schema, ctx.commandId, survivorId);
     });
-    worker = await bus!
-      .worker({
-        workerId: survivorId,
-        concurrency: 32,
-        claimBatchSize: 64,
-        leaseMs: LEASE_MS,
-        pollIntervalMs: 100,
-      })
-      .start();
-    await waitUntil(
-      async () => (await bus!.countByState(domain)).completed === COMMANDS,
-      60_000,
-      `all ${COMMANDS} commands are completed`,
-    );
-    const finishedAt = Date.now();
-    await worker.stop();
+    const survivor = await runSurvivor(bus!, {
+      workerId: survivorId,
+      domain,
+      total: COMMANDS,
+      leaseMs: LEASE_MS,
+      timeoutMs: 60_000,
+      track: (w) => (worker = w),
+    });
+    const { finishedAt } = survivor;
 
     await expectCrashRecovered({
       bus: bus!,
@@ -141,7 +135,7 @@ describe.runIf(available)('crash: a worker killed with SIGKILL, on PostgreSQL', 
     console.info(
       `crash-postgres: child completed ${counts.completed} (reported ${reportedByDead}) and held ${held.length} ` +
         `when killed at ${killedAt - started} ms; survivor finished in ${finishedAt - killedAt} ms ` +
-        `(${worker.stats.completed} completions)`,
+        `(${survivor.worker.stats.completed} completions)`,
     );
   }, 120_000);
 });
