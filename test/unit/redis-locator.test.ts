@@ -7,12 +7,7 @@ import type { DomainKeys, GlobalKeys } from '../../src/backends/redis/keys.js';
 // remember/cached/forget never touch Redis; find() (which does) is covered by the
 // conformance suite on the real server.
 const offline = () =>
-  new CommandLocator(
-    null as unknown as Redis,
-    {} as GlobalKeys,
-    () => ({}) as DomainKeys,
-    1000,
-  );
+  new CommandLocator(null as unknown as Redis, {} as GlobalKeys, () => ({}) as DomainKeys, 1000);
 
 describe('CommandLocator memory', () => {
   it('keeps at least the last `capacity` ids and forgets older generations whole', () => {
