@@ -55,6 +55,11 @@ export interface ClaimParams {
 interface SettlementBase {
   id: string;
   leaseToken: string;
+  /**
+   * The command's domain, when the caller knows it (workers always do): a store that keys
+   * commands by domain (Redis) then needs no lookup by id.
+   */
+  domain?: string;
 }
 
 /** The outcome of one attempt, applied only while the claim's token is still current. */
@@ -82,6 +87,8 @@ export interface SettleResult {
 export interface Lease {
   id: string;
   leaseToken: string;
+  /** As in a settlement: the command's domain, when known. */
+  domain?: string;
 }
 
 export interface RenewLeasesParams {

@@ -28,7 +28,7 @@ export class LeaseKeeper {
   }
 
   private async renewAll(): Promise<void> {
-    const held = this.held().map((c) => ({ id: c.id, leaseToken: c.leaseToken }));
+    const held = this.held().map((c) => ({ id: c.id, leaseToken: c.leaseToken, domain: c.domain }));
     if (held.length === 0) return;
     try {
       const { lost } = await this.backend.renewLeases({ leases: held, leaseMs: this.leaseMs });
@@ -42,7 +42,7 @@ export class LeaseKeeper {
   /** Renews one lease now (a handler's heartbeat); false when it was lost. */
   async renewOne(lease: Lease): Promise<boolean> {
     const { lost } = await this.backend.renewLeases({
-      leases: [{ id: lease.id, leaseToken: lease.leaseToken }],
+      leases: [{ id: lease.id, leaseToken: lease.leaseToken, domain: lease.domain }],
       leaseMs: this.leaseMs,
     });
     return lost.length === 0;

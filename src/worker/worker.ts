@@ -209,6 +209,7 @@ export class Worker extends EventEmitter {
         kind: 'troubleshoot',
         id: command.id,
         leaseToken: command.leaseToken,
+        domain: command.domain,
         error: {
           code: 'UNKNOWN_HANDLER',
           message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}`,
@@ -244,7 +245,7 @@ export class Worker extends EventEmitter {
       heartbeat: () => this.heartbeat(active),
       rateLimit: (key, options) => this.limits.take(key, options, active.controller.signal),
     };
-    const lease = { id: command.id, leaseToken: command.leaseToken };
+    const lease = { id: command.id, leaseToken: command.leaseToken, domain: command.domain };
     let admission: Admission | null = null;
     let handlerFailed = false;
     const runGuarded = async (run: Execution): Promise<string | null> => {
@@ -406,6 +407,7 @@ export class Worker extends EventEmitter {
       kind: 'release',
       id: command.id,
       leaseToken: command.leaseToken,
+      domain: command.domain,
       delayMs: 0,
       reason: 'worker shutdown',
     });

@@ -153,20 +153,19 @@ export class RedisBackend implements Backend {
     }
     const [, ...rows] = reply;
     this.tickets.claimed(params.workerId, params.domain, params.limit, rows.length);
-    return rows.map((row) => {
-      this.locator.remember(row[0], params.domain);
-      return toClaimed(params.domain, row);
-    });
+    // the worker names the domain when it settles or renews, so claimed ids need no memory
+    return rows.map((row) => toClaimed(params.domain, row));
   }
 
   /** Groups items by the domain of their command; ids no domain holds are returned apart. */
-  private async byDomain<T extends { id: string }>(
+  private async byDomain<T extends { id: string; domain?: string }>(
     items: T[],
   ): Promise<{ groups: Map<string, T[]>; unknown: T[] }> {
     const groups = new Map<string, T[]>();
     const unknown: T[] = [];
     for (const item of items) {
-      const domain = this.locator.cached(item.id) ?? (await this.locator.find(item.id));
+      const domain =
+        item.domain ?? this.locator.cached(item.id) ?? (await this.locator.find(item.id));
       if (domain === null) {
         unknown.push(item);
         continue;
