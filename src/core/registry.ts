@@ -72,6 +72,8 @@ export function checkName(value: unknown, what: 'domain' | 'type'): string {
 /** The handlers known to a bus, keyed by domain and type. No I/O. */
 export class HandlerRegistry<TContext = unknown> {
   private readonly handlers = new Map<string, RegisteredHandler<TContext>>();
+  /** The same handlers by domain, then type: the worker's lookup per command builds no key string. */
+  private readonly byDomain = new Map<string, Map<string, RegisteredHandler<TContext>>>();
   /** Named rate limits: declared by handlers or defined for `ctx.rateLimit(key)`. */
   readonly rateLimits = new RateLimitCatalog();
 
@@ -119,7 +121,7 @@ export class HandlerRegistry<TContext = unknown> {
     const limits = resolveHandlerLimits(options, domain, type);
     this.rateLimits.check(limits, where);
     this.rateLimits.record(limits);
-    this.handlers.set(key, {
+    const registered: RegisteredHandler<TContext> = {
       domain,
       type,
       fn,
@@ -129,11 +131,15 @@ export class HandlerRegistry<TContext = unknown> {
       concurrency,
       transactional: options.transactional ?? false,
       limits,
-    });
+    };
+    this.handlers.set(key, registered);
+    let types = this.byDomain.get(domain);
+    if (!types) this.byDomain.set(domain, (types = new Map()));
+    types.set(type, registered);
   }
 
   get(domain: string, type: string): RegisteredHandler<TContext> | undefined {
-    return this.handlers.get(`${domain}/${type}`);
+    return this.byDomain.get(domain)?.get(type);
   }
 
   domains(): string[] {

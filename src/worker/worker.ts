@@ -7,7 +7,7 @@ import type { RegisteredHandler } from '../core/registry.js';
 import { decideFailure } from '../core/retry.js';
 import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
-import { createContext, runHandler, type Execution } from './execute.js';
+import { CommandContext, runHandler, type Execution, type ExecutionHost } from './execute.js';
 import { ClaimLoop, claimPlan } from './claim-loop.js';
 import { LazyAbort } from './lazy-abort.js';
 import { LeaseKeeper } from './leases.js';
@@ -23,9 +23,7 @@ import {
 export type { WorkerDeps, WorkerOptions, WorkerStats };
 import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
 
-interface Active {
-  command: ClaimedCommand;
-  controller: LazyAbort;
+interface Active extends Execution {
   /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
   abandoned: boolean;
 }
@@ -59,7 +57,9 @@ export class Worker extends EventEmitter {
   private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
   private readonly active = new Map<string, Active>();
-  private readonly runningPerType = new Map<string, number>();
+  /** Runs per handler, kept only for handlers with a concurrency of their own. */
+  private readonly runningPerHandler = new Map<RegisteredHandler, number>();
+  private readonly host: ExecutionHost;
   private claims: ClaimLoop | null = null;
   private stopping = false;
   private started = false;
@@ -70,6 +70,14 @@ export class Worker extends EventEmitter {
     super();
     const o = deps;
     this.backend = deps.backend;
+    this.host = {
+      logger: deps.logger,
+      middleware: deps.middleware,
+      send: deps.send,
+      // every run this host sees is one of this worker's Active entries
+      heartbeat: (run) => this.heartbeat(run as Active),
+      rateLimit: (run, key, options) => this.limits.take(key, options, run.controller.signal),
+    };
     const resolved = resolveWorkerOptions(o);
     this.workerId = resolved.workerId;
     this.concurrency = resolved.concurrency;
@@ -186,10 +194,17 @@ export class Worker extends EventEmitter {
   }
 
   private dispatch(): void {
-    while (!this.stopping && this.active.size < this.concurrency && this.buffer.length > 0) {
-      const index = this.buffer.findIndex((c) => this.typeHasRoom(c));
-      if (index < 0) return;
-      const [command] = this.buffer.splice(index, 1);
+    const buffer = this.buffer;
+    while (!this.stopping && this.active.size < this.concurrency && buffer.length > 0) {
+      // the head almost always has room: shift() moves the array in place, where
+      // splice() would allocate an array for the one command it takes out
+      let command: ClaimedCommand | undefined;
+      if (this.typeHasRoom(buffer[0]!)) command = buffer.shift();
+      else {
+        const index = buffer.findIndex((c) => this.typeHasRoom(c));
+        if (index < 0) return;
+        command = buffer.splice(index, 1)[0];
+      }
       this.startCommand(command!);
     }
   }
@@ -197,9 +212,7 @@ export class Worker extends EventEmitter {
   private typeHasRoom(command: ClaimedCommand): boolean {
     const handler = this.deps.registry.get(command.domain, command.type);
     if (!handler || handler.concurrency === Number.POSITIVE_INFINITY) return true;
-    return (
-      (this.runningPerType.get(`${command.domain}/${command.type}`) ?? 0) < handler.concurrency
-    );
+    return (this.runningPerHandler.get(handler) ?? 0) < handler.concurrency;
   }
 
   private startCommand(command: ClaimedCommand): void {
@@ -217,45 +230,37 @@ export class Worker extends EventEmitter {
       });
       return;
     }
-    const active: Active = { command, controller: new LazyAbort(), abandoned: false };
-    const typeKey = `${command.domain}/${command.type}`;
-    this.active.set(command.id, active);
-    this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 0) + 1);
-    if (!handler.limits) this.stats.started++;
-    void this.execute(active, handler).finally(() => {
-      if (typeof this.prefetch !== 'number') this.prefetch.finished();
-      // A released command can be claimed again while this run still ends: leave the new run's entry.
-      if (this.active.get(command.id) === active) this.active.delete(command.id);
-      this.runningPerType.set(typeKey, (this.runningPerType.get(typeKey) ?? 1) - 1);
-      this.dispatch();
-      this.nudge();
-      this.checkIdle();
-    });
-  }
-
-  private async execute(active: Active, handler: RegisteredHandler): Promise<void> {
-    const { command } = active;
-    const execution: Execution = {
+    const active: Active = {
       command,
       handler,
-      controller: active.controller,
-      logger: this.deps.logger,
-      middleware: this.deps.middleware,
-      send: this.deps.send,
-      heartbeat: () => this.heartbeat(active),
-      rateLimit: (key, options) => this.limits.take(key, options, active.controller.signal),
+      controller: new LazyAbort(),
+      host: this.host,
+      abandoned: false,
     };
-    const lease = { id: command.id, leaseToken: command.leaseToken, domain: command.domain };
+    this.active.set(command.id, active);
+    if (handler.concurrency !== Number.POSITIVE_INFINITY)
+      this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
+    if (!handler.limits) this.stats.started++;
+    void this.execute(active);
+  }
+
+  /** After a run, whatever its outcome: frees its place and starts what waits. */
+  private finished(active: Active): void {
+    const { command, handler } = active;
+    if (typeof this.prefetch !== 'number') this.prefetch.finished();
+    // A released command can be claimed again while this run still ends: leave the new run's entry.
+    if (this.active.get(command.id) === active) this.active.delete(command.id);
+    if (handler.concurrency !== Number.POSITIVE_INFINITY)
+      this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 1) - 1);
+    this.dispatch();
+    this.nudge();
+    this.checkIdle();
+  }
+
+  private async execute(active: Active): Promise<void> {
+    const { command, handler } = active;
     let admission: Admission | null = null;
     let handlerFailed = false;
-    const runGuarded = async (run: Execution): Promise<string | null> => {
-      try {
-        return resultJson(await runHandler(run, createContext(run)));
-      } catch (error) {
-        handlerFailed = true;
-        throw error;
-      }
-    };
     try {
       if (handler.limits) {
         // Tokens and the global slot are taken only now, so handlers without limits cost
@@ -269,24 +274,46 @@ export class Worker extends EventEmitter {
         if (!admission.admitted) {
           this.stats.limited++;
           const { delayMs, reason } = admission;
-          this.completer.add({ kind: 'release', ...lease, delayMs, reason });
+          this.completer.add({ kind: 'release', ...leaseOf(command), delayMs, reason });
           return;
         }
         this.stats.started++;
       }
       if (handler.transactional && this.backend.capabilities.transactions) {
         const outcome = await this.backend.completeInTransaction(
-          { ...lease, workerId: this.workerId },
-          (tx) => runGuarded({ ...execution, tx }),
+          { ...leaseOf(command), workerId: this.workerId },
+          async (tx) => {
+            try {
+              return resultJson(await runHandler(active, new CommandContext(active, tx)));
+            } catch (error) {
+              handlerFailed = true;
+              throw error;
+            }
+          },
         );
         if (outcome === 'stale') this.stats.stale++;
         else this.stats.completed++;
         return;
       }
-      const result = await runGuarded(execution);
-      if (!active.abandoned) this.completer.add({ kind: 'complete', ...lease, resultJson: result });
+      let result: string | null;
+      try {
+        result = resultJson(await runHandler(active, new CommandContext(active, undefined)));
+      } catch (error) {
+        handlerFailed = true;
+        throw error;
+      }
+      if (!active.abandoned) {
+        this.completer.add({
+          kind: 'complete',
+          id: command.id,
+          leaseToken: command.leaseToken,
+          domain: command.domain,
+          resultJson: result,
+        });
+      }
     } catch (error) {
       if (active.abandoned) return;
+      const lease = leaseOf(command);
       if (!handlerFailed) {
         // The store failed around the handler (admission, transaction): not the command's
         // fault, so it goes back without spending the attempt.
@@ -318,6 +345,7 @@ export class Worker extends EventEmitter {
       );
     } finally {
       if (admission?.admitted) admission.done();
+      this.finished(active);
     }
   }
 
@@ -359,7 +387,7 @@ export class Worker extends EventEmitter {
 
   private async heartbeat(active: Active): Promise<void> {
     const { command } = active;
-    if (await this.leases.renewOne(command)) return;
+    if (await this.leases.renewOne(leaseOf(command))) return;
     if (!active.abandoned) {
       active.abandoned = true;
       active.controller.abort(new LeaseLostError(command.id));
@@ -416,4 +444,9 @@ export class Worker extends EventEmitter {
 
 function resultJson(result: unknown): string | null {
   return result === undefined ? null : toJsonText(result, 'result');
+}
+
+/** The lease of a claimed command, as settlements and renewals name it. */
+function leaseOf(command: ClaimedCommand): { id: string; leaseToken: string; domain: string } {
+  return { id: command.id, leaseToken: command.leaseToken, domain: command.domain };
 }

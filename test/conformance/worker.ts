@@ -144,9 +144,10 @@ export function workerTests(ctx: SuiteContext): void {
         calls.push('inner');
         return next();
       });
-      bus.handle(domain, 'Parent', async (_d, c) => {
+      // destructured: the context's methods must not depend on being called on it
+      bus.handle(domain, 'Parent', async (_d, { send }) => {
         calls.push('handler');
-        await c.send(domain, 'Child', {});
+        await send(domain, 'Child', {});
       });
       bus.handle(domain, 'Child', () => undefined);
       const parent = await bus.send(domain, 'Parent', {}, { correlationId: 'trace-1' });
