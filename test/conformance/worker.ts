@@ -30,7 +30,12 @@ export function workerTests(ctx: SuiteContext): void {
         ['pending', 'in_progress'],
         ['in_progress', 'completed'],
       ]);
-      expect(trail[2]!.workerId).toBe(worker.workerId);
+      expect(trail[2]).toMatchObject({
+        workerId: worker.workerId,
+        attempt: 1,
+        reason: 'succeeded',
+      });
+      expect(trail[2]!.at.getTime()).toBeGreaterThanOrEqual(trail[1]!.at.getTime());
     });
 
     it('retries a transient failure and records the error of each failed attempt', async () => {

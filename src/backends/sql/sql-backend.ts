@@ -253,6 +253,8 @@ export class SqlBackend implements Backend {
     if (!row) return [];
     const audit = await this.driver.query<AuditRow>(this.q.getAudit, [id]);
     const records = [sentRecord(toCommand(row)), ...audit.rows.flatMap(toAuditRecords)];
+    // The attempt running now is on the row only (its claim); the view has the rest,
+    // a worker's completion included.
     if (row.state === 'in_progress' && row.started_at) {
       records.push(
         ...toAuditRecords({

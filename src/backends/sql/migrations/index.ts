@@ -1,5 +1,6 @@
 import * as m001 from './001_initial.js';
 import * as m002 from './002_limits.js';
+import * as m003 from './003_audit_trail.js';
 
 export interface Migration {
   version: number;
@@ -12,6 +13,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m001.up },
   { version: 2, name: 'limits', up: m002.up },
+  { version: 3, name: 'audit trail', up: m003.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
