@@ -55,8 +55,17 @@ export function toCommand(row: CommandRow): Command {
   };
 }
 
+/** What the claim itself set, known without reading it back. */
+export interface ClaimStamp {
+  claimedAt: Date;
+  leaseExpiresAt: Date;
+  leaseToken: string;
+  workerId: string;
+}
+
 /** A claimed row (CLAIMED_COLUMNS): in progress now, under the lease the claim just took. */
-export function toClaimed(row: ClaimedRow, claimedAt: Date, leaseExpiresAt: Date): ClaimedCommand {
+export function toClaimed(row: ClaimedRow, claim: ClaimStamp): ClaimedCommand {
+  const { claimedAt } = claim;
   return {
     id: row.id,
     domain: row.domain,
@@ -75,15 +84,15 @@ export function toClaimed(row: ClaimedRow, claimedAt: Date, leaseExpiresAt: Date
     idempotencyKey: row.idempotency_key,
     lastError: row.last_error,
     result: null,
-    workerId: row.worker_id,
-    leaseExpiresAt,
-    leaseToken: row.lease_token!,
+    workerId: claim.workerId,
+    leaseExpiresAt: claim.leaseExpiresAt,
+    leaseToken: claim.leaseToken,
   };
 }
 
 export type ClaimedRow = Omit<
   CommandRow,
-  'state' | 'run_at' | 'updated_at' | 'lease_expires_at' | 'result'
+  'state' | 'run_at' | 'updated_at' | 'lease_expires_at' | 'result' | 'lease_token' | 'worker_id'
 >;
 
 export interface AuditRow {

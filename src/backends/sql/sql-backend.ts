@@ -156,7 +156,14 @@ export class SqlBackend implements Backend {
     const result = await this.driver.query<ClaimedRow>(sql, args);
     const leaseExpiresAt = new Date(claimedAt.getTime() + params.leaseMs);
     this.churn += result.rows.length;
-    return result.rows.map((row) => toClaimed(row, claimedAt, leaseExpiresAt));
+    return result.rows.map((row) =>
+      toClaimed(row, {
+        claimedAt,
+        leaseExpiresAt,
+        leaseToken: params.leaseToken,
+        workerId: params.workerId,
+      }),
+    );
   }
 
   async settle(params: SettleParams): Promise<SettleResult> {
@@ -164,6 +171,15 @@ export class SqlBackend implements Backend {
   }
 
   private async applySettle(db: Queryable, params: SettleParams): Promise<SettleResult> {
+    if (params.settlements.every((s) => s.kind === 'complete' && s.resultJson === null)) {
+      const ids = params.settlements.map((s) => s.id);
+      const tokens = params.settlements.map((s) => s.leaseToken);
+      const completed = await db.query<{ id: string; batch_id: string | null }>(
+        this.q.settleCompleted,
+        [ids, tokens],
+      );
+      return this.settled(params, completed.rows);
+    }
     const rows = params.settlements.map((s) => ({
       id: s.id,
       token: s.leaseToken,
@@ -177,10 +193,17 @@ export class SqlBackend implements Backend {
       this.q.settle,
       [JSON.stringify(rows)],
     );
-    const applied = new Set(result.rows.map((r) => r.id));
+    return this.settled(params, result.rows);
+  }
+
+  private settled(
+    params: SettleParams,
+    rows: { id: string; state?: string; batch_id: string | null }[],
+  ): SettleResult {
+    const applied = new Set(rows.map((r) => r.id));
     this.churn += applied.size;
     const touched = new Set<string>();
-    for (const r of result.rows) if (r.batch_id && r.state !== 'pending') touched.add(r.batch_id);
+    for (const r of rows) if (r.batch_id && r.state !== 'pending') touched.add(r.batch_id);
     return {
       applied: [...applied],
       stale: params.settlements.filter((s) => !applied.has(s.id)).map((s) => s.id),
