@@ -146,6 +146,40 @@ describe.runIf(available)('Redis backend', () => {
     ).rejects.toThrow(/exists already/);
   });
 
+  it('stores a command once when one call repeats its id or idempotency key', async () => {
+    const domain = `dups-${randomUUID().slice(0, 8)}`;
+    const k = backend.keysOf(domain);
+    const id = randomUUID();
+    // none of these exists yet: the duplicates are within the call
+    const first = await backend.insertCommands({
+      commands: [
+        bus.prepare({ domain, type: 'T', data: { n: 1 }, id }),
+        bus.prepare({ domain, type: 'T', data: { n: 2 }, id }),
+        bus.prepare({ domain, type: 'T', data: { n: 3 }, idempotencyKey: 'once' }),
+        bus.prepare({ domain, type: 'T', data: { n: 4 }, idempotencyKey: 'once' }),
+      ],
+    });
+    expect(first.map((i) => i.created)).toEqual([true, false, true, false]);
+    expect(first.map((i) => i.command.data)).toEqual([{ n: 1 }, { n: 1 }, { n: 3 }, { n: 3 }]);
+    expect(first[3]!.command.id).toBe(first[2]!.command.id);
+    // one that exists already, next to a new one
+    const second = await backend.insertCommands({
+      commands: [
+        bus.prepare({ domain, type: 'T', data: { n: 5 } }),
+        bus.prepare({ domain, type: 'T', data: { n: 6 }, id }),
+      ],
+    });
+    expect(second.map((i) => [i.created, i.command.data])).toEqual([
+      [true, { n: 5 }],
+      [false, { n: 1 }],
+    ]);
+    expect((await bus.countByState(domain)).pending).toBe(3);
+    // one ready-queue entry, one listing entry and one ticket per stored command
+    expect(await backend.client.zcard(`${k.base}r:T`)).toBe(3);
+    expect(await backend.client.zcard(k.ids)).toBe(3);
+    expect(await backend.client.xlen(k.stream)).toBe(3);
+  });
+
   it('refuses a transactional send with a clear error', async () => {
     await expect(
       backend.insertCommands({

@@ -123,7 +123,7 @@ call_many('ZADD', KEYS[3], leases)
 local surplus = {}
 for i = pinned + 1, #tickets do surplus[#surplus + 1] = tickets[i] end
 ack_tickets(surplus)
-flush_counts()
+flush_writes()
 return out
 `,
 };

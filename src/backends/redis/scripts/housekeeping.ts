@@ -27,7 +27,7 @@ for _, id in ipairs(old) do
   end
 end
 call_many('ZREM', KEYS[1], old)
-flush_counts()
+flush_writes()
 return n
 `,
 };

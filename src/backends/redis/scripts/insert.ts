@@ -24,15 +24,41 @@ export const insertScript = {
   keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
+local nows = int(now)
 local staged = ARGV[2] == 'staged'
+local state = staged and 'staged' or 'pending'
+local stride = ${INSERT_STRIDE}
+
+-- First pass, before any write: the numbers (a malformed one fails the call with nothing
+-- written), and one EXISTS over every key instead of one per command. When none exists,
+-- which is the usual case, only an id repeated within this call can be a duplicate.
+local keys, runs = {}, {}
+for i = 4, #ARGV, stride do
+  local n = #keys + 1
+  keys[n] = ckey(ARGV[i])
+  local run_at = ARGV[i + 6]
+  runs[n] = run_at ~= '' and tonumber(run_at) or now + tonumber(ARGV[i + 5])
+  if not runs[n] or not tonumber(ARGV[i + 3]) then error('insert: malformed priority, delay or run time for ' .. ARGV[i]) end
+end
+local any = 0
+for i = 1, #keys, 4000 do
+  any = any + redis.call('EXISTS', unpack(keys, i, math.min(i + 3999, #keys)))
+end
+
 local out = {now, 0}
 local created = 0
-for i = 4, #ARGV, ${INSERT_STRIDE} do
-  local id, typ, data, prio, max = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local delay, run_at, corr, cause, batch, ikey = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
-  local key = ckey(id)
+local stored = {}
+local staging = {}
+-- one field list reused for every command (fields 2, 6, 8, 12, 14 change; the optional
+-- ones follow from 19): a fresh table per command grows and rehashes five times
+local fields = {'t', '', 's', state, 'd', '', 'p', '', 'a', '0', 'm', '', 'r', '', 'c', nows, 'u', nows}
+for n = 1, #keys do
+  local i = 4 + (n - 1) * stride
+  local id, typ, prio = ARGV[i], ARGV[i + 1], ARGV[i + 3]
+  local corr, cause, batch, ikey = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
+  local key = keys[n]
   local existing = nil
-  if redis.call('EXISTS', key) == 1 then
+  if stored[id] or (any > 0 and redis.call('EXISTS', key) == 1) then
     existing = id
   elseif ikey ~= '' then
     local first = redis.call('HGET', KEYS[2], ikey)
@@ -43,21 +69,23 @@ for i = 4, #ARGV, ${INSERT_STRIDE} do
     table.insert(row, 1, existing)
     out[#out + 1] = row
   else
-    local run = run_at ~= '' and tonumber(run_at) or now + tonumber(delay)
-    local fields = {'t', typ, 's', staged and 'staged' or 'pending', 'd', data, 'p', prio, 'a', 0, 'm', max,
-      'r', string.format('%d', run), 'c', int(now), 'u', int(now)}
-    if corr ~= '' then fields[#fields + 1] = 'co'; fields[#fields + 1] = corr end
-    if cause ~= '' then fields[#fields + 1] = 'ca'; fields[#fields + 1] = cause end
-    if batch ~= '' then fields[#fields + 1] = 'b'; fields[#fields + 1] = batch end
+    local run = runs[n]
+    fields[2], fields[6], fields[8], fields[12] = typ, ARGV[i + 2], prio, ARGV[i + 4]
+    fields[14] = run == now and nows or string.format('%d', run)
+    local m = 18
+    if corr ~= '' then fields[m + 1] = 'co'; fields[m + 2] = corr; m = m + 2 end
+    if cause ~= '' then fields[m + 1] = 'ca'; fields[m + 2] = cause; m = m + 2 end
+    if batch ~= '' then fields[m + 1] = 'b'; fields[m + 2] = batch; m = m + 2 end
     if ikey ~= '' then
-      fields[#fields + 1] = 'k'; fields[#fields + 1] = ikey
+      fields[m + 1] = 'k'; fields[m + 2] = ikey; m = m + 2
       redis.call('HSET', KEYS[2], ikey, id)
     end
-    redis.call('HSET', key, unpack(fields))
+    redis.call('HSET', key, unpack(fields, 1, m))
+    stored[id] = true
     if staged then
-      redis.call('RPUSH', ARGV[3], id)
+      staging[#staging + 1] = id
     else
-      redis.call('ZADD', KEYS[1], 0, id)
+      zadd_later(KEYS[1], '0', id)
       enqueue(id, typ, prio, run, now)
       moved(batch, nil, 'pending')
     end
@@ -65,7 +93,8 @@ for i = 4, #ARGV, ${INSERT_STRIDE} do
     out[#out + 1] = 1
   end
 end
-flush_counts()
+call_many('RPUSH', ARGV[3], staging)
+flush_writes()
 out[2] = created
 return out
 `,
@@ -93,13 +122,13 @@ for _, id in ipairs(ids) do
   local f = redis.call('HMGET', key, 's', 't', 'p', 'r', 'b')
   if f[1] == 'staged' then
     redis.call('HSET', key, 's', 'pending', 'u', int(now))
-    redis.call('ZADD', KEYS[1], 0, id)
+    zadd_later(KEYS[1], '0', id)
     enqueue(id, f[2], f[3], f[4], now)
     moved(f[5], nil, 'pending')
     n = n + 1
   end
 end
-flush_counts()
+flush_writes()
 return n
 `,
 };

@@ -43,7 +43,7 @@ else
 end
 audit(key, now, nil, from, to, tonumber(f[2]), nil, ARGV[5], ARGV[6], nil)
 moved(f[5], from, to, f[6], f[6])
-flush_counts()
+flush_writes()
 local row = read_command(key)
 table.insert(row, 1, id)
 return {'OK', row}

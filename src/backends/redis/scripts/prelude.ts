@@ -38,13 +38,60 @@ local function js(v)
 end
 
 -- The member of a ready queue: run time then id, so equal priorities run oldest first.
-local function ready_member(run, id) return string.format('%013d', tonumber(run)) .. id end
+-- The formatted run time is kept between calls: commands written together mostly share it.
+local member_run, member_prefix = nil, nil
+local function ready_member(run, id)
+  if run ~= member_run then
+    member_run = run
+    member_prefix = string.format('%013d', tonumber(run))
+  end
+  return member_prefix .. id
+end
+
+-- A ready queue's score, -priority, made from the priority's text: a Lua number passed to
+-- redis.call is printed with '%.17g', which costs more than the sorted-set insert.
+local scores = {}
+local function ready_score(prio)
+  local score = scores[prio]
+  if not score then
+    if string.byte(prio, 1) == 45 then score = string.sub(prio, 2) else score = '-' .. prio end
+    scores[prio] = score
+  end
+  return score
+end
+
+-- The ready queue of a type (names built once per script, not once per command).
+local queues = {}
+local function ready_queue(typ)
+  local key = queues[typ]
+  if not key then
+    key = base .. 'r:' .. typ
+    queues[typ] = key
+  end
+  return key
+end
 
 -- Acknowledges delivery tickets (stream entry ids), in slices.
 local function ack_tickets(list)
   for i = 1, #list, 4000 do
     redis.call('XACK', STREAM, GROUP, unpack(list, i, math.min(i + 3999, #list)))
   end
+end
+
+-- Sorted-set additions collected per key and written by flush_writes, one ZADD per key
+-- (in slices) instead of one per command: each redis.call converts its arguments and its
+-- reply on top of running the command. Only additions are deferred, and no script reads
+-- or removes a member it added before flushing, so the result is the same as adding at once.
+local zadds = {}
+local function zadd_later(key, score, member)
+  local list = zadds[key]
+  if not list then list = {}; zadds[key] = list end
+  list[#list + 1] = score
+  list[#list + 1] = member
+end
+local function flush_zadds()
+  for key, list in pairs(zadds) do call_many('ZADD', key, list) end
+  zadds = {}
 end
 
 -- Puts a pending command where a claim finds it: the ready queue of its type when due,
@@ -54,9 +101,9 @@ end
 local known_types = {}
 local function enqueue(id, typ, prio, run, now)
   if tonumber(run) > now then
-    redis.call('ZADD', base .. 'delayed', run, id)
+    zadd_later(base .. 'delayed', int(run), id)
   else
-    redis.call('ZADD', base .. 'r:' .. typ, -tonumber(prio), ready_member(run, id))
+    zadd_later(ready_queue(typ), ready_score(prio), ready_member(run, id))
     redis.call('XADD', STREAM, '*', 'id', id)
     if not known_types[typ] then
       known_types[typ] = true
@@ -74,6 +121,7 @@ local function promote_due(now)
     if f[1] == 'pending' then enqueue(id, f[2], f[3], f[4], now) end
   end
   call_many('ZREM', base .. 'delayed', due)
+  flush_zadds()
   return #due
 end
 
@@ -98,14 +146,16 @@ local function audit(key, at, started, from, to, attempt, worker, actor, reason,
   redis.call('HSET', key, 'au', trail)
 end
 
--- Counters per state (domain and batch), summed in memory and written once per script.
+-- Counters per state (domain and batch), summed in memory and written once per script
+-- (flush_writes, which also writes the deferred sorted-set additions).
 local deltas = {}
 local function bump(key, field, n)
   local t = deltas[key]
   if not t then t = {}; deltas[key] = t end
   t[field] = (t[field] or 0) + n
 end
-local function flush_counts()
+local function flush_writes()
+  flush_zadds()
   for key, t in pairs(deltas) do
     for field, n in pairs(t) do
       if n ~= 0 then redis.call('HINCRBY', key, field, n) end
@@ -116,9 +166,10 @@ local function is_failed(state, err)
   return (err and err ~= '') and (state == 'pending' or state == 'in_progress' or state == 'troubleshooting') or false
 end
 -- Records that a command went from one state to another (from = nil for a new one).
+local COUNTS = base .. 'counts'
 local function moved(batch, from, to, err_before, err_after)
-  if from then bump(base .. 'counts', from, -1) end
-  bump(base .. 'counts', to, 1)
+  if from then bump(COUNTS, from, -1) end
+  bump(COUNTS, to, 1)
   if batch and batch ~= '' then
     local bk = base .. 'bc:' .. batch
     if from then bump(bk, from, -1) end

@@ -76,7 +76,7 @@ call_many('ZREM', KEYS[1], ended)
 call_many('ZADD', KEYS[2], done)
 call_many('ZADD', KEYS[3], trouble)
 ack_tickets(acks)
-flush_counts()
+flush_writes()
 return {applied, batches}
 `,
 };
@@ -186,7 +186,7 @@ for _, id in ipairs(expired) do
   end
 end
 ack_tickets(acks)
-flush_counts()
+flush_writes()
 return {n, batches, reclaimed}
 `,
 };
