@@ -180,6 +180,60 @@ describe.runIf(available)('Redis backend', () => {
     expect(await backend.client.xlen(k.stream)).toBe(3);
   });
 
+  it('returns from a claim the command as stored after the claim', async () => {
+    const domain = `claimed-${randomUUID().slice(0, 8)}`;
+    const [sent] = await backend.insertCommands({
+      commands: [
+        bus.prepare({
+          domain,
+          type: 'T',
+          data: { n: 1 },
+          priority: 7,
+          maxAttempts: 4,
+          correlationId: 'corr-1',
+          idempotencyKey: `key-${domain}`,
+        }),
+      ],
+    });
+    const claim = () =>
+      backend.claim({
+        workerId: 'worker-a',
+        domain,
+        types: null,
+        limit: 5,
+        leaseMs: 5000,
+        leaseToken: randomUUID(),
+      });
+    const [first] = await claim();
+    await backend.settle({
+      workerId: 'worker-a',
+      settlements: [
+        {
+          id: first!.id,
+          leaseToken: first!.leaseToken,
+          domain,
+          kind: 'retry',
+          delayMs: 0,
+          error: { code: 'E1', message: 'once' },
+        },
+      ],
+    });
+    const [second] = await claim();
+    const { leaseToken, ...claimed } = second!;
+    expect(claimed).toEqual(await backend.getCommand(sent!.command.id));
+    expect(claimed).toMatchObject({
+      state: 'in_progress',
+      attempts: 2,
+      priority: 7,
+      maxAttempts: 4,
+      workerId: 'worker-a',
+      correlationId: 'corr-1',
+      lastError: { code: 'E1', message: 'once' },
+    });
+    expect(claimed.leaseExpiresAt!.getTime() - claimed.updatedAt.getTime()).toBe(5000);
+    expect(leaseToken).not.toBe(first!.leaseToken);
+  });
+
   it('refuses a transactional send with a clear error', async () => {
     await expect(
       backend.insertCommands({

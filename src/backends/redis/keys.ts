@@ -46,6 +46,27 @@ export const COMMAND_FIELDS = [
   'e', // last error (JSON)
 ] as const;
 
+/**
+ * What a claim reads of each command, in this order: the state it checks, then what the
+ * worker gets that the claim does not write itself (records.ts, toClaimed).
+ */
+export const CLAIM_FIELDS = [
+  's',
+  't',
+  'd',
+  'p',
+  'a',
+  'm',
+  'r',
+  'c',
+  'co',
+  'ca',
+  'b',
+  'k',
+  'res',
+  'e',
+] as const satisfies readonly CommandField[];
+
 /** The one consumer group of every domain's ticket stream; consumers are worker ids. */
 export const TICKET_GROUP = 'dispatchbox';
 

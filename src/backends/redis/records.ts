@@ -44,8 +44,41 @@ export function toCommand(domain: string, reply: CommandReply): Command {
   };
 }
 
-export function toClaimed(domain: string, reply: CommandReply): ClaimedCommand {
-  return { ...toCommand(domain, reply), leaseToken: reply[10]! };
+/**
+ * A claimed command as the claim script returns it: CLAIM_FIELDS (keys.ts) with the id in
+ * the state's place and the attempt counted. What the claim wrote (state, lease, worker,
+ * update time) comes from the claim's own parameters and the server time it returned.
+ */
+export type ClaimReply = [string, ...(string | null)[]];
+
+export function toClaimed(
+  domain: string,
+  row: ClaimReply,
+  claim: { now: number; leaseMs: number; leaseToken: string; workerId: string },
+): ClaimedCommand {
+  const [id, t, d, p, a, m, r, c, co, ca, b, k, res, e] = row;
+  return {
+    id,
+    domain,
+    type: t!,
+    data: json<JsonValue>(d) as JsonValue,
+    state: 'in_progress',
+    priority: num(p),
+    attempts: num(a),
+    maxAttempts: num(m),
+    runAt: date(r),
+    createdAt: date(c),
+    updatedAt: new Date(claim.now),
+    correlationId: co ?? null,
+    causationId: ca ?? null,
+    batchId: b ?? null,
+    idempotencyKey: k ?? null,
+    lastError: json<CommandError>(e),
+    result: json<JsonValue>(res),
+    workerId: claim.workerId,
+    leaseExpiresAt: new Date(claim.now + claim.leaseMs),
+    leaseToken: claim.leaseToken,
+  };
 }
 
 /** An audit entry as the scripts write it (see `audit` in scripts/prelude.ts). */

@@ -28,7 +28,7 @@ import { toStoreError } from './errors.js';
 import { DomainKeys, GlobalKeys } from './keys.js';
 import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
-import { toClaimed, type CommandReply } from './records.js';
+import { toClaimed, type ClaimReply } from './records.js';
 import { defineScripts, runScript } from './scripts/runner.js';
 import { chunks, execAll, settleArgs } from './script-args.js';
 import { RedisSending } from './sending.js';
@@ -130,7 +130,7 @@ export class RedisBackend implements Backend {
     if (params.types && params.types.length === 0) return [];
     const k = this.keysOf(params.domain);
     const held = this.tickets.take(params.workerId, params.domain, params.limit);
-    let reply: [number, ...CommandReply[]];
+    let reply: [number, ...ClaimReply[]];
     try {
       reply = (await runScript(
         this.client,
@@ -151,10 +151,16 @@ export class RedisBackend implements Backend {
       this.tickets.giveBack(params.workerId, params.domain, held);
       throw toStoreError(error, 'claiming commands');
     }
-    const [, ...rows] = reply;
+    const [now, ...rows] = reply;
     this.tickets.claimed(params.workerId, params.domain, params.limit, rows.length);
     // the worker names the domain when it settles or renews, so claimed ids need no memory
-    return rows.map((row) => toClaimed(params.domain, row));
+    const claim = {
+      now,
+      leaseMs: params.leaseMs,
+      leaseToken: params.leaseToken,
+      workerId: params.workerId,
+    };
+    return rows.map((row) => toClaimed(params.domain, row, claim));
   }
 
   /** Groups items by the domain of their command; ids no domain holds are returned apart. */

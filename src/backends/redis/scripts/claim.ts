@@ -1,3 +1,4 @@
+import { CLAIM_FIELDS } from '../keys.js';
 import { PRELUDE } from './prelude.js';
 
 /**
@@ -34,7 +35,8 @@ import { PRELUDE } from './prelude.js';
  * ARGV[6] n, the number of tickets already read for this worker, ARGV[7 .. 6+n] their ids
  * ARGV[7+n ...] the types to claim (none = every type of the domain)
  *
- * Returns {now, {id, fields...}, ...} for each claimed command (COMMAND_FIELDS order).
+ * Returns {now, row, ...}: per claimed command, its CLAIM_FIELDS with the state's place
+ * taken by its id and the attempt already counted (see toClaimed in ../records.ts).
  */
 export const claimScript = {
   name: 'dbxClaim',
@@ -100,23 +102,36 @@ end
 
 local out = {now}
 local expires = int(now + lease_ms)
+local nows = int(now)
 local leases = {}
 local pinned = 0
+-- one field list for every command's HSET (the attempt, 4, and the ticket, 16, change)
+local fields = {'s', 'in_progress', 'a', '', 'lt', token, 'le', expires, 'w', worker, 'sa', nows, 'u', nows, 'tk', ''}
+local attempts = {}
 for _, member in ipairs(picked) do
   local id = string.sub(member, 14)
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'b', 'a')
+  -- read once: the state to check, and what the worker gets (CLAIM_FIELDS); the fields
+  -- this claim writes are known to the caller and not read back
+  local f = redis.call('HMGET', key, ${CLAIM_FIELDS.map((f) => `'${f}'`).join(', ')})
   if f[1] == 'pending' then
     local ticket = tickets[pinned + 1]
     if ticket then pinned = pinned + 1 end
-    redis.call('HSET', key, 's', 'in_progress', 'a', tonumber(f[3]) + 1, 'lt', token, 'le', expires, 'w', worker,
-      'sa', int(now), 'u', int(now), 'tk', ticket or '')
+    -- the attempt as text, made once per distinct value (a Lua number given to
+    -- redis.call is printed with '%.17g', which costs more than the HSET field)
+    local a = f[5] or '0'
+    local attempt = attempts[a]
+    if not attempt then
+      attempt = string.format('%d', tonumber(a) + 1)
+      attempts[a] = attempt
+    end
+    fields[4], fields[16] = attempt, ticket or ''
+    redis.call('HSET', key, unpack(fields))
     leases[#leases + 1] = expires
     leases[#leases + 1] = id
-    moved(f[2], 'pending', 'in_progress')
-    local row = read_command(key)
-    table.insert(row, 1, id)
-    out[#out + 1] = row
+    moved(f[11], 'pending', 'in_progress')
+    f[1], f[5] = id, attempt
+    out[#out + 1] = f
   end
 end
 call_many('ZADD', KEYS[3], leases)
