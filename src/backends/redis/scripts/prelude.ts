@@ -32,9 +32,17 @@ end
 
 local function ckey(id) return base .. 'c:' .. id end
 
+-- JSON text of a string or nil; the few distinct values of a script (states, reasons,
+-- worker ids) are encoded once.
+local js_memo = {}
 local function js(v)
   if v == nil or v == false or v == '' then return 'null' end
-  return cjson.encode(v)
+  local text = js_memo[v]
+  if not text then
+    text = cjson.encode(v)
+    js_memo[v] = text
+  end
+  return text
 end
 
 -- The member of a ready queue: run time then id, so equal priorities run oldest first.

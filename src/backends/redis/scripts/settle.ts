@@ -31,7 +31,9 @@ for i = 2, #ARGV, ${SETTLE_STRIDE} do
   local key = ckey(id)
   local f = redis.call('HMGET', key, 's', 'lt', 'a', 'sa', 'w', 'b', 'e', 't', 'p', 'au', 'tk')
   if f[1] == 'in_progress' and f[2] == token then
-    local attempt = tonumber(f[3])
+    -- numbers stay text where they can: a Lua number given to redis.call or joined into a
+    -- string is printed with sprintf, which costs more than the write it is part of
+    local attempt = f[3]
     local err, to = f[7], nil
     -- the lease fields are blanked rather than deleted: one HSET does the whole transition
     local fields = {'lt', '', 'le', '', 'tk', '', 'u', nows}
@@ -40,12 +42,12 @@ for i = 2, #ARGV, ${SETTLE_STRIDE} do
     if kind == 'complete' then
       to, reason = 'completed', 'succeeded'
       if json ~= '' then fields[#fields + 1] = 'res'; fields[#fields + 1] = json end
-      done[#done + 1] = now
+      done[#done + 1] = nows
       done[#done + 1] = id
     elseif kind == 'troubleshoot' then
       to, reason, err = 'troubleshooting', 'failed; needs an operator', json
       fields[#fields + 1] = 'e'; fields[#fields + 1] = err
-      trouble[#trouble + 1] = 0
+      trouble[#trouble + 1] = '0'
       trouble[#trouble + 1] = id
     else
       to = 'pending'
@@ -55,13 +57,13 @@ for i = 2, #ARGV, ${SETTLE_STRIDE} do
         reason, err = 'failed; will retry', json
         fields[#fields + 1] = 'e'; fields[#fields + 1] = err
       else
-        fields[#fields + 1] = 'a'; fields[#fields + 1] = attempt - 1
+        fields[#fields + 1] = 'a'; fields[#fields + 1] = int(tonumber(attempt) - 1)
       end
       enqueue(id, f[8], f[9], run, now)
     end
     fields[#fields + 1] = 's'; fields[#fields + 1] = to
     fields[#fields + 1] = 'au'
-    fields[#fields + 1] = audit_trail(f[10], now, f[4], 'in_progress', to, attempt, f[5], nil, reason,
+    fields[#fields + 1] = audit_trail(f[10], nows, f[4], 'in_progress', to, attempt, f[5], nil, reason,
       (kind == 'retry' or kind == 'troubleshoot') and json or nil)
     redis.call('HSET', key, unpack(fields))
     moved(f[6], 'in_progress', to, f[7], err)
