@@ -69,12 +69,6 @@ export function commandsJson(commands: NewCommand[]): string {
   return `[${rows.join(',')}]`;
 }
 
-interface InsertedRow {
-  id: string;
-  run_at: Date;
-  created_at: Date;
-}
-
 /** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
 export class SqlBackend implements Backend {
   readonly kind: string;
@@ -109,16 +103,18 @@ export class SqlBackend implements Backend {
 
   async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
     const db = params.tx ?? this.driver;
-    const inserted = await db.query<InsertedRow>(this.q.insert, [commandsJson(params.commands)]);
-    const byId = new Map(inserted.rows.map((r) => [r.id, r]));
-    if (byId.size === params.commands.length) {
-      return params.commands.map((c) => ({
-        command: pendingCommand(c, byId.get(c.id)!.created_at, byId.get(c.id)!.run_at),
-        created: true,
-      }));
-    }
+    const inserted = await db.query<{ at: Date; missing: string[] | null }>(this.q.insert, [
+      commandsJson(params.commands),
+    ]);
+    const { at, missing: missingIds } = inserted.rows[0]!;
+    const created = (c: NewCommand): InsertedCommand => ({
+      command: pendingCommand(c, at, c.runAt ?? new Date(at.getTime() + c.delayMs)),
+      created: true,
+    });
+    if (missingIds === null) return params.commands.map(created);
     // Some ids or idempotency keys existed already: return the first command for each.
-    const missing = params.commands.filter((c) => !byId.has(c.id));
+    const notInserted = new Set(missingIds);
+    const missing = params.commands.filter((c) => notInserted.has(c.id));
     const existing = await db.query<CommandRow>(this.q.findExisting, [
       missing.map((c) => c.id),
       JSON.stringify(
@@ -132,9 +128,7 @@ export class SqlBackend implements Backend {
       existing.rows.map((r) => [`${r.domain}\u0000${r.idempotency_key}`, r]),
     );
     return params.commands.map((c) => {
-      const created = byId.get(c.id);
-      if (created)
-        return { command: pendingCommand(c, created.created_at, created.run_at), created: true };
+      if (!notInserted.has(c.id)) return created(c);
       const first =
         existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
