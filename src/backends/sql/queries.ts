@@ -40,7 +40,7 @@ export class CommandQueries {
     const insertInto = (returning: string) => `
 WITH x AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
-    id uuid, domain text, type text, data jsonb, priority int, max_attempts int,
+    id uuid, domain text, type text, data json, priority int, max_attempts int,
     delay_ms bigint, run_at timestamptz, correlation_id text, causation_id uuid,
     batch_id uuid, idempotency_key text)
 ), ins AS (

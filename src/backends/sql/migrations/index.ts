@@ -13,7 +13,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m001.up },
   { version: 2, name: 'limits', up: m002.up },
-  { version: 3, name: 'audit trail', up: m003.up },
+  { version: 3, name: 'audit trail view, json payloads', up: m003.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
