@@ -26,6 +26,10 @@ local now = now_ms()
 local nows = int(now)
 local applied, batches, seen = {}, {}, {}
 local ended, done, trouble, acks = {}, {}, {}, {}
+-- one field list for every settlement's HSET: the lease fields are blanked rather than
+-- deleted, so one HSET does the whole transition; the state (10) and the audit trail (12)
+-- change, and what the outcome writes follows from 13
+local fields = {'lt', '', 'le', '', 'tk', '', 'u', nows, 's', '', 'au', ''}
 for i = 2, #ARGV, ${SETTLE_STRIDE} do
   local id, token, kind, json, delay, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5]
   local key = ckey(id)
@@ -35,37 +39,35 @@ for i = 2, #ARGV, ${SETTLE_STRIDE} do
     -- string is printed with sprintf, which costs more than the write it is part of
     local attempt = f[3]
     local err, to = f[7], nil
-    -- the lease fields are blanked rather than deleted: one HSET does the whole transition
-    local fields = {'lt', '', 'le', '', 'tk', '', 'u', nows}
+    local m = 12
     ended[#ended + 1] = id
     if f[11] and f[11] ~= '' then acks[#acks + 1] = f[11] end
     if kind == 'complete' then
       to, reason = 'completed', 'succeeded'
-      if json ~= '' then fields[#fields + 1] = 'res'; fields[#fields + 1] = json end
+      if json ~= '' then fields[m + 1] = 'res'; fields[m + 2] = json; m = m + 2 end
       done[#done + 1] = nows
       done[#done + 1] = id
     elseif kind == 'troubleshoot' then
       to, reason, err = 'troubleshooting', 'failed; needs an operator', json
-      fields[#fields + 1] = 'e'; fields[#fields + 1] = err
+      fields[m + 1] = 'e'; fields[m + 2] = err; m = m + 2
       trouble[#trouble + 1] = '0'
       trouble[#trouble + 1] = id
     else
       to = 'pending'
       local run = now + delay
-      fields[#fields + 1] = 'r'; fields[#fields + 1] = int(run)
+      fields[m + 1] = 'r'; fields[m + 2] = int(run); m = m + 2
       if kind == 'retry' then
         reason, err = 'failed; will retry', json
-        fields[#fields + 1] = 'e'; fields[#fields + 1] = err
+        fields[m + 1] = 'e'; fields[m + 2] = err; m = m + 2
       else
-        fields[#fields + 1] = 'a'; fields[#fields + 1] = int(tonumber(attempt) - 1)
+        fields[m + 1] = 'a'; fields[m + 2] = int(tonumber(attempt) - 1); m = m + 2
       end
       enqueue(id, f[8], f[9], run, now)
     end
-    fields[#fields + 1] = 's'; fields[#fields + 1] = to
-    fields[#fields + 1] = 'au'
-    fields[#fields + 1] = audit_trail(f[10], nows, f[4], 'in_progress', to, attempt, f[5], nil, reason,
+    fields[10] = to
+    fields[12] = audit_trail(f[10], nows, f[4], 'in_progress', to, attempt, f[5], nil, reason,
       (kind == 'retry' or kind == 'troubleshoot') and json or nil)
-    redis.call('HSET', key, unpack(fields))
+    redis.call('HSET', key, unpack(fields, 1, m))
     moved(f[6], 'in_progress', to, f[7], err)
     applied[#applied + 1] = id
     if f[6] and to ~= 'pending' and not seen[f[6]] then
