@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlDriver, SqlTransaction } from '../sql/driver.js';
+import { PreparedStatements } from './prepared.js';
 
 /** How long PGlite may keep the thread before the event loop gets a turn (see yieldIfBusy). */
 const YIELD_EVERY_MS = 10;
@@ -12,10 +13,14 @@ const YIELD_EVERY_MS = 10;
 export class PGliteDriver implements SqlDriver {
   readonly kind = 'pglite' as const;
   private lastTurn = Date.now();
+  private readonly prepared: PreparedStatements;
+
   constructor(
     readonly db: PGlite,
     private readonly owned: boolean,
-  ) {}
+  ) {
+    this.prepared = new PreparedStatements(db);
+  }
 
   static async open(dataDir: string | undefined): Promise<PGliteDriver> {
     return new PGliteDriver(await PGlite.create(dataDir ? { dataDir } : {}), true);
@@ -36,6 +41,9 @@ export class PGliteDriver implements SqlDriver {
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
     await this.yieldIfBusy();
+    // parameterised statements are the repeated ones: claims, settles, sends
+    if (params && params.length > 0 && this.prepared.accepts(text))
+      return this.prepared.query<T>(text, params);
     const result = await this.db.query<T>(text, params);
     return { rows: result.rows };
   }
