@@ -12,6 +12,7 @@ interface Statement {
 
 /** Beyond this many distinct statements, the rest run unnamed (see PostgresDriver). */
 const MAX_PREPARED = 200;
+const JSON_OID = 114;
 /** Statement names are per connection: drivers sharing one PGlite must not collide. */
 let drivers = 0;
 
@@ -78,8 +79,13 @@ export class PreparedStatements {
     return statement;
   }
 
-  private serialise(value: unknown, type: number | undefined): string | null {
+  private serialise(value: unknown, type: number | undefined): string | Uint8Array | null {
     if (value === null || value === undefined) return null;
+    // A batch of sends is one JSON text of hundreds of kilobytes. PGlite measures a text
+    // value's UTF-8 length one character at a time in JavaScript; as bytes it is copied
+    // whole, and json's binary form is its text.
+    if (type === JSON_OID && typeof value === 'string' && value.length > 4096)
+      return Buffer.from(value);
     const serialiser = type === undefined ? undefined : this.db.serializers[type];
     return serialiser ? serialiser(value) : String(value);
   }
