@@ -20,7 +20,7 @@ export class SendCoalescer {
   constructor(
     private readonly insert: (commands: NewCommand[]) => Promise<InsertedCommand[]>,
     private readonly maxBatch = 1000,
-    private readonly maxInFlight = 2,
+    private readonly maxInFlight: number,
   ) {}
 
   send(command: NewCommand): Promise<InsertedCommand> {

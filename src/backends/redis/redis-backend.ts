@@ -53,7 +53,11 @@ const FORGET_CONSUMER_MS = 60 * 60 * 1000;
  */
 export class RedisBackend implements Backend {
   readonly kind = 'redis';
-  readonly capabilities: BackendCapabilities = { transactions: false, wakeups: true };
+  readonly capabilities: BackendCapabilities = {
+    transactions: false,
+    wakeups: true,
+    sendsInFlight: 2,
+  };
   readonly admin: RedisAdminQueries;
   readonly keys: GlobalKeys;
   private readonly domainKeys = new Map<string, DomainKeys>();

@@ -72,7 +72,11 @@ export function commandsJson(commands: NewCommand[]): string {
 /** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
 export class SqlBackend implements Backend {
   readonly kind: string;
-  readonly capabilities: BackendCapabilities = { transactions: true, wakeups: true };
+  readonly capabilities: BackendCapabilities = {
+    transactions: true,
+    wakeups: true,
+    sendsInFlight: 1,
+  };
   readonly admin: SqlAdminQueries;
   private readonly q: CommandQueries;
   private readonly channel: string;
