@@ -297,9 +297,6 @@ export async function latency(
   result: SystemResult,
 ): Promise<void> {
   await session(hosts, async (producer, worker) => {
-    // ANALYZE and CHECKPOINT (untimed; nothing on Redis): the previous workload's writes
-    // are not flushed in the middle of this one
-    await producer.call('analyze', {}, 300_000);
     const host = await worker();
     await host.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
     await sleep(config.quick ? 200 : 1000);
@@ -332,7 +329,6 @@ export async function sustained(
   result: SystemResult,
 ): Promise<void> {
   await session(hosts, async (producer, worker) => {
-    await producer.call('analyze', {}, 300_000); // as in latency
     const host = await worker();
     await host.call('startWorker', { concurrency: config.concurrency, mode: 'sustained' });
     if (host !== producer) host.onProgress((done) => producer.notify('doneUpdate', { done }));
