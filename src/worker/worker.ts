@@ -2,14 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
 import { LeaseLostError } from '../core/errors.js';
-import { toJsonText } from '../core/json.js';
 import type { RegisteredHandler } from '../core/registry.js';
-import { decideFailure } from '../core/retry.js';
 import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
 import { CommandContext, runHandler, type Execution, type ExecutionHost } from './execute.js';
 import { ClaimLoop, claimPlan } from './claim-loop.js';
 import { LazyAbort } from './lazy-abort.js';
+import { failureSettlement, leaseOf, resultJson } from './outcomes.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { Maintenance } from './maintenance.js';
@@ -313,35 +312,14 @@ export class Worker extends EventEmitter {
       }
     } catch (error) {
       if (active.abandoned) return;
-      const lease = leaseOf(command);
       if (!handlerFailed) {
-        // The store failed around the handler (admission, transaction): not the command's
-        // fault, so it goes back without spending the attempt.
         this.deps.logger.warn(
           { err: error, commandId: command.id },
           'store failed around a handler; handing the command back',
         );
-        this.completer.add({
-          kind: 'release',
-          ...lease,
-          delayMs: 1000,
-          reason: 'store unavailable',
-        });
-        return;
       }
-      const decision = decideFailure(
-        error,
-        command.attempts,
-        command.maxAttempts,
-        handler.retryPolicy,
-        this.deps.random,
-      );
       this.completer.add(
-        decision.kind === 'release'
-          ? { kind: 'release', ...lease, delayMs: decision.delayMs, reason: decision.reason }
-          : decision.kind === 'retry'
-            ? { kind: 'retry', ...lease, delayMs: decision.delayMs, error: decision.error }
-            : { kind: 'troubleshoot', ...lease, error: decision.error },
+        failureSettlement(error, command, handler, handlerFailed, this.deps.random),
       );
     } finally {
       if (admission?.admitted) admission.done();
@@ -440,13 +418,4 @@ export class Worker extends EventEmitter {
       reason: 'worker shutdown',
     });
   }
-}
-
-function resultJson(result: unknown): string | null {
-  return result === undefined ? null : toJsonText(result, 'result');
-}
-
-/** The lease of a claimed command, as settlements and renewals name it. */
-function leaseOf(command: ClaimedCommand): { id: string; leaseToken: string; domain: string } {
-  return { id: command.id, leaseToken: command.leaseToken, domain: command.domain };
 }
