@@ -18,6 +18,22 @@ import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers
 const available = await redisAvailable();
 const logger = pino({ level: 'silent' });
 
+/** Sends `count` Job commands and runs a worker until the store shows them all completed. */
+async function sendAndDrain(bus: CommandBus, domain: string, count: number, concurrency: number) {
+  await bus.sendMany(Array.from({ length: count }, (_, n) => ({ domain, type: 'Job', data: n })));
+  const worker = await bus.worker({ concurrency, pollIntervalMs: 100, domains: [domain] }).start();
+  try {
+    await waitUntil(
+      async () => (await bus.countByState(domain)).completed === count,
+      30_000,
+      `${count} commands are completed`,
+    );
+    await worker.idle();
+  } finally {
+    await worker.stop(2000);
+  }
+}
+
 describe.runIf(available)('Redis ticket streams', () => {
   let backend: RedisBackend;
   let bus: CommandBus;
@@ -96,20 +112,7 @@ describe.runIf(available)('Redis ticket streams', () => {
       }
       return null;
     });
-    await bus.sendMany(Array.from({ length: count }, (_, n) => ({ domain, type: 'Job', data: n })));
-    const worker = await bus
-      .worker({ concurrency: 16, pollIntervalMs: 100, domains: [domain] })
-      .start();
-    try {
-      await waitUntil(
-        async () => (await bus.countByState(domain)).completed === count,
-        30_000,
-        `${count} commands are completed`,
-      );
-      await worker.idle();
-    } finally {
-      await worker.stop(2000);
-    }
+    await sendAndDrain(bus, domain, count, 16);
     expect(await pendingCount(domain)).toBe(0);
     // one ticket per send, and one for the retry
     expect(await entriesAdded(domain)).toBe(count + 1);
@@ -183,20 +186,7 @@ describe.runIf(available)('Redis ticket streams', () => {
     const domain = newDomain();
     const count = 2000;
     bus.handle(domain, 'Job', () => null);
-    await bus.sendMany(Array.from({ length: count }, (_, n) => ({ domain, type: 'Job', data: n })));
-    const worker = await bus
-      .worker({ concurrency: 32, pollIntervalMs: 100, domains: [domain] })
-      .start();
-    try {
-      await waitUntil(
-        async () => (await bus.countByState(domain)).completed === count,
-        30_000,
-        `${count} commands are completed`,
-      );
-      await worker.idle();
-    } finally {
-      await worker.stop(2000);
-    }
+    await sendAndDrain(bus, domain, count, 32);
     expect(await entriesAdded(domain)).toBe(count);
     await backend.prune({ olderThanMs: 60_000, limit: 5000 });
     // trimming is by whole stream nodes (100 entries each by default)
