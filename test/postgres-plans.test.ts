@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
+import { BatchStore } from '../src/backends/sql/batches.js';
 import { CommandQueries } from '../src/backends/sql/queries.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
@@ -20,6 +21,8 @@ describe.runIf(available)('PostgreSQL plans', () => {
   let backend: SqlBackend;
   let client: pg.Client;
   const q = new CommandQueries(schema, `dispatchbox_${schema}`);
+  const batches = new BatchStore(schema);
+  const batchId = randomUUID();
 
   beforeAll(async () => {
     backend = await createPostgresBackend({ connectionString: POSTGRES_URL, schema });
@@ -35,7 +38,8 @@ describe.runIf(available)('PostgreSQL plans', () => {
       runAt: null,
       correlationId: null,
       causationId: null,
-      batchId: null,
+      // one open batch of them all, as statistics taken after a batch is queued see it
+      batchId,
       idempotencyKey: null,
     }));
     await backend.insertCommands({ commands });
@@ -71,6 +75,34 @@ describe.runIf(available)('PostgreSQL plans', () => {
     // through the lease index
     expect(plan).toMatch(/commands_pkey|Seq Scan on commands/);
     expect(plan).not.toContain('commands_leases');
+  });
+
+  // A batch's progress is read from the index of its waiting commands and the lease index,
+  // never by reading the table: a batch drain checks for its end several times a second.
+  it.each([
+    [
+      'batch_without_pending',
+      () => batches.withoutPending(true),
+      ['uuid[]'],
+      [`'{${batchId}}'`],
+      'commands_batch_waiting',
+    ],
+    ['batch_running', () => batches.running, ['uuid[]'], [`'{${batchId}}'`], 'commands_leases'],
+  ] as const)('%s probes an index, not the table', async (name, sql, types, args, index) => {
+    await client.query('BEGIN');
+    try {
+      await client.query(BatchStore.PROBE_SETTINGS);
+      const plan = await genericPlan(name, sql(), [...types], [...args]);
+      expect(plan).toContain(index);
+      expect(plan).not.toMatch(/Seq Scan|Bitmap/);
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
+
+  it('counts a batch from its indexes', async () => {
+    const plan = await genericPlan('batch_counts', batches.counts, ['uuid'], [`'${batchId}'`]);
+    expect(plan).toContain('commands_leases');
   });
 
   it('claims from the pending index', async () => {

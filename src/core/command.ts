@@ -37,6 +37,11 @@ export interface Command<TData = JsonValue> {
 /** What a backend receives to store a new command; everything validated and defaulted. */
 export interface NewCommand {
   id: string;
+  /**
+   * The caller chose the id (SendOptions.id), so a command with it may exist already. An
+   * id the bus made (a UUIDv7) cannot, and a store may skip the duplicate check for it.
+   */
+  idFromCaller?: boolean;
   domain: string;
   type: string;
   /** The payload, already serialised to JSON text (validated and size-checked). */

@@ -60,6 +60,7 @@ export function buildNewCommand(input: BuildCommandInput): NewCommand {
   const id = o.id?.toLowerCase() ?? uuidv7();
   return {
     id,
+    idFromCaller: o.id !== undefined,
     domain: checkName(input.domain, 'domain'),
     type: checkName(input.type, 'type'),
     dataJson: input.dataJson,

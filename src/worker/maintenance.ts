@@ -19,6 +19,8 @@ export class Maintenance {
   private readonly inFlight = new Set<Promise<unknown>>();
   private touched = new Set<string>();
   private batchTimer: NodeJS.Timeout | null = null;
+  private batchCheck: Promise<unknown> | null = null;
+  private stopped = false;
 
   constructor(
     private readonly backend: Backend,
@@ -27,6 +29,7 @@ export class Maintenance {
   ) {}
 
   start(): void {
+    this.stopped = false;
     const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
       let running = false;
       const timer = setInterval(() => {
@@ -63,20 +66,32 @@ export class Maintenance {
     return total;
   }
 
-  /** Finishes the named batches soon, debounced so a busy worker checks each batch a few times a second at most. */
+  /**
+   * Finishes the named batches soon, debounced so a busy worker checks each batch about 20
+   * times a second at most: the check is two index probes (see BatchStore), and the wait
+   * is the delay of a batch's completion notification.
+   */
   batchesTouched(ids: string[]): void {
     for (const id of ids) this.touched.add(id);
-    if (this.batchTimer) return;
+    // one check at a time: what is touched meanwhile waits for the next
+    if (this.batchTimer || this.batchCheck || this.touched.size === 0) return;
     this.batchTimer = setTimeout(() => {
       this.batchTimer = null;
       const batchIds = [...this.touched];
       this.touched.clear();
-      this.backend
+      const check = this.backend
         .finishBatches({ batchIds })
         .catch((error: unknown) =>
           this.logger.warn({ err: error }, 'maintenance: batch completion failed; will try again'),
-        );
-    }, 200);
+        )
+        .finally(() => {
+          this.batchCheck = null;
+          this.inFlight.delete(check);
+          if (!this.stopped) this.batchesTouched([]);
+        });
+      this.batchCheck = check;
+      this.inFlight.add(check);
+    }, 50);
     this.batchTimer.unref();
   }
 
@@ -92,6 +107,7 @@ export class Maintenance {
 
   /** Stops the timers and waits for what is running, so nothing touches the store after. */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     if (this.batchTimer) clearTimeout(this.batchTimer);

@@ -46,6 +46,49 @@ export function batchTests(ctx: SuiteContext): void {
       expect((await bus.list({ domain, type: 'BillingDone' })).length).toBe(1);
     });
 
+    it('counts running, waiting and cancelled commands while the batch is open', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      bus.handle(domain, 'Slow', async () => {
+        started();
+        await gate;
+      });
+      const batch = await bus.createBatch({
+        commands: [
+          { domain, type: 'Slow', data: {} },
+          { domain, type: 'Later', data: { n: 1 } },
+          { domain, type: 'Later', data: { n: 2 } },
+        ],
+      });
+      const [cancelled] = await bus.list({ domain, type: 'Later' });
+      await bus.cancel(cancelled!.id);
+      await ctx.worker(bus, { types: ['Slow'] });
+      await running;
+      expect((await bus.getBatch(batch.id)).counts).toEqual({
+        total: 3,
+        pending: 1,
+        inProgress: 1,
+        completed: 0,
+        cancelled: 1,
+        troubleshooting: 0,
+        failed: 0,
+      });
+      release();
+      await eventually(async () =>
+        expect((await bus.getBatch(batch.id)).counts).toMatchObject({
+          pending: 1,
+          inProgress: 0,
+          completed: 1,
+          cancelled: 1,
+        }),
+      );
+      expect((await bus.getBatch(batch.id)).status).toBe('in_progress');
+    });
+
     it('stores none of a batch whose commands are invalid', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();

@@ -1,5 +1,6 @@
 import { batchCompletionCommand } from '../../core/records.js';
 import type { NewCommand } from '../../core/command.js';
+import type { SqlDriver } from './driver.js';
 import type {
   BatchCounts,
   BatchInfo,
@@ -18,26 +19,61 @@ interface BatchRow {
   finished_at: Date | null;
   status: BatchStatus | null;
   completion_command_id: string | null;
+  final_counts: BatchCounts | null;
 }
 
 interface CountRow {
   pending: number | string;
   in_progress: number | string;
-  completed: number | string;
-  cancelled: number | string;
   troubleshooting: number | string;
+  cancelled: number | string;
   failed: number | string;
 }
 
 /**
- * Batch progress is derived on read from the commands themselves (an index on
- * (batch_id, state)) instead of counters on the batch row: a completion never touches the
- * batch row, so a 1,000,000-command batch does not make every worker queue on one lock.
+ * Batch progress is derived on read from the commands themselves instead of counters on
+ * the batch row: a completion never touches the batch row, so a 1,000,000-command batch
+ * does not make every worker queue on one lock.
+ *
+ * Nor does a claim or a completion touch a batch index. Every update of a command writes
+ * a new entry in each of its indexes (the state is in index predicates, so no update is
+ * HOT), and an index of every batch command cost each of them two entries on its way
+ * through: a batch drained 30% slower than as many commands on their own (measured on the
+ * embedded store). The batch index (migration 4) holds only the states a command waits or
+ * stops in: pending, troubleshooting, cancelled. Running commands are found through the
+ * lease index, which holds only what runs now; completed ones are the total less the rest.
+ * A finished batch keeps its final counts on its row, so retention pruning its commands
+ * does not change them.
  */
 export class BatchStore {
   private readonly t: string;
+  /** Open batches (of $1, or all) with no pending command: the candidates to finish. */
+  readonly withoutPending: (only: boolean) => string;
+  /** Which of the batches $1 have a command running. */
+  readonly running: string;
+  /** The counts of batch $1 but completed (total less the rest). */
+  readonly counts: string;
+
   constructor(schema: string) {
-    this.t = `"${schema}"`;
+    const t = (this.t = `"${schema}"`);
+    this.withoutPending = (only) => `
+SELECT b.id FROM ${t}.batches b
+WHERE b.finished_at IS NULL ${only ? 'AND b.id = ANY($1::uuid[])' : ''}
+  AND NOT EXISTS (SELECT 1 FROM ${t}.commands c WHERE c.batch_id = b.id AND c.state = 'pending')
+LIMIT 100`;
+    this.running = `
+SELECT DISTINCT c.batch_id AS id FROM ${t}.commands c
+WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
+    this.counts = `
+SELECT w.pending, w.troubleshooting, w.cancelled, r.in_progress, w.failed + r.failed AS failed
+FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
+             count(*) FILTER (WHERE state = 'troubleshooting') AS troubleshooting,
+             count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
+             count(*) FILTER (WHERE state <> 'cancelled' AND last_error IS NOT NULL) AS failed
+      FROM ${t}.commands
+      WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting', 'cancelled')) w,
+     (SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
+      FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = $1) r`;
   }
 
   async create(
@@ -65,45 +101,55 @@ export class BatchStore {
   async get(db: Queryable, id: string): Promise<BatchInfo | null> {
     const found = await db.query<BatchRow>(`SELECT * FROM ${this.t}.batches WHERE id = $1`, [id]);
     const row = found.rows[0];
-    return row ? toBatchInfo(row, await this.counts(db, id, row.total)) : null;
+    if (!row) return null;
+    return toBatchInfo(row, row.final_counts ?? (await this.countsOf(db, id, row.total)));
   }
 
-  private async counts(db: Queryable, id: string, total: number): Promise<BatchCounts> {
-    const result = await db.query<CountRow>(
-      `SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
-              count(*) FILTER (WHERE state = 'in_progress') AS in_progress,
-              count(*) FILTER (WHERE state = 'completed') AS completed,
-              count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-              count(*) FILTER (WHERE state = 'troubleshooting') AS troubleshooting,
-              count(*) FILTER (WHERE last_error IS NOT NULL
-                               AND state IN ('pending', 'in_progress', 'troubleshooting')) AS failed
-       FROM ${this.t}.commands WHERE batch_id = $1`,
-      [id],
-    );
-    const row = result.rows[0]!;
+  private async countsOf(db: Queryable, id: string, total: number): Promise<BatchCounts> {
+    const row = (await db.query<CountRow>(this.counts, [id])).rows[0]!;
+    const pending = Number(row.pending);
+    const inProgress = Number(row.in_progress);
+    const troubleshooting = Number(row.troubleshooting);
+    const cancelled = Number(row.cancelled);
     return {
       total,
-      pending: Number(row.pending),
-      inProgress: Number(row.in_progress),
-      completed: Number(row.completed),
-      cancelled: Number(row.cancelled),
-      troubleshooting: Number(row.troubleshooting),
+      pending,
+      inProgress,
+      completed: total - pending - inProgress - troubleshooting - cancelled,
+      cancelled,
+      troubleshooting,
       failed: Number(row.failed),
     };
   }
 
   /** Open batches among `ids` (or all) with no pending or in-progress command left. */
-  async ready(db: Queryable, ids: string[] | undefined): Promise<string[]> {
-    const result = await db.query<{ id: string }>(
-      `SELECT b.id FROM ${this.t}.batches b
-       WHERE b.finished_at IS NULL ${ids ? 'AND b.id = ANY($1::uuid[])' : ''}
-         AND NOT EXISTS (SELECT 1 FROM ${this.t}.commands c
-                         WHERE c.batch_id = b.id AND c.state IN ('pending', 'in_progress'))
-       LIMIT 100`,
-      ids ? [ids] : [],
-    );
-    return result.rows.map((r) => r.id);
+  async ready(driver: SqlDriver, ids: string[] | undefined): Promise<string[]> {
+    return driver.transaction(async (tx) => {
+      await tx.query(BatchStore.PROBE_SETTINGS);
+      const candidates = await tx.query<{ id: string }>(
+        this.withoutPending(ids !== undefined),
+        ids ? [ids] : [],
+      );
+      if (candidates.rows.length === 0) return [];
+      // Running commands are looked for only once a batch has no pending one left, which
+      // during a drain is almost never.
+      const found = candidates.rows.map((r) => r.id);
+      const busy = await tx.query<{ id: string }>(this.running, [found]);
+      const running = new Set(busy.rows.map((r) => r.id));
+      return found.filter((id) => !running.has(id));
+    });
   }
+
+  /**
+   * For the probes of ready(): index lookups only. Statistics taken while a batch was
+   * queued say every one of its commands is pending, and with them the planner reads the
+   * whole table (or the whole pending index) to find one, 25 ms on 100,000 commands, and
+   * a worker checks several times a second. The index probe stops at the first pending
+   * entry and marks the dead ones it stepped over, so the next probe skips them (0.3 ms).
+   */
+  static readonly PROBE_SETTINGS = `SELECT set_config('enable_seqscan', 'off', true),
+  set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+  set_config('enable_mergejoin', 'off', true)`;
 
   /**
    * Finishes one batch in the caller's transaction, once: the conditional update makes a
@@ -121,7 +167,7 @@ export class BatchStore {
     );
     const row = locked.rows[0];
     if (!row) return null;
-    const counts = await this.counts(tx, id, row.total);
+    const counts = await this.countsOf(tx, id, row.total);
     if (counts.pending + counts.inProgress > 0) return null;
     const status: BatchStatus =
       counts.completed === counts.total ? 'completed' : 'completed_with_failures';
@@ -130,9 +176,10 @@ export class BatchStore {
       : null;
     const completionId = completion?.id ?? null;
     const updated = await tx.query<BatchRow>(
-      `UPDATE ${this.t}.batches SET finished_at = now(), status = $2, completion_command_id = $3
+      `UPDATE ${this.t}.batches
+       SET finished_at = now(), status = $2, completion_command_id = $3, final_counts = $4
        WHERE id = $1 RETURNING *`,
-      [id, status, completionId],
+      [id, status, completionId, JSON.stringify(counts)],
     );
     if (completion) await insertCompletion(tx, completion);
     return toBatchInfo(updated.rows[0]!, counts);

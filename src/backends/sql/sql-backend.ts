@@ -44,6 +44,12 @@ const TIDY_MIN_DEAD = 20_000;
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
 
+/** No command of these can exist already: ids the bus made, no idempotency keys. */
+function allFresh(commands: NewCommand[]): boolean {
+  for (const c of commands) if (c.idFromCaller || c.idempotencyKey !== null) return false;
+  return true;
+}
+
 /**
  * The commands as one JSON array for json_to_recordset. Each payload is already JSON text
  * (serialised once, at validation), so it is spliced in rather than parsed and
@@ -107,9 +113,10 @@ export class SqlBackend implements Backend {
 
   async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
     const db = params.tx ?? this.driver;
-    const inserted = await db.query<{ at: Date; missing: string[] | null }>(this.q.insert, [
-      commandsJson(params.commands),
-    ]);
+    const inserted = await db.query<{ at: Date; missing: string[] | null }>(
+      allFresh(params.commands) ? this.q.insertFresh : this.q.insert,
+      [commandsJson(params.commands)],
+    );
     const { at, missing: missingIds } = inserted.rows[0]!;
     const created = (c: NewCommand): InsertedCommand => ({
       command: pendingCommand(c, at, c.runAt ?? new Date(at.getTime() + c.delayMs)),
@@ -309,9 +316,10 @@ export class SqlBackend implements Backend {
       const domains = new Set<string>();
       await this.batches.create(tx, params, async (db, commands) => {
         for (const c of commands) domains.add(c.domain);
-        const inserted = await db.query<{ n: number }>(this.q.insertQuiet, [
-          commandsJson(commands),
-        ]);
+        const inserted = await db.query<{ n: number }>(
+          allFresh(commands) ? this.q.insertQuietFresh : this.q.insertQuiet,
+          [commandsJson(commands)],
+        );
         return Number(inserted.rows[0]?.n ?? 0);
       });
       // One wake-up per domain, delivered at commit, instead of one per chunk.

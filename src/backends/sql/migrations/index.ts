@@ -1,6 +1,7 @@
 import * as m001 from './001_initial.js';
 import * as m002 from './002_limits.js';
 import * as m003 from './003_audit_trail.js';
+import * as m004 from './004_batch_index.js';
 
 export interface Migration {
   version: number;
@@ -14,6 +15,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m001.up },
   { version: 2, name: 'limits', up: m002.up },
   { version: 3, name: 'audit trail view, json payloads', up: m003.up },
+  { version: 4, name: 'batch index of waiting commands, final batch counts', up: m004.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
