@@ -82,7 +82,7 @@ describe.runIf(available)('PostgreSQL plans', () => {
   it.each([
     [
       'batch_without_pending',
-      () => batches.withoutPending(true),
+      () => batches.withoutPendingAmong,
       ['uuid[]'],
       [`'{${batchId}}'`],
       'commands_batch_waiting',

@@ -47,8 +47,10 @@ interface CountRow {
  */
 export class BatchStore {
   private readonly t: string;
-  /** Open batches (of $1, or all) with no pending command: the candidates to finish. */
-  readonly withoutPending: (only: boolean) => string;
+  /** Open batches with no pending command: the candidates to finish. */
+  readonly withoutPending: string;
+  /** withoutPending among the batches $1. */
+  readonly withoutPendingAmong: string;
   /** Which of the batches $1 have a command running. */
   readonly running: string;
   /** The counts of batch $1 but completed (total less the rest). */
@@ -56,11 +58,13 @@ export class BatchStore {
 
   constructor(schema: string) {
     const t = (this.t = `"${schema}"`);
-    this.withoutPending = (only) => `
+    const withoutPending = (among: string) => `
 SELECT b.id FROM ${t}.batches b
-WHERE b.finished_at IS NULL ${only ? 'AND b.id = ANY($1::uuid[])' : ''}
+WHERE b.finished_at IS NULL ${among}
   AND NOT EXISTS (SELECT 1 FROM ${t}.commands c WHERE c.batch_id = b.id AND c.state = 'pending')
 LIMIT 100`;
+    this.withoutPending = withoutPending('');
+    this.withoutPendingAmong = withoutPending('AND b.id = ANY($1::uuid[])');
     this.running = `
 SELECT DISTINCT c.batch_id AS id FROM ${t}.commands c
 WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
@@ -126,10 +130,9 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
   async ready(driver: SqlDriver, ids: string[] | undefined): Promise<string[]> {
     return driver.transaction(async (tx) => {
       await tx.query(BatchStore.PROBE_SETTINGS);
-      const candidates = await tx.query<{ id: string }>(
-        this.withoutPending(ids !== undefined),
-        ids ? [ids] : [],
-      );
+      const candidates = ids
+        ? await tx.query<{ id: string }>(this.withoutPendingAmong, [ids])
+        : await tx.query<{ id: string }>(this.withoutPending);
       if (candidates.rows.length === 0) return [];
       // Running commands are looked for only once a batch has no pending one left, which
       // during a drain is almost never.
