@@ -59,9 +59,11 @@ export class Host {
   static async spawn(system: SystemName, options: SpawnOptions = {}): Promise<Host> {
     mkdirSync(join(RESULTS_DIR, 'logs'), { recursive: true });
     const log = openSync(join(RESULTS_DIR, 'logs', `${system}.log`), 'a');
-    const child = fork(join(BENCH_DIR, 'host.ts'), [system], {
+    // compiled by the runner (run.ts, compileHost); the TypeScript through tsx otherwise
+    const compiled = process.env.BENCH_HOST_ENTRY;
+    const child = fork(compiled ?? join(BENCH_DIR, 'host.ts'), [system], {
       cwd: BENCH_DIR,
-      execArgv: ['--import', 'tsx', ...(options.nodeArgs ?? [])],
+      execArgv: [...(compiled ? [] : ['--import', 'tsx']), ...(options.nodeArgs ?? [])],
       stdio: ['ignore', log, log, 'ipc'],
     });
     closeSync(log);

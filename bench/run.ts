@@ -96,6 +96,10 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
   process.env.BENCH_DISPATCHBOX_ENTRY = values.source
     ? join(sourceDir, 'index.ts')
     : compile(sourceDir);
+  // The hosts run compiled too, under plain node: under tsx every host carried its loader
+  // thread and the transform of each file it loaded, which counted in the peak RSS of
+  // whichever system loaded more of its own code as ESM.
+  if (!values.source) process.env.BENCH_HOST_ENTRY = compileHost();
   const everything = !values.only && !values.workload;
   const write = values['no-write'] ? false : (values.write ?? (everything && !values.quick));
   return { config, systems: systems as SystemName[], write };
@@ -136,6 +140,29 @@ function compile(sourceDir: string): string {
   const tsc = join(BENCH_DIR, '..', 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' });
   return join(out, 'dist', 'index.js');
+}
+
+/** Compiles the host and the adapters (this directory) for plain node; returns host.js. */
+function compileHost(): string {
+  const out = join(RESULTS_DIR, 'build', 'host');
+  const tsconfig = join(RESULTS_DIR, 'build', 'tsconfig.host.json');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(BENCH_DIR, 'tsconfig.json'),
+      compilerOptions: {
+        noEmit: false,
+        outDir: out,
+        rootDir: join(BENCH_DIR, '..'),
+        declaration: false,
+      },
+      include: [join(BENCH_DIR, '*.ts'), join(BENCH_DIR, 'adapters', '*.ts')],
+    }),
+  );
+  const tsc = join(BENCH_DIR, '..', 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' });
+  return join(out, 'bench', 'host.js');
 }
 
 let dispatchboxCommit = 'working tree';

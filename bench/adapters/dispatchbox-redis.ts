@@ -1,11 +1,7 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { CreateDispatchboxOptions } from '../../src/index.js';
 import { NotAvailableError, REDIS_DB, REDIS_URL } from './adapter.js';
 import { DispatchboxAdapter } from './dispatchbox.js';
-
-const REDIS_BACKEND_DIR = fileURLToPath(new URL('../../src/backends/redis', import.meta.url));
 
 /** Dispatchbox on Redis, in its own db index (9), emptied with FLUSHDB of that db only. */
 export class DispatchboxRedis extends DispatchboxAdapter {
@@ -13,8 +9,6 @@ export class DispatchboxRedis extends DispatchboxAdapter {
   readonly store = 'redis' as const;
 
   protected async options(): Promise<CreateDispatchboxOptions> {
-    if (!existsSync(REDIS_BACKEND_DIR))
-      throw new NotAvailableError('the Redis store (src/backends/redis) is not built yet');
     return { databaseUrl: REDIS_URL };
   }
 
