@@ -6,6 +6,7 @@ import {
   UnknownHandlerError,
   ValidationError,
 } from '../../src/core/errors.js';
+import { COPY_AT_LEAST } from '../../src/backends/sql/copy.js';
 import type { SuiteContext } from './context.js';
 
 export function sendTests(ctx: SuiteContext): void {
@@ -39,6 +40,31 @@ export function sendTests(ctx: SuiteContext): void {
       );
       expect(sent.map((c) => (c.data as { i: number }).i)).toEqual([...Array(50).keys()]);
       expect((await bus.countByState(domain)).pending).toBe(50);
+    });
+
+    it('stores every character of a large send: tabs, newlines, backslashes, quotes, non-ASCII', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const awkward = 'tab\there\nnew line\r\\back\\slash "quoted" \\N \u00e9\u4e2d\u{1F600}';
+      // as many as a store's bulk path takes (the embedded store COPYs from COPY_AT_LEAST)
+      const n = Math.max(200, COPY_AT_LEAST);
+      const sent = await bus.sendMany(
+        Array.from({ length: n }, (_, i) => ({
+          domain,
+          type: 'T',
+          data: { i, text: `${awkward}${i}`, list: [awkward, null, 1.5] },
+          correlationId: `${awkward}${i}`,
+          priority: i % 3,
+        })),
+      );
+      for (const i of [0, 1, n - 1]) {
+        const read = await bus.get(sent[i]!.id);
+        expect(read.data).toEqual({ i, text: `${awkward}${i}`, list: [awkward, null, 1.5] });
+        expect(read.correlationId).toBe(`${awkward}${i}`);
+        expect(read.priority).toBe(i % 3);
+        expect(read.createdAt.getTime()).toBe(sent[i]!.createdAt.getTime());
+      }
+      expect((await bus.countByState(domain)).pending).toBe(n);
     });
 
     it('coalesces concurrent sends and acknowledges each once stored', async () => {

@@ -209,6 +209,18 @@ export function workerTests(ctx: SuiteContext): void {
       if (ctx.backend.capabilities.wakeups) expect(Date.now() - started).toBeLessThan(5000);
     });
 
+    it('wakes an idle worker at once when a large batch is sent', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Ping', () => 'pong');
+      await ctx.worker(bus, { pollIntervalMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 100)); // let the first (empty) claim finish
+      const started = Date.now();
+      await bus.sendMany(Array.from({ length: 300 }, () => ({ domain, type: 'Ping', data: {} })));
+      await eventually(async () => expect((await bus.countByState(domain)).completed).toBe(300));
+      if (ctx.backend.capabilities.wakeups) expect(Date.now() - started).toBeLessThan(5000);
+    });
+
     it('hands back unfinished work at shutdown without spending attempts', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();

@@ -9,6 +9,17 @@ import type { Queryable } from '../backend.js';
 export interface SqlDriver extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `COPY <target> FROM` with `input` as its data (text format), then `then`, in one
+   * transaction. Only where COPY input can be handed over whole (PGlite's /dev/blob);
+   * node-postgres would need a stream per COPY.
+   */
+  copyIn?<T>(
+    target: string,
+    input: string,
+    then: string,
+    params: unknown[],
+  ): Promise<{ rows: T[] }>;
   /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

@@ -1,3 +1,5 @@
+import { COPY_COLUMNS } from './copy.js';
+
 /**
  * What a claim brings back: what the handler and the worker use. Every timestamp column
  * costs a date parse per row on the client, so the claim's own times (updated, lease) are
@@ -30,6 +32,9 @@ export class CommandQueries {
   readonly insert: string;
   /** insert for commands whose ids the bus made and that carry no idempotency key. */
   readonly insertFresh: string;
+  /** The table and columns of a COPY of commands (copy.ts), and what follows it. */
+  readonly copyTarget: string;
+  readonly afterCopy: string;
   /** The insert for batch chunks: no rows back, no wake-up (the batch wakes once, at commit). */
   readonly insertQuiet: string;
   readonly insertQuietFresh: string;
@@ -89,6 +94,10 @@ SELECT now() AS at, (SELECT count(*) FROM wake) AS woken,
     this.insertFresh = insert(false);
     const insertQuiet = (onConflict: boolean) => `${insertInto('1', onConflict)}
 SELECT count(*)::int AS n FROM ins`;
+    this.copyTarget = `${t}.commands ${COPY_COLUMNS}`;
+    this.afterCopy = `
+WITH wake AS (SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d)
+SELECT now() AS at, (SELECT count(*) FROM wake) AS woken`;
     this.insertQuiet = insertQuiet(true);
     this.insertQuietFresh = insertQuiet(false);
 

@@ -23,6 +23,7 @@ import type {
 } from '../backend.js';
 import { SqlAdminQueries } from './admin.js';
 import { BatchStore } from './batches.js';
+import { allFresh, copyable, copyText } from './copy.js';
 import type { SqlDriver } from './driver.js';
 import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
@@ -43,12 +44,6 @@ const TIDY_MIN_DEAD = 20_000;
 
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
-
-/** No command of these can exist already: ids the bus made, no idempotency keys. */
-function allFresh(commands: NewCommand[]): boolean {
-  for (const c of commands) if (c.idFromCaller || c.idempotencyKey !== null) return false;
-  return true;
-}
 
 /**
  * The commands as one JSON array for json_to_recordset. Each payload is already JSON text
@@ -113,11 +108,22 @@ export class SqlBackend implements Backend {
 
   async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
     const db = params.tx ?? this.driver;
-    const inserted = await db.query<{ at: Date; missing: string[] | null }>(
-      allFresh(params.commands) ? this.q.insertFresh : this.q.insert,
-      [commandsJson(params.commands)],
-    );
-    const { at, missing: missingIds } = inserted.rows[0]!;
+    const copied =
+      !params.tx && this.driver.copyIn && copyable(params.commands)
+        ? await this.driver.copyIn<{ at: Date; missing?: null }>(
+            this.q.copyTarget,
+            copyText(params.commands),
+            this.q.afterCopy,
+            [[...new Set(params.commands.map((c) => c.domain))]],
+          )
+        : null;
+    const inserted =
+      copied ??
+      (await db.query<{ at: Date; missing?: string[] | null }>(
+        allFresh(params.commands) ? this.q.insertFresh : this.q.insert,
+        [commandsJson(params.commands)],
+      ));
+    const { at, missing: missingIds = null } = inserted.rows[0]!;
     const created = (c: NewCommand): InsertedCommand => ({
       command: pendingCommand(c, at, c.runAt ?? new Date(at.getTime() + c.delayMs)),
       created: true,
