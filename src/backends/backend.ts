@@ -27,14 +27,6 @@ export interface BackendCapabilities {
   transactions: boolean;
   /** The store pushes wake-ups when commands are sent (LISTEN/NOTIFY, in-process events). */
   wakeups: boolean;
-  /**
-   * How many coalesced inserts of concurrent `send()` calls may be on their way at once
-   * (see SendCoalescer). Measured with 16 senders: one for the SQL stores, where each
-   * insert is a commit and one commit at a time lets more sends join it (PostgreSQL
-   * 14,400 to 15,700/s, PGlite 13,700 to 18,700/s); two for Redis, where a script call
-   * is cheap and overlapping two keeps the connection busy (26,300 to 29,200/s).
-   */
-  sendsInFlight: number;
 }
 
 export interface InsertCommandsParams {

@@ -56,7 +56,6 @@ export class RedisBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     transactions: false,
     wakeups: true,
-    sendsInFlight: 2,
   };
   readonly admin: RedisAdminQueries;
   readonly keys: GlobalKeys;

@@ -76,7 +76,6 @@ export class SqlBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     transactions: true,
     wakeups: true,
-    sendsInFlight: 1,
   };
   readonly admin: SqlAdminQueries;
   private readonly q: CommandQueries;
