@@ -33,7 +33,7 @@ export function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[
   return groups;
 }
 
-/** A command's insert arguments, in the order of INSERT_STRIDE (scripts/insert.ts). */
+/** A command as the insert script reads it (scripts/insert.ts). */
 export function insertArgs(c: NewCommand): string[] {
   return [
     c.id,

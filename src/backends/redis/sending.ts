@@ -47,7 +47,7 @@ export class RedisSending {
         target,
         'insert',
         [k.ids, k.idem, k.counts, k.stream],
-        [k.base, 'pending', '', ...call.items.flatMap((i) => insertArgs(i.command))],
+        [k.base, 'pending', '', JSON.stringify(call.items.map((i) => insertArgs(i.command)))],
       );
     };
     let replies: unknown[];
@@ -102,7 +102,7 @@ export class RedisSending {
         pipeline,
         'insert',
         [k.ids, k.idem, k.counts, k.stream],
-        [k.base, 'staged', k.staged(batchId), ...call.items.flatMap(insertArgs)],
+        [k.base, 'staged', k.staged(batchId), JSON.stringify(call.items.map(insertArgs))],
       );
     }
     const replies = (await execAll(pipeline)).slice(1) as [number, number][];

@@ -7,7 +7,6 @@ import { operateScript } from './operate.js';
 import { recoverScript, renewScript, settleScript } from './settle.js';
 import { trimTicketsScript } from './tickets.js';
 
-export { INSERT_STRIDE } from './insert.js';
 export { SETTLE_STRIDE } from './settle.js';
 
 /** Every Lua script, registered once per connection (EVALSHA, loaded on first use). */

@@ -1,8 +1,5 @@
 import { PRELUDE } from './prelude.js';
 
-/** Values per command in the insert script's ARGV. */
-export const INSERT_STRIDE = 11;
-
 /**
  * insert: stores new commands of one domain; an id or idempotency key that exists
  * already returns the first command instead (a duplicate send is a no-op).
@@ -13,8 +10,11 @@ export const INSERT_STRIDE = 11;
  * ARGV[1] key base of the domain
  * ARGV[2] mode: 'pending' (claimable at once) or 'staged' (a batch being created: stored
  *         but invisible until the batch commits; ARGV[3] is the batch's staging list)
- * ARGV[4...] per command, INSERT_STRIDE values: id, type, data, priority, maxAttempts,
- *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey ('' = none)
+ * ARGV[4] the commands as one JSON array of [id, type, data, priority, maxAttempts,
+ *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey]
+ *         ('' = none). One argument rather than eleven per command: the client encodes
+ *         each argument of a call apart, and for a chunk of a thousand commands that was
+ *         most of the sender's work; cjson decodes the array in one C call.
  *
  * Returns {now, created, r1, r2, ...}: ri = 1 when stored, else {id, fields...} of the
  * command that existed (COMMAND_FIELDS order).
@@ -27,18 +27,17 @@ local now = now_ms()
 local nows = int(now)
 local staged = ARGV[2] == 'staged'
 local state = staged and 'staged' or 'pending'
-local stride = ${INSERT_STRIDE}
 
 -- First pass, before any write: the numbers (a malformed one fails the call with nothing
 -- written), and one EXISTS over every key instead of one per command. When none exists,
 -- which is the usual case, only an id repeated within this call can be a duplicate.
 local keys, runs = {}, {}
-for i = 4, #ARGV, stride do
-  local n = #keys + 1
-  keys[n] = ckey(ARGV[i])
-  local run_at = ARGV[i + 6]
-  runs[n] = run_at ~= '' and tonumber(run_at) or now + tonumber(ARGV[i + 5])
-  if not runs[n] or not tonumber(ARGV[i + 3]) then error('insert: malformed priority, delay or run time for ' .. ARGV[i]) end
+local rows = cjson.decode(ARGV[4])
+for n, row in ipairs(rows) do
+  keys[n] = ckey(row[1])
+  local run_at = row[7]
+  runs[n] = run_at ~= '' and tonumber(run_at) or now + tonumber(row[6])
+  if not runs[n] or not tonumber(row[4]) then error('insert: malformed priority, delay or run time for ' .. row[1]) end
 end
 local any = 0
 for i = 1, #keys, 4000 do
@@ -53,9 +52,9 @@ local staging = {}
 -- ones follow from 19): a fresh table per command grows and rehashes five times
 local fields = {'t', '', 's', state, 'd', '', 'p', '', 'a', '0', 'm', '', 'r', '', 'c', nows, 'u', nows}
 for n = 1, #keys do
-  local i = 4 + (n - 1) * stride
-  local id, typ, prio = ARGV[i], ARGV[i + 1], ARGV[i + 3]
-  local corr, cause, batch, ikey = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
+  local row = rows[n]
+  local id, typ, prio = row[1], row[2], row[4]
+  local corr, cause, batch, ikey = row[8], row[9], row[10], row[11]
   local key = keys[n]
   local existing = nil
   if stored[id] or (any > 0 and redis.call('EXISTS', key) == 1) then
@@ -70,7 +69,7 @@ for n = 1, #keys do
     out[#out + 1] = row
   else
     local run = runs[n]
-    fields[2], fields[6], fields[8], fields[12] = typ, ARGV[i + 2], prio, ARGV[i + 4]
+    fields[2], fields[6], fields[8], fields[12] = typ, row[3], prio, row[5]
     fields[14] = run == now and nows or string.format('%d', run)
     local m = 18
     if corr ~= '' then fields[m + 1] = 'co'; fields[m + 2] = corr; m = m + 2 end
