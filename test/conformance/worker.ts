@@ -197,25 +197,25 @@ export function workerTests(ctx: SuiteContext): void {
       expect((await bus.get(unknown.id)).lastError?.code).toBe('UNKNOWN_HANDLER');
     });
 
-    it('wakes an idle worker at once when a command is sent', async () => {
+    /** A worker that polls only once a minute, after its first (empty) claim: woken or not at all. */
+    async function idleWorker() {
       const bus = ctx.bus();
       const domain = ctx.domain();
       bus.handle(domain, 'Ping', () => 'pong');
-      await ctx.worker(bus, { pollIntervalMs: 60_000 });
-      await new Promise((r) => setTimeout(r, 100)); // let the first (empty) claim finish
-      const started = Date.now();
+      const worker = await ctx.worker(bus, { pollIntervalMs: 60_000 });
+      await worker.idle();
+      return { bus, domain, started: Date.now() };
+    }
+
+    it('wakes an idle worker at once when a command is sent', async () => {
+      const { bus, domain, started } = await idleWorker();
       const sent = await bus.send(domain, 'Ping', {});
       await expectState(bus, sent.id, 'completed');
       if (ctx.backend.capabilities.wakeups) expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('wakes an idle worker at once when a large batch is sent', async () => {
-      const bus = ctx.bus();
-      const domain = ctx.domain();
-      bus.handle(domain, 'Ping', () => 'pong');
-      await ctx.worker(bus, { pollIntervalMs: 60_000 });
-      await new Promise((r) => setTimeout(r, 100)); // let the first (empty) claim finish
-      const started = Date.now();
+      const { bus, domain, started } = await idleWorker();
       await bus.sendMany(Array.from({ length: 300 }, () => ({ domain, type: 'Ping', data: {} })));
       await eventually(async () => expect((await bus.countByState(domain)).completed).toBe(300));
       if (ctx.backend.capabilities.wakeups) expect(Date.now() - started).toBeLessThan(5000);
