@@ -32,7 +32,7 @@ export class CommandQueries {
   readonly insert: string;
   /** insert for commands whose ids the bus made and that carry no idempotency key. */
   readonly insertFresh: string;
-  /** The table and columns of a COPY of commands (copy.ts), and what follows it. */
+  /** The table and columns of a COPY of commands (copy.ts), and what follows it (a row like insert's). */
   readonly copyTarget: string;
   readonly afterCopy: string;
   /** The insert for batch chunks: no rows back, no wake-up (the batch wakes once, at commit). */
@@ -97,7 +97,7 @@ SELECT count(*)::int AS n FROM ins`;
     this.copyTarget = `${t}.commands ${COPY_COLUMNS}`;
     this.afterCopy = `
 WITH wake AS (SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d)
-SELECT now() AS at, (SELECT count(*) FROM wake) AS woken`;
+SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing`;
     this.insertQuiet = insertQuiet(true);
     this.insertQuietFresh = insertQuiet(false);
 

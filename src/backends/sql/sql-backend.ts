@@ -107,22 +107,19 @@ export class SqlBackend implements Backend {
 
   async insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
     const db = params.tx ?? this.driver;
-    const copied =
+    type Inserted = { at: Date; missing: string[] | null };
+    const inserted =
       !params.tx && this.driver.copyIn && copyable(params.commands)
-        ? await this.driver.copyIn<{ at: Date; missing?: null }>(
+        ? await this.driver.copyIn<Inserted>(
             this.q.copyTarget,
             copyText(params.commands),
             this.q.afterCopy,
             [[...new Set(params.commands.map((c) => c.domain))]],
           )
-        : null;
-    const inserted =
-      copied ??
-      (await db.query<{ at: Date; missing?: string[] | null }>(
-        allFresh(params.commands) ? this.q.insertFresh : this.q.insert,
-        [commandsJson(params.commands)],
-      ));
-    const { at, missing: missingIds = null } = inserted.rows[0]!;
+        : await db.query<Inserted>(allFresh(params.commands) ? this.q.insertFresh : this.q.insert, [
+            commandsJson(params.commands),
+          ]);
+    const { at, missing: missingIds } = inserted.rows[0]!;
     const created = (c: NewCommand): InsertedCommand => ({
       command: pendingCommand(c, at, c.runAt ?? new Date(at.getTime() + c.delayMs)),
       created: true,
