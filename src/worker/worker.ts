@@ -11,6 +11,7 @@ import { LazyAbort } from './lazy-abort.js';
 import { failureSettlement, leaseOf, resultJson } from './outcomes.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
+import { RunningSet } from './running.js';
 import { Maintenance } from './maintenance.js';
 import {
   resolveWorkerOptions,
@@ -25,6 +26,8 @@ import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
 interface Active extends Execution {
   /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
   abandoned: boolean;
+  /** Its place in the worker's RunningSet. */
+  slot: number;
 }
 
 /**
@@ -55,7 +58,7 @@ export class Worker extends EventEmitter {
   private readonly limits: LimitGate;
   private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
-  private readonly active = new Map<string, Active>();
+  private readonly active = new RunningSet<Active>();
   /** Runs per handler, kept only for handlers with a concurrency of their own. */
   private readonly runningPerHandler = new Map<RegisteredHandler, number>();
   private readonly host: ExecutionHost;
@@ -98,7 +101,10 @@ export class Worker extends EventEmitter {
       deps.logger,
       () => [
         ...this.buffer,
-        ...[...this.active.values()].filter((a) => !a.abandoned).map((a) => a.command),
+        ...this.active
+          .list()
+          .filter((a) => !a.abandoned)
+          .map((a) => a.command),
       ],
       (id, leaseToken) => this.loseLease(id, leaseToken),
     );
@@ -235,8 +241,9 @@ export class Worker extends EventEmitter {
       controller: new LazyAbort(),
       host: this.host,
       abandoned: false,
+      slot: -1,
     };
-    this.active.set(command.id, active);
+    this.active.add(active);
     if (handler.concurrency !== Number.POSITIVE_INFINITY)
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
     if (!handler.limits) this.stats.started++;
@@ -245,10 +252,9 @@ export class Worker extends EventEmitter {
 
   /** After a run, whatever its outcome: frees its place and starts what waits. */
   private finished(active: Active): void {
-    const { command, handler } = active;
+    const { handler } = active;
     if (typeof this.prefetch !== 'number') this.prefetch.finished();
-    // A released command can be claimed again while this run still ends: leave the new run's entry.
-    if (this.active.get(command.id) === active) this.active.delete(command.id);
+    this.active.remove(active);
     if (handler.concurrency !== Number.POSITIVE_INFINITY)
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 1) - 1);
     this.dispatch();
@@ -354,8 +360,8 @@ export class Worker extends EventEmitter {
 
   /** Abandons the run holding `leaseToken` on `id` (not a newer run of the same command). */
   private loseLease(id: string, leaseToken: string): void {
-    const active = this.active.get(id);
-    if (active && !active.abandoned && active.command.leaseToken === leaseToken) {
+    const active = this.active.find(id, leaseToken);
+    if (active && !active.abandoned) {
       active.abandoned = true;
       active.controller.abort(new LeaseLostError(id));
     }
@@ -386,13 +392,13 @@ export class Worker extends EventEmitter {
     await this.claims?.stop();
     for (const command of this.buffer.splice(0)) this.handBack(command);
     if (this.active.size > 0) {
-      const running = [...this.active.values()];
+      const running = this.active.list();
       await Promise.race([
         new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
         sleep(Math.max(0, deadline - Date.now())),
       ]);
       for (const active of running) {
-        if (!this.active.has(active.command.id) || active.abandoned) continue;
+        if (!this.active.has(active) || active.abandoned) continue;
         active.abandoned = true;
         active.controller.abort(new Error('worker shutting down'));
         this.handBack(active.command);
