@@ -22,7 +22,12 @@ describe('RunningSet', () => {
     expect(set.has(b) && set.has(c)).toBe(true);
     expect(set.find('c', 't1')).toBe(c);
     expect(set.find('a', 't1')).toBeUndefined();
-    expect(set.list().map((r) => r.command.id).sort()).toEqual(['b', 'c']);
+    expect(
+      set
+        .list()
+        .map((r) => r.command.id)
+        .sort(),
+    ).toEqual(['b', 'c']);
   });
 
   it('keeps two runs of one command apart by lease token', () => {
