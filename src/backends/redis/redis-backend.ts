@@ -163,7 +163,14 @@ export class RedisBackend implements Backend {
       leaseToken: params.leaseToken,
       workerId: params.workerId,
     };
-    return rows.map((row) => toClaimed(params.domain, row, claim));
+    const claimed = rows.map((row) => toClaimed(params.domain, row, claim));
+    // The reply array stays reachable from an old object on the client's reply path until
+    // the next full collection (the client's Command and its promise are not it: both are
+    // young when the reply arrives). While it does, every row and field string it holds
+    // outlives the scavenges and is promoted: the whole reply, 70 MB per 100,000 commands.
+    // Emptying it once decoded lets them die young (27 MB promoted, most of it not ours).
+    reply.length = 0;
+    return claimed;
   }
 
   /** Groups items by the domain of their command; ids no domain holds are returned apart. */
