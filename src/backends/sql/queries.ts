@@ -32,6 +32,8 @@ export class CommandQueries {
   readonly insert: string;
   /** insert for commands whose ids the bus made and that carry no idempotency key. */
   readonly insertFresh: string;
+  /** Wakes the workers of the domains in $1 (text[]), at commit. */
+  readonly wakeDomains: string;
   /** The table and columns of a COPY of commands (copy.ts), and what follows it (a row like insert's). */
   readonly copyTarget: string;
   readonly afterCopy: string;
@@ -94,9 +96,10 @@ SELECT now() AS at, (SELECT count(*) FROM wake) AS woken,
     this.insertFresh = insert(false);
     const insertQuiet = (onConflict: boolean) => `${insertInto('1', onConflict)}
 SELECT count(*)::int AS n FROM ins`;
+    this.wakeDomains = `SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d`;
     this.copyTarget = `${t}.commands ${COPY_COLUMNS}`;
     this.afterCopy = `
-WITH wake AS (SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d)
+WITH wake AS (${this.wakeDomains})
 SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing`;
     this.insertQuiet = insertQuiet(true);
     this.insertQuietFresh = insertQuiet(false);

@@ -325,10 +325,7 @@ export class SqlBackend implements Backend {
         return Number(inserted.rows[0]?.n ?? 0);
       });
       // One wake-up per domain, delivered at commit, instead of one per chunk.
-      await tx.query(`SELECT pg_notify($1, d) FROM unnest($2::text[]) AS d`, [
-        this.channel,
-        [...domains],
-      ]);
+      await tx.query(this.q.wakeDomains, [[...domains]]);
     });
     return (await this.batches.get(this.driver, params.batch.id))!;
   }
