@@ -2,6 +2,7 @@ import { toMillis, type Duration } from './duration.js';
 import { HandlerError, PermanentError, SnoozeError } from './errors.js';
 import type { CommandError, JsonValue } from './command.js';
 import { ValidationError } from './errors.js';
+import { storableText, toJsonText } from './json.js';
 
 /** How long to wait before the next attempt after a transient failure. */
 export type Backoff =
@@ -39,7 +40,7 @@ export function decideFailure(
   random: () => number = Math.random,
 ): FailureDecision {
   if (error instanceof SnoozeError) {
-    return { kind: 'release', delayMs: error.delayMs, reason: error.message };
+    return { kind: 'release', delayMs: error.delayMs, reason: storableText(error.message) };
   }
   const described = describeError(error);
   if (error instanceof PermanentError) return { kind: 'troubleshoot', error: described };
@@ -98,21 +99,38 @@ export function validateRetryPolicy(policy: RetryPolicy, path: string): void {
 
 const MAX_ERROR_MESSAGE = 4000;
 
-/** Turns whatever was thrown into the error record stored on the command and its audit. */
+/**
+ * Turns whatever was thrown into the error record stored on the command and its audit.
+ * Whatever was thrown, the record is one every store can hold: text is made storable and
+ * details that are not plain JSON are replaced by a note saying why, since an outcome the
+ * store refused would be retried for ever.
+ */
 export function describeError(error: unknown): CommandError {
   if (error instanceof HandlerError) {
-    const described: CommandError = { code: error.code, message: truncate(error.message) };
-    if (error.details !== undefined) described.details = error.details as JsonValue;
+    const described: CommandError = {
+      code: storableText(error.code),
+      message: storableText(truncate(error.message)),
+    };
+    if (error.details !== undefined) described.details = storableDetails(error.details);
     return described;
   }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return {
-      code: typeof code === 'string' ? code : 'ERROR',
-      message: truncate(error.message || error.name),
+      code: typeof code === 'string' ? storableText(code) : 'ERROR',
+      message: storableText(truncate(error.message || error.name)),
     };
   }
-  return { code: 'ERROR', message: truncate(String(error)) };
+  return { code: 'ERROR', message: storableText(truncate(String(error))) };
+}
+
+function storableDetails(details: unknown): JsonValue {
+  try {
+    toJsonText(details, 'details');
+    return details as JsonValue;
+  } catch (error) {
+    return { unstorable: (error as Error).message };
+  }
 }
 
 function truncate(text: string): string {

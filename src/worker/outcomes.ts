@@ -1,5 +1,6 @@
 import type { Settlement } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
+import { PermanentError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
 import type { RegisteredHandler } from '../core/registry.js';
 import { decideFailure } from '../core/retry.js';
@@ -13,9 +14,20 @@ export function leaseOf(command: ClaimedCommand): {
   return { id: command.id, leaseToken: command.leaseToken, domain: command.domain };
 }
 
-/** A handler's return value as stored: none for undefined, else its JSON text. */
+/**
+ * A handler's return value as stored: none for undefined, else its JSON text. A result
+ * that cannot be stored fails the run for good: running again would return it again.
+ */
 export function resultJson(result: unknown): string | null {
-  return result === undefined ? null : toJsonText(result, 'result');
+  if (result === undefined) return null;
+  try {
+    return toJsonText(result, 'result');
+  } catch (error) {
+    throw new PermanentError(`the handler's result cannot be stored: ${(error as Error).message}`, {
+      code: 'INVALID_RESULT',
+      cause: error,
+    });
+  }
 }
 
 /** How long a command waits when the store failed around its handler. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import { isUuid, uuidv7 } from '../../src/core/ids.js';
-import { toJsonText } from '../../src/core/json.js';
+import { storableText, toJsonText } from '../../src/core/json.js';
 
 describe('payload serialisation', () => {
   it('serialises plain JSON and Dates', () => {
@@ -16,6 +16,10 @@ describe('payload serialisation', () => {
     [{ a: 2n }, 'data.a'],
     [{ a: Symbol('s') }, 'data.a'],
     [{ m: new Map() }, 'data.m'],
+    [{ s: ['ok', 'nul \0 here'] }, 'data.s[1]'],
+    [{ s: 'lone \ud83d' }, 'data.s'],
+    [{ s: 'lone \ude00 low' }, 'data.s'],
+    [{ 'k\0': 1 }, 'data.k\0'],
   ])('refuses %o at %s', (value, path) => {
     const error = (() => {
       try {
@@ -32,6 +36,16 @@ describe('payload serialisation', () => {
     const a: Record<string, unknown> = {};
     a.self = a;
     expect(() => toJsonText(a, 'data')).toThrow(/data\.self.*cycle/);
+  });
+
+  it('keeps text that only looks like an escape, and well-formed pairs', () => {
+    const value = { s: 'backslash-u \\u0000 and \\ud800', e: '😀' };
+    expect(JSON.parse(toJsonText(value, 'data'))).toEqual(value);
+  });
+
+  it('makes text storable for what the worker writes itself', () => {
+    expect(storableText('a\0b\ud800c😀')).toBe('a\uFFFDb\uFFFDc😀');
+    expect(storableText('plain')).toBe('plain');
   });
 
   it('allows the same object twice when it is not a cycle', () => {
