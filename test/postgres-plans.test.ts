@@ -114,4 +114,25 @@ describe.runIf(available)('PostgreSQL plans', () => {
     );
     expect(plan).toContain('commands_claim');
   });
+
+  // A claim lost in a server crash leaves its command pending, to be claimed again: the
+  // at-least-once guarantee holds without waiting for the claim's WAL to reach the disk.
+  // Sends, outcomes and operator actions still commit synchronously.
+  it('commits a claim asynchronously, for its own transaction only', async () => {
+    const claim = {
+      text: q.claimAnyType,
+      values: ['plans', 1, randomUUID(), 30_000, 'w'],
+    };
+    await client.query('BEGIN');
+    try {
+      expect((await client.query(claim)).rowCount).toBe(1);
+      const inside = await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+      expect(inside.rows[0]!.synchronous_commit).toBe('off');
+    } finally {
+      await client.query('ROLLBACK');
+    }
+    expect((await client.query(claim)).rowCount).toBe(1);
+    const after = await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+    expect(after.rows[0]!.synchronous_commit).toBe('on');
+  });
 });
