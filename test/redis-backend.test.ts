@@ -234,6 +234,61 @@ describe.runIf(available)('Redis backend', () => {
     expect(leaseToken).not.toBe(first!.leaseToken);
   });
 
+  it('settles outcomes of several domains in one call, refusing only the stale ones', async () => {
+    const domains = [1, 2, 3].map((n) => `settle-${n}-${randomUUID().slice(0, 8)}`);
+    await backend.insertCommands({
+      commands: domains.flatMap((domain) =>
+        [1, 2].map((n) => bus.prepare({ domain, type: 'T', data: { n } })),
+      ),
+    });
+    const claimed = (
+      await Promise.all(
+        domains.map((domain) =>
+          backend.claim({
+            workerId: 'worker-s',
+            domain,
+            types: null,
+            limit: 5,
+            leaseMs: 5000,
+            leaseToken: randomUUID(),
+          }),
+        ),
+      )
+    ).flat();
+    expect(claimed).toHaveLength(6);
+    const [late, ...current] = claimed;
+    const result = await backend.settle({
+      workerId: 'worker-s',
+      settlements: [
+        // a lease token no claim handed out: refused, the command untouched
+        {
+          id: late!.id,
+          leaseToken: randomUUID(),
+          domain: late!.domain,
+          kind: 'complete',
+          resultJson: '1',
+        },
+        ...current.map((c, i) => ({
+          id: c.id,
+          leaseToken: c.leaseToken,
+          // the domain left out of some, so the store looks it up
+          ...(i % 2 === 0 ? { domain: c.domain } : {}),
+          kind: 'complete' as const,
+          resultJson: JSON.stringify({ i, sep: '\x1f\x1e' }),
+        })),
+      ],
+    });
+    expect(result.stale).toEqual([late!.id]);
+    expect(result.applied.sort()).toEqual(current.map((c) => c.id).sort());
+    expect((await backend.getCommand(late!.id))?.state).toBe('in_progress');
+    for (const [i, c] of current.entries()) {
+      expect(await backend.getCommand(c.id)).toMatchObject({
+        state: 'completed',
+        result: { i, sep: '\x1f\x1e' },
+      });
+    }
+  });
+
   it('refuses a transactional send with a clear error', async () => {
     await expect(
       backend.insertCommands({

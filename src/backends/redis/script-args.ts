@@ -2,6 +2,7 @@ import { pendingCommand } from '../../core/records.js';
 import type { ChainableCommander } from 'ioredis';
 import type { Command, NewCommand } from '../../core/command.js';
 import type { Settlement } from '../backend.js';
+import { FIELD_SEPARATOR as FS, RECORD_END } from './scripts/index.js';
 
 /** Commands per script call: large enough to amortise the call, small enough not to stall Redis. */
 export const CHUNK = 1000;
@@ -50,17 +51,23 @@ export function insertArgs(c: NewCommand): string[] {
   ];
 }
 
-/** A settlement's arguments, in the order of SETTLE_STRIDE (scripts/settle.ts). */
-export function settleArgs(s: Settlement): string[] {
+/** Settlements packed into the settle script's one argument (scripts/settle.ts). */
+export function packSettlements(settlements: Settlement[]): string {
+  return settlements.map(settlementRecord).join('');
+}
+
+function settlementRecord(s: Settlement): string {
+  const fields = (kind: string, json: string, delayMs: number, reason: string) =>
+    `${s.id}${FS}${s.leaseToken}${FS}${kind}${FS}${json}${FS}${delayMs}${FS}${reason}${RECORD_END}`;
   switch (s.kind) {
     case 'complete':
-      return [s.id, s.leaseToken, s.kind, s.resultJson ?? '', '0', ''];
+      return fields(s.kind, s.resultJson ?? '', 0, '');
     case 'retry':
-      return [s.id, s.leaseToken, s.kind, JSON.stringify(s.error), String(s.delayMs), ''];
+      return fields(s.kind, JSON.stringify(s.error), s.delayMs, '');
     case 'troubleshoot':
-      return [s.id, s.leaseToken, s.kind, JSON.stringify(s.error), '0', ''];
+      return fields(s.kind, JSON.stringify(s.error), 0, '');
     case 'release':
-      return [s.id, s.leaseToken, s.kind, '', String(s.delayMs), s.reason];
+      return fields(s.kind, '', s.delayMs, s.reason);
   }
 }
 

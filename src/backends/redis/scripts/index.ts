@@ -7,7 +7,7 @@ import { operateScript } from './operate.js';
 import { recoverScript, renewScript, settleScript } from './settle.js';
 import { trimTicketsScript } from './tickets.js';
 
-export { SETTLE_STRIDE } from './settle.js';
+export { FIELD_SEPARATOR, RECORD_END } from './settle.js';
 
 /** Every Lua script, registered once per connection (EVALSHA, loaded on first use). */
 export const SCRIPTS = {

@@ -1,7 +1,8 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import { execAll } from '../script-args.js';
 import { SCRIPTS, type ScriptName } from './index.js';
 
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+type ScriptMethod = (...args: (string | number)[]) => Promise<unknown>;
 
 /** Registers every script on a client (ioredis keeps the SHA and falls back to EVAL once). */
 export function defineScripts(client: Redis): void {
@@ -20,6 +21,30 @@ export function runScript(
   const script = SCRIPTS[name];
   if (keys.length !== script.keys)
     throw new Error(`script ${name} takes ${script.keys} keys, got ${keys.length}`);
-  const call = (target as unknown as Record<string, ScriptCall>)[script.name]!;
+  const call = (target as unknown as Record<string, ScriptMethod>)[script.name]!;
   return call.call(target, ...keys, ...args);
+}
+
+/** One call of a script: its keys and arguments. */
+export interface ScriptCall {
+  keys: string[];
+  args: (string | number)[];
+}
+
+/**
+ * Runs calls of one script and returns their replies in order, throwing the first error:
+ * a single call goes straight to the client, several go in one pipeline. The worker's
+ * settle and renew are one call in the common case (one domain, one slice), and a
+ * pipeline object with its own promise and write buffer cost more memory than the call.
+ */
+export async function runScripts(
+  client: Redis,
+  name: ScriptName,
+  calls: ScriptCall[],
+): Promise<unknown[]> {
+  const [only] = calls;
+  if (calls.length === 1 && only) return [await runScript(client, name, only.keys, only.args)];
+  const pipeline = client.pipeline();
+  for (const call of calls) void runScript(pipeline, name, call.keys, call.args);
+  return execAll(pipeline);
 }

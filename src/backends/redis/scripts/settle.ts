@@ -1,37 +1,36 @@
 import { PRELUDE } from './prelude.js';
 
-/** Values per settlement in the settle script's ARGV. */
-export const SETTLE_STRIDE = 6;
-
 /**
- * settle: writes the outcomes of attempts of one domain, each only while the command is
- * in progress under the presented fencing token; a late worker's outcome is refused.
- * Each applied outcome appends one audit entry for the whole attempt and acknowledges
- * the stream ticket the claim pinned on the command; a command that goes back to the
- * ready queue at once gets a new ticket.
- *
- * KEYS[1] leases    KEYS[2] done    KEYS[3] trouble    KEYS[4] stream
- * ARGV[1] key base
- * ARGV[2...] per settlement, SETTLE_STRIDE values: id, token, kind, json, delayMs, reason
- *   kind: complete (json = result or '') | retry (json = error) | troubleshoot (json = error)
- *       | release (no attempt spent; reason says why)
- *
- * Returns {applied ids, batch ids of commands that reached a final state}.
+ * How the settle script's settlements are packed into its one ARGV string: each
+ * settlement's fields joined by FIELD_SEPARATOR and ended by RECORD_END. Neither can occur
+ * inside a field: ids, tokens, kinds and reasons are ours, and JSON text escapes every
+ * control character. One string rather than six arguments per settlement: the client
+ * turned each argument into a protocol chunk of its own, several strings apiece, which
+ * made writing a settlement cost more memory than running the command.
  */
+export const FIELD_SEPARATOR = '\x1f';
+export const RECORD_END = '\x1e';
+
 export const settleScript = {
   name: 'dbxSettle',
   keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
 local nows = int(now)
-local applied, batches, seen = {}, {}, {}
+local stale, batches, seen = {}, {}, {}
 local ended, done, trouble, acks = {}, {}, {}, {}
 -- one field list for every settlement's HSET: the lease fields are blanked rather than
 -- deleted, so one HSET does the whole transition; the state (10) and the audit trail (12)
 -- change, and what the outcome writes follows from 13
 local fields = {'lt', '', 'le', '', 'tk', '', 'u', nows, 's', '', 'au', ''}
-for i = 2, #ARGV, ${SETTLE_STRIDE} do
-  local id, token, kind, json, delay, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5]
+local packed = ARGV[2]
+local record = '^([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\30]*)\\30()'
+local pos = 1
+while pos <= #packed do
+  local id, token, kind, json, delay, reason, after = string.match(packed, record, pos)
+  if not id then return redis.error_reply('ERR settle: malformed settlement at byte ' .. pos) end
+  pos = after
+  delay = tonumber(delay)
   local key = ckey(id)
   local f = redis.call('HMGET', key, 's', 'lt', 'a', 'sa', 'w', 'b', 'e', 't', 'p', 'au', 'tk')
   if f[1] == 'in_progress' and f[2] == token then
@@ -69,11 +68,12 @@ for i = 2, #ARGV, ${SETTLE_STRIDE} do
       (kind == 'retry' or kind == 'troubleshoot') and json or nil)
     redis.call('HSET', key, unpack(fields, 1, m))
     moved(f[6], 'in_progress', to, f[7], err)
-    applied[#applied + 1] = id
     if f[6] and to ~= 'pending' and not seen[f[6]] then
       seen[f[6]] = true
       batches[#batches + 1] = f[6]
     end
+  else
+    stale[#stale + 1] = id
   end
 end
 call_many('ZREM', KEYS[1], ended)
@@ -81,7 +81,7 @@ call_many('ZADD', KEYS[2], done)
 call_many('ZADD', KEYS[3], trouble)
 ack_tickets(acks)
 flush_writes()
-return {applied, batches}
+return {stale, batches}
 `,
 };
 
