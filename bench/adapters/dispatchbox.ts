@@ -21,7 +21,7 @@ export abstract class DispatchboxAdapter implements Adapter {
   abstract readonly name: string;
   abstract readonly store: Store;
   readonly configuration =
-    'defaults (audit trail on, completed commands retained 7 days); worker concurrency 32 (claims of up to 500 into a buffer of about 25 ms of throughput, by default); retry handler registered with backoff fixed 0';
+    'defaults (audit trail on, completed commands retained 7 days); worker concurrency 32 (claims of up to 500 on the SQL stores and 100 on Redis, into a buffer of about 25 ms of throughput, by default); retry handler registered with backoff fixed 0';
   protected bus: CommandBus | null = null;
   private worker: Worker | null = null;
 

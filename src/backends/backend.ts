@@ -27,6 +27,13 @@ export interface BackendCapabilities {
   transactions: boolean;
   /** The store pushes wake-ups when commands are sent (LISTEN/NOTIFY, in-process events). */
   wakeups: boolean;
+  /**
+   * The most commands one claim takes unless the worker says otherwise. A SQL claim costs
+   * a round trip and a plan whatever its size, so large claims pay; a Redis claim is one
+   * script that holds the server while it runs, so smaller ones interleave with the
+   * settles and leave fewer commands waiting in the worker.
+   */
+  claimBatchSize: number;
 }
 
 export interface InsertCommandsParams {
@@ -75,6 +82,7 @@ export interface SettleParams {
   settlements: Settlement[];
 }
 
+/** Every settlement's id is in exactly one of `applied` and `stale`. */
 export interface SettleResult {
   /** Ids whose settlement was applied. */
   applied: string[];

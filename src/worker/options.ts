@@ -20,7 +20,7 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often an idle worker looks for work without a wake-up. Default 1 s. */
   pollIntervalMs?: number;
-  /** Most commands taken by one claim. Default 500. */
+  /** Most commands taken by one claim. Default: the store's (500 on SQL, 100 on Redis). */
   claimBatchSize?: number;
   /**
    * Claimed but not yet started commands kept ready, beyond concurrency. Default: adaptive,
@@ -57,12 +57,12 @@ export interface WorkerStats {
 }
 
 /** The options with their defaults, checked once at construction. */
-export function resolveWorkerOptions(o: WorkerOptions) {
+export function resolveWorkerOptions(o: WorkerOptions, defaultClaimBatchSize: number) {
   const concurrency = positive(o.concurrency ?? 10, 'concurrency');
   return {
     workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     concurrency,
-    claimBatchSize: positive(o.claimBatchSize ?? 500, 'claimBatchSize'),
+    claimBatchSize: positive(o.claimBatchSize ?? defaultClaimBatchSize, 'claimBatchSize'),
     /** null: adaptive (see AdaptivePrefetch). */
     prefetch: o.prefetch === undefined ? null : nonNegative(o.prefetch, 'prefetch'),
     leaseMs: positive(o.leaseMs ?? 30_000, 'leaseMs'),

@@ -80,7 +80,7 @@ export class Worker extends EventEmitter {
       heartbeat: (run) => this.heartbeat(run as Active),
       rateLimit: (run, key, options) => this.limits.take(key, options, run.controller.signal),
     };
-    const resolved = resolveWorkerOptions(o);
+    const resolved = resolveWorkerOptions(o, deps.backend.capabilities.claimBatchSize);
     this.workerId = resolved.workerId;
     this.concurrency = resolved.concurrency;
     this.claimBatchSize = resolved.claimBatchSize;
@@ -334,10 +334,11 @@ export class Worker extends EventEmitter {
   }
 
   private onSettled(result: SettleResult, settlements: Settlement[]): void {
-    const applied = new Set(result.applied);
+    // every settlement is either applied or stale, and stale ones are rare: look those up
+    const stale = result.stale.length > 0 ? new Set(result.stale) : null;
     let wakeSelf = false;
     for (const s of settlements) {
-      if (!applied.has(s.id)) continue;
+      if (stale?.has(s.id)) continue;
       if (s.kind === 'complete') this.stats.completed++;
       else if (s.kind === 'troubleshoot') this.stats.troubleshooting++;
       else if (s.kind === 'retry') this.stats.retried++;

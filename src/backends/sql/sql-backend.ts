@@ -76,6 +76,7 @@ export class SqlBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     transactions: true,
     wakeups: true,
+    claimBatchSize: 500,
   };
   readonly admin: SqlAdminQueries;
   private readonly q: CommandQueries;
