@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { JsonValue } from '../../src/core/command.js';
 import type { HandlerContext } from '../../src/core/context.js';
 import { PermanentError, SnoozeError, TransientError } from '../../src/core/errors.js';
 import { eventually, expectState, type SuiteContext } from './context.js';
@@ -79,6 +80,79 @@ export function workerTests(ctx: SuiteContext): void {
       });
     });
 
+    it('stores results and errors with every character, control characters included', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const text = 'a\x1fb\x1ec\x01d\n\t"\\ é 😀 \\u0000';
+      bus.handle(domain, 'Echo', () => ({ text, list: [text, 1] }));
+      bus.handle(domain, 'Refuse', () => {
+        throw new PermanentError(`refused: ${text}`, { code: 'REFUSED', details: { text } });
+      });
+      const echoed = await bus.send(domain, 'Echo', {});
+      const refused = await bus.send(domain, 'Refuse', {});
+      await ctx.worker(bus);
+      await expectState(bus, echoed.id, 'completed');
+      await expectState(bus, refused.id, 'troubleshooting');
+      expect((await bus.get(echoed.id)).result).toEqual({ text, list: [text, 1] });
+      expect((await bus.get(refused.id)).lastError).toEqual({
+        code: 'REFUSED',
+        message: `refused: ${text}`,
+        details: { text },
+      });
+    });
+
+    it('refuses text no store can hold: sends fail, results and errors still settle', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      await expect(bus.send(domain, 'Echo', { name: 'a\0b' })).rejects.toThrow(
+        /data\.name cannot be stored: it holds the character U\+0000/,
+      );
+      await expect(bus.send(domain, 'Echo', { name: 'a\ud800b' })).rejects.toThrow(
+        /data\.name cannot be stored: it holds an unpaired UTF-16 surrogate/,
+      );
+      expect(await bus.countByState(domain)).toMatchObject({ pending: 0 });
+      bus.handle(domain, 'Echo', () => ({ name: 'a\0b' }));
+      bus.handle(domain, 'Fail', () => {
+        // details typed as JSON, but a JavaScript caller can pass anything
+        const details = { n: 1n } as unknown as JsonValue;
+        throw new PermanentError('bad\0byte \udc00', { code: 'X\0', details });
+      });
+      const echoed = await bus.send(domain, 'Echo', {});
+      const failed = await bus.send(domain, 'Fail', {});
+      await ctx.worker(bus);
+      await expectState(bus, echoed.id, 'troubleshooting');
+      await expectState(bus, failed.id, 'troubleshooting');
+      const echoError = (await bus.get(echoed.id)).lastError;
+      expect(echoError?.code).toBe('INVALID_RESULT');
+      expect(echoError?.message).toMatch(/result\.name cannot be stored: .*U\+0000/);
+      expect((await bus.get(failed.id)).lastError).toEqual({
+        code: 'X\uFFFD',
+        message: 'bad\uFFFDbyte \uFFFD',
+        details: { unstorable: expect.stringMatching(/details\.n is not JSON-serialisable/) },
+      });
+    });
+
+    it('writes the outcomes of more commands than one store call takes, each once', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const count = 2_500;
+      const runs = new Map<number, number>();
+      bus.handle(domain, 'Tick', (data: { i: number }) => {
+        runs.set(data.i, (runs.get(data.i) ?? 0) + 1);
+        return data.i;
+      });
+      const sent = await bus.sendMany(
+        Array.from({ length: count }, (_, i) => ({ domain, type: 'Tick', data: { i } })),
+      );
+      const worker = await ctx.worker(bus, { concurrency: 64 });
+      await eventually(async () => expect((await bus.countByState(domain)).completed).toBe(count));
+      await worker.idle();
+      expect(runs.size).toBe(count);
+      expect([...runs.values()].every((n) => n === 1)).toBe(true);
+      expect(worker.stats.completed).toBe(count);
+      expect((await bus.get(sent[count - 1]!.id)).result).toBe(count - 1);
+    });
+
     it('moves a command to troubleshooting when its attempts run out', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
@@ -138,29 +212,39 @@ export function workerTests(ctx: SuiteContext): void {
     it('runs middleware in order around every handler and passes follow-ups the correlation id', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
+      // Calls are recorded per type: the child may start before the parent's
+      // middleware unwinds, since its send wakes the worker.
       const calls: string[] = [];
-      bus.use(async (_c, next) => {
-        calls.push('outer:before');
+      bus.use(async (c, next) => {
+        calls.push(`${c.type}:outer:before`);
         const r = await next();
-        calls.push('outer:after');
+        calls.push(`${c.type}:outer:after`);
         return r;
       });
-      bus.use(async (_c, next) => {
-        calls.push('inner');
+      bus.use(async (c, next) => {
+        calls.push(`${c.type}:inner`);
         return next();
       });
       // destructured: the context's methods must not depend on being called on it
       bus.handle(domain, 'Parent', async (_d, { send }) => {
-        calls.push('handler');
+        calls.push('Parent:handler');
         await send(domain, 'Child', {});
       });
-      bus.handle(domain, 'Child', () => undefined);
+      bus.handle(domain, 'Child', () => {
+        calls.push('Child:handler');
+      });
       const parent = await bus.send(domain, 'Parent', {}, { correlationId: 'trace-1' });
       await ctx.worker(bus);
       await expectState(bus, parent.id, 'completed');
       const [child] = await bus.list({ domain, type: 'Child' });
       expect(child).toMatchObject({ correlationId: 'trace-1', causationId: parent.id });
-      expect(calls.slice(0, 4)).toEqual(['outer:before', 'inner', 'handler', 'outer:after']);
+      await expectState(bus, child!.id, 'completed');
+      for (const type of ['Parent', 'Child']) {
+        const mine = calls.filter((call) => call.startsWith(`${type}:`));
+        expect(mine).toEqual(
+          ['outer:before', 'inner', 'handler', 'outer:after'].map((s) => `${type}:${s}`),
+        );
+      }
     });
 
     it('keeps per-handler concurrency within its limit', async () => {
