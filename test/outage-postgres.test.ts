@@ -71,14 +71,17 @@ describe.runIf(unavailable === null)('outage: PostgreSQL stops mid-run and comes
 
   it('the worker logs the outage, retries, and completes every command: none lost, one effect each', async () => {
     const count = (id: string) => runs.set(id, (runs.get(id) ?? 0) + 1);
+    // Handler time, raised while the server is being stopped: stopping it takes a process
+    // spawn and pg_ctl's own wait, long enough at full speed to run what is left.
+    let workMs = 3;
     bus!.handle(domain, 'plain', async (_data, ctx) => {
       count(ctx.commandId);
-      await delay(3);
+      await delay(workMs);
     });
     bus!.handle(domain, 'transactional', { transactional: true }, async (_data, ctx) => {
       count(ctx.commandId);
       await insertEffect(ctx.tx!, schema, ctx.commandId, 'worker');
-      await delay(2);
+      await delay(workMs - 1);
     });
     const items = [
       ...Array.from({ length: PLAIN }, (_, n) => ({ domain, type: 'plain', data: { n } })),
@@ -95,11 +98,13 @@ describe.runIf(unavailable === null)('outage: PostgreSQL stops mid-run and comes
     worker = await bus!.worker({ concurrency: 32, leaseMs: 10_000, pollIntervalMs: 100 }).start();
     await waitUntil(() => runs.size >= 800, 30_000, 'the worker has run 800 commands');
 
+    workMs = 250;
     await server!.stop('immediate');
     const downAt = Date.now();
     const ranBeforeOutage = runs.size;
     await delay(OUTAGE_MS); // the outage itself: nothing to wait for but time
     await server!.start();
+    workMs = 3;
     const upAt = Date.now();
 
     await waitUntil(

@@ -167,14 +167,16 @@ describe('ctx.rateLimit', () => {
     const d = domain();
     const key = uniqueKey('mid');
     const b = bus();
-    b.registry.rateLimits.define(key, { limit: 10, per: '1s', burst: 1 });
+    // a token every 500 ms: the second take cannot be late enough to find one refilled
+    b.registry.rateLimits.define(key, { limit: 2, per: '1s', burst: 1 });
     const seen: unknown[] = [];
     b.handle(d, 'Mid', async (_data, ctx) => {
-      seen.push(await ctx.rateLimit(key));
-      seen.push(await ctx.rateLimit(key, { wait: false }));
+      // before the first take, so the third take's wait is at least 500 ms from here
       const before = Date.now();
       seen.push(await ctx.rateLimit(key));
-      seen.push(Date.now() - before >= 50);
+      seen.push(await ctx.rateLimit(key, { wait: false }));
+      seen.push(await ctx.rateLimit(key));
+      seen.push(Date.now() - before >= 450);
       await ctx.rateLimit(uniqueKey('unknown')).catch((e: Error) => seen.push(e.message));
     });
     await b.send(d, 'Mid', {});

@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Queryable } from './queryable.js';
 import type { JsonValue, NewCommand } from './command.js';
 import { toMillis, type Duration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { isUuid, uuidv7 } from './ids.js';
 import { checkName } from './registry.js';
+import { lazySchema } from './lazy-zod.js';
 
 export interface SendOptions {
   /** A caller-chosen UUID: re-sending it is a no-op that returns the existing command. */
@@ -25,25 +26,27 @@ export interface SendOptions {
   tx?: Queryable;
 }
 
-const optionsSchema = z.strictObject({
-  id: z.string().refine(isUuid, 'must be a UUID').optional(),
-  idempotencyKey: z.string().min(1).max(255).optional(),
-  priority: z.number().int().min(0).max(1_000_000).optional(),
-  delay: z.union([z.number(), z.string()]).optional(),
-  runAt: z
-    .date()
-    .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date')
-    .optional(),
-  maxAttempts: z.number().int().min(1).max(1000).optional(),
-  correlationId: z.string().min(1).max(255).optional(),
-  causationId: z.string().refine(isUuid, 'must be a UUID').optional(),
-  tx: z
-    .custom<Queryable>(
-      (v) => typeof (v as Queryable)?.query === 'function',
-      'must have a query() method',
-    )
-    .optional(),
-});
+const optionsSchema = lazySchema((z) =>
+  z.strictObject({
+    id: z.string().refine(isUuid, 'must be a UUID').optional(),
+    idempotencyKey: z.string().min(1).max(255).optional(),
+    priority: z.number().int().min(0).max(1_000_000).optional(),
+    delay: z.union([z.number(), z.string()]).optional(),
+    runAt: z
+      .date()
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date')
+      .optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    correlationId: z.string().min(1).max(255).optional(),
+    causationId: z.string().refine(isUuid, 'must be a UUID').optional(),
+    tx: z
+      .custom<Queryable>(
+        (v) => typeof (v as Queryable)?.query === 'function',
+        'must have a query() method',
+      )
+      .optional(),
+  }),
+);
 
 export interface BuildCommandInput {
   domain: string;
@@ -76,7 +79,7 @@ export function buildNewCommand(input: BuildCommandInput): NewCommand {
   };
 }
 
-const NO_OPTIONS: z.infer<typeof optionsSchema> = {};
+const NO_OPTIONS: z.infer<ReturnType<typeof optionsSchema>> = {};
 
 /** Most sends carry no options; skipping the schema for them halves the cost of a send. */
 function hasAny(options: SendOptions): boolean {
@@ -85,8 +88,8 @@ function hasAny(options: SendOptions): boolean {
   return false;
 }
 
-function parseOptions(options: SendOptions): z.infer<typeof optionsSchema> {
-  const parsed = optionsSchema.safeParse(options);
+function parseOptions(options: SendOptions): z.infer<ReturnType<typeof optionsSchema>> {
+  const parsed = optionsSchema().safeParse(options);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const path = issue.path.map(String).join('.') || 'options';

@@ -2,10 +2,10 @@
  * Rate limit and concurrency cap options: their types, their validation at registration,
  * and the catalog of named limits that `ctx.rateLimit(key)` reads. No I/O.
  */
-import { z } from 'zod';
 import type { Command } from '../core/command.js';
 import { toMillis, type Duration } from '../core/duration.js';
 import { ConfigurationError } from '../core/errors.js';
+import { lazySchema } from '../core/lazy-zod.js';
 
 /** A token bucket: `limit` tokens every `per`, holding at most `burst` (default `limit`). */
 export interface RateLimitSpec {
@@ -45,21 +45,21 @@ export interface HandlerLimits {
   globalConcurrency: { key: string; limit: number } | null;
 }
 
-const wholeAtLeastOne = z.number().int().min(1).max(1_000_000_000);
 /** Bucket names: 1-200 characters, no whitespace (they appear in logs and store keys). */
 const KEY_PATTERN = /^\S{1,200}$/;
 
-const specShape = z.object({
-  limit: wholeAtLeastOne,
-  per: z.union([z.number(), z.string()]),
-  burst: wholeAtLeastOne.optional(),
-});
-
-const optionShape = specShape.extend({
-  key: z.union([
+const shapes = lazySchema((z) => {
+  const wholeAtLeastOne = z.number().int().min(1).max(1_000_000_000);
+  const spec = z.object({
+    limit: wholeAtLeastOne,
+    per: z.union([z.number(), z.string()]),
+    burst: wholeAtLeastOne.optional(),
+  });
+  const key = z.union([
     z.string().regex(KEY_PATTERN),
     z.custom<(command: Command) => string>((v) => typeof v === 'function'),
-  ]),
+  ]);
+  return { spec, key, wholeAtLeastOne };
 });
 
 const HINTS: Record<string, string> = {
@@ -79,7 +79,7 @@ function fail(where: string, field: string, value: unknown): never {
 
 /** Parses one spec; `where` names it in errors (e.g. `handler billing/Charge: rateLimit[0]`). */
 export function parseBucketSpec(value: unknown, where: string): BucketSpec {
-  const parsed = specShape.safeParse(value);
+  const parsed = shapes().spec.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0] ?? 'limit');
@@ -103,7 +103,7 @@ export function parseBucketSpec(value: unknown, where: string): BucketSpec {
 
 function parseRateLimit(value: unknown, where: string): ResolvedRateLimit {
   const spec = parseBucketSpec(value, where);
-  const parsed = optionShape.shape.key.safeParse((value as { key?: unknown }).key);
+  const parsed = shapes().key.safeParse((value as { key?: unknown }).key);
   if (!parsed.success) fail(where, 'key', (value as { key?: unknown }).key);
   return { key: parsed.data, ...spec };
 }
@@ -125,7 +125,7 @@ export function resolveHandlerLimits(
   );
   let globalConcurrency: HandlerLimits['globalConcurrency'] = null;
   if (options.globalConcurrency !== undefined) {
-    if (!wholeAtLeastOne.safeParse(options.globalConcurrency).success) {
+    if (!shapes().wholeAtLeastOne.safeParse(options.globalConcurrency).success) {
       throw new ConfigurationError(
         `${where}: globalConcurrency must be a whole number of at least 1 (the most running at once across all workers); got ${JSON.stringify(options.globalConcurrency)}`,
       );

@@ -144,7 +144,8 @@ export function sendTests(ctx: SuiteContext): void {
       const domain = ctx.domain();
       const later = await bus.send(domain, 'T', {}, { delay: '1h' });
       const scheduled = await bus.send(domain, 'T', {}, { runAt: new Date(Date.now() + 3600_000) });
-      const soon = await bus.send(domain, 'T', {}, { delay: 300 });
+      // long enough that the claim just below cannot be late for it on a loaded machine
+      const soon = await bus.send(domain, 'T', {}, { delay: 2000 });
       const claim = () =>
         ctx.backend.claim({
           workerId: 'w',
@@ -156,7 +157,7 @@ export function sendTests(ctx: SuiteContext): void {
         });
       expect(await claim()).toHaveLength(0);
       const claimed = await (async () => {
-        for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
           const got = await claim();
           if (got.length > 0) return got;
           await new Promise((r) => setTimeout(r, 50));
