@@ -18,6 +18,11 @@ function cell(s: Spread | null, format: (n: number) => string = int): string {
   return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)})` : format(s.median);
 }
 
+/** The range of a batch's drain rates when it ran more than once. */
+function batchRange(rates: number[]): string {
+  return rates.length > 1 ? ` (${int(Math.min(...rates))}–${int(Math.max(...rates))})` : '';
+}
+
 function unavailableCell(result: SystemResult | undefined): string | null {
   if (!result) return 'not run';
   if (result.unavailable) return 'not available';
@@ -60,7 +65,7 @@ export function resultsTable(results: SystemResult[], config: BenchConfig): stri
       `batch of ${int(config.batchCount)}: create s / drain /s / notified after ms`,
       (r) =>
         r.batch
-          ? `${r.batch.count === config.batchCount ? '' : `(${int(r.batch.count)}) `}${(r.batch.createMs / 1000).toFixed(1)} / ${int(r.batch.drainRate)} / ${r.batch.notifyAfterMs === null ? 'never' : int(r.batch.notifyAfterMs)}`
+          ? `${r.batch.count === config.batchCount ? '' : `(${int(r.batch.count)}) `}${(r.batch.createMs / 1000).toFixed(1)} / ${int(r.batch.drainRate)}${batchRange(r.batch.drainRates)} / ${r.batch.notifyAfterMs === null ? 'never' : int(r.batch.notifyAfterMs)}`
           : systemInfo(r.system).ours
             ? '–'
             : 'n/a',
