@@ -373,7 +373,7 @@ export async function batch(
   result: SystemResult,
 ): Promise<void> {
   const embedded = systemInfo(hosts.system).store === 'pglite';
-  const outcomes: BatchOutcome[] = [];
+  const outcomes: Omit<BatchOutcome, 'drainRates'>[] = [];
   for (let run = 0; run < (embedded ? config.runs : 1); run++) {
     const outcome = await batchOnce(hosts, config, result, embedded);
     if (outcome) outcomes.push(outcome);
@@ -391,9 +391,9 @@ async function batchOnce(
   config: BenchConfig,
   result: SystemResult,
   embedded: boolean,
-): Promise<BatchOutcome | null> {
+): Promise<Omit<BatchOutcome, 'drainRates'> | null> {
   const n = embedded ? config.embeddedBatchCount : config.batchCount;
-  let outcome: BatchOutcome | null = null;
+  let outcome: Omit<BatchOutcome, 'drainRates'> | null = null;
   await session(hosts, async (producer, worker) => {
     const created = await producer.call('createBatch', { count: n }, 600_000);
     await producer.call('analyze', {}, 300_000);
@@ -409,7 +409,6 @@ async function batchOnce(
       drainRate: rate(n, drained.handledMs),
       notifyAfterMs: drained.notifiedMs === null ? null : drained.notifiedMs - drained.handledMs,
       peakRssMb: drained.peakRssMb,
-      drainRates: [],
     };
     verify(result, 'batch', n, drained);
     if (drained.notifiedMs === null)

@@ -1,21 +1,10 @@
 import { pendingCommand } from '../../core/records.js';
-import type { ChainableCommander } from 'ioredis';
 import type { Command, NewCommand } from '../../core/command.js';
 import type { Settlement } from '../backend.js';
 import { FIELD_SEPARATOR as FS, RECORD_END } from './scripts/index.js';
 
 /** Commands per script call: large enough to amortise the call, small enough not to stall Redis. */
 export const CHUNK = 1000;
-
-/** Runs a pipeline or MULTI and returns its replies, throwing the first error. */
-export async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = await pipeline.exec();
-  if (!replies) throw new Error('the transaction was aborted');
-  return replies.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
-}
 
 export function chunks<T>(items: T[], size = CHUNK): T[][] {
   const out: T[][] = [];

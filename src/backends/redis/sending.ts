@@ -6,8 +6,8 @@ import { toStoreError } from './errors.js';
 import type { DomainKeys, GlobalKeys } from './keys.js';
 import type { CommandLocator } from './locator.js';
 import { toCommand, type CommandReply } from './records.js';
-import { runScript } from './scripts/runner.js';
-import { chunks, execAll, groupBy, insertArgs, newCommand } from './script-args.js';
+import { execAll, runScript } from './scripts/runner.js';
+import { chunks, groupBy, insertArgs, newCommand } from './script-args.js';
 
 /** What sending needs of the backend. */
 export interface SendingHost {

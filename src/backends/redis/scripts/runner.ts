@@ -1,5 +1,4 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { execAll } from '../script-args.js';
 import { SCRIPTS, type ScriptName } from './index.js';
 
 type ScriptMethod = (...args: (string | number)[]) => Promise<unknown>;
@@ -23,6 +22,16 @@ export function runScript(
     throw new Error(`script ${name} takes ${script.keys} keys, got ${keys.length}`);
   const call = (target as unknown as Record<string, ScriptMethod>)[script.name]!;
   return call.call(target, ...keys, ...args);
+}
+
+/** Runs a pipeline or MULTI and returns its replies, throwing the first error. */
+export async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipeline.exec();
+  if (!replies) throw new Error('the transaction was aborted');
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
 }
 
 /** One call of a script: its keys and arguments. */
