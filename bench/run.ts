@@ -89,6 +89,7 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
     workerNodeArgs: values.profile
       ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`]
       : [],
+    log: (message) => log(message),
   };
   const sourceDir = values.at ? snapshot(values.at) : join(BENCH_DIR, '..', 'src');
   // Dispatchbox runs compiled, as an application runs it from npm, like the peers' own

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemInfo, type SystemName } from './adapters/index.js';
 import { Host, HostError } from './host-client.js';
+import { waitForQuiet } from './quiet.js';
 import { latencyStats, type LatencyStats } from './stats.js';
 
 export const WORKLOADS = [
@@ -39,11 +40,13 @@ export interface BenchConfig {
   embeddedBatchCount: number;
   /** Node flags for the processes that run workers (e.g. --cpu-prof). */
   workerNodeArgs: string[];
+  /** The runner's progress log. */
+  log: (message: string) => void;
 }
 
 export function configFor(
   quick: boolean,
-): Omit<BenchConfig, 'runs' | 'workloads' | 'workerNodeArgs'> {
+): Omit<BenchConfig, 'runs' | 'workloads' | 'workerNodeArgs' | 'log'> {
   return quick
     ? {
         quick,
@@ -192,13 +195,37 @@ export class SystemHosts {
   }
 }
 
+/**
+ * Before anything timed: waits for the machine to go quiet (untimed, see quiet.ts) and
+ * logs a wait of a second or more, with what was still busy.
+ */
+async function untilQuiet(config: BenchConfig, system: SystemName, before: string): Promise<void> {
+  const { waitedMs, busy } = await waitForQuiet(config.quick ? 2000 : 30_000);
+  if (waitedMs >= 1000)
+    config.log(
+      `${system}: waited ${(waitedMs / 1000).toFixed(1)} s for the machine to go quiet before ${before} (last window ${Math.round(busy * 100)}% busy)`,
+    );
+}
+
+/**
+ * One workload's processes: a producer on an emptied store and, when asked for, a worker;
+ * each is handed over once the machine is quiet.
+ */
 async function session<T>(
   hosts: SystemHosts,
+  config: BenchConfig,
   fn: (producer: Host, worker: () => Promise<Host>) => Promise<T>,
 ): Promise<T> {
   let failed = true;
   try {
-    const value = await fn(await hosts.producer(), () => hosts.worker());
+    const producer = await hosts.producer();
+    await untilQuiet(config, hosts.system, 'producing');
+    const worker = async () => {
+      const host = await hosts.worker();
+      await untilQuiet(config, hosts.system, 'the worker');
+      return host;
+    };
+    const value = await fn(producer, worker);
     failed = false;
     return value;
   } finally {
@@ -237,7 +264,7 @@ export async function bulkAndDrain(
   run: number,
 ): Promise<void> {
   const n = config.bulkCount;
-  await session(hosts, async (producer, worker) => {
+  await session(hosts, config, async (producer, worker) => {
     const bulk = await producer.call(
       'enqueueBulk',
       { count: n, chunk: config.bulkChunk, retryable: false },
@@ -267,7 +294,7 @@ export async function singleAndRetry(
   run: number,
 ): Promise<void> {
   const n = config.singleCount;
-  await session(hosts, async (producer, worker) => {
+  await session(hosts, config, async (producer, worker) => {
     const retryable = config.workloads.has('retry');
     const single = await producer.call(
       'enqueueSingle',
@@ -298,7 +325,7 @@ export async function latency(
   config: BenchConfig,
   result: SystemResult,
 ): Promise<void> {
-  await session(hosts, async (producer, worker) => {
+  await session(hosts, config, async (producer, worker) => {
     const host = await worker();
     await host.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
     await sleep(config.quick ? 200 : 1000);
@@ -330,7 +357,7 @@ export async function sustained(
   config: BenchConfig,
   result: SystemResult,
 ): Promise<void> {
-  await session(hosts, async (producer, worker) => {
+  await session(hosts, config, async (producer, worker) => {
     const host = await worker();
     await host.call('startWorker', { concurrency: config.concurrency, mode: 'sustained' });
     if (host !== producer) host.onProgress((done) => producer.notify('doneUpdate', { done }));
@@ -394,7 +421,7 @@ async function batchOnce(
 ): Promise<Omit<BatchOutcome, 'drainRates'> | null> {
   const n = embedded ? config.embeddedBatchCount : config.batchCount;
   let outcome: Omit<BatchOutcome, 'drainRates'> | null = null;
-  await session(hosts, async (producer, worker) => {
+  await session(hosts, config, async (producer, worker) => {
     const created = await producer.call('createBatch', { count: n }, 600_000);
     await producer.call('analyze', {}, 300_000);
     const host = await worker();

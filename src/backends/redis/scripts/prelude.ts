@@ -174,16 +174,24 @@ local function is_failed(state, err)
   return (err and err ~= '') and (state == 'pending' or state == 'in_progress' or state == 'troubleshooting') or false
 end
 -- Records that a command went from one state to another (from = nil for a new one).
+-- A batch's counter key is built once per script: its commands come in runs.
 local COUNTS = base .. 'counts'
+local batch_keys = {}
 local function moved(batch, from, to, err_before, err_after)
   if from then bump(COUNTS, from, -1) end
   bump(COUNTS, to, 1)
   if batch and batch ~= '' then
-    local bk = base .. 'bc:' .. batch
+    local bk = batch_keys[batch]
+    if not bk then
+      bk = base .. 'bc:' .. batch
+      batch_keys[batch] = bk
+    end
     if from then bump(bk, from, -1) end
     bump(bk, to, 1)
-    local fb, fa = is_failed(from, err_before), is_failed(to, err_after)
-    if fb ~= fa then bump(bk, 'failed', fa and 1 or -1) end
+    if (err_before and err_before ~= '') or (err_after and err_after ~= '') then
+      local fb, fa = is_failed(from, err_before), is_failed(to, err_after)
+      if fb ~= fa then bump(bk, 'failed', fa and 1 or -1) end
+    end
   end
 end
 
