@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The share of all cores' time that was busy (not idle) above which the machine counts as busy. */
 const BUSY_SHARE = 0.1;
-const WINDOW_MS = 250;
+const WINDOW_MS = 100;
 
 function cpuTimes(): { idle: number; total: number } {
   let idle = 0;
@@ -22,7 +22,7 @@ export interface QuietWait {
 }
 
 /**
- * Waits, untimed, until the machine's cores are nearly idle (a 250 ms window under 10%
+ * Waits, untimed, until the machine's cores are nearly idle (a 100 ms window under 10%
  * busy), at most `maxMs`. Work a previous step left running in the background (a
  * checkpoint's writes, a store freeing gigabytes, the kernel writing back dirty pages)
  * would otherwise be charged to whichever system is measured next, and on two cores that

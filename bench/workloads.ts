@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemInfo, type SystemName } from './adapters/index.js';
 import { Host, HostError } from './host-client.js';
+import { benchClient, schemaBytes, withDefaultAutovacuum } from './pg-server.js';
 import { waitForQuiet } from './quiet.js';
 import { latencyStats, type LatencyStats } from './stats.js';
 
@@ -97,6 +98,10 @@ export interface SustainedResult {
   rates: number[];
   produced: number;
   lastOverFirst: number;
+  /** PostgreSQL's autovacuum during the run (server stores only). */
+  autovacuum?: string;
+  /** Server stores: the schema's size on disk and the jobs handled, at each window's end. */
+  sizes?: { bytes: number; handled: number }[];
 }
 
 export interface BatchOutcome {
@@ -109,6 +114,12 @@ export interface BatchOutcome {
   peakRssMb: number;
   /** Drain rates of every repetition (the embedded batch runs as often as the repeated workloads). */
   drainRates: number[];
+  /**
+   * The drain rate of 100,000 commands without a batch, measured just before the batch:
+   * the machine's speed drifts over a run (see RESULTS.md), so the batch is held to a
+   * drain taken under the same conditions.
+   */
+  referenceDrainRate: number | null;
 }
 
 export interface SystemResult {
@@ -261,9 +272,10 @@ export async function bulkAndDrain(
   config: BenchConfig,
   result: SystemResult,
   sample: RunSample,
-  run: number,
+  run: number | 'reference',
 ): Promise<void> {
   const n = config.bulkCount;
+  const label = run === 'reference' ? 'before the batch' : `run ${run + 1}`;
   await session(hosts, config, async (producer, worker) => {
     const bulk = await producer.call(
       'enqueueBulk',
@@ -281,8 +293,8 @@ export async function bulkAndDrain(
     );
     sample.drain = rate(n, drain.ms);
     sample.drainRssMb = drain.peakRssMb;
-    verify(result, `drain run ${run + 1}`, n, drain);
-  }).catch((error: unknown) => noteError(result, `enqueue-bulk/drain run ${run + 1}`, error));
+    verify(result, `drain ${label}`, n, drain);
+  }).catch((error: unknown) => noteError(result, `enqueue-bulk/drain ${label}`, error));
 }
 
 /** enqueue-single (16 in flight); the same commands are then the retry workload's backlog. */
@@ -357,10 +369,34 @@ export async function sustained(
   config: BenchConfig,
   result: SystemResult,
 ): Promise<void> {
+  // PostgreSQL's own autovacuum at its default; PGlite runs none (one process, no
+  // background workers), Redis has nothing of the kind. --quick leaves the server alone.
+  const onServer = systemInfo(hosts.system).store === 'postgres' && !config.quick;
+  const run = () => sustainedOnce(hosts, config, result);
+  if (!onServer) return run();
+  const { autovacuum } = await withDefaultAutovacuum(run);
+  if (result.sustained) result.sustained.autovacuum = autovacuum;
+}
+
+async function sustainedOnce(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+): Promise<void> {
   await session(hosts, config, async (producer, worker) => {
     const host = await worker();
     await host.call('startWorker', { concurrency: config.concurrency, mode: 'sustained' });
-    if (host !== producer) host.onProgress((done) => producer.notify('doneUpdate', { done }));
+    let handled = 0;
+    if (host !== producer)
+      host.onProgress((done) => {
+        handled = done;
+        producer.notify('doneUpdate', { done });
+      });
+    const schema = systemInfo(hosts.system).schema;
+    const sizes =
+      schema && !config.quick
+        ? await SizeSamples.start(schema, config.sustainedWindowMs, () => handled)
+        : null;
     const [windows, produced] = await Promise.all([
       host.call(
         'windows',
@@ -377,6 +413,7 @@ export async function sustained(
         config.sustainedMs + 60_000,
       ),
     ]);
+    const samples = await sizes?.stop();
     await host.call('stopWorker', {}, 60_000);
     const rates = windows.done.map((d) => rate(d, config.sustainedWindowMs));
     result.sustained = {
@@ -384,8 +421,52 @@ export async function sustained(
       rates,
       produced: produced.produced,
       lastOverFirst: (rates.at(-1) ?? 0) / (rates[0] || Number.NaN),
+      ...(samples ? { sizes: samples } : {}),
     };
   }).catch((error: unknown) => noteError(result, 'sustained', error));
+}
+
+/**
+ * The size of a system's schema on the PostgreSQL server (tables, indexes, TOAST) at the
+ * end of each window of the sustained run, with the jobs handled by then: whether the
+ * tables grow with the jobs they keep or with the dead rows of their updates.
+ */
+class SizeSamples {
+  private readonly samples: { bytes: number; handled: number }[] = [];
+  private sampling: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly client: Awaited<ReturnType<typeof benchClient>>,
+    schema: string,
+    windowMs: number,
+    handled: () => number,
+  ) {
+    this.timer = setInterval(() => {
+      const at = handled();
+      this.sampling = this.sampling
+        .then(() => schemaBytes(client, schema))
+        .then((bytes) => void this.samples.push({ bytes, handled: at }));
+    }, windowMs);
+  }
+
+  static async start(
+    schema: string,
+    windowMs: number,
+    handled: () => number,
+  ): Promise<SizeSamples> {
+    return new SizeSamples(await benchClient(), schema, windowMs, handled);
+  }
+
+  async stop(): Promise<{ bytes: number; handled: number }[]> {
+    clearInterval(this.timer);
+    try {
+      await this.sampling;
+    } finally {
+      await this.client.end();
+    }
+    return this.samples;
+  }
 }
 
 /**
@@ -400,7 +481,10 @@ export async function batch(
   result: SystemResult,
 ): Promise<void> {
   const embedded = systemInfo(hosts.system).store === 'pglite';
-  const outcomes: Omit<BatchOutcome, 'drainRates'>[] = [];
+  const reference: RunSample = {};
+  const withDrain = { ...config, workloads: new Set([...config.workloads, 'drain' as const]) };
+  await bulkAndDrain(hosts, withDrain, result, reference, 'reference');
+  const outcomes: Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'>[] = [];
   for (let run = 0; run < (embedded ? config.runs : 1); run++) {
     const outcome = await batchOnce(hosts, config, result, embedded);
     if (outcome) outcomes.push(outcome);
@@ -410,7 +494,7 @@ export async function batch(
   const median = [...outcomes].sort((a, b) => a.drainRate - b.drainRate)[
     Math.floor((outcomes.length - 1) / 2)
   ]!;
-  result.batch = { ...median, drainRates: rates };
+  result.batch = { ...median, drainRates: rates, referenceDrainRate: reference.drain ?? null };
 }
 
 async function batchOnce(
@@ -418,9 +502,9 @@ async function batchOnce(
   config: BenchConfig,
   result: SystemResult,
   embedded: boolean,
-): Promise<Omit<BatchOutcome, 'drainRates'> | null> {
+): Promise<Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'> | null> {
   const n = embedded ? config.embeddedBatchCount : config.batchCount;
-  let outcome: Omit<BatchOutcome, 'drainRates'> | null = null;
+  let outcome: Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'> | null = null;
   await session(hosts, config, async (producer, worker) => {
     const created = await producer.call('createBatch', { count: n }, 600_000);
     await producer.call('analyze', {}, 300_000);

@@ -4,6 +4,8 @@ interface SystemEntry {
   store: Store;
   /** Ours or a peer; ratios compare ours with each peer on the same store. */
   ours: boolean;
+  /** On the PostgreSQL server: the schema its tables live in (the sustained run's size samples). */
+  schema?: string;
   load: () => Promise<{ default: new () => Adapter }>;
 }
 
@@ -18,10 +20,21 @@ export const SYSTEMS = {
   'dispatchbox-postgres': {
     store: 'postgres',
     ours: true,
+    schema: 'bench_dispatchbox',
     load: () => import('./dispatchbox-postgres.js'),
   },
-  graphile: { store: 'postgres', ours: false, load: () => import('./graphile.js') },
-  'pgboss-postgres': { store: 'postgres', ours: false, load: () => import('./pgboss-postgres.js') },
+  graphile: {
+    store: 'postgres',
+    ours: false,
+    schema: 'graphile_worker',
+    load: () => import('./graphile.js'),
+  },
+  'pgboss-postgres': {
+    store: 'postgres',
+    ours: false,
+    schema: 'pgboss',
+    load: () => import('./pgboss-postgres.js'),
+  },
   'dispatchbox-redis': { store: 'redis', ours: true, load: () => import('./dispatchbox-redis.js') },
   bullmq: { store: 'redis', ours: false, load: () => import('./bullmq.js') },
 } satisfies Record<string, SystemEntry>;
