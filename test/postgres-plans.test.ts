@@ -85,7 +85,8 @@ describe.runIf(available)('PostgreSQL plans', () => {
       () => batches.withoutPendingAmong,
       ['uuid[]'],
       [`'{${batchId}}'`],
-      'commands_batch_waiting',
+      // backwards, from the newest entry: a drain claims the oldest first
+      'Index Only Scan Backward using commands_batch_waiting',
     ],
     ['batch_running', () => batches.running, ['uuid[]'], [`'{${batchId}}'`], 'commands_leases'],
   ] as const)('%s probes an index, not the table', async (name, sql, types, args, index) => {

@@ -58,10 +58,17 @@ export class BatchStore {
 
   constructor(schema: string) {
     const t = (this.t = `"${schema}"`);
+    // The probe for a pending command reads the batch's index entries backwards, from the
+    // newest: claims take the oldest first, so during a drain the newest is still pending
+    // and the first entry answers. Read forwards, each probe stepped over every entry
+    // claimed so far. An equality on batch_id would leave the planner no order to keep (it
+    // scans forwards, and NOT EXISTS drops ORDER BY), hence the closed range.
     const withoutPending = (among: string) => `
 SELECT b.id FROM ${t}.batches b
 WHERE b.finished_at IS NULL ${among}
-  AND NOT EXISTS (SELECT 1 FROM ${t}.commands c WHERE c.batch_id = b.id AND c.state = 'pending')
+  AND (SELECT 1 FROM ${t}.commands c
+       WHERE c.batch_id <= b.id AND c.batch_id >= b.id AND c.state = 'pending'
+       ORDER BY c.batch_id DESC LIMIT 1) IS NULL
 LIMIT 100`;
     this.withoutPending = withoutPending('');
     this.withoutPendingAmong = withoutPending('AND b.id = ANY($1::uuid[])');
