@@ -184,17 +184,14 @@ export function targets(results: SystemResult[]): TargetRow[] {
   });
   // Bounded: the tables grow with the jobs they keep, not with the dead rows of updates.
   const sizes = by(pg)?.sustained?.sizes;
-  const [firstSize, lastSize] = [sizes?.[0], sizes?.at(-1)];
-  const growth =
-    firstSize && lastSize && sizes!.length > 1
-      ? bytesPerJob(lastSize) / bytesPerJob(firstSize)
-      : undefined;
+  const [firstSize, lastSize] = sizes && sizes.length > 1 ? [sizes[0]!, sizes.at(-1)!] : [];
+  const growth = firstSize && lastSize ? bytesPerJob(lastSize) / bytesPerJob(firstSize) : undefined;
   rows.push({
     target: `${pg}: sustained tables' size bounded (bytes per job handled, last window ≤ 1.25× first)`,
     measured:
-      growth === undefined
-        ? '–'
-        : `${int(bytesPerJob(firstSize!))} → ${int(bytesPerJob(lastSize!))} B (${growth.toFixed(2)}×)`,
+      firstSize && lastSize && growth !== undefined
+        ? `${int(bytesPerJob(firstSize))} → ${int(bytesPerJob(lastSize))} B (${growth.toFixed(2)}×)`
+        : '–',
     pass: growth === undefined ? null : growth <= 1.25,
   });
   vs(pg, 'pgboss-postgres', 'drain', 3, 'drain');

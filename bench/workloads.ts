@@ -122,6 +122,9 @@ export interface BatchOutcome {
   referenceDrainRate: number | null;
 }
 
+/** One run of a batch: the outcome before the runs and the drain before them are known. */
+type BatchRun = Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'>;
+
 export interface SystemResult {
   system: SystemName;
   unavailable: string | null;
@@ -208,7 +211,7 @@ export class SystemHosts {
 
 /**
  * Before anything timed: waits for the machine to go quiet (untimed, see quiet.ts) and
- * logs a wait of a second or more, with what was still busy.
+ * logs a wait of a second or more, with how busy the last window still was.
  */
 async function untilQuiet(config: BenchConfig, system: SystemName, before: string): Promise<void> {
   const { waitedMs, busy } = await waitForQuiet(config.quick ? 2000 : 30_000);
@@ -369,11 +372,12 @@ export async function sustained(
   config: BenchConfig,
   result: SystemResult,
 ): Promise<void> {
-  // PostgreSQL's own autovacuum at its default; PGlite runs none (one process, no
-  // background workers), Redis has nothing of the kind. --quick leaves the server alone.
-  const onServer = systemInfo(hosts.system).store === 'postgres' && !config.quick;
-  const run = () => sustainedOnce(hosts, config, result);
-  if (!onServer) return run();
+  // On the PostgreSQL server (the systems with a schema there): autovacuum at its default,
+  // and the schema's size sampled. PGlite runs no autovacuum (one process, no background
+  // workers), Redis nothing of the kind. --quick leaves the server alone.
+  const schema = config.quick ? undefined : systemInfo(hosts.system).schema;
+  const run = () => sustainedOnce(hosts, config, result, schema);
+  if (!schema) return run();
   const { autovacuum } = await withDefaultAutovacuum(run);
   if (result.sustained) result.sustained.autovacuum = autovacuum;
 }
@@ -382,6 +386,7 @@ async function sustainedOnce(
   hosts: SystemHosts,
   config: BenchConfig,
   result: SystemResult,
+  schema: string | undefined,
 ): Promise<void> {
   await session(hosts, config, async (producer, worker) => {
     const host = await worker();
@@ -392,11 +397,9 @@ async function sustainedOnce(
         handled = done;
         producer.notify('doneUpdate', { done });
       });
-    const schema = systemInfo(hosts.system).schema;
-    const sizes =
-      schema && !config.quick
-        ? await SizeSamples.start(schema, config.sustainedWindowMs, () => handled)
-        : null;
+    const sizes = schema
+      ? await SizeSamples.start(schema, config.sustainedWindowMs, () => handled)
+      : null;
     const [windows, produced] = await Promise.all([
       host.call(
         'windows',
@@ -484,7 +487,7 @@ export async function batch(
   const reference: RunSample = {};
   const withDrain = { ...config, workloads: new Set([...config.workloads, 'drain' as const]) };
   await bulkAndDrain(hosts, withDrain, result, reference, 'reference');
-  const outcomes: Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'>[] = [];
+  const outcomes: BatchRun[] = [];
   for (let run = 0; run < (embedded ? config.runs : 1); run++) {
     const outcome = await batchOnce(hosts, config, result, embedded);
     if (outcome) outcomes.push(outcome);
@@ -502,9 +505,9 @@ async function batchOnce(
   config: BenchConfig,
   result: SystemResult,
   embedded: boolean,
-): Promise<Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'> | null> {
+): Promise<BatchRun | null> {
   const n = embedded ? config.embeddedBatchCount : config.batchCount;
-  let outcome: Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'> | null = null;
+  let outcome: BatchRun | null = null;
   await session(hosts, config, async (producer, worker) => {
     const created = await producer.call('createBatch', { count: n }, 600_000);
     await producer.call('analyze', {}, 300_000);

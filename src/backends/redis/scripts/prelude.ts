@@ -188,10 +188,8 @@ local function moved(batch, from, to, err_before, err_after)
     end
     if from then bump(bk, from, -1) end
     bump(bk, to, 1)
-    if (err_before and err_before ~= '') or (err_after and err_after ~= '') then
-      local fb, fa = is_failed(from, err_before), is_failed(to, err_after)
-      if fb ~= fa then bump(bk, 'failed', fa and 1 or -1) end
-    end
+    local fb, fa = is_failed(from, err_before), is_failed(to, err_after)
+    if fb ~= fa then bump(bk, 'failed', fa and 1 or -1) end
   end
 end
 
