@@ -2,9 +2,11 @@
  * The workloads, as the runner drives them: what is enqueued, in which process, what is
  * timed. Every system goes through the same steps; only its adapter differs.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemInfo, type SystemName } from './adapters/index.js';
-import { Host, HostError } from './host-client.js';
+import { Host, HostError, RESULTS_DIR } from './host-client.js';
 import { benchClient, schemaBytes, withDefaultAutovacuum } from './pg-server.js';
 import { waitForQuiet } from './quiet.js';
 import { latencyStats, type LatencyStats } from './stats.js';
@@ -355,6 +357,10 @@ export async function latency(
     });
     await host.call('stopWorker', {});
     result.latency = latencyStats(sentAt, startedAt);
+    // every sample, so a tail can be looked at after the run (when its sends were late)
+    const dir = join(RESULTS_DIR, 'latency');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${hosts.system}.json`), JSON.stringify({ sentAt, startedAt }));
     if (result.latency.lost > 0)
       result.checks.push(
         `latency: ${result.latency.lost} sends never reached a handler within 5 s of the last send`,
