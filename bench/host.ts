@@ -191,18 +191,19 @@ const ops: { [O in Op]: (args: Requests[O][0]) => Promise<Requests[O][1]> } = {
     await startWorker(mode, concurrency);
     return null;
   },
-  async latencyProduce({ durationMs, intervalMs }) {
+  async latencyProduce({ from, durationMs, intervalMs }) {
     const sentAt: number[] = [];
+    const ackedAt: number[] = [];
     const pending: Promise<void>[] = [];
     const t0 = now();
     for (let k = 0; k * intervalMs < durationMs; k++) {
       const wait = t0 + k * intervalMs - now();
       if (wait > 0) await sleep(wait);
       sentAt[k] = now();
-      pending.push(adapter.enqueueOne(payload(k)));
+      pending.push(adapter.enqueueOne(payload(from + k)).then(() => void (ackedAt[k] = now())));
     }
     await Promise.all(pending);
-    return { sentAt };
+    return { sentAt, ackedAt };
   },
   async latencySamples({ expected, timeoutMs }) {
     const deadline = now() + timeoutMs;

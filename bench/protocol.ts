@@ -15,7 +15,10 @@ export interface Requests {
     DrainResult,
   ];
   startWorker: [{ concurrency: number; mode: WorkerMode }, null];
-  latencyProduce: [{ durationMs: number; intervalMs: number }, { sentAt: number[] }];
+  latencyProduce: [
+    { from: number; durationMs: number; intervalMs: number },
+    { sentAt: number[]; ackedAt: number[] },
+  ];
   latencySamples: [{ expected: number; timeoutMs: number }, { startedAt: [number, number][] }];
   produce: [{ durationMs: number; chunk: number; maxBacklog: number }, { produced: number }];
   doneUpdate: [{ done: number }, null];

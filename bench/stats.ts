@@ -41,15 +41,23 @@ export interface LatencyStats {
   lost: number;
 }
 
-/** Send-to-handler-start for each send, matched by index; a job run twice counts its first start. */
-export function latencyStats(sentAt: number[], startedAt: [number, number][]): LatencyStats {
+/**
+ * Send-to-handler-start for each send (of those with index `from` to `to`), matched by
+ * index; a job run twice counts its first start.
+ */
+export function latencyStats(
+  sentAt: number[],
+  startedAt: [number, number][],
+  from = 0,
+  to = sentAt.length,
+): LatencyStats {
   const first = new Map<number, number>();
   for (const [i, t] of startedAt) if (!first.has(i)) first.set(i, t);
   const latencies: number[] = [];
-  sentAt.forEach((sent, i) => {
+  for (let i = from; i < to; i++) {
     const started = first.get(i);
-    if (started !== undefined) latencies.push(started - sent);
-  });
+    if (started !== undefined) latencies.push(started - sentAt[i]!);
+  }
   latencies.sort((a, b) => a - b);
   return {
     p50: percentile(latencies, 50),
@@ -57,6 +65,6 @@ export function latencyStats(sentAt: number[], startedAt: [number, number][]): L
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? Number.NaN,
     samples: latencies.length,
-    lost: sentAt.length - latencies.length,
+    lost: to - from - latencies.length,
   };
 }

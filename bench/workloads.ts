@@ -117,21 +117,23 @@ export interface BatchOutcome {
   /** Drain rates of every repetition (the embedded batch runs as often as the repeated workloads). */
   drainRates: number[];
   /**
-   * The drain rate of 100,000 commands without a batch, measured just before the batch:
-   * the machine's speed drifts over a run (see RESULTS.md), so the batch is held to a
-   * drain taken under the same conditions.
+   * Drain rates of 100,000 commands without a batch, measured just before and just after
+   * the batch: the machine's speed drifts over a run (see RESULTS.md), so the batch is held
+   * to drains taken under the same conditions, on either side of it.
    */
+  referenceDrainRates: number[];
+  /** Their mean, what the batch's target compares with (null: none measured). */
   referenceDrainRate: number | null;
 }
 
-/** One run of a batch: the outcome before the runs and the drain before them are known. */
-type BatchRun = Omit<BatchOutcome, 'drainRates' | 'referenceDrainRate'>;
+/** One run of a batch: the outcome before the runs and the drains around them are known. */
+type BatchRun = Omit<BatchOutcome, 'drainRates' | 'referenceDrainRates' | 'referenceDrainRate'>;
 
 export interface SystemResult {
   system: SystemName;
   unavailable: string | null;
   runs: RunSample[];
-  latency: LatencyStats | null;
+  latency: (LatencyStats & { turnP99: number[] }) | null;
   sustained: SustainedResult | null;
   batch: BatchOutcome | null;
   errors: string[];
@@ -277,10 +279,10 @@ export async function bulkAndDrain(
   config: BenchConfig,
   result: SystemResult,
   sample: RunSample,
-  run: number | 'reference',
+  run: number | 'before the batch' | 'after the batch',
 ): Promise<void> {
   const n = config.bulkCount;
-  const label = run === 'reference' ? 'before the batch' : `run ${run + 1}`;
+  const label = typeof run === 'number' ? `run ${run + 1}` : run;
   await session(hosts, config, async (producer, worker) => {
     const bulk = await producer.call(
       'enqueueBulk',
@@ -336,36 +338,117 @@ export async function singleAndRetry(
   }).catch((error: unknown) => noteError(result, `enqueue-single/retry run ${run + 1}`, error));
 }
 
-/** An idle worker; one send every 5 ms; send to handler start. */
+/** One system's part in the latency workload: its processes and every sample so far. */
+interface LatencySubject {
+  hosts: SystemHosts;
+  result: SystemResult;
+  producer: Host;
+  worker: Host;
+  sentAt: number[];
+  ackedAt: number[];
+  startedAt: [number, number][];
+  /** The index of the first send of each turn. */
+  turns: number[];
+}
+
+/**
+ * An idle worker; one send every 5 ms; send to handler start. The systems on one store
+ * take turns (`config.runs` turns each, each a share of `latencyMs`) with every worker of
+ * the store started and idle, so a drift of the machine's speed over the minute hits
+ * each of them alike and each system gets as many samples as one long run would give.
+ * The percentiles are over all of a system's samples; each turn's p99 gives the spread.
+ */
 export async function latency(
-  hosts: SystemHosts,
+  group: { hosts: SystemHosts; result: SystemResult }[],
   config: BenchConfig,
-  result: SystemResult,
 ): Promise<void> {
-  await session(hosts, config, async (producer, worker) => {
-    const host = await worker();
-    await host.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
+  const subjects: LatencySubject[] = [];
+  try {
+    for (const { hosts, result } of group) {
+      await (async () => {
+        const producer = await hosts.producer();
+        const worker = await hosts.worker();
+        await worker.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
+        subjects.push({
+          hosts,
+          result,
+          producer,
+          worker,
+          sentAt: [],
+          ackedAt: [],
+          startedAt: [],
+          turns: [],
+        });
+      })().catch((error: unknown) => dropSubject(hosts, result, error));
+    }
     await sleep(config.quick ? 200 : 1000);
-    const { sentAt } = await producer.call(
-      'latencyProduce',
-      { durationMs: config.latencyMs, intervalMs: config.latencyIntervalMs },
-      config.latencyMs + 60_000,
+    const turnMs = config.latencyMs / config.runs;
+    for (let turn = 0; turn < config.runs; turn++) {
+      for (const subject of [...subjects]) {
+        await latencyTurn(subject, config, turnMs).catch((error: unknown) => {
+          subjects.splice(subjects.indexOf(subject), 1);
+          return dropSubject(subject.hosts, subject.result, error);
+        });
+      }
+    }
+    for (const subject of subjects) {
+      await subject.worker
+        .call('stopWorker', {})
+        .then(() => recordLatency(subject))
+        .catch((error: unknown) => dropSubject(subject.hosts, subject.result, error));
+    }
+  } finally {
+    for (const { hosts } of group) await hosts.done(false);
+  }
+}
+
+async function latencyTurn(subject: LatencySubject, config: BenchConfig, turnMs: number) {
+  await untilQuiet(config, subject.hosts.system, 'its latency turn');
+  const from = subject.sentAt.length;
+  subject.turns.push(from);
+  const { sentAt, ackedAt } = await subject.producer.call(
+    'latencyProduce',
+    { from, durationMs: turnMs, intervalMs: config.latencyIntervalMs },
+    turnMs + 60_000,
+  );
+  subject.sentAt.push(...sentAt);
+  subject.ackedAt.push(...ackedAt);
+  // the turn ends when its last handler has started (or 5 s after the last send)
+  const { startedAt } = await subject.worker.call('latencySamples', {
+    expected: subject.sentAt.length,
+    timeoutMs: 5000,
+  });
+  subject.startedAt = startedAt;
+}
+
+function recordLatency({ hosts, result, sentAt, ackedAt, startedAt, turns }: LatencySubject) {
+  const bounds = [...turns, sentAt.length];
+  result.latency = {
+    ...latencyStats(sentAt, startedAt),
+    turnP99: turns.map((from, k) => latencyStats(sentAt, startedAt, from, bounds[k + 1]).p99),
+  };
+  if (result.latency.lost > 0)
+    result.checks.push(
+      `latency: ${result.latency.lost} sends never reached a handler within 5 s of the last send`,
     );
-    const { startedAt } = await host.call('latencySamples', {
-      expected: sentAt.length,
-      timeoutMs: 5000,
-    });
-    await host.call('stopWorker', {});
-    result.latency = latencyStats(sentAt, startedAt);
-    // every sample, so a tail can be looked at after the run (when its sends were late)
-    const dir = join(RESULTS_DIR, 'latency');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${hosts.system}.json`), JSON.stringify({ sentAt, startedAt }));
-    if (result.latency.lost > 0)
-      result.checks.push(
-        `latency: ${result.latency.lost} sends never reached a handler within 5 s of the last send`,
-      );
-  }).catch((error: unknown) => noteError(result, 'latency', error));
+  // every sample, so a tail can be looked at after the run: when each send was made, when
+  // the store acknowledged it, and when its handler started
+  const dir = join(RESULTS_DIR, 'latency');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, `${hosts.system}.json`),
+    JSON.stringify({ sentAt, ackedAt, startedAt, turns }),
+  );
+}
+
+/** A system that failed during latency leaves the round; the others go on. */
+async function dropSubject(hosts: SystemHosts, result: SystemResult, error: unknown) {
+  await hosts.closeAll();
+  try {
+    noteError(result, 'latency', error);
+  } catch {
+    // not available here: noteError has recorded why, and the runner reports it
+  }
 }
 
 /**
@@ -490,20 +573,32 @@ export async function batch(
   result: SystemResult,
 ): Promise<void> {
   const embedded = systemInfo(hosts.system).store === 'pglite';
-  const reference: RunSample = {};
   const withDrain = { ...config, workloads: new Set([...config.workloads, 'drain' as const]) };
-  await bulkAndDrain(hosts, withDrain, result, reference, 'reference');
+  const referenceDrain = async (when: 'before the batch' | 'after the batch') => {
+    const sample: RunSample = {};
+    await bulkAndDrain(hosts, withDrain, result, sample, when);
+    return sample.drain;
+  };
+  const before = await referenceDrain('before the batch');
   const outcomes: BatchRun[] = [];
   for (let run = 0; run < (embedded ? config.runs : 1); run++) {
     const outcome = await batchOnce(hosts, config, result, embedded);
     if (outcome) outcomes.push(outcome);
   }
   if (outcomes.length === 0) return;
+  const after = await referenceDrain('after the batch');
+  const references = [before, after].filter((r): r is number => r !== undefined);
   const rates = outcomes.map((o) => o.drainRate);
   const median = [...outcomes].sort((a, b) => a.drainRate - b.drainRate)[
     Math.floor((outcomes.length - 1) / 2)
   ]!;
-  result.batch = { ...median, drainRates: rates, referenceDrainRate: reference.drain ?? null };
+  result.batch = {
+    ...median,
+    drainRates: rates,
+    referenceDrainRates: references,
+    referenceDrainRate:
+      references.length > 0 ? references.reduce((a, b) => a + b, 0) / references.length : null,
+  };
 }
 
 async function batchOnce(
