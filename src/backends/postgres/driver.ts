@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { SqlDriver, SqlTransaction } from '../sql/driver.js';
 
 export interface PostgresDriverOptions {
@@ -57,6 +60,36 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    return this.onOneClient((client) =>
+      fn({
+        query: async <R>(text: string, params?: unknown[]) => ({
+          rows: (await client.query(text, params)).rows as R[],
+        }),
+        exec: async (sql: string) => {
+          await client.query(sql); // no parameters: the simple protocol runs several statements
+        },
+      }),
+    );
+  }
+
+  /**
+   * COPY … FROM STDIN, then `then`, in one transaction: node-postgres hands COPY data over
+   * only as a stream (pg-copy-streams), so the text goes in as a one-chunk stream.
+   */
+  async copyIn<T>(
+    target: string,
+    input: string,
+    then: string,
+    params: unknown[],
+  ): Promise<{ rows: T[] }> {
+    return this.onOneClient(async (client) => {
+      await pipeline(Readable.from([input]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+      return { rows: (await client.query(then, params)).rows as T[] };
+    });
+  }
+
+  /** Runs `fn` in a transaction on one client of the pool. */
+  private async onOneClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // The pool stops listening to a client it hands out: without a listener of ours, the
@@ -67,17 +100,9 @@ export class PostgresDriver implements SqlDriver {
       this.onError(error, 'transaction connection');
     };
     client.on('error', onClientError);
-    const tx: SqlTransaction = {
-      query: async <R>(text: string, params?: unknown[]) => ({
-        rows: (await client.query(text, params)).rows as R[],
-      }),
-      exec: async (sql: string) => {
-        await client.query(sql); // no parameters: the simple protocol runs several statements
-      },
-    };
     try {
       await client.query('BEGIN');
-      const value = await fn(tx);
+      const value = await fn(client);
       await client.query('COMMIT');
       return value;
     } catch (error) {

@@ -1,11 +1,12 @@
 import type { NewCommand } from '../../core/command.js';
 
 /**
- * Bulk sends through COPY, on the embedded store. COPY skips the per-row work of an INSERT
+ * Bulk sends through COPY, on both SQL stores. COPY skips the per-row work of an INSERT
  * from a JSON array (decoding each record, one executor pass per row) and writes whole
  * heap pages at a time: on PGlite, where every statement runs in WebAssembly, 100,000
  * commands go in at 87,000-100,000 a second against 54,000-62,000 through
- * json_to_recordset. It only fits commands that cannot collide (ids the bus made, no
+ * json_to_recordset; on PostgreSQL, in chunks of 1,000, at 74,000-88,000 against
+ * 56,000-65,000. It only fits commands that cannot collide (ids the bus made, no
  * idempotency key) and are due at once (run_at and created_at take the column default,
  * the transaction's now()); any other send takes the INSERT.
  */

@@ -11,15 +11,9 @@ export interface SqlDriver extends Queryable {
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /**
    * Runs `COPY <target> FROM` with `input` as its data (text format), then `then`, in one
-   * transaction. Only where COPY input can be handed over whole (PGlite's /dev/blob);
-   * node-postgres would need a stream per COPY.
+   * transaction: PGlite takes the input whole (/dev/blob), node-postgres as a stream.
    */
-  copyIn?<T>(
-    target: string,
-    input: string,
-    then: string,
-    params: unknown[],
-  ): Promise<{ rows: T[] }>;
+  copyIn<T>(target: string, input: string, then: string, params: unknown[]): Promise<{ rows: T[] }>;
   /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

@@ -110,7 +110,7 @@ export class SqlBackend implements Backend {
     const db = params.tx ?? this.driver;
     type Inserted = { at: Date; missing: string[] | null };
     const inserted =
-      !params.tx && this.driver.copyIn && copyable(params.commands)
+      !params.tx && copyable(params.commands)
         ? await this.driver.copyIn<Inserted>(
             this.q.copyTarget,
             copyText(params.commands),
