@@ -1,6 +1,6 @@
 /** The results as tables: the numbers, the ratios against each peer, the targets. */
 import { SYSTEM_NAMES, systemInfo, type SystemName } from './adapters/index.js';
-import { spread, type Spread } from './stats.js';
+import { mean, spread, type Spread } from './stats.js';
 import type { BenchConfig, RunSample, SystemResult } from './workloads.js';
 
 type Metric = keyof RunSample;
@@ -255,7 +255,9 @@ export function targets(results: SystemResult[]): TargetRow[] {
     // Against drains of 100,000 run just before and just after the batch, under the same
     // conditions; the median of the repeated drains (minutes earlier) is shown beside it.
     const b = by(ours)?.batch;
-    const reference = b?.referenceDrainRate ?? undefined;
+    // the mean of the drains just before and after the batch
+    const reference =
+      b && b.referenceDrainRates.length > 0 ? mean(b.referenceDrainRates) : undefined;
     const drain = med(ours, 'drain');
     rows.push({
       target: `${ours}: batch drained at the drain rate (≥ 90% of the drains just before and after it)`,

@@ -42,29 +42,34 @@ export interface LatencyStats {
 }
 
 /**
- * Send-to-handler-start for each send (of those with index `from` to `to`), matched by
- * index; a job run twice counts its first start.
+ * Send-to-handler-start for each send, matched by index (undefined: its handler never
+ * started); a job run twice counts its first start.
  */
-export function latencyStats(
+export function sendToStart(
   sentAt: number[],
   startedAt: [number, number][],
-  from = 0,
-  to = sentAt.length,
-): LatencyStats {
+): (number | undefined)[] {
   const first = new Map<number, number>();
   for (const [i, t] of startedAt) if (!first.has(i)) first.set(i, t);
-  const latencies: number[] = [];
-  for (let i = from; i < to; i++) {
+  return sentAt.map((sent, i) => {
     const started = first.get(i);
-    if (started !== undefined) latencies.push(started - sentAt[i]!);
-  }
-  latencies.sort((a, b) => a - b);
+    return started === undefined ? undefined : started - sent;
+  });
+}
+
+/** Percentiles of some sends' latencies (from sendToStart). */
+export function latencyStats(each: (number | undefined)[]): LatencyStats {
+  const latencies = each.filter((l): l is number => l !== undefined).sort((a, b) => a - b);
   return {
     p50: percentile(latencies, 50),
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? Number.NaN,
     samples: latencies.length,
-    lost: to - from - latencies.length,
+    lost: each.length - latencies.length,
   };
+}
+
+export function mean(values: number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }

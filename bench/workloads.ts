@@ -3,13 +3,14 @@
  * timed. Every system goes through the same steps; only its adapter differs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type pg from 'pg';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemInfo, type SystemName } from './adapters/index.js';
 import { Host, HostError, RESULTS_DIR } from './host-client.js';
 import { benchClient, schemaBytes, withDefaultAutovacuum } from './pg-server.js';
 import { waitForQuiet } from './quiet.js';
-import { latencyStats, type LatencyStats } from './stats.js';
+import { latencyStats, sendToStart, type LatencyStats } from './stats.js';
 
 export const WORKLOADS = [
   'enqueue-bulk',
@@ -122,12 +123,10 @@ export interface BatchOutcome {
    * to drains taken under the same conditions, on either side of it.
    */
   referenceDrainRates: number[];
-  /** Their mean, what the batch's target compares with (null: none measured). */
-  referenceDrainRate: number | null;
 }
 
 /** One run of a batch: the outcome before the runs and the drains around them are known. */
-type BatchRun = Omit<BatchOutcome, 'drainRates' | 'referenceDrainRates' | 'referenceDrainRate'>;
+type BatchRun = Omit<BatchOutcome, 'drainRates' | 'referenceDrainRates'>;
 
 export interface SystemResult {
   system: SystemName;
@@ -365,21 +364,10 @@ export async function latency(
   const subjects: LatencySubject[] = [];
   try {
     for (const { hosts, result } of group) {
-      await (async () => {
-        const producer = await hosts.producer();
-        const worker = await hosts.worker();
-        await worker.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
-        subjects.push({
-          hosts,
-          result,
-          producer,
-          worker,
-          sentAt: [],
-          ackedAt: [],
-          startedAt: [],
-          turns: [],
-        });
-      })().catch((error: unknown) => dropSubject(hosts, result, error));
+      await openSubject(hosts, result, config).then(
+        (subject) => void subjects.push(subject),
+        (error: unknown) => dropSubject(hosts, result, error),
+      );
     }
     await sleep(config.quick ? 200 : 1000);
     const turnMs = config.latencyMs / config.runs;
@@ -402,6 +390,18 @@ export async function latency(
   }
 }
 
+/** A system's producer on an emptied store and its worker, started and idle. */
+async function openSubject(
+  hosts: SystemHosts,
+  result: SystemResult,
+  config: BenchConfig,
+): Promise<LatencySubject> {
+  const producer = await hosts.producer();
+  const worker = await hosts.worker();
+  await worker.call('startWorker', { concurrency: config.concurrency, mode: 'latency' });
+  return { hosts, result, producer, worker, sentAt: [], ackedAt: [], startedAt: [], turns: [] };
+}
+
 async function latencyTurn(subject: LatencySubject, config: BenchConfig, turnMs: number) {
   await untilQuiet(config, subject.hosts.system, 'its latency turn');
   const from = subject.sentAt.length;
@@ -422,10 +422,11 @@ async function latencyTurn(subject: LatencySubject, config: BenchConfig, turnMs:
 }
 
 function recordLatency({ hosts, result, sentAt, ackedAt, startedAt, turns }: LatencySubject) {
+  const each = sendToStart(sentAt, startedAt);
   const bounds = [...turns, sentAt.length];
   result.latency = {
-    ...latencyStats(sentAt, startedAt),
-    turnP99: turns.map((from, k) => latencyStats(sentAt, startedAt, from, bounds[k + 1]).p99),
+    ...latencyStats(each),
+    turnP99: turns.map((from, k) => latencyStats(each.slice(from, bounds[k + 1])).p99),
   };
   if (result.latency.lost > 0)
     result.checks.push(
@@ -529,7 +530,7 @@ class SizeSamples {
   private readonly timer: NodeJS.Timeout;
 
   private constructor(
-    private readonly client: Awaited<ReturnType<typeof benchClient>>,
+    private readonly client: pg.Client,
     schema: string,
     windowMs: number,
     handled: () => number,
@@ -592,13 +593,7 @@ export async function batch(
   const median = [...outcomes].sort((a, b) => a.drainRate - b.drainRate)[
     Math.floor((outcomes.length - 1) / 2)
   ]!;
-  result.batch = {
-    ...median,
-    drainRates: rates,
-    referenceDrainRates: references,
-    referenceDrainRate:
-      references.length > 0 ? references.reduce((a, b) => a + b, 0) / references.length : null,
-  };
+  result.batch = { ...median, drainRates: rates, referenceDrainRates: references };
 }
 
 async function batchOnce(

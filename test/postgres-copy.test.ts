@@ -11,27 +11,13 @@ import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import { COPY_AT_LEAST, COPY_COLUMNS } from '../src/backends/sql/copy.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { NewCommand } from '../src/core/command.js';
+import { newCommands } from './helpers/commands.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
 
 const available = await requireServer('PostgreSQL', 5432);
 
-function fresh(n: number, overrides: Partial<NewCommand> = {}): NewCommand[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: randomUUID(),
-    domain: 'copy',
-    type: 'T',
-    dataJson: JSON.stringify({ i }),
-    priority: 0,
-    maxAttempts: 3,
-    delayMs: 0,
-    runAt: null,
-    correlationId: null,
-    causationId: null,
-    batchId: null,
-    idempotencyKey: null,
-    ...overrides,
-  }));
-}
+const fresh = (n: number, overrides: Partial<NewCommand> = {}) =>
+  newCommands(n, { domain: 'copy', ...overrides });
 
 describe.runIf(available)('PostgreSQL bulk sends by COPY', () => {
   const schema = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;

@@ -12,6 +12,7 @@ import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import { BatchStore } from '../src/backends/sql/batches.js';
 import { CommandQueries } from '../src/backends/sql/queries.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
+import { newCommands } from './helpers/commands.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
 
 const available = await requireServer('PostgreSQL', 5432);
@@ -27,21 +28,8 @@ describe.runIf(available)('PostgreSQL plans', () => {
   beforeAll(async () => {
     backend = await createPostgresBackend({ connectionString: POSTGRES_URL, schema });
     await backend.migrate();
-    const commands = Array.from({ length: 5000 }, (_, i) => ({
-      id: randomUUID(),
-      domain: 'plans',
-      type: 'T',
-      dataJson: JSON.stringify({ i }),
-      priority: 0,
-      maxAttempts: 3,
-      delayMs: 0,
-      runAt: null,
-      correlationId: null,
-      causationId: null,
-      // one open batch of them all, as statistics taken after a batch is queued see it
-      batchId,
-      idempotencyKey: null,
-    }));
+    // one open batch of them all, as statistics taken after a batch is queued see it
+    const commands = newCommands(5000, { domain: 'plans', batchId });
     await backend.insertCommands({ commands });
     client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();

@@ -60,7 +60,7 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return this.onOneClient((client) =>
+    return this.inTransaction((client) =>
       fn({
         query: async <R>(text: string, params?: unknown[]) => ({
           rows: (await client.query(text, params)).rows as R[],
@@ -82,14 +82,14 @@ export class PostgresDriver implements SqlDriver {
     then: string,
     params: unknown[],
   ): Promise<{ rows: T[] }> {
-    return this.onOneClient(async (client) => {
+    return this.inTransaction(async (client) => {
       await pipeline(Readable.from([input]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
       return { rows: (await client.query(then, params)).rows as T[] };
     });
   }
 
   /** Runs `fn` in a transaction on one client of the pool. */
-  private async onOneClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // The pool stops listening to a client it hands out: without a listener of ours, the
