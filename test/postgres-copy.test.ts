@@ -1,14 +1,15 @@
 /**
- * Bulk sends on PostgreSQL go in by COPY (through pg-copy-streams), as on the embedded
- * store: enough fresh commands, due at once, take COPY; anything else takes the INSERT.
- * The conformance suite checks what such a send stores (awkward text included); this file
- * checks which path a send takes and that the COPY and the statement after it commit or
- * roll back together.
+ * Bulk sends and batches on PostgreSQL go in by COPY (through pg-copy-streams), as on the
+ * embedded store: enough fresh commands, due at once, take COPY; anything else takes the
+ * INSERT. The conformance suite checks what such a send stores (awkward text included);
+ * this file checks which path a send takes and that a COPY and the statements after it
+ * commit or roll back together.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import { COPY_AT_LEAST, COPY_COLUMNS } from '../src/backends/sql/copy.js';
+import type { SqlTransaction } from '../src/backends/sql/driver.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { NewCommand } from '../src/core/command.js';
 import { newCommands } from './helpers/commands.js';
@@ -41,38 +42,77 @@ describe.runIf(available)('PostgreSQL bulk sends by COPY', () => {
     return rows[0]!.n;
   }
 
-  it('takes COPY for enough fresh commands due at once, and the INSERT otherwise', async () => {
-    const copyIn = vi.spyOn(backend.driver, 'copyIn');
+  /** Counts the COPYs run in the driver's transactions while `fn` runs. */
+  async function countCopies(fn: () => Promise<unknown>): Promise<number> {
+    let copies = 0;
+    const transaction = backend.driver.transaction.bind(backend.driver);
+    const spy = vi.spyOn(backend.driver, 'transaction').mockImplementation((body) =>
+      transaction((tx: SqlTransaction) =>
+        body({
+          ...tx,
+          copy: (target, input) => {
+            copies++;
+            return tx.copy(target, input);
+          },
+        }),
+      ),
+    );
     try {
-      const many = fresh(COPY_AT_LEAST);
-      await backend.insertCommands({ commands: many });
-      expect(copyIn).toHaveBeenCalledTimes(1);
-      expect(await count(many.map((c) => c.id))).toBe(COPY_AT_LEAST);
-
-      const few = fresh(COPY_AT_LEAST - 1);
-      const delayed = fresh(COPY_AT_LEAST, { delayMs: 60_000 });
-      const keyed = fresh(COPY_AT_LEAST).map((c, i) => ({ ...c, idempotencyKey: `k-${i}` }));
-      for (const commands of [few, delayed, keyed]) await backend.insertCommands({ commands });
-      expect(copyIn).toHaveBeenCalledTimes(1);
-      expect(await count([...few, ...delayed, ...keyed].map((c) => c.id))).toBe(
-        3 * COPY_AT_LEAST - 1,
-      );
+      await fn();
     } finally {
-      copyIn.mockRestore();
+      spy.mockRestore();
     }
+    return copies;
+  }
+
+  it('takes COPY for enough fresh commands due at once, and the INSERT otherwise', async () => {
+    const many = fresh(COPY_AT_LEAST);
+    expect(await countCopies(() => backend.insertCommands({ commands: many }))).toBe(1);
+    expect(await count(many.map((c) => c.id))).toBe(COPY_AT_LEAST);
+
+    const few = fresh(COPY_AT_LEAST - 1);
+    const delayed = fresh(COPY_AT_LEAST, { delayMs: 60_000 });
+    const keyed = fresh(COPY_AT_LEAST).map((c, i) => ({ ...c, idempotencyKey: `k-${i}` }));
+    const copies = await countCopies(async () => {
+      for (const commands of [few, delayed, keyed]) await backend.insertCommands({ commands });
+    });
+    expect(copies).toBe(0);
+    expect(await count([...few, ...delayed, ...keyed].map((c) => c.id))).toBe(
+      3 * COPY_AT_LEAST - 1,
+    );
   });
 
-  it('rolls the COPY back when the statement after it fails', async () => {
+  it("takes COPY for a batch's chunks of fresh commands due at once, and the INSERT otherwise", async () => {
+    const batch = (id: string, chunks: NewCommand[][]) =>
+      backend.createBatch({
+        batch: { id, name: null, onComplete: null },
+        chunks: chunks.map((chunk) => chunk.map((c) => ({ ...c, batchId: id }))),
+      });
+    const copied = [fresh(COPY_AT_LEAST), fresh(COPY_AT_LEAST + 1)];
+    const copiedId = randomUUID();
+    expect(await countCopies(() => batch(copiedId, copied))).toBe(2);
+    expect((await backend.getBatch(copiedId))?.counts.pending).toBe(2 * COPY_AT_LEAST + 1);
+
+    const inserted = [fresh(COPY_AT_LEAST - 1), fresh(COPY_AT_LEAST, { delayMs: 60_000 })];
+    const insertedId = randomUUID();
+    expect(await countCopies(() => batch(insertedId, inserted))).toBe(0);
+    expect((await backend.getBatch(insertedId))?.counts.total).toBe(2 * COPY_AT_LEAST - 1);
+  });
+
+  it('rolls a COPY back when a statement after it fails', async () => {
     const commands = fresh(3);
     const text = commands
       .map((c) => `${c.id}\tcopy\tT\t${c.dataJson}\t0\t3\t\\N\t\\N\t\\N\n`)
       .join('');
-    await expect(
-      backend.driver.copyIn(`"${schema}".commands ${COPY_COLUMNS}`, text, 'SELECT 1 / 0', []),
-    ).rejects.toThrow(/division by zero/);
+    const copyThen = (statement: string) =>
+      backend.driver.transaction(async (tx) => {
+        await tx.copy(`"${schema}".commands ${COPY_COLUMNS}`, text);
+        await tx.query(statement);
+      });
+    await expect(copyThen('SELECT 1 / 0')).rejects.toThrow(/division by zero/);
     expect(await count(commands.map((c) => c.id))).toBe(0);
     // the connection went back to the pool usable: a COPY on it works afterwards
-    await backend.driver.copyIn(`"${schema}".commands ${COPY_COLUMNS}`, text, 'SELECT 1', []);
+    await copyThen('SELECT 1');
     expect(await count(commands.map((c) => c.id))).toBe(3);
   });
 });

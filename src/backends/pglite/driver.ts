@@ -48,19 +48,6 @@ export class PGliteDriver implements SqlDriver {
     return { rows: result.rows };
   }
 
-  async copyIn<T>(
-    target: string,
-    input: string,
-    then: string,
-    params: unknown[],
-  ): Promise<{ rows: T[] }> {
-    await this.yieldIfBusy();
-    return this.db.transaction(async (tx) => {
-      await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([input]) });
-      return { rows: (await tx.query<T>(then, params)).rows };
-    });
-  }
-
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     await this.yieldIfBusy();
     return this.db.transaction((tx) =>
@@ -71,6 +58,10 @@ export class PGliteDriver implements SqlDriver {
         },
         exec: async (sql: string) => {
           await tx.exec(sql);
+        },
+        copy: async (target: string, input: string) => {
+          await this.yieldIfBusy();
+          await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([input]) });
         },
       }),
     );

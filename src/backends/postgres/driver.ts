@@ -68,24 +68,16 @@ export class PostgresDriver implements SqlDriver {
         exec: async (sql: string) => {
           await client.query(sql); // no parameters: the simple protocol runs several statements
         },
+        // node-postgres hands COPY data over only as a stream (pg-copy-streams): the text
+        // goes in as a one-chunk stream
+        copy: async (target: string, input: string) => {
+          await pipeline(
+            Readable.from([input]),
+            client.query(copyFrom(`COPY ${target} FROM STDIN`)),
+          );
+        },
       }),
     );
-  }
-
-  /**
-   * COPY … FROM STDIN, then `then`, in one transaction: node-postgres hands COPY data over
-   * only as a stream (pg-copy-streams), so the text goes in as a one-chunk stream.
-   */
-  async copyIn<T>(
-    target: string,
-    input: string,
-    then: string,
-    params: unknown[],
-  ): Promise<{ rows: T[] }> {
-    return this.inTransaction(async (client) => {
-      await pipeline(Readable.from([input]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
-      return { rows: (await client.query(then, params)).rows as T[] };
-    });
   }
 
   /** Runs `fn` in a transaction on one client of the pool. */

@@ -90,7 +90,7 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
   async create(
     tx: Queryable,
     params: CreateBatchParams,
-    insertChunk: (tx: Queryable, commands: NewCommand[]) => Promise<number>,
+    insertChunk: (commands: NewCommand[]) => Promise<number>,
   ): Promise<number> {
     await tx.query(
       `INSERT INTO ${this.t}.batches (id, name, total, on_complete) VALUES ($1, $2, 0, $3)`,
@@ -101,7 +101,7 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
       ],
     );
     let total = 0;
-    for await (const chunk of params.chunks) total += await insertChunk(tx, chunk);
+    for await (const chunk of params.chunks) total += await insertChunk(chunk);
     await tx.query(`UPDATE ${this.t}.batches SET total = $2 WHERE id = $1`, [
       params.batch.id,
       total,

@@ -9,11 +9,6 @@ import type { Queryable } from '../backend.js';
 export interface SqlDriver extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
-  /**
-   * Runs `COPY <target> FROM` with `input` as its data (text format), then `then`, in one
-   * transaction: PGlite takes the input whole (/dev/blob), node-postgres as a stream.
-   */
-  copyIn<T>(target: string, input: string, then: string, params: unknown[]): Promise<{ rows: T[] }>;
   /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -22,6 +17,11 @@ export interface SqlDriver extends Queryable {
 export interface SqlTransaction extends Queryable {
   /** Runs several statements of SQL text without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Runs `COPY <target> FROM` with `input` as its data (text format): PGlite takes the
+   * input whole (/dev/blob), node-postgres as a stream.
+   */
+  copy(target: string, input: string): Promise<void>;
 }
 
 /** Schema names go into SQL text, so only plain identifiers are accepted. */

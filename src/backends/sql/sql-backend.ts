@@ -111,12 +111,12 @@ export class SqlBackend implements Backend {
     type Inserted = { at: Date; missing: string[] | null };
     const inserted =
       !params.tx && copyable(params.commands)
-        ? await this.driver.copyIn<Inserted>(
-            this.q.copyTarget,
-            copyText(params.commands),
-            this.q.afterCopy,
-            [[...new Set(params.commands.map((c) => c.domain))]],
-          )
+        ? await this.driver.transaction(async (tx) => {
+            await tx.copy(this.q.copyTarget, copyText(params.commands));
+            return tx.query<Inserted>(this.q.afterCopy, [
+              [...new Set(params.commands.map((c) => c.domain))],
+            ]);
+          })
         : await db.query<Inserted>(allFresh(params.commands) ? this.q.insertFresh : this.q.insert, [
             commandsJson(params.commands),
           ]);
@@ -317,9 +317,13 @@ export class SqlBackend implements Backend {
   async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
     await this.driver.transaction(async (tx) => {
       const domains = new Set<string>();
-      await this.batches.create(tx, params, async (db, commands) => {
+      await this.batches.create(tx, params, async (commands) => {
         for (const c of commands) domains.add(c.domain);
-        const inserted = await db.query<{ n: number }>(
+        if (copyable(commands)) {
+          await tx.copy(this.q.copyTarget, copyText(commands));
+          return commands.length;
+        }
+        const inserted = await tx.query<{ n: number }>(
           allFresh(commands) ? this.q.insertQuietFresh : this.q.insertQuiet,
           [commandsJson(commands)],
         );
