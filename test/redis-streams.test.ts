@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedisBackend } from '../src/backends/redis/index.js';
 import { TICKET_GROUP } from '../src/backends/redis/keys.js';
 import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
@@ -100,6 +100,46 @@ describe.runIf(available)('Redis ticket streams', () => {
       await unsubscribe();
     }
   });
+
+  it('claims in the round trip of the wake-up: a waiting worker of one domain makes no claim call of its own', async () => {
+    const domain = newDomain();
+    const handled: number[] = [];
+    let onHandled = () => {};
+    bus.handle(domain, 'Job', (data) => {
+      handled.push(data as number);
+      onHandled();
+      return null;
+    });
+    const worker = await bus.worker({ pollIntervalMs: 60_000, domains: [domain] }).start();
+    const client = backend.client as unknown as Record<string, (...args: unknown[]) => unknown>;
+    try {
+      await worker.idle(); // its first claim went the ordinary way and found nothing
+      const claims = vi.spyOn(client, 'dbxClaim');
+      for (let n = 0; n < 5; n++) {
+        const done = new Promise<void>((resolve) => (onHandled = resolve));
+        await bus.send(domain, 'Job', n);
+        await done; // long before the 60 s poll: the blocked read woke
+      }
+      expect(handled).toEqual([0, 1, 2, 3, 4]);
+      // every claim ran behind the blocking read, on the worker's own connection
+      expect(claims).not.toHaveBeenCalled();
+      claims.mockRestore();
+    } finally {
+      await worker.stop(2000);
+    }
+  });
+
+  it('stops at once while its claim waits, and leaves nothing claimed', async () => {
+    const domain = newDomain();
+    bus.handle(domain, 'Job', () => null);
+    const worker = await bus.worker({ pollIntervalMs: 60_000, domains: [domain] }).start();
+    await worker.idle();
+    await worker.stop(); // within the test's timeout: the blocked read is unblocked
+    await bus.send(domain, 'Job', 1);
+    // the stopped worker's read does not wait on: the command stays pending
+    expect((await bus.countByState(domain)).pending).toBe(1);
+    expect(await backend.client.zcard(backend.keysOf(domain).leases)).toBe(0);
+  }, 10_000);
 
   it('acknowledges every ticket once the commands are settled', async () => {
     const domain = newDomain();

@@ -34,6 +34,11 @@ export interface BackendCapabilities {
    * settles and leave fewer commands waiting in the worker.
    */
   claimBatchSize: number;
+  /**
+   * A claim can wait for work (ClaimParams.waitMs): it blocks in the store until a command
+   * is ready or the wait ends, and claims in the same round trip as the wake-up.
+   */
+  waitingClaims: boolean;
 }
 
 export interface InsertCommandsParams {
@@ -57,6 +62,13 @@ export interface ClaimParams {
   leaseMs: number;
   /** The fencing token this claim stamps on every command it takes. */
   leaseToken: string;
+  /**
+   * Only with `capabilities.waitingClaims`. Set (0 included) by a worker that waits for
+   * work by claiming, so the store does not also wake it; above 0, the claim waits up to
+   * this long for a command to be ready when none is. `signal` ends the wait early.
+   */
+  waitMs?: number;
+  signal?: AbortSignal;
 }
 
 interface SettlementBase {

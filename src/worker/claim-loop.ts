@@ -98,9 +98,22 @@ export class ClaimLoop {
     });
   }
 
+  /**
+   * A worker of one domain on a store whose claims can wait (Redis) waits by claiming: the
+   * store blocks the claim until a command is ready and claims it in the same round trip,
+   * where a wake-up and then a claim take two. With several domains one claim cannot wait
+   * on all of them, so the worker sleeps until a wake-up instead.
+   */
+  private get waitsByClaiming(): boolean {
+    return this.o.backend.capabilities.waitingClaims && this.o.plan.length === 1;
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
     let turn = 0;
+    // the last round got less than it asked: nothing more is ready now
+    let caughtUp = false;
+    const waits = this.waitsByClaiming;
     while (!this.stopped) {
       const { room, threshold } = this.o.room();
       if (room < threshold) {
@@ -108,9 +121,11 @@ export class ClaimLoop {
         continue;
       }
       this.woken = false;
+      const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
       let asked = 0;
       let got = 0;
-      this.claiming = true;
+      // a claim waiting for work is the worker being idle
+      this.claiming = !waitMs;
       try {
         for (let i = 0; i < this.o.plan.length && got < room && !this.stopped; i++) {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
@@ -123,6 +138,7 @@ export class ClaimLoop {
             limit,
             leaseMs: this.o.leaseMs,
             leaseToken: randomUUID(),
+            ...(waits ? { waitMs, signal: this.stopSignal.signal } : {}),
           });
           got += claimed.length;
           this.o.onClaimed(claimed);
@@ -131,6 +147,7 @@ export class ClaimLoop {
         failures = 0;
       } catch (error) {
         this.claiming = false;
+        caughtUp = false;
         failures++;
         this.o.logger.error(
           { err: error, failures },
@@ -140,8 +157,10 @@ export class ClaimLoop {
         continue;
       }
       this.claiming = false;
+      caughtUp = got < asked;
       this.o.onRoundDone();
-      if (got < asked && !this.woken) await this.wait(this.o.pollIntervalMs);
+      // a waiting claim has done the waiting
+      if (caughtUp && !this.woken && !waits) await this.wait(this.o.pollIntervalMs);
     }
   }
 }

@@ -59,6 +59,7 @@ export class RedisBackend implements Backend {
     // claims of 100 against 500: drain 39,000 against 38,000/s, worker peak RSS 102
     // against 107 MB (bench/RESULTS.md)
     claimBatchSize: 100,
+    waitingClaims: true,
   };
   readonly admin: RedisAdminQueries;
   readonly keys: GlobalKeys;
@@ -130,35 +131,50 @@ export class RedisBackend implements Backend {
    * Claims by priority from the ready queues (scripts/claim.ts). The tickets this worker's
    * blocking read took go with the claim, which reads more itself (XREADGROUP) and pins
    * one on each command it takes; a claim that gets less than it asked arms the worker's
-   * blocking read, which is how an idle worker hears of new work at once.
+   * blocking read, which is how an idle worker hears of new work at once. A worker that
+   * waits by claiming (`waitMs`) does both in one: the claim is pipelined behind the
+   * blocking read on the worker's connection, so the command is claimed in the round trip
+   * that brought its ticket, where a wake-up and then a claim take two.
    */
   async claim(params: ClaimParams): Promise<ClaimedCommand[]> {
     if (params.types && params.types.length === 0) return [];
     const k = this.keysOf(params.domain);
     const held = this.tickets.take(params.workerId, params.domain, params.limit);
+    const keys = [k.types, k.delayed, k.leases, k.counts, k.stream, k.maxLease];
+    const args = [
+      k.base,
+      params.limit,
+      params.leaseToken,
+      params.leaseMs,
+      params.workerId,
+      held.length,
+      ...held,
+      ...(params.types ?? []),
+    ];
+    const waits = params.waitMs !== undefined;
     let reply: [number, ...ClaimReply[]];
     try {
-      reply = (await runScript(
-        this.client,
-        'claim',
-        [k.types, k.delayed, k.leases, k.counts, k.stream, k.maxLease],
-        [
-          k.base,
-          params.limit,
-          params.leaseToken,
-          params.leaseMs,
+      if (waits && params.waitMs! > 0 && !params.signal?.aborted) {
+        // The claim runs the moment the worker's blocking read returns. The tickets that
+        // read took are already delivered, so this claim cannot pin them: the next claim
+        // does, or acknowledges them as spare.
+        const read = await this.tickets.afterRead(
           params.workerId,
-          held.length,
-          ...held,
-          ...(params.types ?? []),
-        ],
-      )) as typeof reply;
+          params.domain,
+          { count: params.limit, waitMs: params.waitMs!, signal: params.signal },
+          (pipeline) => void runScript(pipeline, 'claim', keys, args),
+        );
+        this.tickets.giveBack(params.workerId, params.domain, read.tickets);
+        reply = read.replies[0] as typeof reply;
+      } else {
+        reply = (await runScript(this.client, 'claim', keys, args)) as typeof reply;
+      }
     } catch (error) {
       this.tickets.giveBack(params.workerId, params.domain, held);
       throw toStoreError(error, 'claiming commands');
     }
     const [now, ...rows] = reply;
-    this.tickets.claimed(params.workerId, params.domain, params.limit, rows.length);
+    this.tickets.claimed(params.workerId, params.domain, params.limit, rows.length, !waits);
     // the worker names the domain when it settles or renews, so claimed ids need no memory
     const claim = {
       now,

@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { WakeListener } from '../backend.js';
 import { TICKET_GROUP, type DomainKeys } from './keys.js';
+import { defineScripts } from './scripts/runner.js';
 
 /**
  * Delivery on Redis Streams. Each domain has one stream of tickets: every script that
@@ -37,6 +38,9 @@ const MIN_STALE_MS = 5000;
 const MAX_STALE_MS = 10 * 60_000;
 /** Back-off after a failed read (the client reconnects by itself meanwhile). */
 const RETRY_MS = 1000;
+/** How often, and how many times, a stopping worker's blocked read is unblocked until it returns. */
+const UNBLOCK_EVERY_MS = 20;
+const UNBLOCK_TRIES = 100;
 
 /** Creates the domain's consumer group (and stream). Safe when many workers start at once. */
 export async function ensureTicketGroup(client: Redis, stream: string): Promise<void> {
@@ -49,6 +53,12 @@ export async function ensureTicketGroup(client: Redis, stream: string): Promise<
 }
 
 type StreamReply = [string, [string, string[]][]][] | null;
+
+/** The tickets a blocking read got, and the replies of the commands run right after it. */
+export interface AfterRead {
+  tickets: string[];
+  replies: unknown[];
+}
 
 /** The blocking readers of this process, one per worker id, and the wake-up listeners. */
 export class TicketDelivery {
@@ -91,14 +101,37 @@ export class TicketDelivery {
     if (tickets.length > 0) this.readers.get(workerId)?.giveBack(domain, tickets);
   }
 
-  /** After each claim: one that got less than it asked arms the worker's blocking read. */
-  claimed(workerId: string, domain: string, asked: number, got: number): void {
+  /**
+   * After each claim: one that got less than it asked arms the worker's blocking read,
+   * unless the worker waits by claiming (`arm` false).
+   */
+  claimed(workerId: string, domain: string, asked: number, got: number, arm = true): void {
+    this.readerOf(workerId).claimed(domain, asked, arm ? got : asked);
+  }
+
+  /**
+   * A blocking read of the domain's tickets for the worker, and `then`'s commands right
+   * after it in one pipeline on the worker's connection: Redis runs them as soon as the
+   * read returns (a ticket came, or `waitMs` passed), with no round trip in between.
+   * `signal` ends the wait early (CLIENT UNBLOCK).
+   */
+  async afterRead(
+    workerId: string,
+    domain: string,
+    read: { count: number; waitMs: number; signal?: AbortSignal },
+    then: (pipeline: ChainableCommander) => void,
+  ): Promise<AfterRead> {
+    await this.ensureGroup(domain);
+    return this.readerOf(workerId).afterRead(domain, read, then);
+  }
+
+  private readerOf(workerId: string): TicketReader {
     let reader = this.readers.get(workerId);
     if (!reader) {
       reader = new TicketReader(workerId, this, () => this.readers.delete(workerId));
       this.readers.set(workerId, reader);
     }
-    reader.claimed(domain, asked, got);
+    return reader;
   }
 
   close(): void {
@@ -122,6 +155,10 @@ class TicketReader {
   private lastClaimAt = Date.now();
   private staleAfterMs = MIN_STALE_MS;
   private connection: Redis | null = null;
+  /** The connection's id on the server, for CLIENT UNBLOCK (it changes on reconnect). */
+  private connectionId: Promise<number | null> | null = null;
+  /** Reads run after by the worker (afterRead) still going. */
+  private reading = 0;
   private resume: (() => void) | null = null;
   private stopped = false;
 
@@ -181,7 +218,80 @@ class TicketReader {
   }
 
   private get stale(): boolean {
-    return Date.now() - this.lastClaimAt > this.staleAfterMs;
+    return this.reading === 0 && Date.now() - this.lastClaimAt > this.staleAfterMs;
+  }
+
+  async afterRead(
+    domain: string,
+    read: { count: number; waitMs: number; signal?: AbortSignal },
+    then: (pipeline: ChainableCommander) => void,
+  ): Promise<AfterRead> {
+    const stream = this.delivery.keysOf(domain).stream;
+    const pipeline = this.connect().pipeline();
+    pipeline.xreadgroup(
+      'GROUP',
+      TICKET_GROUP,
+      this.workerId,
+      'COUNT',
+      read.count,
+      'BLOCK',
+      read.waitMs,
+      'STREAMS',
+      stream,
+      '>',
+    );
+    then(pipeline);
+    this.reading++;
+    let returned = false;
+    const done = pipeline.exec().finally(() => {
+      returned = true;
+      this.reading--;
+      this.lastClaimAt = Date.now();
+    });
+    const unblock = () => void this.unblock(() => returned);
+    read.signal?.addEventListener('abort', unblock, { once: true });
+    // the worker may have begun to stop while the read was being set up
+    if (read.signal?.aborted) unblock();
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await done;
+    } finally {
+      read.signal?.removeEventListener('abort', unblock);
+    }
+    if (!replies) throw new Error('the pipeline after a blocking read was aborted');
+    const [[readError, reply] = [null, null], ...rest] = replies;
+    const tickets: string[] = [];
+    if (readError) {
+      if (readError.message.includes('NOGROUP')) this.delivery.forgetGroups();
+      else this.delivery.onError(readError);
+    } else {
+      for (const [, entries] of (reply as StreamReply) ?? [])
+        for (const [id] of entries) tickets.push(id);
+    }
+    return {
+      tickets,
+      replies: rest.map(([error, value]) => {
+        if (error) throw error;
+        return value;
+      }),
+    };
+  }
+
+  /**
+   * Unblocks this reader's connection until its read has returned: the read may not have
+   * reached the server yet when the first CLIENT UNBLOCK does.
+   */
+  private async unblock(returned: () => boolean): Promise<void> {
+    for (let i = 0; i < UNBLOCK_TRIES && !returned(); i++) {
+      try {
+        const id = await this.connectionId;
+        if (id !== null) await this.delivery.client.client('UNBLOCK', id);
+      } catch (error) {
+        this.delivery.onError(error as Error);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, UNBLOCK_EVERY_MS));
+    }
   }
 
   private async run(): Promise<void> {
@@ -250,10 +360,20 @@ class TicketReader {
     let connected = false;
     connection.on('error', (error: Error) => this.delivery.onError(error));
     connection.on('ready', () => {
-      if (connected) this.delivery.notify('');
+      if (connected) {
+        this.connectionId = idOf(connection);
+        this.delivery.notify('');
+      }
       connected = true;
     });
+    defineScripts(connection);
+    this.connectionId = idOf(connection);
     this.connection = connection;
     return connection;
   }
+}
+
+/** The connection's id, or null when it cannot be had (the connection failed: nothing to unblock). */
+function idOf(connection: Redis): Promise<number | null> {
+  return connection.client('ID').catch(() => null);
 }

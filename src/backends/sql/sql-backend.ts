@@ -77,6 +77,7 @@ export class SqlBackend implements Backend {
     transactions: true,
     wakeups: true,
     claimBatchSize: 500,
+    waitingClaims: false,
   };
   readonly admin: SqlAdminQueries;
   private readonly q: CommandQueries;
