@@ -70,6 +70,10 @@ export class RedisBatches {
 
     const domains = new Set<string>();
     let total = 0;
+    // One chunk is staged while the next is made and encoded: Redis runs a chunk's script
+    // while this process prepares the next, instead of each waiting on the other.
+    let staging: Promise<unknown> = Promise.resolve();
+    let latest = staging;
     try {
       for await (const chunk of params.chunks) {
         if (chunk.length === 0) continue;
@@ -78,9 +82,17 @@ export class RedisBatches {
         // Written before staging, so a rollback after a crash knows where to look.
         if (domains.size > before)
           await this.client.hset(key, 'doms', JSON.stringify([...domains]));
-        total += (await this.host.stageCommands(id, chunk)).created;
+        const next = this.host.stageCommands(id, chunk).then((r) => {
+          total += r.created;
+        });
+        next.catch(() => {}); // awaited below, after the chunk before it
+        latest = next;
+        await staging;
+        staging = next;
       }
+      await staging;
     } catch (error) {
+      await latest.catch(() => {}); // nothing of this batch may still be on its way
       await this.rollback(id, [...domains]).catch(() => {
         // left for maintenance, which rolls back abandoned batches
       });
