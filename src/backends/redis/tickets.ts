@@ -106,7 +106,7 @@ export class TicketDelivery {
    * unless the worker waits by claiming (`arm` false).
    */
   claimed(workerId: string, domain: string, asked: number, got: number, arm = true): void {
-    this.readerOf(workerId).claimed(domain, asked, arm ? got : asked);
+    this.readerOf(workerId).claimed(domain, asked, arm && got < asked);
   }
 
   /**
@@ -170,14 +170,15 @@ class TicketReader {
     void this.run();
   }
 
-  claimed(domain: string, asked: number, got: number): void {
+  /** `hungry`: the claim got less than it asked, so the reader should read. */
+  claimed(domain: string, asked: number, hungry: boolean): void {
     const now = Date.now();
     const gap = now - this.lastClaimAt;
     this.staleAfterMs = Math.min(MAX_STALE_MS, Math.max(MIN_STALE_MS, 3 * gap));
     this.lastClaimAt = now;
     this.domains.add(domain);
     this.count = Math.max(1, asked);
-    this.hungry = got < asked;
+    this.hungry = hungry;
     if (this.hungry) this.wake();
   }
 
