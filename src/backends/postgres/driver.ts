@@ -60,28 +60,6 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return this.inTransaction((client) =>
-      fn({
-        query: async <R>(text: string, params?: unknown[]) => ({
-          rows: (await client.query(text, params)).rows as R[],
-        }),
-        exec: async (sql: string) => {
-          await client.query(sql); // no parameters: the simple protocol runs several statements
-        },
-        // node-postgres hands COPY data over only as a stream (pg-copy-streams): the text
-        // goes in as a one-chunk stream
-        copy: async (target: string, input: string) => {
-          await pipeline(
-            Readable.from([input]),
-            client.query(copyFrom(`COPY ${target} FROM STDIN`)),
-          );
-        },
-      }),
-    );
-  }
-
-  /** Runs `fn` in a transaction on one client of the pool. */
-  private async inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // The pool stops listening to a client it hands out: without a listener of ours, the
@@ -92,9 +70,22 @@ export class PostgresDriver implements SqlDriver {
       this.onError(error, 'transaction connection');
     };
     client.on('error', onClientError);
+    const tx: SqlTransaction = {
+      query: async <R>(text: string, params?: unknown[]) => ({
+        rows: (await client.query(text, params)).rows as R[],
+      }),
+      exec: async (sql: string) => {
+        await client.query(sql); // no parameters: the simple protocol runs several statements
+      },
+      // node-postgres hands COPY data over only as a stream (pg-copy-streams): the text
+      // goes in as a one-chunk stream
+      copy: async (target: string, input: string) => {
+        await pipeline(Readable.from([input]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+      },
+    };
     try {
       await client.query('BEGIN');
-      const value = await fn(client);
+      const value = await fn(tx);
       await client.query('COMMIT');
       return value;
     } catch (error) {

@@ -72,8 +72,7 @@ export class RedisBatches {
     let total = 0;
     // One chunk is staged while the next is made and encoded: Redis runs a chunk's script
     // while this process prepares the next, instead of each waiting on the other.
-    let staging: Promise<unknown> = Promise.resolve();
-    let latest = staging;
+    let staging: Promise<void> = Promise.resolve();
     try {
       for await (const chunk of params.chunks) {
         if (chunk.length === 0) continue;
@@ -85,14 +84,14 @@ export class RedisBatches {
         const next = this.host.stageCommands(id, chunk).then((r) => {
           total += r.created;
         });
-        next.catch(() => {}); // awaited below, after the chunk before it
-        latest = next;
-        await staging;
+        next.catch(() => {}); // awaited on the next turn, after the chunk before it
+        const previous = staging;
         staging = next;
+        await previous;
       }
       await staging;
     } catch (error) {
-      await latest.catch(() => {}); // nothing of this batch may still be on its way
+      await staging.catch(() => {}); // nothing of this batch may still be on its way
       await this.rollback(id, [...domains]).catch(() => {
         // left for maintenance, which rolls back abandoned batches
       });

@@ -151,17 +151,19 @@ export class RedisBackend implements Backend {
       ...held,
       ...(params.types ?? []),
     ];
+    // a worker that waits by claiming: its reader does not also read (tickets.claimed)
     const waits = params.waitMs !== undefined;
+    const waitMs = params.signal?.aborted ? 0 : (params.waitMs ?? 0);
     let reply: [number, ...ClaimReply[]];
     try {
-      if (waits && params.waitMs! > 0 && !params.signal?.aborted) {
+      if (waitMs > 0) {
         // The claim runs the moment the worker's blocking read returns. The tickets that
         // read took are already delivered, so this claim cannot pin them: the next claim
         // does, or acknowledges them as spare.
         const read = await this.tickets.afterRead(
           params.workerId,
           params.domain,
-          { count: params.limit, waitMs: params.waitMs!, signal: params.signal },
+          { count: params.limit, waitMs, signal: params.signal },
           (pipeline) => void runScript(pipeline, 'claim', keys, args),
         );
         this.tickets.giveBack(params.workerId, params.domain, read.tickets);

@@ -229,18 +229,7 @@ class TicketReader {
   ): Promise<AfterRead> {
     const stream = this.delivery.keysOf(domain).stream;
     const pipeline = this.connect().pipeline();
-    pipeline.xreadgroup(
-      'GROUP',
-      TICKET_GROUP,
-      this.workerId,
-      'COUNT',
-      read.count,
-      'BLOCK',
-      read.waitMs,
-      'STREAMS',
-      stream,
-      '>',
-    );
+    pipeline.xreadgroup(...this.blockingRead([stream], read.count, read.waitMs));
     then(pipeline);
     this.reading++;
     let returned = false;
@@ -276,6 +265,22 @@ class TicketReader {
         return value;
       }),
     };
+  }
+
+  /** XREADGROUP's arguments: up to `count` new tickets of `streams`, waiting up to `blockMs`. */
+  private blockingRead(streams: string[], count: number, blockMs: number) {
+    return [
+      'GROUP',
+      TICKET_GROUP,
+      this.workerId,
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      ...streams,
+      ...streams.map(() => '>'),
+    ] as const;
   }
 
   /**
@@ -325,16 +330,7 @@ class TicketReader {
     for (const domain of domains) await this.delivery.ensureGroup(domain);
     const streams = domains.map((d) => this.delivery.keysOf(d).stream);
     const reply = (await this.connect().xreadgroup(
-      'GROUP',
-      TICKET_GROUP,
-      this.workerId,
-      'COUNT',
-      this.count,
-      'BLOCK',
-      BLOCK_MS,
-      'STREAMS',
-      ...streams,
-      ...streams.map(() => '>'),
+      ...this.blockingRead(streams, this.count, BLOCK_MS),
     )) as StreamReply;
     if (!reply || this.stopped) return;
     this.hungry = false;

@@ -24,7 +24,7 @@ import type {
 import { SqlAdminQueries } from './admin.js';
 import { BatchStore } from './batches.js';
 import { allFresh, copyable, copyText } from './copy.js';
-import type { SqlDriver } from './driver.js';
+import type { SqlDriver, SqlTransaction } from './driver.js';
 import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
@@ -113,7 +113,7 @@ export class SqlBackend implements Backend {
     const inserted =
       !params.tx && copyable(params.commands)
         ? await this.driver.transaction(async (tx) => {
-            await tx.copy(this.q.copyTarget, copyText(params.commands));
+            await this.copyCommands(tx, params.commands);
             return tx.query<Inserted>(this.q.afterCopy, [
               [...new Set(params.commands.map((c) => c.domain))],
             ]);
@@ -315,13 +315,18 @@ export class SqlBackend implements Backend {
     return command;
   }
 
+  /** Fresh commands due at once (copy.ts: copyable), by COPY in the transaction `tx`. */
+  private copyCommands(tx: SqlTransaction, commands: readonly NewCommand[]): Promise<void> {
+    return tx.copy(this.q.copyTarget, copyText(commands));
+  }
+
   async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
     await this.driver.transaction(async (tx) => {
       const domains = new Set<string>();
       await this.batches.create(tx, params, async (commands) => {
         for (const c of commands) domains.add(c.domain);
         if (copyable(commands)) {
-          await tx.copy(this.q.copyTarget, copyText(commands));
+          await this.copyCommands(tx, commands);
           return commands.length;
         }
         const inserted = await tx.query<{ n: number }>(
