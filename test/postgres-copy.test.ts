@@ -2,8 +2,8 @@
  * Bulk sends and batches on PostgreSQL go in by COPY (through pg-copy-streams), as on the
  * embedded store: enough fresh commands, due at once, take COPY; anything else takes the
  * INSERT. The conformance suite checks what such a send stores (awkward text included);
- * this file checks which path a send takes and that a COPY and the statements after it
- * commit or roll back together.
+ * this file checks which path a send takes (COPY, the JSON array, or one command's own
+ * INSERT) and that a COPY and the statements after it commit or roll back together.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -80,6 +80,26 @@ describe.runIf(available)('PostgreSQL bulk sends by COPY', () => {
     expect(await count([...few, ...delayed, ...keyed].map((c) => c.id))).toBe(
       3 * COPY_AT_LEAST - 1,
     );
+  });
+
+  it('takes the one-command INSERT for a single fresh command, and the JSON array otherwise', async () => {
+    const texts: string[] = [];
+    const query = backend.driver.query.bind(backend.driver);
+    const spy = vi.spyOn(backend.driver, 'query').mockImplementation((text, params) => {
+      texts.push(text);
+      return query(text, params);
+    });
+    const one = fresh(1, { delayMs: 60_000 });
+    const two = fresh(2);
+    const keyed = fresh(1, { idempotencyKey: 'one-keyed' });
+    try {
+      for (const commands of [one, two, keyed]) await backend.insertCommands({ commands });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await count([...one, ...two, ...keyed].map((c) => c.id))).toBe(4);
+    const decodesArray = texts.map((t) => t.includes('json_to_recordset'));
+    expect(decodesArray).toEqual([false, true, true]);
   });
 
   it("takes COPY for a batch's chunks of fresh commands due at once, and the INSERT otherwise", async () => {

@@ -1,18 +1,40 @@
 import { randomFillSync } from 'node:crypto';
 
 /**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness. Time-ordered ids
- * keep the primary-key index append-mostly, which matters at tens of thousands of inserts
- * per second. Written here because it is twelve lines and `crypto.randomUUID` only makes v4.
+ * Makes UUIDv7s (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter, then
+ * randomness. Time-ordered ids keep the primary-key index append-mostly, which matters at
+ * tens of thousands of inserts per second. The counter (RFC 9562 section 6.2, method 1)
+ * makes the ids of one process strictly increasing even within a millisecond, so the
+ * stores' "oldest first" tie-break on id follows the order of the sends. Written here
+ * because it is a few lines and `crypto.randomUUID` only makes v4.
  */
-export function uuidv7(now: number = Date.now()): string {
-  const bytes = randomSlice();
-  bytes.writeUIntBE(now, 0, 6);
-  bytes[6] = 0x70 | (bytes[6]! & 0x0f);
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+export function createUuidv7(clock: () => number = Date.now): () => string {
+  let lastMs = -1;
+  let counter = 0;
+  return () => {
+    const bytes = randomSlice();
+    const now = clock();
+    if (now > lastMs) {
+      lastMs = now;
+      // Seeded at random below half its range, so a millisecond has 2,048 ids or more.
+      counter = ((bytes[6]! << 8) | bytes[7]!) & 0x7ff;
+    } else if (++counter > 0xfff) {
+      // More ids in one millisecond than the counter holds (or the clock went back):
+      // borrow the next millisecond rather than go out of order.
+      lastMs += 1;
+      counter = 0;
+    }
+    bytes.writeUIntBE(lastMs, 0, 6);
+    bytes[6] = 0x70 | (counter >> 8);
+    bytes[7] = counter & 0xff;
+    bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+    const hex = bytes.toString('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  };
 }
+
+/** A new UUIDv7, greater than every id this process made before it. */
+export const uuidv7: () => string = createUuidv7();
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import { isUuid, uuidv7 } from '../../src/core/ids.js';
+import { createUuidv7, isUuid } from '../../src/core/ids.js';
 import { storableText, toJsonText } from '../../src/core/json.js';
 
 describe('payload serialisation', () => {
@@ -56,9 +56,26 @@ describe('payload serialisation', () => {
 
 describe('uuidv7', () => {
   it('makes valid, time-ordered ids', () => {
-    const ids = [uuidv7(1000), uuidv7(2000), uuidv7(3000)];
+    const times = [1000, 2000, 3000];
+    const make = createUuidv7(() => times.shift()!);
+    const ids = [make(), make(), make()];
     for (const id of ids) expect(isUuid(id)).toBe(true);
     expect([...ids].sort()).toEqual(ids);
     expect(ids[0]![14]).toBe('7');
+    expect(ids[0]!.slice(0, 13)).toBe('00000000-03e8');
+  });
+
+  it('keeps the ids of one millisecond, and of a clock that went back, in order', () => {
+    let now = 5000;
+    const make = createUuidv7(() => now);
+    const ids = Array.from({ length: 10_000 }, (_, i) => {
+      if (i === 6000) now = 4000;
+      return make();
+    });
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(isUuid(id) && id[14] === '7' && '89ab'.includes(id[19]!)).toBe(true);
+    // 10,000 ids need at least three milliseconds of 4,096 at most.
+    expect(new Set(ids.map((id) => id.slice(0, 13))).size).toBeGreaterThanOrEqual(3);
   });
 });

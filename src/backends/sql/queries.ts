@@ -32,6 +32,8 @@ export class CommandQueries {
   readonly insert: string;
   /** insert for commands whose ids the bus made and that carry no idempotency key. */
   readonly insertFresh: string;
+  /** insertFresh for one command, its fields as parameters (see oneFreshParams). */
+  readonly insertOneFresh: string;
   /** Wakes the workers of the domains in $1 (text[]), at commit. */
   readonly wakeDomains: string;
   /** The table and columns of a COPY of commands (copy.ts), and what follows it (a row like insert's). */
@@ -94,6 +96,21 @@ SELECT now() AS at, (SELECT count(*) FROM wake) AS woken,
   END AS missing`;
     this.insert = insert(true);
     this.insertFresh = insert(false);
+    // The common send, one command at a time, without the JSON array: decoding it was a
+    // tenth of the statement's time on an idle server (0.41-0.59 against 0.45-0.67 ms p50
+    // at one send every 5 ms), and that time is part of every send's latency.
+    this.insertOneFresh = `
+WITH ins AS (
+  INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
+    correlation_id, causation_id, batch_id)
+  VALUES ($1::uuid, $2::text, $3::text, $4::json, $5::int, $6::int,
+    coalesce($7::timestamptz, now() + $8::bigint * interval '1 millisecond'),
+    $9::text, $10::uuid, $11::uuid)
+  RETURNING domain, run_at
+), wake AS (
+  SELECT pg_notify('${this.channel}', domain) FROM ins WHERE run_at <= now()
+)
+SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing`;
     const insertQuiet = (onConflict: boolean) => `${insertInto('1', onConflict)}
 SELECT count(*)::int AS n FROM ins`;
     this.wakeDomains = `SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d`;

@@ -70,6 +70,23 @@ export function commandsJson(commands: NewCommand[]): string {
   return `[${rows.join(',')}]`;
 }
 
+/** The parameters of insertOneFresh, in its order. */
+function oneFreshParams(c: NewCommand): unknown[] {
+  return [
+    c.id,
+    c.domain,
+    c.type,
+    c.dataJson,
+    c.priority,
+    c.maxAttempts,
+    c.runAt?.toISOString() ?? null,
+    c.delayMs,
+    c.correlationId,
+    c.causationId,
+    c.batchId,
+  ];
+}
+
 /** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
 export class SqlBackend implements Backend {
   readonly kind: string;
@@ -118,9 +135,7 @@ export class SqlBackend implements Backend {
               [...new Set(params.commands.map((c) => c.domain))],
             ]);
           })
-        : await db.query<Inserted>(allFresh(params.commands) ? this.q.insertFresh : this.q.insert, [
-            commandsJson(params.commands),
-          ]);
+        : await db.query<Inserted>(...this.insertStatement(params.commands));
     const { at, missing: missingIds } = inserted.rows[0]!;
     const created = (c: NewCommand): InsertedCommand => ({
       command: pendingCommand(c, at, c.runAt ?? new Date(at.getTime() + c.delayMs)),
@@ -149,6 +164,14 @@ export class SqlBackend implements Backend {
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
       return { command: toCommand(first), created: false };
     });
+  }
+
+  /** The INSERT for commands that do not go by COPY, and its parameters. */
+  private insertStatement(commands: NewCommand[]): [string, unknown[]] {
+    if (!allFresh(commands)) return [this.q.insert, [commandsJson(commands)]];
+    const [only, ...rest] = commands;
+    if (only && rest.length === 0) return [this.q.insertOneFresh, oneFreshParams(only)];
+    return [this.q.insertFresh, [commandsJson(commands)]];
   }
 
   async claim(params: ClaimParams): Promise<ClaimedCommand[]> {
