@@ -252,8 +252,7 @@ class TicketReader {
     const [[readError, reply] = [null, null], ...rest] = replies;
     const tickets: string[] = [];
     if (readError) {
-      if (readError.message.includes('NOGROUP')) this.delivery.forgetGroups();
-      else this.delivery.onError(readError);
+      this.readFailed(readError);
     } else {
       for (const [, entries] of (reply as StreamReply) ?? [])
         for (const [id] of entries) tickets.push(id);
@@ -315,14 +314,24 @@ class TicketReader {
         await this.readOnce();
       } catch (error) {
         if (this.stopped) return;
-        if (error instanceof Error && error.message.includes('NOGROUP')) {
-          this.delivery.forgetGroups();
-        } else {
-          this.delivery.onError(error as Error);
-          await this.pause(RETRY_MS);
-        }
+        const failure = error instanceof Error ? error : new Error(String(error));
+        if (!this.readFailed(failure)) await this.pause(RETRY_MS);
       }
     }
+  }
+
+  /**
+   * What a failed read means. NOGROUP: the stream or its group is gone (a flush, a key
+   * expired), so the groups are made again on the next read, at once (true). Anything
+   * else is reported, and worth a pause before reading again (false).
+   */
+  private readFailed(error: Error): boolean {
+    if (error.message.includes('NOGROUP')) {
+      this.delivery.forgetGroups();
+      return true;
+    }
+    this.delivery.onError(error);
+    return false;
   }
 
   private async readOnce(): Promise<void> {
