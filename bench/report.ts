@@ -55,6 +55,10 @@ export function resultsTable(results: SystemResult[], config: BenchConfig): stri
           ? `${[r.latency.p50, r.latency.p95, r.latency.p99, r.latency.max].map(ms).join(' / ')}; ${r.latency.turnP99.map(ms).join(', ')}`
           : '–',
     ],
+    [
+      `latency p50 split (ms): send until the store's acknowledgement / the rest`,
+      (r) => (r.latency ? `${ms(r.latency.ackP50)} / ${ms(r.latency.afterAckP50)}` : '–'),
+    ],
     [`retry (/s, ${int(config.singleCount)} failing once)`, (r) => cell(metric(r, 'retry'))],
     [
       `sustained (/s per ${config.sustainedWindowMs / 1000} s window; last ÷ first)`,

@@ -132,7 +132,14 @@ export interface SystemResult {
   system: SystemName;
   unavailable: string | null;
   runs: RunSample[];
-  latency: (LatencyStats & { turnP99: number[] }) | null;
+  latency:
+    | (LatencyStats & {
+        turnP99: number[];
+        /** p50 of the send's own time (until the store acknowledged it) and of the rest. */
+        ackP50: number;
+        afterAckP50: number;
+      })
+    | null;
   sustained: SustainedResult | null;
   batch: BatchOutcome | null;
   errors: string[];
@@ -424,9 +431,17 @@ async function latencyTurn(subject: LatencySubject, config: BenchConfig, turnMs:
 function recordLatency({ hosts, result, sentAt, ackedAt, startedAt, turns }: LatencySubject) {
   const each = sendToStart(sentAt, startedAt);
   const bounds = [...turns, sentAt.length];
+  // The send's share (until the store acknowledged it, on the producer's clock) and the
+  // rest (the worker's wake-up and claim, less what overlapped the acknowledgement).
+  const ack = sentAt.map((sent, i) => (ackedAt[i] === undefined ? undefined : ackedAt[i] - sent));
+  const afterAck = each.map((l, i) =>
+    l === undefined || ack[i] === undefined ? undefined : l - ack[i],
+  );
   result.latency = {
     ...latencyStats(each),
     turnP99: turns.map((from, k) => latencyStats(each.slice(from, bounds[k + 1])).p99),
+    ackP50: latencyStats(ack).p50,
+    afterAckP50: latencyStats(afterAck).p50,
   };
   if (result.latency.lost > 0)
     result.checks.push(
