@@ -74,7 +74,8 @@ describe('uuidv7', () => {
     });
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const id of ids) expect(isUuid(id) && id[14] === '7' && '89ab'.includes(id[19]!)).toBe(true);
+    for (const id of ids)
+      expect(isUuid(id) && id[14] === '7' && '89ab'.includes(id[19]!)).toBe(true);
     // 10,000 ids need at least three milliseconds of 4,096 at most.
     expect(new Set(ids.map((id) => id.slice(0, 13))).size).toBeGreaterThanOrEqual(3);
   });
