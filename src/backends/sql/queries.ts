@@ -8,6 +8,14 @@ import { COPY_COLUMNS } from './copy.js';
 const CLAIMED_COLUMNS = `c.id, c.domain, c.type, c.data, c.priority, c.attempts, c.max_attempts,
   c.created_at, c.correlation_id, c.causation_id, c.batch_id, c.idempotency_key, c.last_error`;
 
+/** A command's run_at: the one given, else the statement's now() plus the delay. */
+const runAt = (given: string, delayMs: string) =>
+  `coalesce(${given}, now() + ${delayMs} * interval '1 millisecond')`;
+
+/** The insert's reply where no command can have been refused (see insert): wake is in scope. */
+const NONE_MISSING =
+  'SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing';
+
 /**
  * The SQL of the hot path, one statement per operation, built once per schema.
  *
@@ -73,7 +81,7 @@ WITH x AS (
   INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
     correlation_id, causation_id, batch_id, idempotency_key)
   SELECT id, domain, type, data, priority, max_attempts,
-    coalesce(run_at, now() + delay_ms * interval '1 millisecond'),
+    ${runAt('run_at', 'delay_ms')},
     correlation_id, causation_id, batch_id, idempotency_key
   FROM x
   ${onConflict ? 'ON CONFLICT DO NOTHING' : ''}
@@ -104,20 +112,20 @@ WITH ins AS (
   INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
     correlation_id, causation_id, batch_id)
   VALUES ($1::uuid, $2::text, $3::text, $4::json, $5::int, $6::int,
-    coalesce($7::timestamptz, now() + $8::bigint * interval '1 millisecond'),
+    ${runAt('$7::timestamptz', '$8::bigint')},
     $9::text, $10::uuid, $11::uuid)
   RETURNING domain, run_at
 ), wake AS (
   SELECT pg_notify('${this.channel}', domain) FROM ins WHERE run_at <= now()
 )
-SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing`;
+${NONE_MISSING}`;
     const insertQuiet = (onConflict: boolean) => `${insertInto('1', onConflict)}
 SELECT count(*)::int AS n FROM ins`;
     this.wakeDomains = `SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d`;
     this.copyTarget = `${t}.commands ${COPY_COLUMNS}`;
     this.afterCopy = `
 WITH wake AS (${this.wakeDomains})
-SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing`;
+${NONE_MISSING}`;
     this.insertQuiet = insertQuiet(true);
     this.insertQuietFresh = insertQuiet(false);
 

@@ -169,8 +169,7 @@ export class SqlBackend implements Backend {
   /** The INSERT for commands that do not go by COPY, and its parameters. */
   private insertStatement(commands: NewCommand[]): [string, unknown[]] {
     if (!allFresh(commands)) return [this.q.insert, [commandsJson(commands)]];
-    const [only, ...rest] = commands;
-    if (only && rest.length === 0) return [this.q.insertOneFresh, oneFreshParams(only)];
+    if (commands.length === 1) return [this.q.insertOneFresh, oneFreshParams(commands[0]!)];
     return [this.q.insertFresh, [commandsJson(commands)]];
   }
 
