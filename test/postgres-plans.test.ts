@@ -54,8 +54,14 @@ describe.runIf(available)('PostgreSQL plans', () => {
   const id = `'${randomUUID()}'`;
 
   it.each([
-    ['settle_completed', () => q.settleCompleted, ['uuid[]', 'uuid[]'], [`'{}'`, `'{}'`]],
-    ['settle_any', () => q.settle, ['json'], [`'[]'`]],
+    [
+      'settle_completed',
+      () => q.settleCompleted,
+      ['uuid[]', 'uuid[]', 'int[]', 'text'],
+      [`'{}'`, `'{}'`, `'{}'`, `'w'`],
+    ],
+    ['settle_any', () => q.settle, ['json', 'text'], [`'[]'`, `'w'`]],
+    ['refuse', () => q.refuse, ['uuid', 'uuid', 'int', 'text'], [id, id, '1', `'w'`]],
     ['renew', () => q.renew, ['json', 'bigint'], [`'[]'`, '30000']],
   ] as const)('%s does not go through the lease index', async (name, sql, types, args) => {
     const plan = await genericPlan(name, sql(), [...types], [...args]);

@@ -211,6 +211,7 @@ describe.runIf(available)('Redis backend', () => {
         {
           id: first!.id,
           leaseToken: first!.leaseToken,
+          attempt: first!.attempts,
           domain,
           kind: 'retry',
           delayMs: 0,
@@ -264,6 +265,7 @@ describe.runIf(available)('Redis backend', () => {
         {
           id: late!.id,
           leaseToken: randomUUID(),
+          attempt: late!.attempts,
           domain: late!.domain,
           kind: 'complete',
           resultJson: '1',
@@ -271,6 +273,7 @@ describe.runIf(available)('Redis backend', () => {
         ...current.map((c, i) => ({
           id: c.id,
           leaseToken: c.leaseToken,
+          attempt: c.attempts,
           // the domain left out of some, so the store looks it up
           ...(i % 2 === 0 ? { domain: c.domain } : {}),
           kind: 'complete' as const,

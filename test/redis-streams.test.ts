@@ -92,7 +92,13 @@ describe.runIf(available)('Redis ticket streams', () => {
       await backend.settle({
         workerId: 'waiting',
         settlements: [
-          { id: claimed!.id, leaseToken: claimed!.leaseToken, kind: 'complete', resultJson: null },
+          {
+            id: claimed!.id,
+            leaseToken: claimed!.leaseToken,
+            attempt: claimed!.attempts,
+            kind: 'complete',
+            resultJson: null,
+          },
         ],
       });
       expect(await pendingCount(domain)).toBe(0);

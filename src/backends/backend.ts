@@ -75,6 +75,11 @@ interface SettlementBase {
   id: string;
   leaseToken: string;
   /**
+   * The attempt this outcome ends (the claimed command's `attempts`): recorded with the
+   * worker's id in the audit trail when the store refuses the outcome as late.
+   */
+  attempt: number;
+  /**
    * The command's domain, when the caller knows it (workers always do): a store that keys
    * commands by domain (Redis) then needs no lookup by id.
    */
@@ -94,7 +99,10 @@ export interface SettleParams {
   settlements: Settlement[];
 }
 
-/** Every settlement's id is in exactly one of `applied` and `stale`. */
+/**
+ * Every settlement's id is in exactly one of `applied` and `stale`. A stale one is
+ * audited, in the same atomic step that refuses it, as `late outcome refused (why)`.
+ */
 export interface SettleResult {
   /** Ids whose settlement was applied. */
   applied: string[];
@@ -225,7 +233,7 @@ export interface Backend {
    * 'stale' (and rolls back) when the lease was lost. Only with `capabilities.transactions`.
    */
   completeInTransaction(
-    lease: Lease & { workerId: string },
+    lease: Lease & { workerId: string; attempt: number },
     fn: (tx: Queryable) => Promise<string | null>,
   ): Promise<'completed' | 'stale'>;
   renewLeases(params: RenewLeasesParams): Promise<{ lost: string[] }>;

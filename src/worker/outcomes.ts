@@ -10,8 +10,14 @@ export function leaseOf(command: ClaimedCommand): {
   id: string;
   leaseToken: string;
   domain: string;
+  attempt: number;
 } {
-  return { id: command.id, leaseToken: command.leaseToken, domain: command.domain };
+  return {
+    id: command.id,
+    leaseToken: command.leaseToken,
+    domain: command.domain,
+    attempt: command.attempts,
+  };
 }
 
 /**

@@ -225,9 +225,7 @@ export class Worker extends EventEmitter {
     if (!handler) {
       this.completer.add({
         kind: 'troubleshoot',
-        id: command.id,
-        leaseToken: command.leaseToken,
-        domain: command.domain,
+        ...leaseOf(command),
         error: {
           code: 'UNKNOWN_HANDLER',
           message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}`,
@@ -308,13 +306,7 @@ export class Worker extends EventEmitter {
         throw error;
       }
       if (!active.abandoned) {
-        this.completer.add({
-          kind: 'complete',
-          id: command.id,
-          leaseToken: command.leaseToken,
-          domain: command.domain,
-          resultJson: result,
-        });
+        this.completer.add({ kind: 'complete', ...leaseOf(command), resultJson: result });
       }
     } catch (error) {
       if (active.abandoned) return;
@@ -418,9 +410,7 @@ export class Worker extends EventEmitter {
   private handBack(command: ClaimedCommand): void {
     this.completer.add({
       kind: 'release',
-      id: command.id,
-      leaseToken: command.leaseToken,
-      domain: command.domain,
+      ...leaseOf(command),
       delayMs: 0,
       reason: 'worker shutdown',
     });

@@ -6,10 +6,10 @@ import { eventually, expectState, type SuiteContext } from './context.js';
 
 export function leaseTests(ctx: SuiteContext): void {
   describe('leases and fencing', () => {
-    const claimOne = async (domain: string, leaseMs: number) => {
+    const claimOne = async (domain: string, leaseMs: number, workerId?: string) => {
       const leaseToken = randomUUID();
       const [c] = await ctx.backend.claim({
-        workerId: `w-${leaseToken.slice(0, 4)}`,
+        workerId: workerId ?? `w-${leaseToken.slice(0, 4)}`,
         domain,
         types: null,
         limit: 1,
@@ -24,47 +24,202 @@ export function leaseTests(ctx: SuiteContext): void {
         expect((await ctx.backend.getCommand(id))?.state).toBe(state);
       });
 
-    it('refuses a late completion once the lease expired and another claim took over', async () => {
+    it('refuses a late completion once the lease expired and another claim took over, and audits the refusal', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
       const sent = await bus.send(domain, 'T', {});
-      const first = await claimOne(domain, 100);
+      const first = await claimOne(domain, 100, 'worker-a');
       expect(first.attempts).toBe(1);
       await recoverUntil(sent.id, 'pending');
-      const second = await claimOne(domain, 10_000);
+      const second = await claimOne(domain, 10_000, 'worker-b');
       expect(second.attempts).toBe(2);
       expect(second.leaseToken).not.toBe(first.leaseToken);
 
       const late = await ctx.backend.settle({
-        workerId: 'late',
+        workerId: 'worker-a',
         settlements: [
-          { kind: 'complete', id: sent.id, leaseToken: first.leaseToken, resultJson: '"late"' },
+          {
+            kind: 'complete',
+            id: sent.id,
+            leaseToken: first.leaseToken,
+            attempt: first.attempts,
+            resultJson: '"late"',
+          },
         ],
       });
       expect(late).toMatchObject({ applied: [], stale: [sent.id] });
+      // a renewal under a stale token is refused without a record: see the note below
       const renewLate = await ctx.backend.renewLeases({
         leases: [{ id: sent.id, leaseToken: first.leaseToken }],
         leaseMs: 1000,
       });
       expect(renewLate.lost).toEqual([sent.id]);
+      expect(await bus.get(sent.id)).toMatchObject({
+        state: 'in_progress',
+        attempts: 2,
+        workerId: 'worker-b',
+        result: null,
+      });
 
       const current = await ctx.backend.settle({
-        workerId: 'current',
+        workerId: 'worker-b',
         settlements: [
-          { kind: 'complete', id: sent.id, leaseToken: second.leaseToken, resultJson: '"current"' },
+          {
+            kind: 'complete',
+            id: sent.id,
+            leaseToken: second.leaseToken,
+            attempt: second.attempts,
+            resultJson: '"current"',
+          },
         ],
       });
       expect(current.applied).toEqual([sent.id]);
       const done = await bus.get(sent.id);
       expect(done).toMatchObject({ state: 'completed', result: 'current', attempts: 2 });
-      const expired = (await bus.audit(sent.id)).filter((r) => r.reason === 'lease expired');
-      expect(expired).toHaveLength(1);
-      expect(expired[0]).toMatchObject({
-        fromState: 'in_progress',
-        toState: 'pending',
-        attempt: 1,
+      const trail = await bus.audit(sent.id);
+      expect(trail.map((r) => [r.fromState, r.toState, r.attempt, r.workerId, r.reason])).toEqual([
+        [null, 'pending', 0, null, 'sent'],
+        ['pending', 'in_progress', 1, 'worker-a', 'claimed'],
+        ['in_progress', 'pending', 1, 'worker-a', 'lease expired'],
+        ['in_progress', 'in_progress', 1, 'worker-a', 'late outcome refused (stale token)'],
+        ['pending', 'in_progress', 2, 'worker-b', 'claimed'],
+        ['in_progress', 'completed', 2, 'worker-b', 'succeeded'],
+      ]);
+      const refused = trail[3]!;
+      expect(refused.actor).toBeNull();
+      expect(refused.error).toEqual({
+        code: 'LATE_OUTCOME_REFUSED',
+        message:
+          'completed of attempt 1 refused: attempt 2 holds the command now (worker worker-b)',
+        details: { outcome: 'completed' },
       });
     });
+
+    it('audits each refused late outcome of a batch, what it tried to write and why, and applies the rest', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const [failed, retried, done, live] = await bus.sendMany(
+        [1, 2, 3, 4].map((n) => ({ domain, type: 'T', data: { n } })),
+      );
+      const leaseToken = randomUUID();
+      const claimed = await ctx.backend.claim({
+        workerId: 'worker-a',
+        domain,
+        types: null,
+        limit: 4,
+        leaseMs: 60_000,
+        leaseToken,
+      });
+      expect(claimed).toHaveLength(4);
+      // two of the attempts end first, as an earlier flush would have ended them
+      await ctx.backend.settle({
+        workerId: 'worker-a',
+        settlements: [
+          {
+            kind: 'troubleshoot',
+            id: failed!.id,
+            leaseToken,
+            attempt: 1,
+            error: { code: 'E', message: 'gave up' },
+          },
+          { kind: 'complete', id: done!.id, leaseToken, attempt: 1, resultJson: '"first"' },
+        ],
+      });
+      const error = { code: 'GATEWAY_TIMEOUT', message: 'no answer' };
+      const late = await ctx.backend.settle({
+        workerId: 'worker-a',
+        settlements: [
+          { kind: 'retry', id: failed!.id, leaseToken, attempt: 1, delayMs: 0, error },
+          { kind: 'release', id: done!.id, leaseToken, attempt: 1, delayMs: 0, reason: 'snooze' },
+          {
+            kind: 'complete',
+            id: retried!.id,
+            leaseToken: randomUUID(),
+            attempt: 1,
+            resultJson: null,
+          },
+          { kind: 'complete', id: live!.id, leaseToken, attempt: 1, resultJson: null },
+        ],
+      });
+      expect(late.applied).toEqual([live!.id]);
+      expect(late.stale.sort()).toEqual([failed!.id, done!.id, retried!.id].sort());
+      const refusal = async (id: string) =>
+        (await bus.audit(id)).filter((r) => r.reason?.startsWith('late outcome refused'));
+      expect(await refusal(failed!.id)).toMatchObject([
+        {
+          fromState: 'troubleshooting',
+          toState: 'troubleshooting',
+          attempt: 1,
+          workerId: 'worker-a',
+          reason: 'late outcome refused (not in progress)',
+          error: {
+            code: 'LATE_OUTCOME_REFUSED',
+            message: 'retry of attempt 1 refused: the command is troubleshooting now',
+            details: { outcome: 'retry', error },
+          },
+        },
+      ]);
+      expect(await refusal(done!.id)).toMatchObject([
+        {
+          fromState: 'completed',
+          toState: 'completed',
+          reason: 'late outcome refused (not in progress)',
+          error: { details: { outcome: 'released' } },
+        },
+      ]);
+      // the completion before the refusal is still in the trail, and still the result
+      expect((await bus.audit(done!.id)).filter((r) => r.reason === 'succeeded')).toHaveLength(1);
+      expect((await bus.get(done!.id)).result).toBe('first');
+      expect(await refusal(retried!.id)).toMatchObject([
+        {
+          fromState: 'in_progress',
+          toState: 'in_progress',
+          reason: 'late outcome refused (stale token)',
+          error: { details: { outcome: 'completed' } },
+        },
+      ]);
+      expect(await refusal(live!.id)).toEqual([]);
+      expect((await bus.get(live!.id)).state).toBe('completed');
+    });
+
+    it("audits a late transactional completion that it rolls back with the handler's writes", async () => {
+      if (!ctx.backend.capabilities.transactions || !ctx.options.sql) return;
+      const sql = ctx.options.sql();
+      const table = `late_${ctx.domain().replace(/-/g, '_')}`;
+      await sql.query(`CREATE TABLE ${table} (command_id uuid NOT NULL)`);
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const sent = await bus.send(domain, 'T', {});
+      const first = await claimOne(domain, 100, 'worker-a');
+      await recoverUntil(sent.id, 'pending');
+      await claimOne(domain, 10_000, 'worker-b');
+      const outcome = await ctx.backend.completeInTransaction(
+        { id: sent.id, leaseToken: first.leaseToken, attempt: 1, workerId: 'worker-a', domain },
+        async (tx) => {
+          await tx.query(`INSERT INTO ${table} (command_id) VALUES ($1)`, [sent.id]);
+          return '"late"';
+        },
+      );
+      expect(outcome).toBe('stale');
+      expect((await sql.query(`SELECT * FROM ${table}`)).rows).toEqual([]);
+      const refused = (await bus.audit(sent.id)).filter((r) => r.fromState === r.toState);
+      expect(refused).toMatchObject([
+        {
+          toState: 'in_progress',
+          attempt: 1,
+          workerId: 'worker-a',
+          reason: 'late outcome refused (stale token)',
+          error: { code: 'LATE_OUTCOME_REFUSED', details: { outcome: 'completed' } },
+        },
+      ]);
+      await sql.query(`DROP TABLE ${table}`);
+    });
+
+    // A renewal under a stale token writes nothing and is not audited: the worker that
+    // learns this way abandons its run without an outcome, and the trail already holds
+    // what happened to its attempt (the lease expiry, by 'system', with attempt and
+    // worker). Auditing it would add a write to a statement that runs every third of a
+    // lease for every lease, to repeat that record.
 
     it('sends an expired command with no attempts left to troubleshooting', async () => {
       const bus = ctx.bus();
@@ -117,7 +272,14 @@ export function leaseTests(ctx: SuiteContext): void {
         await ctx.backend.settle({
           workerId: 'other',
           settlements: [
-            { kind: 'release', id: c.commandId, leaseToken, delayMs: 0, reason: 'taken over' },
+            {
+              kind: 'release',
+              id: c.commandId,
+              leaseToken,
+              attempt: c.attempt,
+              delayMs: 0,
+              reason: 'taken over',
+            },
           ],
         });
         heartbeatError = await c.heartbeat().then(

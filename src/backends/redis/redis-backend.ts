@@ -226,7 +226,7 @@ export class RedisBackend implements Backend {
         for (const part of chunks(settlements)) {
           calls.push({
             keys: [k.leases, k.done, k.trouble, k.stream],
-            args: [k.base, packSettlements(part)],
+            args: [k.base, packSettlements(part), params.workerId],
           });
         }
       }

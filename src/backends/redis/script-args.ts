@@ -47,7 +47,7 @@ export function packSettlements(settlements: Settlement[]): string {
 
 function settlementRecord(s: Settlement): string {
   const fields = (kind: string, json: string, delayMs: number, reason: string) =>
-    `${s.id}${FS}${s.leaseToken}${FS}${kind}${FS}${json}${FS}${delayMs}${FS}${reason}${RECORD_END}`;
+    `${s.id}${FS}${s.leaseToken}${FS}${s.attempt}${FS}${kind}${FS}${json}${FS}${delayMs}${FS}${reason}${RECORD_END}`;
   switch (s.kind) {
     case 'complete':
       return fields(s.kind, s.resultJson ?? '', 0, '');

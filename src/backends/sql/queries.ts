@@ -17,6 +17,48 @@ const NONE_MISSING =
   'SELECT now() AS at, (SELECT count(*) FROM wake) AS woken, NULL::uuid[] AS missing';
 
 /**
+ * The audit record of each refused outcome in `s` (id, token, attempt, kind, error),
+ * written by the statement that refused it: a late worker's outcome changes nothing, but
+ * the trail shows which attempt on which worker tried to write what, and why it was
+ * refused. `refusedOnly` picks the refused rows of `s`. The reason is read from the
+ * command as the statement found it: another attempt's token (stale token), out of
+ * in_progress (not in progress: the lease expired and was recovered, or an operator or
+ * another attempt moved it), or still under this token, so that the row changed while
+ * the statement waited for it (lease lost). The command's state stays as it was: the
+ * record goes from it to it.
+ */
+function refusedAudit(t: string, workerId: string, refusedOnly: string): string {
+  return `refused AS (
+  INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, worker_id, reason, error)
+  SELECT c.id, c.state, c.state, r.attempt, ${workerId}, 'late outcome refused (' || r.why || ')',
+    jsonb_build_object('code', 'LATE_OUTCOME_REFUSED',
+      'message', format('%s of attempt %s refused: %s', r.outcome, r.attempt,
+        CASE r.why WHEN 'stale token' THEN format('attempt %s holds the command now (worker %s)',
+                                                  c.attempts, c.worker_id)
+                   WHEN 'not in progress' THEN format('the command is %s now', c.state)
+                   ELSE 'the lease was lost while it was written' END),
+      'details', jsonb_strip_nulls(jsonb_build_object('outcome', r.outcome, 'error', s.error)))
+  FROM s JOIN ${t}.commands c ON c.id = s.id,
+    LATERAL (SELECT
+      CASE WHEN c.state <> 'in_progress' THEN 'not in progress'
+           WHEN c.lease_token IS DISTINCT FROM s.token THEN 'stale token'
+           ELSE 'lease lost' END AS why,
+      CASE s.kind WHEN 'complete' THEN 'completed' WHEN 'troubleshoot' THEN 'troubleshooting'
+                  WHEN 'release' THEN 'released' ELSE s.kind END AS outcome,
+      -- an attempt the caller left out is recorded as 0 rather than fail the whole flush
+      coalesce(s.attempt, 0) AS attempt) r
+  WHERE ${refusedOnly}
+)`;
+}
+
+/**
+ * In a settle: the rows of `s` that `done` did not apply. The first test is an uncorrelated
+ * count, a one-time filter: a flush with nothing refused skips the anti-join.
+ */
+const NOT_DONE = `(SELECT count(*) FROM done) < (SELECT count(*) FROM s)
+    AND NOT EXISTS (SELECT 1 FROM done WHERE done.id = s.id AND done.token = s.token)`;
+
+/**
  * The SQL of the hot path, one statement per operation, built once per schema.
  *
  * Batches travel as one JSON parameter expanded by json_to_recordset: the same text
@@ -34,7 +76,7 @@ const NONE_MISSING =
  * CTE), so the audit can never disagree with the state, except two whose record is the
  * command row itself: the send (created_at) and a worker's completion, after which the
  * row never changes again (an insert and an index entry fewer per command, 16% less WAL
- * in a drain).
+ * in a drain). A refused outcome is audited by the settle that refuses it (refusedAudit).
  */
 export class CommandQueries {
   readonly insert: string;
@@ -56,6 +98,8 @@ export class CommandQueries {
   readonly settle: string;
   /** settle for a flush of completions without results, the common case. */
   readonly settleCompleted: string;
+  /** Audits an outcome refused inside a transaction that was then rolled back. */
+  readonly refuse: string;
   readonly renew: string;
   readonly recover: string;
   readonly getCommand: string;
@@ -162,10 +206,12 @@ RETURNING ${CLAIMED_COLUMNS}`;
     this.claimTypes = claim('AND type = ANY($6::text[])');
 
     // kind: complete | retry | troubleshoot | release. A release gives the attempt back.
+    // $2: the worker whose outcomes these are, recorded with any refused.
     this.settle = `
 WITH s AS (
   SELECT * FROM json_to_recordset($1::json) AS s(
-    id uuid, token uuid, kind text, result jsonb, error jsonb, delay_ms bigint, reason text)
+    id uuid, token uuid, attempt int, kind text, result jsonb, error jsonb, delay_ms bigint,
+    reason text)
 ), done AS (
   UPDATE ${t}.commands c SET
     state = CASE s.kind WHEN 'complete' THEN 'completed'
@@ -179,7 +225,7 @@ WITH s AS (
     lease_token = NULL, lease_expires_at = NULL, updated_at = now()
   FROM s
   WHERE c.id = s.id AND c.lease_token = s.token
-  RETURNING c.id, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain,
+  RETURNING c.id, s.token, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain,
     s.kind, s.error, s.reason, s.delay_ms
 ), audit AS (
   INSERT INTO ${t}.audit (command_id, started_at, from_state, to_state, attempt, worker_id, reason, error)
@@ -193,21 +239,36 @@ WITH s AS (
   -- a worker's completion is the row's last change: its record is derived from the row
   -- (started_at, updated_at, attempts, worker_id): the audit_trail view (migration 3)
   WHERE kind <> 'complete'
-), wake AS (
+), ${refusedAudit(t, '$2::text', NOT_DONE)}, wake AS (
   SELECT pg_notify('${this.channel}', d.domain)
   FROM (SELECT DISTINCT domain FROM done WHERE state = 'pending' AND delay_ms = 0) d
 )
 SELECT id, state, batch_id, (SELECT count(*) FROM wake) AS woken FROM done`;
 
-    // Two uuid arrays instead of a JSON recordset, and none of the general statement's
-    // CASEs, audit or wake-up (a completion is audited on its row and wakes no one):
-    // measured, 22% less backend CPU per flush of 500.
+    // Arrays instead of a JSON recordset (ids, tokens, attempts; $4 the worker), and none
+    // of the general statement's CASEs, audit or wake-up (a completion is audited on its
+    // row and wakes no one): measured, 22% less backend CPU per flush of 500.
     this.settleCompleted = `
-UPDATE ${t}.commands c
-SET state = 'completed', lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-FROM unnest($1::uuid[], $2::uuid[]) AS s(id, token)
-WHERE c.id = s.id AND c.lease_token = s.token
-RETURNING c.id, c.batch_id`;
+WITH s AS (
+  SELECT *, 'complete'::text AS kind, NULL::jsonb AS error
+  FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS s(id, token, attempt)
+), done AS (
+  UPDATE ${t}.commands c
+  SET state = 'completed', lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+  FROM s
+  WHERE c.id = s.id AND c.lease_token = s.token
+  RETURNING c.id, s.token, c.batch_id
+), ${refusedAudit(t, '$4::text', NOT_DONE)}
+SELECT id, batch_id FROM done`;
+
+    // After a transactional completion was refused and rolled back with the handler's
+    // writes: the same record, for a completion whose token is not the command's.
+    this.refuse = `
+WITH s AS (
+  SELECT $1::uuid AS id, $2::uuid AS token, $3::int AS attempt, 'complete'::text AS kind,
+    NULL::jsonb AS error
+), ${refusedAudit(t, '$4::text', 'c.lease_token IS DISTINCT FROM s.token')}
+SELECT 1`;
 
     // A renewal never waits for a row lock: it renews the leases it can lock at once and
     // skips those another statement holds. Waiting made it one side of a deadlock with

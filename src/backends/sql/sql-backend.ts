@@ -205,15 +205,17 @@ export class SqlBackend implements Backend {
     if (params.settlements.every((s) => s.kind === 'complete' && s.resultJson === null)) {
       const ids = params.settlements.map((s) => s.id);
       const tokens = params.settlements.map((s) => s.leaseToken);
+      const attempts = params.settlements.map((s) => s.attempt);
       const completed = await db.query<{ id: string; batch_id: string | null }>(
         this.q.settleCompleted,
-        [ids, tokens],
+        [ids, tokens, attempts, params.workerId],
       );
       return this.settled(params, completed.rows);
     }
     const rows = params.settlements.map((s) => ({
       id: s.id,
       token: s.leaseToken,
+      attempt: s.attempt,
       kind: s.kind,
       result: s.kind === 'complete' && s.resultJson !== null ? JSON.parse(s.resultJson) : null,
       error: s.kind === 'retry' || s.kind === 'troubleshoot' ? s.error : null,
@@ -222,7 +224,7 @@ export class SqlBackend implements Backend {
     }));
     const result = await db.query<{ id: string; state: string; batch_id: string | null }>(
       this.q.settle,
-      [JSON.stringify(rows)],
+      [JSON.stringify(rows), params.workerId],
     );
     return this.settled(params, result.rows);
   }
@@ -243,24 +245,25 @@ export class SqlBackend implements Backend {
   }
 
   async completeInTransaction(
-    lease: Lease & { workerId: string },
+    lease: Lease & { workerId: string; attempt: number },
     fn: (tx: Queryable) => Promise<string | null>,
   ): Promise<'completed' | 'stale'> {
+    const { id, leaseToken, attempt, workerId } = lease;
     try {
       return await this.driver.transaction(async (tx) => {
         const resultJson = await fn(tx);
         const settled = await this.applySettle(tx, {
-          workerId: lease.workerId,
-          settlements: [
-            { kind: 'complete', id: lease.id, leaseToken: lease.leaseToken, resultJson },
-          ],
+          workerId,
+          settlements: [{ kind: 'complete', id, leaseToken, attempt, resultJson }],
         });
         if (settled.applied.length === 0) throw new StaleLease();
         return 'completed' as const;
       });
     } catch (error) {
-      if (error instanceof StaleLease) return 'stale';
-      throw error;
+      if (!(error instanceof StaleLease)) throw error;
+      // The refusal's record went with the rollback of the handler's writes: write it again.
+      await this.driver.query(this.q.refuse, [id, leaseToken, attempt, workerId]);
+      return 'stale';
     }
   }
 

@@ -11,12 +11,26 @@ import { PRELUDE } from './prelude.js';
 export const FIELD_SEPARATOR = '\x1f';
 export const RECORD_END = '\x1e';
 
+/**
+ * settle: writes a worker's outcomes, each only while its lease token is the command's.
+ * An outcome refused as late changes nothing but the command's audit trail, where it is
+ * recorded with its attempt, the worker, what it tried to write and why it was refused
+ * (the command is out of in_progress, or another attempt's token holds it).
+ *
+ * KEYS[1] leases    KEYS[2] done    KEYS[3] trouble    KEYS[4] stream
+ * ARGV[1] key base, ARGV[2] the settlements packed (packSettlements: id, token, attempt,
+ * kind, result or error JSON, delay ms, reason), ARGV[3] the worker's id
+ * Returns {ids refused, batch ids of commands that reached a final state}.
+ */
 export const settleScript = {
   name: 'dbxSettle',
   keys: 4,
   lua: `${PRELUDE}
 local now = now_ms()
 local nows = int(now)
+local worker = ARGV[3]
+local OUTCOMES = {complete = 'completed', retry = 'retry', troubleshoot = 'troubleshooting',
+  release = 'released'}
 local stale, batches, seen = {}, {}, {}
 local ended, done, trouble, acks = {}, {}, {}, {}
 -- one field list for every settlement's HSET: the lease fields are blanked rather than
@@ -24,10 +38,10 @@ local ended, done, trouble, acks = {}, {}, {}, {}
 -- change, and what the outcome writes follows from 13
 local fields = {'lt', '', 'le', '', 'tk', '', 'u', nows, 's', '', 'au', ''}
 local packed = ARGV[2]
-local record = '^([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\30]*)\\30()'
+local record = '^([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\30]*)\\30()'
 local pos = 1
 while pos <= #packed do
-  local id, token, kind, json, delay, reason, after = string.match(packed, record, pos)
+  local id, token, tried, kind, json, delay, reason, after = string.match(packed, record, pos)
   if not id then return redis.error_reply('ERR settle: malformed settlement at byte ' .. pos) end
   pos = after
   delay = tonumber(delay)
@@ -74,6 +88,26 @@ while pos <= #packed do
     end
   else
     stale[#stale + 1] = id
+    -- f[1] is false when the command is gone (pruned): nothing to record it on
+    if f[1] then
+      local why, detail
+      if f[1] ~= 'in_progress' then
+        why, detail = 'not in progress', 'the command is ' .. f[1] .. ' now'
+      else
+        why = 'stale token'
+        detail = 'attempt ' .. (f[3] or '?') .. ' holds the command now (worker ' .. (f[5] or '') .. ')'
+      end
+      -- an attempt the caller left out is recorded as 0 rather than break the trail's JSON
+      if not string.match(tried, '^%d+$') then tried = '0' end
+      local outcome = OUTCOMES[kind] or kind
+      local tried_err = (kind == 'retry' or kind == 'troubleshoot') and json or nil
+      local refusal = '{"code":"LATE_OUTCOME_REFUSED","message":'
+        .. cjson.encode(outcome .. ' of attempt ' .. tried .. ' refused: ' .. detail)
+        .. ',"details":{"outcome":' .. js(outcome)
+        .. (tried_err and (',"error":' .. tried_err) or '') .. '}}'
+      redis.call('HSET', key, 'au', audit_trail(f[10], nows, nil, f[1], f[1], tried, worker, nil,
+        'late outcome refused (' .. why .. ')', refusal))
+    end
   end
 end
 call_many('ZREM', KEYS[1], ended)
