@@ -62,7 +62,12 @@ RETURNING holder`;
     this.pruneBuckets = `
 DELETE FROM ${t}.rate_limit_buckets
 WHERE updated_at + (capacity - tokens) * per_token_ms * interval '1 millisecond' < now()`;
-    this.pruneSlots = `DELETE FROM ${t}.concurrency_slots WHERE expires_at < now()`;
+    // Skips slots another transaction holds: an acquire deletes the expired slots of its
+    // key in its own order, and a prune that waited for one of them while holding another
+    // that the acquire wants would deadlock with it. A skipped slot goes at the next prune.
+    this.pruneSlots = `
+DELETE FROM ${t}.concurrency_slots WHERE ctid = ANY(ARRAY(
+  SELECT ctid FROM ${t}.concurrency_slots WHERE expires_at < now() FOR UPDATE SKIP LOCKED))`;
   }
 
   async takeToken(params: TakeTokenParams): Promise<TakeTokenResult> {
