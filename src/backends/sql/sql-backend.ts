@@ -262,7 +262,9 @@ export class SqlBackend implements Backend {
     } catch (error) {
       if (!(error instanceof StaleLease)) throw error;
       // The refusal's record went with the rollback of the handler's writes: write it again.
-      await this.driver.query(this.q.refuse, [id, leaseToken, attempt, workerId]);
+      // The refusal stands either way; a store failing at this moment costs its record only
+      // (thrown, it would make the worker hand back, as if the store had failed the run).
+      await this.driver.query(this.q.refuse, [id, leaseToken, attempt, workerId]).catch(() => {});
       return 'stale';
     }
   }
