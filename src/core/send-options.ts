@@ -4,6 +4,7 @@ import type { JsonValue, NewCommand } from './command.js';
 import { toMillis, type Duration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { isUuid, uuidv7 } from './ids.js';
+import { unstorableText } from './json.js';
 import { checkName } from './registry.js';
 import { lazySchema } from './lazy-zod.js';
 
@@ -26,18 +27,47 @@ export interface SendOptions {
   tx?: Queryable;
 }
 
-const optionsSchema = lazySchema((z) =>
-  z.strictObject({
+/**
+ * The run times every store can hold. PostgreSQL reads the ISO text of years up to 9999
+ * only (JavaScript writes later ones as +010000-...), and Redis orders due commands by
+ * their run time in milliseconds written as digits, which a time before 1970 would put
+ * out of order. A delay is held to the same latest time.
+ */
+export const EARLIEST_RUN_AT = new Date(0);
+export const LATEST_RUN_AT = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+
+const RUN_AT_RANGE = `between ${EARLIEST_RUN_AT.toISOString()} and ${LATEST_RUN_AT.toISOString()}, the times every store can hold`;
+
+const optionsSchema = lazySchema((z) => {
+  /** Text of 1-255 characters that every store can hold. */
+  const storableText = () =>
+    z
+      .string()
+      .min(1)
+      .max(255)
+      .superRefine((text, ctx) => {
+        const why = unstorableText(text);
+        if (why) ctx.addIssue({ code: 'custom', message: `cannot be stored: ${why}` });
+      });
+  return z.strictObject({
     id: z.string().refine(isUuid, 'must be a UUID').optional(),
-    idempotencyKey: z.string().min(1).max(255).optional(),
+    idempotencyKey: storableText().optional(),
     priority: z.number().int().min(0).max(1_000_000).optional(),
     delay: z.union([z.number(), z.string()]).optional(),
     runAt: z
       .date()
-      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date')
+      .superRefine((d, ctx) => {
+        if (Number.isNaN(d.getTime()))
+          ctx.addIssue({ code: 'custom', message: 'must be a valid Date' });
+        else if (d < EARLIEST_RUN_AT || d > LATEST_RUN_AT)
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be ${RUN_AT_RANGE}; got ${d.toISOString()}`,
+          });
+      })
       .optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
-    correlationId: z.string().min(1).max(255).optional(),
+    correlationId: storableText().optional(),
     causationId: z.string().refine(isUuid, 'must be a UUID').optional(),
     tx: z
       .custom<Queryable>(
@@ -45,8 +75,8 @@ const optionsSchema = lazySchema((z) =>
         'must have a query() method',
       )
       .optional(),
-  }),
-);
+  });
+});
 
 export interface BuildCommandInput {
   domain: string;
@@ -70,13 +100,26 @@ export function buildNewCommand(input: BuildCommandInput): NewCommand {
     data: input.data,
     priority: o.priority ?? 0,
     maxAttempts: o.maxAttempts ?? input.defaultMaxAttempts,
-    delayMs: o.delay === undefined ? 0 : toMillis(o.delay, 'delay'),
+    delayMs: o.delay === undefined ? 0 : toDelayMs(o.delay),
     runAt: o.runAt ?? null,
     correlationId: o.correlationId ?? id,
     causationId: o.causationId ?? null,
     batchId: null,
     idempotencyKey: o.idempotencyKey ?? null,
   };
+}
+
+/** A delay in milliseconds that ends no later than LATEST_RUN_AT. */
+function toDelayMs(delay: Duration): number {
+  const millis = toMillis(delay, 'delay');
+  const longest = LATEST_RUN_AT.getTime() - Date.now();
+  if (millis > longest) {
+    throw new ValidationError(
+      `delay: ${JSON.stringify(delay)} would run the command after ${LATEST_RUN_AT.toISOString()}, the latest time every store can hold; give at most ${longest} ms`,
+      'delay',
+    );
+  }
+  return millis;
 }
 
 const NO_OPTIONS: z.infer<ReturnType<typeof optionsSchema>> = {};

@@ -7,6 +7,7 @@ import {
   ValidationError,
 } from '../../src/core/errors.js';
 import { COPY_AT_LEAST } from '../../src/backends/sql/copy.js';
+import type { SendOptions } from '../../src/core/send-options.js';
 import type { SuiteContext } from './context.js';
 
 export function sendTests(ctx: SuiteContext): void {
@@ -174,6 +175,49 @@ export function sendTests(ctx: SuiteContext): void {
       const strict = ctx.bus({ strict: true });
       await expect(strict.send(domain, 'Unknown', {})).rejects.toBeInstanceOf(UnknownHandlerError);
       expect(Object.values(await bus.countByState(domain)).reduce((a, b) => a + b, 0)).toBe(0);
+    });
+
+    it('refuses a value no store can hold with the error that names it, failing only that send among concurrent ones', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const sparse: unknown[] = [1];
+      sparse[2] = 3;
+      const cases: [unknown, SendOptions | null, string][] = [
+        [{}, { delay: 1e20 }, 'delay'],
+        [{}, { delay: '300000y' }, 'delay'],
+        [{}, { runAt: new Date('+010000-01-01T00:00:00Z') }, 'runAt'],
+        [{}, { runAt: new Date('1969-12-31T23:59:59Z') }, 'runAt'],
+        [{}, { idempotencyKey: 'order\u00004' }, 'idempotencyKey'],
+        [{}, { idempotencyKey: 'order\ud8004' }, 'idempotencyKey'],
+        [{}, { correlationId: 'corr\u0000' }, 'correlationId'],
+        [{}, { correlationId: 'corr\udc00' }, 'correlationId'],
+        [{ at: new Date(NaN) }, {}, 'data.at'],
+        [{ money: { toJSON: () => undefined } }, {}, 'data.money'],
+        [{ list: sparse }, {}, 'data.list[1]'],
+        [{}, null, 'options'],
+      ];
+      for (const [data, options, path] of cases) {
+        // the bad send goes between two good ones: alone on the wire or grouped with them,
+        // it fails by itself, before anything is stored
+        const [before, bad, after] = await Promise.allSettled([
+          bus.send(domain, 'T', { ok: 1 }),
+          bus.send(domain, 'T', data, options as SendOptions),
+          bus.send(domain, 'T', { ok: 2 }),
+        ]);
+        expect(before.status, path).toBe('fulfilled');
+        expect(after.status, path).toBe('fulfilled');
+        const error = bad.status === 'rejected' ? (bad.reason as ValidationError) : null;
+        expect(error, path).toBeInstanceOf(ValidationError);
+        expect(error!.path).toBe(path);
+        expect(error!.message).toMatch(new RegExp(`^${path.replace(/[.[\]]/g, '\\$&')}`));
+      }
+      expect(await bus.countByState(domain)).toMatchObject({ pending: 2 * cases.length });
+      // the earliest and latest run times every store holds are accepted, and read back
+      const edges = [new Date(0), new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999))];
+      for (const runAt of edges) {
+        const sent = await bus.send(domain, 'Edge', {}, { runAt });
+        expect((await bus.get(sent.id)).runAt.getTime()).toBe(runAt.getTime());
+      }
     });
 
     it('keeps delayed and scheduled commands until they are due', async () => {
