@@ -220,6 +220,44 @@ export function sendTests(ctx: SuiteContext): void {
       }
     });
 
+    it('stores a payload of JSON null, sent alone or together with others', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const lone = await bus.send(domain, 'T', null);
+      const grouped = await Promise.all(
+        [null, { n: 1 }, null].map((d) => bus.send(domain, 'T', d)),
+      );
+      const many = await bus.sendMany([
+        { domain, type: 'T', data: null },
+        { domain, type: 'T', data: 2 },
+      ]);
+      for (const sent of [lone, ...grouped, ...many]) {
+        expect((await bus.get(sent.id)).data).toEqual(sent.data);
+      }
+      expect((await bus.countByState(domain)).pending).toBe(6);
+    });
+
+    it('answers concurrent sends of one id, or one idempotency key, with the command stored', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const id = randomUUID();
+      // a send on its way makes the next ones wait and go together, in one insert
+      const ahead = bus.send(domain, 'Ahead', {});
+      const byId = await Promise.all([1, 2, 3].map((v) => bus.send(domain, 'T', { v }, { id })));
+      const byKey = await Promise.all(
+        [1, 2, 3].map((v) => bus.send(domain, 'T', { v }, { idempotencyKey: 'pay-7' })),
+      );
+      await ahead;
+      for (const group of [byId, byKey]) {
+        const stored = await bus.get(group[0]!.id);
+        for (const sent of group) {
+          expect(sent.id).toBe(stored.id);
+          expect(sent.data).toEqual(stored.data);
+        }
+      }
+      expect((await bus.countByState(domain)).pending).toBe(3);
+    });
+
     it('keeps delayed and scheduled commands until they are due', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();

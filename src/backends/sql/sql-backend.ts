@@ -142,11 +142,20 @@ export class SqlBackend implements Backend {
       created: true,
     });
     if (missingIds === null) return params.commands.map(created);
-    // Some ids or idempotency keys existed already: return the first command for each.
+    // Some ids or idempotency keys existed already, or an id came twice in this insert (a
+    // command re-sent while its first send was on its way): return the stored command for
+    // each. Of two rows with one id the statement stored one and skipped the other, and
+    // both ids count as inserted, so every row of a repeated id is read back.
     const notInserted = new Set(missingIds);
-    const missing = params.commands.filter((c) => notInserted.has(c.id));
+    const seen = new Set<string>();
+    const repeated = new Set<string>();
+    for (const c of params.commands) {
+      if (seen.has(c.id)) repeated.add(c.id);
+      seen.add(c.id);
+    }
+    const missing = params.commands.filter((c) => notInserted.has(c.id) || repeated.has(c.id));
     const existing = await db.query<CommandRow>(this.q.findExisting, [
-      missing.map((c) => c.id),
+      [...new Set(missing.map((c) => c.id))],
       JSON.stringify(
         missing
           .filter((c) => c.idempotencyKey !== null)
@@ -158,11 +167,14 @@ export class SqlBackend implements Backend {
       existing.rows.map((r) => [`${r.domain}\u0000${r.idempotency_key}`, r]),
     );
     return params.commands.map((c) => {
-      if (!notInserted.has(c.id)) return created(c);
-      const first =
-        existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
+      const inserted = !notInserted.has(c.id);
+      if (inserted && !repeated.has(c.id)) return created(c);
+      const first = inserted
+        ? existingById.get(c.id)
+        : (existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`));
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
-      return { command: toCommand(first), created: false };
+      const wasCreated = inserted && seen.delete(c.id); // the first row of a repeated id
+      return { command: toCommand(first), created: wasCreated };
     });
   }
 
