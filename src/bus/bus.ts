@@ -88,7 +88,7 @@ export class CommandBus {
     this.strict = options.strict ?? false;
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
-    this.coalescer = new SendCoalescer((commands) => this.backend.insertCommands({ commands }));
+    this.coalescer = SendCoalescer.of(this.backend);
   }
 
   // ---- handlers ------------------------------------------------------------------------

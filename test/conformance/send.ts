@@ -7,6 +7,8 @@ import {
   ValidationError,
 } from '../../src/core/errors.js';
 import { COPY_AT_LEAST } from '../../src/backends/sql/copy.js';
+import { SendCoalescer } from '../../src/bus/coalescer.js';
+import type { NewCommand } from '../../src/core/command.js';
 import type { SendOptions } from '../../src/core/send-options.js';
 import type { SuiteContext } from './context.js';
 
@@ -256,6 +258,41 @@ export function sendTests(ctx: SuiteContext): void {
         }
       }
       expect((await bus.countByState(domain)).pending).toBe(3);
+    });
+
+    it('fails only the commands the store refuses when it refuses a group insert', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      // commands the bus would refuse, made by hand: what each store does with a value it
+      // cannot hold, and what the group commit does with the others sent with it
+      const made = (i: number, bad?: Partial<NewCommand>): NewCommand => ({
+        ...bus.prepare({ domain, type: 'T', data: { i } }),
+        ...bad,
+      });
+      const commands = [
+        made(0),
+        made(1),
+        made(2, { delayMs: 1e20 }),
+        made(3),
+        made(4),
+        made(5),
+        made(6, { runAt: new Date('+010000-01-01T00:00:00Z') }),
+        made(7),
+      ];
+      const coalescer = SendCoalescer.of(ctx.backend);
+      const ahead = coalescer.send(made(-1));
+      const results = await Promise.allSettled(commands.map((c) => coalescer.send(c)));
+      await ahead;
+      expect(results.map((r) => r.status)).toEqual(
+        commands.map((_, i) => (i === 2 || i === 6 ? 'rejected' : 'fulfilled')),
+      );
+      for (const i of [2, 6]) {
+        await expect(bus.get(commands[i]!.id)).rejects.toThrow(/no command with id/);
+      }
+      for (const i of [0, 1, 3, 4, 5, 7]) {
+        expect((await bus.get(commands[i]!.id)).data).toEqual({ i });
+      }
+      expect((await bus.countByState(domain)).pending).toBe(7);
     });
 
     it('keeps delayed and scheduled commands until they are due', async () => {

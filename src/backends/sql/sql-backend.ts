@@ -42,6 +42,13 @@ import {
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
 
+/**
+ * SQLSTATE classes of a value the store refuses: 22 data exception (out of range, bad
+ * text or JSON), 23 integrity constraint violation, 54 program limit exceeded (a row or
+ * an index entry too large). A connection failure has no SQLSTATE, or class 08 or 57.
+ */
+const REFUSAL_CLASSES = new Set(['22', '23', '54']);
+
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
 
@@ -176,6 +183,11 @@ export class SqlBackend implements Backend {
       const wasCreated = inserted && seen.delete(c.id); // the first row of a repeated id
       return { command: toCommand(first), created: wasCreated };
     });
+  }
+
+  isRefusal(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && code.length === 5 && REFUSAL_CLASSES.has(code.slice(0, 2));
   }
 
   /** The INSERT for commands that do not go by COPY, and its parameters. */
