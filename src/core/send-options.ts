@@ -4,7 +4,7 @@ import type { JsonValue, NewCommand } from './command.js';
 import { toMillis, type Duration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { isUuid, uuidv7 } from './ids.js';
-import { unstorableText } from './json.js';
+import { checkStorableText } from './json.js';
 import { checkName } from './registry.js';
 import { lazySchema } from './lazy-zod.js';
 
@@ -36,38 +36,18 @@ export interface SendOptions {
 export const EARLIEST_RUN_AT = new Date(0);
 export const LATEST_RUN_AT = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
 
-const RUN_AT_RANGE = `between ${EARLIEST_RUN_AT.toISOString()} and ${LATEST_RUN_AT.toISOString()}, the times every store can hold`;
-
-const optionsSchema = lazySchema((z) => {
-  /** Text of 1-255 characters that every store can hold. */
-  const storableText = () =>
-    z
-      .string()
-      .min(1)
-      .max(255)
-      .superRefine((text, ctx) => {
-        const why = unstorableText(text);
-        if (why) ctx.addIssue({ code: 'custom', message: `cannot be stored: ${why}` });
-      });
-  return z.strictObject({
+const optionsSchema = lazySchema((z) =>
+  z.strictObject({
     id: z.string().refine(isUuid, 'must be a UUID').optional(),
-    idempotencyKey: storableText().optional(),
+    idempotencyKey: z.string().min(1).max(255).optional(),
     priority: z.number().int().min(0).max(1_000_000).optional(),
     delay: z.union([z.number(), z.string()]).optional(),
     runAt: z
       .date()
-      .superRefine((d, ctx) => {
-        if (Number.isNaN(d.getTime()))
-          ctx.addIssue({ code: 'custom', message: 'must be a valid Date' });
-        else if (d < EARLIEST_RUN_AT || d > LATEST_RUN_AT)
-          ctx.addIssue({
-            code: 'custom',
-            message: `must be ${RUN_AT_RANGE}; got ${d.toISOString()}`,
-          });
-      })
+      .refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date')
       .optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
-    correlationId: storableText().optional(),
+    correlationId: z.string().min(1).max(255).optional(),
     causationId: z.string().refine(isUuid, 'must be a UUID').optional(),
     tx: z
       .custom<Queryable>(
@@ -75,8 +55,8 @@ const optionsSchema = lazySchema((z) => {
         'must have a query() method',
       )
       .optional(),
-  });
-});
+  }),
+);
 
 export interface BuildCommandInput {
   domain: string;
@@ -133,8 +113,26 @@ function hasAny(options: SendOptions): boolean {
 
 function parseOptions(options: SendOptions): z.infer<ReturnType<typeof optionsSchema>> {
   const parsed = optionsSchema().safeParse(options);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const path = issue.path.map(String).join('.') || 'options';
-  throw new ValidationError(`${path}: ${issue.message}`, path);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String).join('.') || 'options';
+    throw new ValidationError(`${path}: ${issue.message}`, path);
+  }
+  // What every store can hold, checked here: as zod refinements these checks made a send
+  // with an idempotency key, a correlation id and a delay cost 3.8-5.0 µs against 3.7
+  // (CPU time), and one with runAt 3.5 against 3.1; here, within 3% of either.
+  const o = parsed.data;
+  if (o.idempotencyKey !== undefined) checkStorableText(o.idempotencyKey, 'idempotencyKey');
+  if (o.correlationId !== undefined) checkStorableText(o.correlationId, 'correlationId');
+  const runAt = o.runAt?.getTime();
+  if (
+    runAt !== undefined &&
+    (runAt < EARLIEST_RUN_AT.getTime() || runAt > LATEST_RUN_AT.getTime())
+  ) {
+    throw new ValidationError(
+      `runAt: must be between ${EARLIEST_RUN_AT.toISOString()} and ${LATEST_RUN_AT.toISOString()}, the times every store can hold; got ${o.runAt!.toISOString()}`,
+      'runAt',
+    );
+  }
+  return o;
 }
