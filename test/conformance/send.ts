@@ -269,30 +269,38 @@ export function sendTests(ctx: SuiteContext): void {
         ...bus.prepare({ domain, type: 'T', data: { i } }),
         ...bad,
       });
-      const commands = [
-        made(0),
-        made(1),
-        made(2, { delayMs: 1e20 }),
-        made(3),
-        made(4),
-        made(5),
-        made(6, { runAt: new Date('+010000-01-01T00:00:00Z') }),
-        made(7),
-      ];
       const coalescer = SendCoalescer.of(ctx.backend);
-      const ahead = coalescer.send(made(-1));
-      const results = await Promise.allSettled(commands.map((c) => coalescer.send(c)));
-      await ahead;
-      expect(results.map((r) => r.status)).toEqual(
-        commands.map((_, i) => (i === 2 || i === 6 ? 'rejected' : 'fulfilled')),
-      );
-      for (const i of [2, 6]) {
-        await expect(bus.get(commands[i]!.id)).rejects.toThrow(/no command with id/);
+      // a small group, as concurrent sends mostly are, and one as large as a store's bulk
+      // path takes (the SQL stores COPY from COPY_AT_LEAST fresh commands due at once)
+      const rounds: [number, Map<number, Partial<NewCommand>>][] = [
+        [
+          8,
+          new Map([
+            [2, { delayMs: 1e20 }],
+            [6, { runAt: new Date('+010000-01-01T00:00:00Z') }],
+          ]),
+        ],
+        [COPY_AT_LEAST + 10, new Map([[77, { priority: 'high' as unknown as number }]])],
+      ];
+      let stored = 0;
+      for (const [size, culprits] of rounds) {
+        const commands = Array.from({ length: size }, (_, i) => made(i, culprits.get(i)));
+        // a send on its way makes the others wait and go together, in one insert
+        const ahead = coalescer.send(made(-1));
+        const results = await Promise.allSettled(commands.map((c) => coalescer.send(c)));
+        await ahead;
+        stored += 1 + size - culprits.size;
+        expect(results.map((r) => r.status)).toEqual(
+          commands.map((_, i) => (culprits.has(i) ? 'rejected' : 'fulfilled')),
+        );
+        for (const i of culprits.keys()) {
+          await expect(bus.get(commands[i]!.id)).rejects.toThrow(/no command with id/);
+        }
+        for (const i of [0, 1, size - 1]) {
+          expect((await bus.get(commands[i]!.id)).data).toEqual({ i });
+        }
+        expect((await bus.countByState(domain)).pending).toBe(stored);
       }
-      for (const i of [0, 1, 3, 4, 5, 7]) {
-        expect((await bus.get(commands[i]!.id)).data).toEqual({ i });
-      }
-      expect((await bus.countByState(domain)).pending).toBe(7);
     });
 
     it('keeps delayed and scheduled commands until they are due', async () => {

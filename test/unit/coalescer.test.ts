@@ -129,6 +129,39 @@ describe('SendCoalescer', () => {
     expect(groups.filter((g) => g.length === 1 && g[0]!.startsWith('bad'))).toHaveLength(2);
   });
 
+  it('keeps sends made while a refused group is split waiting, and stores them after it', async () => {
+    const groups: string[][] = [];
+    const stored = new Set<string>();
+    const coalescer = new SendCoalescer(
+      refusingInsert(groups, stored),
+      (e) => e instanceof Refused,
+    );
+    const first = coalescer.send(command('first'));
+    const refused = ['a', 'bad', 'b'].map((id) => coalescer.send(command(id)));
+    // sent once the group is refused and being split: they wait for the split to end
+    const late = (async () => {
+      while (groups.length < 3) await new Promise((resolve) => setImmediate(resolve));
+      return outcomes(['c', 'd'].map((id) => coalescer.send(command(id))));
+    })();
+    expect(await outcomes([first, ...refused])).toEqual([
+      'first',
+      'a',
+      'Refused: refused bad',
+      'b',
+    ]);
+    expect(await late).toEqual(['c', 'd']);
+    // one insert at a time, the late ones together after the split
+    expect(groups).toEqual([
+      ['first'],
+      ['a', 'bad', 'b'],
+      ['a', 'bad'],
+      ['a'],
+      ['bad'],
+      ['b'],
+      ['c', 'd'],
+    ]);
+  });
+
   it('fails a lone refused send with the store error, and a group of refused ones each alone', async () => {
     const groups: string[][] = [];
     const coalescer = new SendCoalescer(
