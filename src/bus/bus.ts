@@ -10,7 +10,12 @@ import {
 } from '../core/errors.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import { checkStorableText, toJsonText } from '../core/json.js';
-import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/registry.js';
+import {
+  checkName,
+  HandlerRegistry,
+  parseWithSchema,
+  type HandlerOptions,
+} from '../core/registry.js';
 import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
@@ -69,6 +74,16 @@ function operatorText(value: unknown, path: string, max: number): string | null 
     );
   }
   return checkStorableText(value, path);
+}
+
+/** The domain or type of a batch's completion command, checked as a send's are. */
+function completionName(value: unknown, what: 'domain' | 'type'): string {
+  try {
+    return checkName(value, what);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(`onComplete.${error.message}`, `onComplete.${what}`);
+  }
 }
 
 /** Sends commands, reads them back, and carries the operator actions. */
@@ -266,8 +281,8 @@ export class CommandBus {
     const name = operatorText(options.name, 'name', MAX_BATCH_NAME);
     const onComplete = options.onComplete
       ? {
-          domain: options.onComplete.domain,
-          type: options.onComplete.type,
+          domain: completionName(options.onComplete.domain, 'domain'),
+          type: completionName(options.onComplete.type, 'type'),
           data: JSON.parse(
             toJsonText(options.onComplete.data ?? null, 'onComplete.data'),
           ) as JsonValue,

@@ -100,7 +100,7 @@ export function batchTests(ctx: SuiteContext): void {
       expect((await bus.countByState(domain)).pending).toBe(0);
     });
 
-    it('refuses a batch name no store can hold, storing nothing', async () => {
+    it('refuses a batch name no store can hold, or a completion command no handler could take, storing nothing', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
       for (const name of ['Jan\u0000uary', 'Jan\ud800', '', 'x'.repeat(256)]) {
@@ -112,6 +112,19 @@ export function batchTests(ctx: SuiteContext): void {
           );
         expect(error, name).toBeInstanceOf(ValidationError);
         expect((error as ValidationError).path).toBe('name');
+      }
+      for (const [onComplete, path] of [
+        [{ domain: '', type: 'Done' }, 'onComplete.domain'],
+        [{ domain, type: 'Do ne\u0000' }, 'onComplete.type'],
+      ] as const) {
+        const error = await bus
+          .createBatch({ onComplete, commands: [{ domain, type: 'T', data: {} }] })
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
+        expect(error, path).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).path).toBe(path);
       }
       expect((await bus.countByState(domain)).pending).toBe(0);
     });
