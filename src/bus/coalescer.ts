@@ -69,8 +69,9 @@ export class SendCoalescer {
    * halves, each inserted on its own, down to single commands, so that one send the store
    * cannot hold fails alone with its own error and the others are stored: k culprits among
    * n commands cost about 2k·log2(n) more inserts, and none when nothing is refused. A
-   * command of a refused group may have been stored before the refusal (Redis runs each
-   * domain's script of a MULTI on its own); inserted again, its id returns it as it is.
+   * command of a refused group may have been stored before the refusal (when one domain's
+   * script of a Redis MULTI fails, the others' writes stay); sent again, its id returns
+   * it as it is.
    * A failing store is not split: every sender of the group gets its error, at once.
    */
   private async flush(group: Waiting[]): Promise<void> {
@@ -89,7 +90,7 @@ export class SendCoalescer {
     }
     if (inserted.length !== group.length) {
       const error = new Error(
-        `the store answered ${inserted.length} of ${group.length} commands sent together; none is known to be stored`,
+        `the store answered for ${inserted.length} of ${group.length} commands sent together, so whether this one is stored is unknown; a send with an id or idempotency key of its own can be repeated safely`,
       );
       for (const w of group) w.reject(error);
       return;

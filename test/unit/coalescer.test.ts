@@ -188,7 +188,7 @@ describe('SendCoalescer', () => {
     expect(results[0]).toBe('0'); // alone: answered in full
     expect(results.slice(1)).toEqual(
       Array(2).fill(
-        'Error: the store answered 1 of 2 commands sent together; none is known to be stored',
+        'Error: the store answered for 1 of 2 commands sent together, so whether this one is stored is unknown; a send with an id or idempotency key of its own can be repeated safely',
       ),
     );
   });

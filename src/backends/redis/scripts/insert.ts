@@ -30,8 +30,9 @@ local staged = ARGV[2] == 'staged'
 local state = staged and 'staged' or 'pending'
 
 -- First pass, before any write: the numbers (a malformed one, or a run time outside what
--- every store holds and a Date can show, fails the call with nothing written), and one EXISTS over every key instead of one per command. When none exists,
--- which is the usual case, only an id repeated within this call can be a duplicate.
+-- every store holds and a Date can show, fails the call with nothing written), and one
+-- EXISTS over every key instead of one per command. When none exists, which is the
+-- usual case, only an id repeated within this call can be a duplicate.
 local keys, runs = {}, {}
 local rows = cjson.decode(ARGV[4])
 for n, row in ipairs(rows) do
