@@ -7,6 +7,7 @@ import {
   ValidationError,
 } from '../../src/core/errors.js';
 import { COPY_AT_LEAST } from '../../src/backends/sql/copy.js';
+import { CommandBus } from '../../src/bus/bus.js';
 import { SendCoalescer } from '../../src/bus/coalescer.js';
 import type { NewCommand } from '../../src/core/command.js';
 import type { SendOptions } from '../../src/core/send-options.js';
@@ -301,6 +302,33 @@ export function sendTests(ctx: SuiteContext): void {
         }
         expect((await bus.countByState(domain)).pending).toBe(stored);
       }
+    });
+
+    it('answers every coalesced send with the error when the store fails, reporting none as stored', async () => {
+      // a store of its own, closed: every insert fails as an unreachable store does
+      const closed = await ctx.options.createBackend();
+      await ctx.options.destroyBackend?.(closed);
+      await closed.close();
+      const bus = new CommandBus({ backend: closed, logger: ctx.logger });
+      const domain = ctx.domain();
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => bus.send(domain, 'T', { i })),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill('rejected'));
+      const error = (results[5] as PromiseRejectedResult).reason as unknown;
+      // a failing store is not a refusal: the group is not split and retried
+      expect(closed.isRefusal(error)).toBe(false);
+      // and a value a store refuses is one
+      const refused = await ctx.backend
+        .insertCommands({
+          commands: [{ ...bus.prepare({ domain, type: 'T', data: {} }), delayMs: 1e20 }],
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(refused).not.toBeNull();
+      expect(ctx.backend.isRefusal(refused)).toBe(true);
     });
 
     it('keeps delayed and scheduled commands until they are due', async () => {
