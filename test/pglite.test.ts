@@ -8,10 +8,11 @@ let current: SqlBackend | undefined;
 conformanceSuite({
   name: 'embedded (PGlite)',
   createBackend: async () => {
-    current = await createPGliteBackend();
-    await current.migrate();
-    await current.checkSchema();
-    return current;
+    const backend = await createPGliteBackend();
+    await backend.migrate();
+    await backend.checkSchema();
+    current ??= backend; // the suite's store is the first made; a test may make more
+    return backend;
   },
   sql: () => current!.driver as Queryable,
   transaction: (fn) => current!.driver.transaction(fn),

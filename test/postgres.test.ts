@@ -13,12 +13,13 @@ describe.runIf(available)('PostgreSQL', () => {
   conformanceSuite({
     name: 'PostgreSQL',
     createBackend: async () => {
-      current = await createPostgresBackend({
+      const backend = await createPostgresBackend({
         connectionString: POSTGRES_URL,
         schema: `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
       });
-      await current.migrate();
-      return current;
+      await backend.migrate();
+      current ??= backend; // the suite's store is the first made; a test may make more
+      return backend;
     },
     destroyBackend: async (backend) => {
       await (backend as SqlBackend).driver.query(

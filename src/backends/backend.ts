@@ -225,6 +225,13 @@ export interface Backend {
   checkSchema(): Promise<void>;
 
   insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]>;
+  /**
+   * True when `error`, thrown by insertCommands, is the store refusing a value it was sent:
+   * the same command would be refused again, and the others sent with it would not. False
+   * when the store failed (unreachable, timed out, out of memory, shutting down). The bus
+   * splits a refused group of concurrent sends to find the command at fault.
+   */
+  isRefusal(error: unknown): boolean;
   claim(params: ClaimParams): Promise<ClaimedCommand[]>;
   settle(params: SettleParams): Promise<SettleResult>;
   /**

@@ -9,8 +9,13 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
-import { toJsonText } from '../core/json.js';
-import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/registry.js';
+import { checkStorableText, toJsonText } from '../core/json.js';
+import {
+  checkName,
+  HandlerRegistry,
+  parseWithSchema,
+  type HandlerOptions,
+} from '../core/registry.js';
 import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
@@ -52,6 +57,34 @@ export interface CreateBatchOptions {
 }
 
 const BATCH_CHUNK = 5000;
+const MAX_ACTOR = 255;
+const MAX_REASON = 10_000;
+const MAX_BATCH_NAME = 255;
+
+/**
+ * An operator's actor or reason, or a batch's name: absent (null), or text of 1 to `max`
+ * characters that every store can hold.
+ */
+function operatorText(value: unknown, path: string, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new ValidationError(
+      `${path} must be text of 1 to ${max} characters, or left out; got ${typeof value === 'string' ? `${value.length} characters` : typeof value}`,
+      path,
+    );
+  }
+  return checkStorableText(value, path);
+}
+
+/** The domain or type of a batch's completion command, checked as a send's are. */
+function completionName(value: unknown, what: 'domain' | 'type'): string {
+  try {
+    return checkName(value, what);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(`onComplete.${error.message}`, `onComplete.${what}`);
+  }
+}
 
 /** Sends commands, reads them back, and carries the operator actions. */
 export class CommandBus {
@@ -70,7 +103,7 @@ export class CommandBus {
     this.strict = options.strict ?? false;
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
-    this.coalescer = new SendCoalescer((commands) => this.backend.insertCommands({ commands }));
+    this.coalescer = SendCoalescer.of(this.backend);
   }
 
   // ---- handlers ------------------------------------------------------------------------
@@ -113,6 +146,12 @@ export class CommandBus {
     data: unknown,
     options: SendOptions = {},
   ): Promise<Command> {
+    if (typeof options !== 'object' || options === null) {
+      throw new ValidationError(
+        `options must be an object of send options, or left out; got ${options === null ? 'null' : typeof options}`,
+        'options',
+      );
+    }
     const command = this.prepare({ ...options, domain, type, data });
     if (options.tx) {
       const [inserted] = await this.backend.insertCommands({ commands: [command], tx: options.tx });
@@ -123,6 +162,12 @@ export class CommandBus {
 
   /** Sends many commands in one statement: all are stored, or (on error) none. */
   async sendMany(items: SendItem[], options: { tx?: SendOptions['tx'] } = {}): Promise<Command[]> {
+    if (!Array.isArray(items)) {
+      throw new ValidationError(
+        'sendMany takes an array of { domain, type, data, ...options }',
+        null,
+      );
+    }
     if (items.length === 0) return [];
     const commands = items.map((item, i) => this.prepare(item, `[${i}]`));
     const inserted = await this.backend.insertCommands({ commands, tx: options.tx });
@@ -131,6 +176,12 @@ export class CommandBus {
 
   /** Validates everything about a send; throws before anything is stored. */
   prepare(item: SendItem, where = ''): NewCommand {
+    if (typeof item !== 'object' || item === null) {
+      throw new ValidationError(
+        `${where ? `${where} ` : ''}a command to send must be an object { domain, type, data, ...options }; got ${item === null ? 'null' : typeof item}`,
+        null,
+      );
+    }
     const { domain, type, data, ...options } = item;
     try {
       const handler = this.registry.get(domain, type);
@@ -216,8 +267,8 @@ export class CommandBus {
     return this.backend.operate({
       ...action,
       id,
-      actor: options.actor ?? 'operator',
-      reason: options.reason ?? null,
+      actor: operatorText(options.actor, 'actor', MAX_ACTOR) ?? 'operator',
+      reason: operatorText(options.reason, 'reason', MAX_REASON),
     });
   }
 
@@ -227,17 +278,18 @@ export class CommandBus {
   async createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
     const batchId = options.id ?? uuidv7();
     if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
+    const name = operatorText(options.name, 'name', MAX_BATCH_NAME);
     const onComplete = options.onComplete
       ? {
-          domain: options.onComplete.domain,
-          type: options.onComplete.type,
+          domain: completionName(options.onComplete.domain, 'domain'),
+          type: completionName(options.onComplete.type, 'type'),
           data: JSON.parse(
             toJsonText(options.onComplete.data ?? null, 'onComplete.data'),
           ) as JsonValue,
         }
       : null;
     return this.backend.createBatch({
-      batch: { id: batchId, name: options.name ?? null, onComplete },
+      batch: { id: batchId, name, onComplete },
       chunks: this.chunks(options.commands, batchId),
     });
   }

@@ -2,7 +2,8 @@ import { ValidationError } from './errors.js';
 
 /**
  * Serialises a payload or result, refusing what JSON would silently change or drop:
- * functions, symbols, `undefined` members, BigInt, NaN/Infinity and cycles; and text no
+ * functions, symbols, `undefined` members, BigInt, NaN/Infinity, cycles, invalid Dates,
+ * a `toJSON()` that returns undefined and holes in sparse arrays; and text no
  * store can hold alike: the character U+0000 and unpaired surrogates, which PostgreSQL's
  * jsonb refuses (the same value must be accepted or refused by every store). The error
  * names the path of the first offending value so the caller can find it.
@@ -16,9 +17,10 @@ export function toJsonText(value: unknown, root: string): string {
   } catch {
     text = undefined; // a cycle or a BigInt: the walk below names it
   }
-  if (text !== undefined && isPlainJson(value) && !mayHoldUnstorableText(text)) return text;
+  if (text !== undefined && isPlainJson(value, '') && !mayHoldUnstorableText(text)) return text;
   explain(value, root);
-  return text ?? JSON.stringify(value);
+  if (text === undefined) fail(root, 'it has no JSON form');
+  return text;
 }
 
 /**
@@ -33,14 +35,21 @@ function mayHoldUnstorableText(text: string): boolean {
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why no store can hold this text, or null. */
-function unstorableText(text: string): string | null {
+export function unstorableText(text: string): string | null {
   if (text.includes('\0')) {
-    return "it holds the character U+0000, which PostgreSQL's jsonb cannot hold (refused on every store alike); remove it, or encode the value (base64, for example)";
+    return 'it holds the character U+0000, which PostgreSQL cannot store (refused on every store alike); remove it, or encode the value (base64, for example)';
   }
   if (UNPAIRED_SURROGATE.test(text)) {
     return 'it holds an unpaired UTF-16 surrogate, which is not Unicode text; fix the string (String.prototype.toWellFormed replaces it)';
   }
   return null;
+}
+
+/** Refuses text no store can hold (an idempotency key, an actor, a reason), naming `path`. */
+export function checkStorableText(text: string, path: string): string {
+  const why = unstorableText(text);
+  if (why) refuse(path, why);
+  return text;
 }
 
 /**
@@ -53,8 +62,11 @@ export function storableText(text: string): string {
   return text.replaceAll('\0', '\uFFFD').replace(new RegExp(UNPAIRED_SURROGATE, 'g'), '\uFFFD');
 }
 
-/** True when JSON.stringify drops or changes nothing. Assumes no cycles (stringify passed). */
-function isPlainJson(value: unknown): boolean {
+/**
+ * True when JSON.stringify drops or changes nothing. Assumes no cycles (stringify passed).
+ * `key` is what JSON.stringify passes to a toJSON method.
+ */
+function isPlainJson(value: unknown, key: string): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -64,14 +76,20 @@ function isPlainJson(value: unknown): boolean {
     case 'object': {
       if (value === null) return true;
       if (Array.isArray(value)) {
-        for (const item of value) if (!isPlainJson(item)) return false;
+        // a hole reads as undefined here, and so is refused
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], String(i))) return false;
         return true;
       }
-      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
+      if (value instanceof Date) return !Number.isNaN(value.getTime());
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        const json = (toJSON as (key: string) => unknown).call(value, key);
+        return json !== value && isPlainJson(json, key);
+      }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) return false;
-      for (const key in value)
-        if (!isPlainJson((value as Record<string, unknown>)[key])) return false;
+      for (const k in value)
+        if (!isPlainJson((value as Record<string, unknown>)[k], k)) return false;
       return true;
     }
     default:
@@ -82,7 +100,7 @@ function isPlainJson(value: unknown): boolean {
 /** Throws the ValidationError naming the first value JSON would refuse or change. */
 function explain(value: unknown, root: string): void {
   const seen = new Set<object>();
-  const check = (v: unknown, path: string): void => {
+  const check = (v: unknown, path: string, key: string): void => {
     switch (typeof v) {
       case 'string': {
         const why = unstorableText(v);
@@ -106,11 +124,31 @@ function explain(value: unknown, root: string): void {
         return;
       case 'object': {
         if (v === null) return;
-        if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return; // Date and friends
+        if (v instanceof Date) {
+          if (Number.isNaN(v.getTime()))
+            fail(path, 'an invalid Date (JSON would store null); send a valid Date, or null');
+          return;
+        }
         if (seen.has(v)) fail(path, 'the value refers to itself (a cycle)');
         seen.add(v);
-        if (Array.isArray(v)) v.forEach((item, i) => check(item, `${path}[${i}]`));
-        else {
+        const toJSON = (v as { toJSON?: unknown }).toJSON;
+        const json =
+          typeof toJSON === 'function' ? (toJSON as (key: string) => unknown).call(v, key) : v;
+        if (json === undefined) {
+          fail(path, 'its toJSON() returns undefined (JSON would drop it); return a value');
+        } else if (json !== v) {
+          check(json, path, key);
+        } else if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) {
+            if (!(i in v)) {
+              fail(
+                `${path}[${i}]`,
+                'a hole in a sparse array (JSON would store null); fill it, with null for example',
+              );
+            }
+            check(v[i], `${path}[${i}]`, String(i));
+          }
+        } else {
           const proto = Object.getPrototypeOf(v) as unknown;
           if (proto !== Object.prototype && proto !== null) {
             fail(
@@ -118,10 +156,10 @@ function explain(value: unknown, root: string): void {
               `a ${(v as object).constructor?.name ?? 'class'} instance is not plain JSON`,
             );
           }
-          for (const [key, item] of Object.entries(v)) {
-            const why = unstorableText(key);
-            if (why) refuse(`${path}.${key}`, `the key: ${why}`);
-            check(item, `${path}.${key}`);
+          for (const [k, item] of Object.entries(v)) {
+            const why = unstorableText(k);
+            if (why) refuse(`${path}.${k}`, `the key: ${why}`);
+            check(item, `${path}.${k}`, k);
           }
         }
         seen.delete(v);
@@ -129,7 +167,7 @@ function explain(value: unknown, root: string): void {
       }
     }
   };
-  check(value, root);
+  check(value, root, '');
 }
 
 function refuse(path: string, why: string): never {

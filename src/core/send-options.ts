@@ -4,6 +4,7 @@ import type { JsonValue, NewCommand } from './command.js';
 import { toMillis, type Duration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { isUuid, uuidv7 } from './ids.js';
+import { checkStorableText } from './json.js';
 import { checkName } from './registry.js';
 import { lazySchema } from './lazy-zod.js';
 
@@ -25,6 +26,15 @@ export interface SendOptions {
   /** The application's open transaction: the command exists only if it commits (outbox). */
   tx?: Queryable;
 }
+
+/**
+ * The run times every store can hold. PostgreSQL reads the ISO text of years up to 9999
+ * only (JavaScript writes later ones as +010000-...), and Redis orders due commands by
+ * their run time in milliseconds written as digits, which a time before 1970 would put
+ * out of order. A delay is held to the same latest time.
+ */
+export const EARLIEST_RUN_AT = new Date(0);
+export const LATEST_RUN_AT = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
 
 const optionsSchema = lazySchema((z) =>
   z.strictObject({
@@ -70,13 +80,26 @@ export function buildNewCommand(input: BuildCommandInput): NewCommand {
     data: input.data,
     priority: o.priority ?? 0,
     maxAttempts: o.maxAttempts ?? input.defaultMaxAttempts,
-    delayMs: o.delay === undefined ? 0 : toMillis(o.delay, 'delay'),
+    delayMs: o.delay === undefined ? 0 : toDelayMs(o.delay),
     runAt: o.runAt ?? null,
     correlationId: o.correlationId ?? id,
     causationId: o.causationId ?? null,
     batchId: null,
     idempotencyKey: o.idempotencyKey ?? null,
   };
+}
+
+/** A delay in milliseconds that ends no later than LATEST_RUN_AT. */
+function toDelayMs(delay: Duration): number {
+  const millis = toMillis(delay, 'delay');
+  const longest = LATEST_RUN_AT.getTime() - Date.now();
+  if (millis > longest) {
+    throw new ValidationError(
+      `delay: ${JSON.stringify(delay)} would run the command after ${LATEST_RUN_AT.toISOString()}, the latest time every store can hold; give at most ${longest} ms`,
+      'delay',
+    );
+  }
+  return millis;
 }
 
 const NO_OPTIONS: z.infer<ReturnType<typeof optionsSchema>> = {};
@@ -90,8 +113,26 @@ function hasAny(options: SendOptions): boolean {
 
 function parseOptions(options: SendOptions): z.infer<ReturnType<typeof optionsSchema>> {
   const parsed = optionsSchema().safeParse(options);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const path = issue.path.map(String).join('.') || 'options';
-  throw new ValidationError(`${path}: ${issue.message}`, path);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map(String).join('.') || 'options';
+    throw new ValidationError(`${path}: ${issue.message}`, path);
+  }
+  // What every store can hold, checked here: as zod refinements these checks made a send
+  // with an idempotency key, a correlation id and a delay cost 3.8-5.0 µs against 3.7
+  // (CPU time), and one with runAt 3.5 against 3.1; here, within 3% of either.
+  const o = parsed.data;
+  if (o.idempotencyKey !== undefined) checkStorableText(o.idempotencyKey, 'idempotencyKey');
+  if (o.correlationId !== undefined) checkStorableText(o.correlationId, 'correlationId');
+  const runAt = o.runAt?.getTime();
+  if (
+    runAt !== undefined &&
+    (runAt < EARLIEST_RUN_AT.getTime() || runAt > LATEST_RUN_AT.getTime())
+  ) {
+    throw new ValidationError(
+      `runAt: must be between ${EARLIEST_RUN_AT.toISOString()} and ${LATEST_RUN_AT.toISOString()}, the times every store can hold; got ${o.runAt!.toISOString()}`,
+      'runAt',
+    );
+  }
+  return o;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../src/core/errors.js';
+import { PermanentError, ValidationError } from '../../src/core/errors.js';
 import { eventually, type SuiteContext } from './context.js';
 
 export function batchTests(ctx: SuiteContext): void {
@@ -97,6 +97,35 @@ export function batchTests(ctx: SuiteContext): void {
         { domain, type: 'T', data: { bad: 1n } },
       ];
       await expect(bus.createBatch({ commands })).rejects.toThrow(/commands\[1\] data.bad/);
+      expect((await bus.countByState(domain)).pending).toBe(0);
+    });
+
+    it('refuses a batch name no store can hold, or a completion command no handler could take, storing nothing', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      for (const name of ['Jan\u0000uary', 'Jan\ud800', '', 'x'.repeat(256)]) {
+        const error = await bus
+          .createBatch({ name, commands: [{ domain, type: 'T', data: {} }] })
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
+        expect(error, name).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).path).toBe('name');
+      }
+      for (const [onComplete, path] of [
+        [{ domain: '', type: 'Done' }, 'onComplete.domain'],
+        [{ domain, type: 'Do ne\u0000' }, 'onComplete.type'],
+      ] as const) {
+        const error = await bus
+          .createBatch({ onComplete, commands: [{ domain, type: 'T', data: {} }] })
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
+        expect(error, path).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).path).toBe(path);
+      }
       expect((await bus.countByState(domain)).pending).toBe(0);
     });
 

@@ -8,7 +8,11 @@ import type { Worker, WorkerOptions } from '../../src/worker/worker.js';
 export interface ConformanceOptions {
   /** Shown in the test names. */
   name: string;
-  /** A backend on a fresh, migrated store (schema, database or key prefix of its own). */
+  /**
+   * A backend on a fresh, migrated store (schema, database or key prefix of its own).
+   * The first one made is the suite's store (what `sql` and `transaction` use); a test
+   * may make more of its own.
+   */
   createBackend: () => Promise<Backend>;
   /** Drops what createBackend made; the backend is closed after it. */
   destroyBackend?: (backend: Backend) => Promise<void>;

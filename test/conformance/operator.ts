@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CommandNotFoundError, InvalidStateError, PermanentError } from '../../src/core/errors.js';
+import {
+  CommandNotFoundError,
+  InvalidStateError,
+  PermanentError,
+  ValidationError,
+} from '../../src/core/errors.js';
+import type { OperatorOptions } from '../../src/bus/bus.js';
 import { eventually, expectState, type SuiteContext } from './context.js';
 
 export function operatorTests(ctx: SuiteContext): void {
@@ -94,6 +100,37 @@ export function operatorTests(ctx: SuiteContext): void {
       await expect(bus.get('nope')).rejects.toBeInstanceOf(CommandNotFoundError);
       expect(await bus.get(pending.id)).toMatchObject({ state: 'cancelled', attempts: 0 });
       expect((await bus.audit(pending.id)).length).toBe(auditBefore.length + 1);
+    });
+
+    it('refuses an actor or reason no store can hold, changing nothing', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const pending = await bus.send(domain, 'T', {});
+      const auditBefore = await bus.audit(pending.id);
+      const cases: [OperatorOptions, string][] = [
+        [{ actor: 'ali\u0000ce' }, 'actor'],
+        [{ actor: 'ali\ud800ce' }, 'actor'],
+        [{ actor: '' }, 'actor'],
+        [{ actor: 42 as unknown as string }, 'actor'],
+        [{ reason: 'because\u0000' }, 'reason'],
+        [{ reason: 'because \udfff' }, 'reason'],
+        [{ reason: 'x'.repeat(10_001) }, 'reason'],
+      ];
+      for (const [options, path] of cases) {
+        const error = await bus.cancel(pending.id, options).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, path).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).path).toBe(path);
+      }
+      expect((await bus.get(pending.id)).state).toBe('pending');
+      expect(await bus.audit(pending.id)).toEqual(auditBefore);
+      await bus.cancel(pending.id, { actor: 'alice \u{1F600}', reason: 'r\u00e9sum\u00e9' });
+      expect((await bus.audit(pending.id)).at(-1)).toMatchObject({
+        actor: 'alice \u{1F600}',
+        reason: 'r\u00e9sum\u00e9',
+      });
     });
 
     it('prunes completed and cancelled commands past retention with their audit, and nothing else', async () => {

@@ -7,6 +7,10 @@ import {
   ValidationError,
 } from '../../src/core/errors.js';
 import { COPY_AT_LEAST } from '../../src/backends/sql/copy.js';
+import { CommandBus } from '../../src/bus/bus.js';
+import { SendCoalescer } from '../../src/bus/coalescer.js';
+import type { NewCommand } from '../../src/core/command.js';
+import type { SendOptions } from '../../src/core/send-options.js';
 import type { SuiteContext } from './context.js';
 
 export function sendTests(ctx: SuiteContext): void {
@@ -174,6 +178,157 @@ export function sendTests(ctx: SuiteContext): void {
       const strict = ctx.bus({ strict: true });
       await expect(strict.send(domain, 'Unknown', {})).rejects.toBeInstanceOf(UnknownHandlerError);
       expect(Object.values(await bus.countByState(domain)).reduce((a, b) => a + b, 0)).toBe(0);
+    });
+
+    it('refuses a value no store can hold with the error that names it, failing only that send among concurrent ones', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const sparse: unknown[] = [1];
+      sparse[2] = 3;
+      const cases: [unknown, SendOptions | null, string][] = [
+        [{}, { delay: 1e20 }, 'delay'],
+        [{}, { delay: '300000y' }, 'delay'],
+        [{}, { runAt: new Date('+010000-01-01T00:00:00Z') }, 'runAt'],
+        [{}, { runAt: new Date('1969-12-31T23:59:59Z') }, 'runAt'],
+        [{}, { idempotencyKey: 'order\u00004' }, 'idempotencyKey'],
+        [{}, { idempotencyKey: 'order\ud8004' }, 'idempotencyKey'],
+        [{}, { correlationId: 'corr\u0000' }, 'correlationId'],
+        [{}, { correlationId: 'corr\udc00' }, 'correlationId'],
+        [{ at: new Date(NaN) }, {}, 'data.at'],
+        [{ money: { toJSON: () => undefined } }, {}, 'data.money'],
+        [{ list: sparse }, {}, 'data.list[1]'],
+        [{}, null, 'options'],
+      ];
+      for (const [data, options, path] of cases) {
+        // the bad send goes between two good ones: alone on the wire or grouped with them,
+        // it fails by itself, before anything is stored
+        const [before, bad, after] = await Promise.allSettled([
+          bus.send(domain, 'T', { ok: 1 }),
+          bus.send(domain, 'T', data, options as SendOptions),
+          bus.send(domain, 'T', { ok: 2 }),
+        ]);
+        expect(before.status, path).toBe('fulfilled');
+        expect(after.status, path).toBe('fulfilled');
+        const error = bad.status === 'rejected' ? (bad.reason as ValidationError) : null;
+        expect(error, path).toBeInstanceOf(ValidationError);
+        expect(error!.path).toBe(path);
+        expect(error!.message).toMatch(new RegExp(`^${path.replace(/[.[\]]/g, '\\$&')}`));
+      }
+      expect(await bus.countByState(domain)).toMatchObject({ pending: 2 * cases.length });
+      // the earliest and latest run times every store holds are accepted, and read back
+      const edges = [new Date(0), new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999))];
+      for (const runAt of edges) {
+        const sent = await bus.send(domain, 'Edge', {}, { runAt });
+        expect((await bus.get(sent.id)).runAt.getTime()).toBe(runAt.getTime());
+      }
+    });
+
+    it('stores a payload of JSON null, sent alone or together with others', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const lone = await bus.send(domain, 'T', null);
+      const grouped = await Promise.all(
+        [null, { n: 1 }, null].map((d) => bus.send(domain, 'T', d)),
+      );
+      const many = await bus.sendMany([
+        { domain, type: 'T', data: null },
+        { domain, type: 'T', data: 2 },
+      ]);
+      for (const sent of [lone, ...grouped, ...many]) {
+        expect((await bus.get(sent.id)).data).toEqual(sent.data);
+      }
+      expect((await bus.countByState(domain)).pending).toBe(6);
+    });
+
+    it('answers concurrent sends of one id, or one idempotency key, with the command stored', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const id = randomUUID();
+      // a send on its way makes the next ones wait and go together, in one insert
+      const ahead = bus.send(domain, 'Ahead', {});
+      const byId = await Promise.all([1, 2, 3].map((v) => bus.send(domain, 'T', { v }, { id })));
+      const byKey = await Promise.all(
+        [1, 2, 3].map((v) => bus.send(domain, 'T', { v }, { idempotencyKey: 'pay-7' })),
+      );
+      await ahead;
+      for (const group of [byId, byKey]) {
+        const stored = await bus.get(group[0]!.id);
+        for (const sent of group) {
+          expect(sent.id).toBe(stored.id);
+          expect(sent.data).toEqual(stored.data);
+        }
+      }
+      expect((await bus.countByState(domain)).pending).toBe(3);
+    });
+
+    it('fails only the commands the store refuses when it refuses a group insert', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      // commands the bus would refuse, made by hand: what each store does with a value it
+      // cannot hold, and what the group commit does with the others sent with it
+      const made = (i: number, bad?: Partial<NewCommand>): NewCommand => ({
+        ...bus.prepare({ domain, type: 'T', data: { i } }),
+        ...bad,
+      });
+      const coalescer = SendCoalescer.of(ctx.backend);
+      // a small group, as concurrent sends mostly are, and one as large as a store's bulk
+      // path takes (the SQL stores COPY from COPY_AT_LEAST fresh commands due at once)
+      const rounds: [number, Map<number, Partial<NewCommand>>][] = [
+        [
+          8,
+          new Map([
+            [2, { delayMs: 1e20 }],
+            [6, { runAt: new Date('+010000-01-01T00:00:00Z') }],
+          ]),
+        ],
+        [COPY_AT_LEAST + 10, new Map([[77, { priority: 'high' as unknown as number }]])],
+      ];
+      let stored = 0;
+      for (const [size, culprits] of rounds) {
+        const commands = Array.from({ length: size }, (_, i) => made(i, culprits.get(i)));
+        // a send on its way makes the others wait and go together, in one insert
+        const ahead = coalescer.send(made(-1));
+        const results = await Promise.allSettled(commands.map((c) => coalescer.send(c)));
+        await ahead;
+        stored += 1 + size - culprits.size;
+        expect(results.map((r) => r.status)).toEqual(
+          commands.map((_, i) => (culprits.has(i) ? 'rejected' : 'fulfilled')),
+        );
+        for (const i of culprits.keys()) {
+          await expect(bus.get(commands[i]!.id)).rejects.toThrow(/no command with id/);
+        }
+        for (const i of [0, 1, size - 1]) {
+          expect((await bus.get(commands[i]!.id)).data).toEqual({ i });
+        }
+        expect((await bus.countByState(domain)).pending).toBe(stored);
+      }
+    });
+
+    it('answers every coalesced send with the error when the store fails, reporting none as stored', async () => {
+      // a store of its own, closed: every insert fails as an unreachable store does
+      const closed = await ctx.options.createBackend();
+      await ctx.options.destroyBackend?.(closed);
+      await closed.close();
+      const bus = new CommandBus({ backend: closed, logger: ctx.logger });
+      const domain = ctx.domain();
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => bus.send(domain, 'T', { i })),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill('rejected'));
+      const error = (results[5] as PromiseRejectedResult).reason as unknown;
+      // a failing store is not a refusal: the group is not split and retried
+      expect(closed.isRefusal(error)).toBe(false);
+      // and a value a store refuses is one
+      const refused = await ctx.backend
+        .insertCommands({
+          commands: [{ ...bus.prepare({ domain, type: 'T', data: {} }), delayMs: 1e20 }],
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(refused).not.toBeNull();
+      expect(ctx.backend.isRefusal(refused)).toBe(true);
     });
 
     it('keeps delayed and scheduled commands until they are due', async () => {

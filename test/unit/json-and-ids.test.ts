@@ -20,6 +20,14 @@ describe('payload serialisation', () => {
     [{ s: 'lone \ud83d' }, 'data.s'],
     [{ s: 'lone \ude00 low' }, 'data.s'],
     [{ 'k\0': 1 }, 'data.k\0'],
+    [{ at: new Date(NaN) }, 'data.at'],
+    [new Date(NaN), 'data'],
+    [{ m: { toJSON: () => undefined } }, 'data.m'],
+    [{ toJSON: () => undefined }, 'data'],
+    [{ m: { toJSON: () => ({ n: NaN }) } }, 'data.m.n'],
+    // eslint-disable-next-line no-sparse-arrays
+    [{ list: [1, , 3] }, 'data.list[1]'],
+    [{ list: [1, undefined] }, 'data.list[1]'],
   ])('refuses %o at %s', (value, path) => {
     const error = (() => {
       try {
@@ -30,6 +38,21 @@ describe('payload serialisation', () => {
     })();
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).path).toBe(path);
+  });
+
+  it('serialises what a toJSON method returns, called with its key as JSON.stringify does', () => {
+    const money = { toJSON: (key: string) => ({ key, cents: 150 }) };
+    expect(toJsonText({ price: money }, 'data')).toBe('{"price":{"key":"price","cents":150}}');
+  });
+
+  it('refuses, without looping, a toJSON that returns its own object', () => {
+    const self = {
+      n: 1,
+      toJSON() {
+        return this;
+      },
+    };
+    expect(() => toJsonText({ self }, 'data')).toThrow(ValidationError);
   });
 
   it('refuses a cycle', () => {

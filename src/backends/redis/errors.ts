@@ -3,6 +3,7 @@
  * Lua scripts (each script's header lists the codes it returns), and failures of the
  * connection itself, which become a StoreError naming what was being done.
  */
+import { ReplyError } from 'ioredis';
 import {
   CommandNotFoundError,
   DispatchboxError,
@@ -48,4 +49,14 @@ export function toStoreError(error: unknown, doing: string): Error {
   if (error instanceof DispatchboxError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new StoreError(`Redis failed while ${doing}: ${message}`, { cause: error });
+}
+
+/**
+ * True when the error is Redis refusing what a script was sent: the server answered
+ * with an error of the script's own (ERR: a malformed value, JSON text cjson cannot
+ * read), not a failure of the server (OOM, READONLY, LOADING, BUSY) or of the connection.
+ */
+export function isRefusal(error: unknown): boolean {
+  const cause = error instanceof StoreError ? error.cause : error;
+  return cause instanceof ReplyError && (cause as Error).message.startsWith('ERR ');
 }

@@ -24,7 +24,7 @@ import type {
 import { RedisAdminQueries } from './admin.js';
 import { RedisBatches } from './batches.js';
 import { RedisCommands } from './commands.js';
-import { toStoreError } from './errors.js';
+import { isRefusal, toStoreError } from './errors.js';
 import { DomainKeys, GlobalKeys } from './keys.js';
 import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
@@ -115,6 +115,10 @@ export class RedisBackend implements Backend {
 
   insertCommands(params: InsertCommandsParams): Promise<InsertedCommand[]> {
     return this.sending.insert(params);
+  }
+
+  isRefusal(error: unknown): boolean {
+    return isRefusal(error);
   }
 
   /** Stores a chunk of a batch's commands, invisible until the batch commits (RedisBatches). */

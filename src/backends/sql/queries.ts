@@ -121,7 +121,9 @@ export class CommandQueries {
     // unique index before the heap insert, and a confirmation record after it. It is
     // needed only where a row may exist already, that is when the caller chose the id or
     // gave an idempotency key; an id the bus made (a UUIDv7) cannot collide. Without it a
-    // bulk send is 10-19% faster on the embedded store.
+    // bulk send is 10-19% faster on the embedded store. json_to_recordset reads a payload
+    // that is JSON null as SQL NULL: coalesce stores it as JSON null, as the single insert
+    // and COPY do.
     const insertInto = (returning: string, onConflict = true) => `
 WITH x AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
@@ -131,7 +133,7 @@ WITH x AS (
 ), ins AS (
   INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
     correlation_id, causation_id, batch_id, idempotency_key)
-  SELECT id, domain, type, data, priority, max_attempts,
+  SELECT id, domain, type, coalesce(data, 'null'), priority, max_attempts,
     ${runAt('run_at', 'delay_ms')},
     correlation_id, causation_id, batch_id, idempotency_key
   FROM x

@@ -42,6 +42,13 @@ import {
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
 
+/**
+ * SQLSTATE classes of a value the store refuses: 22 data exception (out of range, bad
+ * text or JSON), 23 integrity constraint violation, 54 program limit exceeded (a row or
+ * an index entry too large). A connection failure has no SQLSTATE, or class 08 or 57.
+ */
+const REFUSAL_CLASSES = new Set(['22', '23', '54']);
+
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
 
@@ -142,11 +149,20 @@ export class SqlBackend implements Backend {
       created: true,
     });
     if (missingIds === null) return params.commands.map(created);
-    // Some ids or idempotency keys existed already: return the first command for each.
+    // Some ids or idempotency keys existed already, or an id came twice in this insert (a
+    // command re-sent while its first send was on its way): return the stored command for
+    // each. Of two rows with one id the statement stored one and skipped the other, and
+    // both ids count as inserted, so every row of a repeated id is read back.
     const notInserted = new Set(missingIds);
-    const missing = params.commands.filter((c) => notInserted.has(c.id));
+    const seen = new Set<string>();
+    const repeated = new Set<string>();
+    for (const c of params.commands) {
+      if (seen.has(c.id)) repeated.add(c.id);
+      seen.add(c.id);
+    }
+    const missing = params.commands.filter((c) => notInserted.has(c.id) || repeated.has(c.id));
     const existing = await db.query<CommandRow>(this.q.findExisting, [
-      missing.map((c) => c.id),
+      [...new Set(missing.map((c) => c.id))],
       JSON.stringify(
         missing
           .filter((c) => c.idempotencyKey !== null)
@@ -158,12 +174,20 @@ export class SqlBackend implements Backend {
       existing.rows.map((r) => [`${r.domain}\u0000${r.idempotency_key}`, r]),
     );
     return params.commands.map((c) => {
-      if (!notInserted.has(c.id)) return created(c);
-      const first =
-        existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`);
+      const inserted = !notInserted.has(c.id);
+      if (inserted && !repeated.has(c.id)) return created(c);
+      const first = inserted
+        ? existingById.get(c.id)
+        : (existingById.get(c.id) ?? existingByKey.get(`${c.domain}\u0000${c.idempotencyKey}`));
       if (!first) throw new Error(`command ${c.id} was neither inserted nor found`);
-      return { command: toCommand(first), created: false };
+      const wasCreated = inserted && seen.delete(c.id); // the first row of a repeated id
+      return { command: toCommand(first), created: wasCreated };
     });
+  }
+
+  isRefusal(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && code.length === 5 && REFUSAL_CLASSES.has(code.slice(0, 2));
   }
 
   /** The INSERT for commands that do not go by COPY, and its parameters. */

@@ -1,3 +1,4 @@
+import { LATEST_RUN_AT } from '../../../core/send-options.js';
 import { PRELUDE } from './prelude.js';
 
 /**
@@ -28,9 +29,10 @@ local nows = int(now)
 local staged = ARGV[2] == 'staged'
 local state = staged and 'staged' or 'pending'
 
--- First pass, before any write: the numbers (a malformed one fails the call with nothing
--- written), and one EXISTS over every key instead of one per command. When none exists,
--- which is the usual case, only an id repeated within this call can be a duplicate.
+-- First pass, before any write: the numbers (a malformed one, or a run time outside what
+-- every store holds and a Date can show, fails the call with nothing written), and one
+-- EXISTS over every key instead of one per command. When none exists, which is the
+-- usual case, only an id repeated within this call can be a duplicate.
 local keys, runs = {}, {}
 local rows = cjson.decode(ARGV[4])
 for n, row in ipairs(rows) do
@@ -38,6 +40,7 @@ for n, row in ipairs(rows) do
   local run_at = row[7]
   runs[n] = run_at ~= '' and tonumber(run_at) or now + tonumber(row[6])
   if not runs[n] or not tonumber(row[4]) then error('insert: malformed priority, delay or run time for ' .. row[1]) end
+  if runs[n] < 0 or runs[n] > ${LATEST_RUN_AT.getTime()} then error('insert: run time out of range for ' .. row[1]) end
 end
 local any = 0
 for i = 1, #keys, 4000 do
