@@ -5,6 +5,7 @@ import type { ClaimedCommand } from '../core/command.js';
 import { ConfigurationError } from '../core/errors.js';
 import type { HandlerRegistry } from '../core/registry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
+import { logFailure } from './log-safely.js';
 
 /** One claim target: a domain, and the types of it this worker runs (null: all). */
 export interface ClaimTarget {
@@ -64,7 +65,10 @@ export class ClaimLoop {
   constructor(private readonly o: ClaimLoopOptions) {}
 
   start(): void {
-    this.running = this.run();
+    // run() answers failures inside its loop; this is the last guard of the process
+    this.running = this.run().catch((error: unknown) =>
+      logFailure(this.o.logger, 'error', {}, error, 'the claim loop stopped'),
+    );
   }
 
   watches(domain: string): boolean {
@@ -115,18 +119,18 @@ export class ClaimLoop {
     let caughtUp = false;
     const waits = this.waitsByClaiming;
     while (!this.stopped) {
-      const { room, threshold } = this.o.room();
-      if (room < threshold) {
-        await this.wait(this.o.pollIntervalMs);
-        continue;
-      }
-      this.woken = false;
-      const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
       let asked = 0;
       let got = 0;
-      // a claim waiting for work is the worker being idle
-      this.claiming = !waitMs;
       try {
+        const { room, threshold } = this.o.room();
+        if (room < threshold) {
+          await this.wait(this.o.pollIntervalMs);
+          continue;
+        }
+        this.woken = false;
+        const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
+        // a claim waiting for work is the worker being idle
+        this.claiming = !waitMs;
         for (let i = 0; i < this.o.plan.length && got < room && !this.stopped; i++) {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
           const limit = Math.min(this.o.claimBatchSize, room - got);
@@ -145,20 +149,23 @@ export class ClaimLoop {
         }
         turn++;
         failures = 0;
+        this.claiming = false;
+        caughtUp = got < asked;
+        this.o.onRoundDone();
       } catch (error) {
         this.claiming = false;
         caughtUp = false;
         failures++;
-        this.o.logger.error(
-          { err: error, failures },
+        logFailure(
+          this.o.logger,
+          'error',
+          { failures },
+          error,
           'cannot claim commands from the store; retrying',
         );
         await sleep(storeRetryDelay(failures), this.stopSignal.signal);
         continue;
       }
-      this.claiming = false;
-      caughtUp = got < asked;
-      this.o.onRoundDone();
       // a waiting claim has done the waiting
       if (caughtUp && !this.woken && !waits) await this.wait(this.o.pollIntervalMs);
     }
