@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Backend } from '../backends/backend.js';
+import type { Backend, HandlerMaxAttempts } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
 import { ConfigurationError } from '../core/errors.js';
 import type { HandlerRegistry } from '../core/registry.js';
+import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
 import { logFailure } from './log-safely.js';
 
@@ -11,6 +12,8 @@ import { logFailure } from './log-safely.js';
 export interface ClaimTarget {
   domain: string;
   types: string[] | null;
+  /** What this worker's handlers of the domain allow, for sends that named no maxAttempts. */
+  handlerMaxAttempts: HandlerMaxAttempts;
 }
 
 /** What a worker claims from: its domains (default: every registered one), narrowed by types. */
@@ -29,8 +32,24 @@ export function claimPlan(
     .map((domain) => ({
       domain,
       types: types ? types.filter((t) => registry.get(domain, t)) : null,
+      handlerMaxAttempts: handlerMaxAttempts(registry, domain),
     }))
     .filter((p) => p.types === null || p.types.length > 0);
+}
+
+/**
+ * The max attempts of each handler of `domain` that differs from the default; a type
+ * without a handler here gets the default too (it goes to troubleshooting on its claim).
+ */
+export function handlerMaxAttempts(registry: HandlerRegistry, domain: string): HandlerMaxAttempts {
+  const fallback = DEFAULT_RETRY_POLICY.maxAttempts;
+  const policy: HandlerMaxAttempts = { types: [], limits: [], fallback };
+  for (const handler of registry.all()) {
+    if (handler.domain !== domain || handler.retryPolicy.maxAttempts === fallback) continue;
+    policy.types.push(handler.type);
+    policy.limits.push(handler.retryPolicy.maxAttempts);
+  }
+  return policy;
 }
 
 export interface ClaimLoopOptions {
@@ -142,6 +161,7 @@ export class ClaimLoop {
             limit,
             leaseMs: this.o.leaseMs,
             leaseToken: randomUUID(),
+            handlerMaxAttempts: target.handlerMaxAttempts,
             ...(waits ? { waitMs, signal: this.stopSignal.signal } : {}),
           });
           got += claimed.length;

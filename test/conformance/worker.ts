@@ -247,6 +247,34 @@ export function workerTests(ctx: SuiteContext): void {
       expect((await bus.listTroubleshooting({ domain })).map((c) => c.id)).toEqual([sent.id]);
     });
 
+    it("applies the worker's handler policy when the send named no maxAttempts and the sender has no handler", async () => {
+      const domain = ctx.domain();
+      // the usual deployment: a web process sends, a worker process handles
+      const sender = ctx.bus();
+      const workerBus = ctx.bus();
+      const seen: number[] = [];
+      workerBus.handle(
+        domain,
+        'Fail',
+        { maxAttempts: 2, backoff: { type: 'schedule', delays: [0] } },
+        (_d, c) => {
+          seen.push(c.maxAttempts);
+          throw new Error('boom');
+        },
+      );
+      const unnamed = await sender.send(domain, 'Fail', {});
+      const named = await sender.send(domain, 'Fail', {}, { maxAttempts: 3 });
+      expect(unnamed.maxAttempts).toBeNull();
+      expect((await sender.get(unnamed.id)).maxAttempts).toBeNull();
+      expect(named.maxAttempts).toBe(3);
+      await ctx.worker(workerBus);
+      await expectState(sender, unnamed.id, 'troubleshooting');
+      await expectState(sender, named.id, 'troubleshooting');
+      expect(await sender.get(unnamed.id)).toMatchObject({ attempts: 2, maxAttempts: 2 });
+      expect(await sender.get(named.id)).toMatchObject({ attempts: 3, maxAttempts: 3 });
+      expect(seen.sort()).toEqual([2, 2, 3, 3, 3]);
+    });
+
     it('snoozes without spending an attempt', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
