@@ -50,10 +50,18 @@ function faulty(real: Backend, failing: Record<string, number>) {
 describe('worker: no promise it starts rejects unhandled', () => {
   let real: SqlBackend;
   const workers: Worker[] = [];
-  const unhandled: unknown[] = [];
-  const uncaught: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  const onUncaught = (error: unknown) => uncaught.push(error);
+  // kept as text: the values thrown here cannot be printed by the assertion itself
+  const unhandled: string[] = [];
+  const uncaught: string[] = [];
+  const printable = (value: unknown) => {
+    try {
+      return String((value as Error).stack ?? value);
+    } catch {
+      return '(a value that cannot be printed)';
+    }
+  };
+  const onUnhandled = (reason: unknown) => unhandled.push(printable(reason));
+  const onUncaught = (error: unknown) => uncaught.push(printable(error));
 
   beforeAll(async () => {
     real = await createPGliteBackend();
@@ -140,8 +148,12 @@ describe('worker: no promise it starts rejects unhandled', () => {
       30_000,
       'every command settled',
     );
+    // tidy runs every 5 s and throws synchronously
     await waitUntil(
-      () => (calls['recoverExpiredLeases'] ?? 0) >= 1 && (calls['finishBatches'] ?? 0) >= 1,
+      () =>
+        (calls['recoverExpiredLeases'] ?? 0) >= 1 &&
+        (calls['finishBatches'] ?? 0) >= 1 &&
+        (calls['tidy'] ?? 0) >= 1,
       30_000,
       'maintenance ran',
     );
