@@ -6,7 +6,8 @@ import { COPY_COLUMNS } from './copy.js';
  * not read back but known (see toClaimed), nor are its lease token and worker id.
  */
 const CLAIMED_COLUMNS = `c.id, c.domain, c.type, c.data, c.priority, c.attempts,
-  coalesce(c.max_attempts, c.policy_max_attempts) AS max_attempts, c.created_at, c.correlation_id, c.causation_id, c.batch_id, c.idempotency_key, c.last_error`;
+  coalesce(c.max_attempts, c.policy_max_attempts) AS max_attempts, c.created_at,
+  c.correlation_id, c.causation_id, c.batch_id, c.idempotency_key, c.last_error`;
 
 /** A command's run_at: the one given, else the statement's now() plus the delay. */
 const runAt = (given: string, delayMs: string) =>

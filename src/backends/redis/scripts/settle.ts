@@ -138,8 +138,8 @@ return renewed
  *    lease expired) or were ready all along.
  * 3. Commands whose lease expired go back to pending (the attempt counts, with a new
  *    ticket) or, with no attempt left (the send's max attempts, else the handler policy
- *    the claim wrote), to troubleshooting; each is audited as 'lease
- *    expired' by 'system', and its old ticket is acknowledged.
+ *    the claim wrote), to troubleshooting; each is audited as 'lease expired' by
+ *    'system', and its old ticket is acknowledged.
  *
  * KEYS[1] leases    KEYS[2] trouble    KEYS[3] stream    KEYS[4] maxlease
  * ARGV[1] key base, ARGV[2] limit, ARGV[3] lease ms assumed when maxlease is unset
