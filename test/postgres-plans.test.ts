@@ -104,8 +104,8 @@ describe.runIf(available)('PostgreSQL plans', () => {
     const plan = await genericPlan(
       'claim_any',
       q.claimAnyType,
-      ['text', 'int', 'uuid', 'bigint', 'text'],
-      [`'plans'`, '500', id, '30000', `'w'`],
+      ['text', 'int', 'uuid', 'bigint', 'text', 'text[]', 'int[]', 'int'],
+      [`'plans'`, '500', id, '30000', `'w'`, `'{}'`, `'{}'`, '5'],
     );
     expect(plan).toContain('commands_claim');
   });
@@ -116,7 +116,7 @@ describe.runIf(available)('PostgreSQL plans', () => {
   it('commits a claim asynchronously, for its own transaction only', async () => {
     const claim = {
       text: q.claimAnyType,
-      values: ['plans', 1, randomUUID(), 30_000, 'w'],
+      values: ['plans', 1, randomUUID(), 30_000, 'w', [], [], 5],
     };
     await client.query('BEGIN');
     try {

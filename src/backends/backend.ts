@@ -63,12 +63,30 @@ export interface ClaimParams {
   /** The fencing token this claim stamps on every command it takes. */
   leaseToken: string;
   /**
+   * The claiming worker's retry policy, for the commands whose send named no maxAttempts:
+   * the store keeps it with the claim, so that its own decisions (an expired lease that
+   * used the last attempt) follow the handler. Default: every type allows
+   * DEFAULT_RETRY_POLICY.maxAttempts.
+   */
+  handlerMaxAttempts?: HandlerMaxAttempts;
+  /**
    * Only with `capabilities.waitingClaims`. Set (0 included) by a worker that waits for
    * work by claiming, so the store does not also wake it; above 0, the claim waits up to
    * this long for a command to be ready when none is. `signal` ends the wait early.
    */
   waitMs?: number;
   signal?: AbortSignal;
+}
+
+/**
+ * The attempts a worker's handlers of one domain allow: `limits[i]` for type `types[i]`,
+ * `fallback` for every other type. Two arrays rather than a map, since that is how a SQL
+ * statement takes them, and usually both are empty (every handler has the default).
+ */
+export interface HandlerMaxAttempts {
+  types: string[];
+  limits: number[];
+  fallback: number;
 }
 
 interface SettlementBase {

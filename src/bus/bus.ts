@@ -16,7 +16,6 @@ import {
   parseWithSchema,
   type HandlerOptions,
 } from '../core/registry.js';
-import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
 import type { Backend, BatchInfo, ListCommandsParams } from '../backends/backend.js';
@@ -32,8 +31,6 @@ export interface CommandBusOptions {
   strict?: boolean;
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Attempts for commands whose handler is not registered here and who name none. Default 5. */
-  defaultMaxAttempts?: number;
 }
 
 export interface SendItem extends SendOptions {
@@ -94,7 +91,6 @@ export class CommandBus {
   readonly middleware: Middleware[] = [];
   private readonly strict: boolean;
   private readonly maxPayloadBytes: number;
-  private readonly defaultMaxAttempts: number;
   private readonly coalescer: SendCoalescer;
 
   constructor(options: CommandBusOptions) {
@@ -102,7 +98,6 @@ export class CommandBus {
     this.logger = options.logger ?? pino({ name: 'dispatchbox' });
     this.strict = options.strict ?? false;
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
-    this.defaultMaxAttempts = options.defaultMaxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
     this.coalescer = SendCoalescer.of(this.backend);
   }
 
@@ -196,7 +191,6 @@ export class CommandBus {
         dataJson,
         data: checked as JsonValue,
         options,
-        defaultMaxAttempts: handler?.retryPolicy.maxAttempts ?? this.defaultMaxAttempts,
       });
     } catch (error) {
       if (where && error instanceof ValidationError) error.message = `${where} ${error.message}`;

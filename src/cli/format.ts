@@ -11,7 +11,7 @@ export function formatCommand(c: Command): string {
     ['id', c.id],
     ['command', `${c.domain}/${c.type}`],
     ['state', c.state],
-    ['attempts', `${c.attempts} of ${c.maxAttempts}`],
+    ['attempts', `${c.attempts} of ${c.maxAttempts ?? "the handler's max attempts"}`],
     ['priority', String(c.priority)],
     ['created', time(c.createdAt)],
     ['run at', time(c.runAt)],
@@ -47,7 +47,7 @@ export function formatCommandList(commands: Command[]): string {
   const lines = commands.map((c) => {
     const error = c.lastError?.code ?? '-';
     const message = c.lastError ? `  ${truncate(c.lastError.message, 60)}` : '';
-    return `${c.id}  ${truncate(`${c.domain}/${c.type}`, 30).padEnd(30)}  ${`${c.attempts}/${c.maxAttempts}`.padEnd(8)}  ${truncate(error, 16).padEnd(16)}  ${time(c.updatedAt)}${message}`;
+    return `${c.id}  ${truncate(`${c.domain}/${c.type}`, 30).padEnd(30)}  ${`${c.attempts}/${c.maxAttempts ?? '-'}`.padEnd(8)}  ${truncate(error, 16).padEnd(16)}  ${time(c.updatedAt)}${message}`;
   });
   return [header, ...lines].join('\n');
 }

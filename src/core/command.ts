@@ -20,7 +20,12 @@ export interface Command<TData = JsonValue> {
   priority: number;
   /** Attempts started so far (a claim starts one; a snooze or rate-limit hand-back gives it back). */
   attempts: number;
-  maxAttempts: number;
+  /**
+   * Attempts allowed: as the send named them, else as the handler's retry policy had them
+   * in the worker that claimed the command last; null while neither is known (the send
+   * named none and no worker has claimed it yet).
+   */
+  maxAttempts: number | null;
   runAt: Date;
   createdAt: Date;
   updatedAt: Date;
@@ -52,7 +57,8 @@ export interface NewCommand {
    */
   data?: JsonValue;
   priority: number;
-  maxAttempts: number;
+  /** As the send named them; null: the retry policy of the handler that runs it decides. */
+  maxAttempts: number | null;
   /** Milliseconds from the store's clock until the command may run (0 = now). */
   delayMs: number;
   /** An absolute run time; wins over delayMs when set. */
@@ -67,6 +73,8 @@ export interface NewCommand {
 export interface ClaimedCommand extends Command {
   /** The fencing token of this claim; every settle must present it. */
   leaseToken: string;
+  /** Always known once claimed: the send's, else the claiming worker's handler policy. */
+  maxAttempts: number;
 }
 
 /** One audit record: a transition of one command. */

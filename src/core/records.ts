@@ -41,7 +41,7 @@ export function batchCompletionCommand(
     type: onComplete.type,
     dataJson: JSON.stringify({ batchId, ...summary, data: onComplete.data }),
     priority: 0,
-    maxAttempts: 5,
+    maxAttempts: null,
     delayMs: 0,
     runAt: null,
     correlationId: batchId,

@@ -1,8 +1,8 @@
 import { toMillis, type Duration } from './duration.js';
-import { HandlerError, PermanentError, SnoozeError } from './errors.js';
-import type { CommandError, JsonValue } from './command.js';
-import { ValidationError } from './errors.js';
-import { storableText, toJsonText } from './json.js';
+import { PermanentError, SnoozeError, ValidationError } from './errors.js';
+import type { CommandError } from './command.js';
+import { describeError, isInstance } from './describe-error.js';
+import { storableText } from './json.js';
 
 /** How long to wait before the next attempt after a transient failure. */
 export type Backoff =
@@ -39,11 +39,12 @@ export function decideFailure(
   policy: RetryPolicy,
   random: () => number = Math.random,
 ): FailureDecision {
-  if (error instanceof SnoozeError) {
-    return { kind: 'release', delayMs: error.delayMs, reason: storableText(error.message) };
+  if (isInstance(error, SnoozeError)) {
+    const { message } = describeError(error);
+    return { kind: 'release', delayMs: snoozeDelay(error), reason: storableText(message) };
   }
   const described = describeError(error);
-  if (error instanceof PermanentError) return { kind: 'troubleshoot', error: described };
+  if (isInstance(error, PermanentError)) return { kind: 'troubleshoot', error: described };
   if (attempt >= maxAttempts) {
     return { kind: 'troubleshoot', error: described };
   }
@@ -97,42 +98,17 @@ export function validateRetryPolicy(policy: RetryPolicy, path: string): void {
   }
 }
 
-const MAX_ERROR_MESSAGE = 4000;
+/** Longest snooze: a year. A longer or unreadable delay would not fit the stores' run time. */
+const MAX_SNOOZE_MS = 365 * 24 * 3600 * 1000;
 
-/**
- * Turns whatever was thrown into the error record stored on the command and its audit.
- * Whatever was thrown, the record is one every store can hold: text is made storable and
- * details that are not plain JSON are replaced by a note saying why, since an outcome the
- * store refused would be retried for ever.
- */
-export function describeError(error: unknown): CommandError {
-  if (error instanceof HandlerError) {
-    const described: CommandError = {
-      code: storableText(error.code),
-      message: storableText(truncate(error.message)),
-    };
-    if (error.details !== undefined) described.details = storableDetails(error.details);
-    return described;
-  }
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      code: typeof code === 'string' ? storableText(code) : 'ERROR',
-      message: storableText(truncate(error.message || error.name)),
-    };
-  }
-  return { code: 'ERROR', message: storableText(truncate(String(error))) };
-}
-
-function storableDetails(details: unknown): JsonValue {
+/** A snooze's delay made one every store can hold: NaN, negative or unreadable is 0. */
+function snoozeDelay(error: SnoozeError): number {
+  let delayMs: unknown;
   try {
-    toJsonText(details, 'details');
-    return details as JsonValue;
-  } catch (error) {
-    return { unstorable: (error as Error).message };
+    delayMs = error.delayMs;
+  } catch {
+    return 0;
   }
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_ERROR_MESSAGE ? `${text.slice(0, MAX_ERROR_MESSAGE)}…` : text;
+  if (typeof delayMs !== 'number' || !(delayMs > 0)) return 0;
+  return Math.min(MAX_SNOOZE_MS, Math.round(delayMs));
 }

@@ -64,7 +64,6 @@ export interface BuildCommandInput {
   dataJson: string;
   data?: JsonValue;
   options: SendOptions;
-  defaultMaxAttempts: number;
 }
 
 /** Validates send options and builds the row to insert; throws ValidationError naming the option. */
@@ -79,7 +78,8 @@ export function buildNewCommand(input: BuildCommandInput): NewCommand {
     dataJson: input.dataJson,
     data: input.data,
     priority: o.priority ?? 0,
-    maxAttempts: o.maxAttempts ?? input.defaultMaxAttempts,
+    // none named: the handler's policy decides, in the worker that runs it
+    maxAttempts: o.maxAttempts ?? null,
     delayMs: o.delay === undefined ? 0 : toDelayMs(o.delay),
     runAt: o.runAt ?? null,
     correlationId: o.correlationId ?? id,

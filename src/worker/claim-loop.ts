@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Backend } from '../backends/backend.js';
+import type { Backend, HandlerMaxAttempts } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
 import { ConfigurationError } from '../core/errors.js';
 import type { HandlerRegistry } from '../core/registry.js';
+import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
+import { logFailure } from './log-safely.js';
 
 /** One claim target: a domain, and the types of it this worker runs (null: all). */
 export interface ClaimTarget {
   domain: string;
   types: string[] | null;
+  /** What this worker's handlers of the domain allow, for sends that named no maxAttempts. */
+  handlerMaxAttempts: HandlerMaxAttempts;
 }
 
 /** What a worker claims from: its domains (default: every registered one), narrowed by types. */
@@ -28,8 +32,24 @@ export function claimPlan(
     .map((domain) => ({
       domain,
       types: types ? types.filter((t) => registry.get(domain, t)) : null,
+      handlerMaxAttempts: handlerMaxAttempts(registry, domain),
     }))
     .filter((p) => p.types === null || p.types.length > 0);
+}
+
+/**
+ * The max attempts of each handler of `domain` that differs from the default; a type
+ * without a handler here gets the default too (it goes to troubleshooting on its claim).
+ */
+export function handlerMaxAttempts(registry: HandlerRegistry, domain: string): HandlerMaxAttempts {
+  const fallback = DEFAULT_RETRY_POLICY.maxAttempts;
+  const policy: HandlerMaxAttempts = { types: [], limits: [], fallback };
+  for (const handler of registry.all()) {
+    if (handler.domain !== domain || handler.retryPolicy.maxAttempts === fallback) continue;
+    policy.types.push(handler.type);
+    policy.limits.push(handler.retryPolicy.maxAttempts);
+  }
+  return policy;
 }
 
 export interface ClaimLoopOptions {
@@ -64,7 +84,10 @@ export class ClaimLoop {
   constructor(private readonly o: ClaimLoopOptions) {}
 
   start(): void {
-    this.running = this.run();
+    // run() answers failures inside its loop; this is the last guard of the process
+    this.running = this.run().catch((error: unknown) =>
+      logFailure(this.o.logger, 'error', {}, error, 'the claim loop stopped'),
+    );
   }
 
   watches(domain: string): boolean {
@@ -115,18 +138,18 @@ export class ClaimLoop {
     let caughtUp = false;
     const waits = this.waitsByClaiming;
     while (!this.stopped) {
-      const { room, threshold } = this.o.room();
-      if (room < threshold) {
-        await this.wait(this.o.pollIntervalMs);
-        continue;
-      }
-      this.woken = false;
-      const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
       let asked = 0;
       let got = 0;
-      // a claim waiting for work is the worker being idle
-      this.claiming = !waitMs;
       try {
+        const { room, threshold } = this.o.room();
+        if (room < threshold) {
+          await this.wait(this.o.pollIntervalMs);
+          continue;
+        }
+        this.woken = false;
+        const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
+        // a claim waiting for work is the worker being idle
+        this.claiming = !waitMs;
         for (let i = 0; i < this.o.plan.length && got < room && !this.stopped; i++) {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
           const limit = Math.min(this.o.claimBatchSize, room - got);
@@ -138,6 +161,7 @@ export class ClaimLoop {
             limit,
             leaseMs: this.o.leaseMs,
             leaseToken: randomUUID(),
+            handlerMaxAttempts: target.handlerMaxAttempts,
             ...(waits ? { waitMs, signal: this.stopSignal.signal } : {}),
           });
           got += claimed.length;
@@ -145,20 +169,23 @@ export class ClaimLoop {
         }
         turn++;
         failures = 0;
+        this.claiming = false;
+        caughtUp = got < asked;
+        this.o.onRoundDone();
       } catch (error) {
         this.claiming = false;
         caughtUp = false;
         failures++;
-        this.o.logger.error(
-          { err: error, failures },
+        logFailure(
+          this.o.logger,
+          'error',
+          { failures },
+          error,
           'cannot claim commands from the store; retrying',
         );
         await sleep(storeRetryDelay(failures), this.stopSignal.signal);
         continue;
       }
-      this.claiming = false;
-      caughtUp = got < asked;
-      this.o.onRoundDone();
       // a waiting claim has done the waiting
       if (caughtUp && !this.woken && !waits) await this.wait(this.o.pollIntervalMs);
     }

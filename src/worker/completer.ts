@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import { sleep, storeRetryDelay } from './backoff.js';
+import { logFailure } from './log-safely.js';
 
 /**
  * The one completion path: every outcome of an attempt is queued here and written in
@@ -50,21 +51,47 @@ export class Completer {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0 && !this.retryTimer) {
       const group = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
-      void this.flush(group).finally(() => {
+      void this.flush(group).then(() => {
         this.inFlight--;
         this.pump();
         if (this.size === 0) {
           for (const resolve of this.drained.splice(0)) resolve();
-          this.onEmpty();
+          try {
+            this.onEmpty();
+          } catch (error) {
+            logFailure(this.logger, 'error', {}, error, 'failed after writing outcomes');
+          }
         }
       });
     }
   }
 
+  /** Writes one group; never rejects (pump runs it without waiting). */
   private async flush(group: Settlement[]): Promise<void> {
+    let result: SettleResult;
     try {
-      const result = await this.backend.settle({ workerId: this.workerId, settlements: group });
-      this.failures = 0;
+      result = await this.backend.settle({ workerId: this.workerId, settlements: group });
+    } catch (error) {
+      this.queue.unshift(...group);
+      this.failures++;
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.pump();
+        }, storeRetryDelay(this.failures));
+      }
+      logFailure(
+        this.logger,
+        'error',
+        { pending: this.queue.length },
+        error,
+        'cannot write outcomes to the store; retrying',
+      );
+      return;
+    }
+    this.failures = 0;
+    // What follows a written group must not put it back in the queue: it is written.
+    try {
       if (result.stale.length > 0) {
         this.logger.warn(
           { stale: result.stale.length },
@@ -73,18 +100,7 @@ export class Completer {
       }
       this.onSettled(result, group);
     } catch (error) {
-      this.queue.unshift(...group);
-      this.failures++;
-      this.logger.error(
-        { err: error, pending: this.queue.length },
-        'cannot write outcomes to the store; retrying',
-      );
-      if (!this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = null;
-          this.pump();
-        }, storeRetryDelay(this.failures));
-      }
+      logFailure(this.logger, 'error', {}, error, 'failed after writing outcomes');
     }
   }
 

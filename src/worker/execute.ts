@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { TakeTokenResult } from '../backends/backend.js';
 import type { ClaimedCommand, Command, JsonValue } from '../core/command.js';
 import type { HandlerContext, Middleware } from '../core/context.js';
+import { describeError } from '../core/describe-error.js';
 import { HandlerTimeoutError, PermanentError } from '../core/errors.js';
 import type { z } from 'zod';
 import type { Queryable } from '../core/queryable.js';
@@ -9,6 +10,7 @@ import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
 import type { SendOptions } from '../core/send-options.js';
 import type { RateLimitCallOptions } from '../ratelimit/spec.js';
 import type { LazyAbort } from './lazy-abort.js';
+import { logFailure } from './log-safely.js';
 
 export type SendFn = (
   domain: string,
@@ -112,7 +114,8 @@ export class CommandContext implements HandlerContext {
           causationId: c.id,
           ...options,
         }),
-      heartbeat: () => run.host.heartbeat(run),
+      // a handler may call it without awaiting it; a lost lease also aborts ctx.signal
+      heartbeat: () => handled(run.host.heartbeat(run)),
       rateLimit: (key, options) => run.host.rateLimit(run, key, options),
     };
     return this.bound;
@@ -144,7 +147,7 @@ export async function runHandler(
     return (await withTimeout(inner, run.handler.timeoutMs, run.controller)) as
       JsonValue | undefined;
   } catch (error) {
-    ctx.logger.warn({ err: error }, 'handler failed');
+    logFailure(ctx.logger, 'warn', {}, error, 'handler failed');
     throw error;
   }
 }
@@ -154,7 +157,13 @@ async function callHandler(run: Execution, data: unknown, ctx: HandlerContext): 
   return run.handler.fn(data, ctx);
 }
 
-function callChain(
+/**
+ * The middleware from `index` on, then `last`. Each link's result is made a promise (a
+ * middleware may return a plain value), and the promise `next()` hands a middleware is
+ * marked handled: one that calls `next()` without awaiting it must not leave a rejection
+ * no one handles. Whoever awaits it still sees the rejection.
+ */
+async function callChain(
   chain: readonly Middleware[],
   index: number,
   ctx: HandlerContext,
@@ -162,7 +171,12 @@ function callChain(
 ): Promise<unknown> {
   const mw = chain[index];
   if (!mw) return last();
-  return mw(ctx, () => callChain(chain, index + 1, ctx, last));
+  return mw(ctx, () => handled(callChain(chain, index + 1, ctx, last)));
+}
+
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 /**
@@ -200,6 +214,6 @@ function parseAtRun(schema: z.ZodType, data: unknown): unknown {
   try {
     return parseWithSchema(schema, data);
   } catch (error) {
-    throw new PermanentError((error as Error).message, { code: 'VALIDATION' });
+    throw new PermanentError(describeError(error).message, { code: 'VALIDATION' });
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend, Lease } from '../backends/backend.js';
+import { logFailure } from './log-safely.js';
 
 /**
  * Keeps this worker's leases alive: every third of the lease, one statement renews all
@@ -27,15 +28,20 @@ export class LeaseKeeper {
     this.timer = null;
   }
 
+  /** Runs from a timer without being awaited, so it never rejects. */
   private async renewAll(): Promise<void> {
-    const held = this.held().map((c) => ({ id: c.id, leaseToken: c.leaseToken, domain: c.domain }));
-    if (held.length === 0) return;
     try {
+      const held = this.held().map((c) => ({
+        id: c.id,
+        leaseToken: c.leaseToken,
+        domain: c.domain,
+      }));
+      if (held.length === 0) return;
       const { lost } = await this.backend.renewLeases({ leases: held, leaseMs: this.leaseMs });
       const tokens = new Map(held.map((c) => [c.id, c.leaseToken]));
       for (const id of lost) this.onLost(id, tokens.get(id)!);
     } catch (error) {
-      this.logger.warn({ err: error }, 'cannot renew leases; will try again');
+      logFailure(this.logger, 'warn', {}, error, 'cannot renew leases; will try again');
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/backend.js';
+import { logFailure } from './log-safely.js';
 
 export interface MaintenanceOptions {
   recoverEveryMs: number;
@@ -35,9 +36,17 @@ export class Maintenance {
       const timer = setInterval(() => {
         if (running) return;
         running = true;
-        const task = fn()
+        // from a timer, awaited by no one: a step that throws, even synchronously, is logged
+        const task = Promise.resolve()
+          .then(fn)
           .catch((error: unknown) =>
-            this.logger.warn({ err: error }, `maintenance: ${what} failed; will try again`),
+            logFailure(
+              this.logger,
+              'warn',
+              {},
+              error,
+              `maintenance: ${what} failed; will try again`,
+            ),
           )
           .finally(() => {
             running = false;
@@ -79,10 +88,16 @@ export class Maintenance {
       this.batchTimer = null;
       const batchIds = [...this.touched];
       this.touched.clear();
-      const check = this.backend
-        .finishBatches({ batchIds })
+      const check = Promise.resolve()
+        .then(() => this.backend.finishBatches({ batchIds }))
         .catch((error: unknown) =>
-          this.logger.warn({ err: error }, 'maintenance: batch completion failed; will try again'),
+          logFailure(
+            this.logger,
+            'warn',
+            {},
+            error,
+            'maintenance: batch completion failed; will try again',
+          ),
         )
         .finally(() => {
           this.batchCheck = null;

@@ -1,5 +1,6 @@
 import type { Settlement } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
+import { describeError } from '../core/describe-error.js';
 import { PermanentError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
 import type { RegisteredHandler } from '../core/registry.js';
@@ -29,10 +30,13 @@ export function resultJson(result: unknown): string | null {
   try {
     return toJsonText(result, 'result');
   } catch (error) {
-    throw new PermanentError(`the handler's result cannot be stored: ${(error as Error).message}`, {
-      code: 'INVALID_RESULT',
-      cause: error,
-    });
+    throw new PermanentError(
+      `the handler's result cannot be stored: ${describeError(error).message}`,
+      {
+        code: 'INVALID_RESULT',
+        cause: error,
+      },
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import { CommandContext, runHandler, type Execution, type ExecutionHost } from '
 import { ClaimLoop, claimPlan } from './claim-loop.js';
 import { LazyAbort } from './lazy-abort.js';
 import { failureSettlement, leaseOf, resultJson } from './outcomes.js';
+import { logFailure } from './log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { RunningSet } from './running.js';
@@ -245,7 +246,10 @@ export class Worker extends EventEmitter {
     if (handler.concurrency !== Number.POSITIVE_INFINITY)
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
     if (!handler.limits) this.stats.started++;
-    void this.execute(active);
+    // execute answers every failure itself; this catch is the last guard of the process
+    this.execute(active).catch((error: unknown) =>
+      logFailure(this.deps.logger, 'error', { commandId: command.id }, error, 'run failed'),
+    );
   }
 
   /** After a run, whatever its outcome: frees its place and starts what waits. */
@@ -311,8 +315,11 @@ export class Worker extends EventEmitter {
     } catch (error) {
       if (active.abandoned) return;
       if (!handlerFailed) {
-        this.deps.logger.warn(
-          { err: error, commandId: command.id },
+        logFailure(
+          this.deps.logger,
+          'warn',
+          { commandId: command.id },
+          error,
           'store failed around a handler; handing the command back',
         );
       }
@@ -339,7 +346,12 @@ export class Worker extends EventEmitter {
     }
     this.stats.stale += result.stale.length;
     if (result.touchedBatchIds.length > 0) this.maintenance?.batchesTouched(result.touchedBatchIds);
-    this.emit('settled', result);
+    try {
+      this.emit('settled', result);
+    } catch (error) {
+      // a listener's failure is the application's; the outcomes are written all the same
+      logFailure(this.deps.logger, 'error', {}, error, "a listener of 'settled' threw");
+    }
     if (wakeSelf && !this.stopping) this.nudge(true);
     this.checkIdle();
   }

@@ -230,6 +230,36 @@ export function leaseTests(ctx: SuiteContext): void {
       expect((await bus.get(sent.id)).lastError?.code).toBe('LEASE_EXPIRED');
     });
 
+    it("sends an expired command to troubleshooting by the claiming worker's handler policy when the send named none", async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const unnamed = await bus.send(domain, 'T', {});
+      const named = await bus.send(domain, 'T', {}, { maxAttempts: 2 });
+      const handlerMaxAttempts = { types: ['T'], limits: [1], fallback: 5 };
+      const claimed = await ctx.backend.claim({
+        workerId: 'w-policy',
+        domain,
+        types: null,
+        limit: 2,
+        leaseMs: 50,
+        leaseToken: randomUUID(),
+        handlerMaxAttempts,
+      });
+      expect(new Map(claimed.map((c) => [c.id, c.maxAttempts]))).toEqual(
+        new Map([
+          [unnamed.id, 1],
+          [named.id, 2],
+        ]),
+      );
+      await recoverUntil(unnamed.id, 'troubleshooting');
+      await recoverUntil(named.id, 'pending');
+      expect(await bus.get(unnamed.id)).toMatchObject({
+        attempts: 1,
+        maxAttempts: 1,
+        lastError: { code: 'LEASE_EXPIRED' },
+      });
+    });
+
     it('keeps a renewed lease alive past its first expiry', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();

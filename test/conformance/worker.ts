@@ -132,6 +132,82 @@ export function workerTests(ctx: SuiteContext): void {
       });
     });
 
+    it('fails a handler that throws a value with no usable string form with a readable error, and keeps running', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const bus = ctx.bus();
+        const domain = ctx.domain();
+        const { proxy, revoke } = Proxy.revocable(new Error('revoked'), {});
+        revoke();
+        const messageThrows = new Error('unused');
+        Object.defineProperty(messageThrows, 'message', {
+          get() {
+            throw new Error('message getter');
+          },
+        });
+        const cyclic: Record<string, unknown> = {};
+        cyclic['self'] = cyclic;
+        const throwers: Record<string, () => unknown> = {
+          NullProto: () => Object.create(null),
+          ToStringThrows: () => ({
+            toString() {
+              throw new Error('no text');
+            },
+          }),
+          Revoked: () => proxy,
+          MessageThrows: () => messageThrows,
+          NumericCode: () => Object.assign(new Error('numeric code'), { code: 42 }),
+          Huge: () => new Error('x'.repeat(5_000_000)),
+          Cyclic: () => new PermanentError('cyclic', { details: cyclic as JsonValue }),
+          DetailsThrow: () =>
+            Object.defineProperty(new PermanentError('details getter'), 'details', {
+              get() {
+                throw Object.create(null);
+              },
+            }),
+        };
+        for (const [type, make] of Object.entries(throwers)) {
+          bus.handle(domain, type, { maxAttempts: 1 }, () => {
+            throw make();
+          });
+        }
+        bus.handle(domain, 'Ok', () => 'still running');
+        const sent = await bus.sendMany(
+          Object.keys(throwers).map((type) => ({ domain, type, data: {} })),
+        );
+        const worker = await ctx.worker(bus);
+        for (const command of sent) await expectState(bus, command.id, 'troubleshooting');
+        for (const command of sent) {
+          const { lastError } = await bus.get(command.id);
+          expect(typeof lastError?.code, command.type).toBe('string');
+          expect(lastError?.message, command.type).toMatch(/\S/);
+          expect(lastError!.message.length, command.type).toBeLessThanOrEqual(4001);
+        }
+        const byType = new Map(
+          await Promise.all(
+            sent.map(async (c) => [c.type, (await bus.get(c.id)).lastError!] as const),
+          ),
+        );
+        expect(byType.get('NumericCode')).toMatchObject({ code: 'ERROR', message: 'numeric code' });
+        expect(byType.get('Cyclic')).toMatchObject({
+          code: 'PERMANENT',
+          message: 'cyclic',
+          details: { unstorable: expect.stringMatching(/cycl/) },
+        });
+        expect(byType.get('NullProto')!.message).toMatch(/cannot be turned into text/);
+        expect(byType.get('Revoked')!.message).toMatch(/revoked/);
+        const ok = await bus.send(domain, 'Ok', {});
+        await expectState(bus, ok.id, 'completed');
+        await worker.idle();
+        expect(worker.stats.troubleshooting).toBe(sent.length);
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it('writes the outcomes of more commands than one store call takes, each once', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
@@ -169,6 +245,34 @@ export function workerTests(ctx: SuiteContext): void {
       await expectState(bus, sent.id, 'troubleshooting');
       expect((await bus.get(sent.id)).attempts).toBe(2);
       expect((await bus.listTroubleshooting({ domain })).map((c) => c.id)).toEqual([sent.id]);
+    });
+
+    it("applies the worker's handler policy when the send named no maxAttempts and the sender has no handler", async () => {
+      const domain = ctx.domain();
+      // the usual deployment: a web process sends, a worker process handles
+      const sender = ctx.bus();
+      const workerBus = ctx.bus();
+      const seen: number[] = [];
+      workerBus.handle(
+        domain,
+        'Fail',
+        { maxAttempts: 2, backoff: { type: 'schedule', delays: [0] } },
+        (_d, c) => {
+          seen.push(c.maxAttempts);
+          throw new Error('boom');
+        },
+      );
+      const unnamed = await sender.send(domain, 'Fail', {});
+      const named = await sender.send(domain, 'Fail', {}, { maxAttempts: 3 });
+      expect(unnamed.maxAttempts).toBeNull();
+      expect((await sender.get(unnamed.id)).maxAttempts).toBeNull();
+      expect(named.maxAttempts).toBe(3);
+      await ctx.worker(workerBus);
+      await expectState(sender, unnamed.id, 'troubleshooting');
+      await expectState(sender, named.id, 'troubleshooting');
+      expect(await sender.get(unnamed.id)).toMatchObject({ attempts: 2, maxAttempts: 2 });
+      expect(await sender.get(named.id)).toMatchObject({ attempts: 3, maxAttempts: 3 });
+      expect(seen.sort()).toEqual([2, 2, 3, 3, 3]);
     });
 
     it('snoozes without spending an attempt', async () => {

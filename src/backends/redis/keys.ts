@@ -44,6 +44,7 @@ export const COMMAND_FIELDS = [
   'k', // idempotency key
   'res', // result (JSON)
   'e', // last error (JSON)
+  'pm', // max attempts of the handler's policy, written by each claim (used when 'm' is '')
 ] as const;
 
 /**

@@ -18,9 +18,12 @@ const num = (v: string | null | undefined) => Number(v ?? 0);
 const date = (v: string | null | undefined) => new Date(Number(v ?? 0));
 const json = <T>(v: string | null | undefined): T | null =>
   v === null || v === undefined ? null : (JSON.parse(v) as T);
+/** The send's max attempts ('' when it named none), else the last claim's handler policy. */
+const maxAttempts = (sent: string | null | undefined, policy: string | null | undefined) =>
+  sent ? Number(sent) : policy ? Number(policy) : null;
 
 export function toCommand(domain: string, reply: CommandReply): Command {
-  const [id, t, s, d, p, a, m, r, c, u, , le, w, , co, ca, b, k, res, e] = reply;
+  const [id, t, s, d, p, a, m, r, c, u, , le, w, , co, ca, b, k, res, e, pm] = reply;
   return {
     id,
     domain,
@@ -29,7 +32,7 @@ export function toCommand(domain: string, reply: CommandReply): Command {
     state: s as CommandState,
     priority: num(p),
     attempts: num(a),
-    maxAttempts: num(m),
+    maxAttempts: maxAttempts(m, pm),
     runAt: date(r),
     createdAt: date(c),
     updatedAt: date(u),
@@ -46,7 +49,7 @@ export function toCommand(domain: string, reply: CommandReply): Command {
 
 /**
  * A claimed command as the claim script returns it: CLAIM_FIELDS (keys.ts) with the id in
- * the state's place and the attempt counted. What the claim wrote (state, lease, worker,
+ * the state's place, the attempt counted and the max attempts resolved. What the claim wrote (state, lease, worker,
  * update time) comes from the claim's own parameters and the server time it returned.
  */
 export type ClaimReply = [string, ...(string | null)[]];

@@ -30,7 +30,7 @@ import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
 import { toClaimed, type ClaimReply } from './records.js';
 import { defineScripts, runScript, runScripts, type ScriptCall } from './scripts/runner.js';
-import { chunks, packSettlements } from './script-args.js';
+import { chunks, handlerMaxAttemptsArgs, packSettlements } from './script-args.js';
 import { RedisSending } from './sending.js';
 import { TicketDelivery } from './tickets.js';
 
@@ -151,6 +151,7 @@ export class RedisBackend implements Backend {
       params.leaseToken,
       params.leaseMs,
       params.workerId,
+      ...handlerMaxAttemptsArgs(params.handlerMaxAttempts),
       held.length,
       ...held,
       ...(params.types ?? []),

@@ -1,6 +1,7 @@
 import { pendingCommand } from '../../core/records.js';
 import type { Command, NewCommand } from '../../core/command.js';
-import type { Settlement } from '../backend.js';
+import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
+import type { HandlerMaxAttempts, Settlement } from '../backend.js';
 import { FIELD_SEPARATOR as FS, RECORD_END } from './scripts/index.js';
 
 /** Commands per script call: large enough to amortise the call, small enough not to stall Redis. */
@@ -30,7 +31,7 @@ export function insertArgs(c: NewCommand): string[] {
     c.type,
     c.dataJson,
     String(c.priority),
-    String(c.maxAttempts),
+    c.maxAttempts === null ? '' : String(c.maxAttempts),
     String(c.delayMs),
     c.runAt ? String(c.runAt.getTime()) : '',
     c.correlationId ?? '',
@@ -64,4 +65,16 @@ function settlementRecord(s: Settlement): string {
 export function newCommand(c: NewCommand, now: number): Command {
   const at = new Date(now);
   return pendingCommand(c, at, c.runAt ?? new Date(now + c.delayMs));
+}
+
+/**
+ * The claim script's ARGV[6] and ARGV[7] (scripts/claim.ts): the handlers' max attempts by
+ * type as a JSON object ('' when no type differs), and every other type's.
+ */
+export function handlerMaxAttemptsArgs(policy: HandlerMaxAttempts | undefined): [string, string] {
+  if (!policy) return ['', String(DEFAULT_RETRY_POLICY.maxAttempts)];
+  if (policy.types.length === 0) return ['', String(policy.fallback)];
+  const byType: Record<string, number> = {};
+  policy.types.forEach((type, i) => (byType[type] = policy.limits[i]!));
+  return [JSON.stringify(byType), String(policy.fallback)];
 }

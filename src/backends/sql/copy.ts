@@ -48,7 +48,7 @@ export function copyText(commands: readonly NewCommand[]): string {
   let text = '';
   for (const c of commands) {
     // ids, domains and types are UUIDs and checked names: nothing in them to escape
-    text += `${c.id}\t${c.domain}\t${c.type}\t${field(c.dataJson)}\t${c.priority}\t${c.maxAttempts}\t${field(c.correlationId)}\t${field(c.causationId)}\t${field(c.batchId)}\n`;
+    text += `${c.id}\t${c.domain}\t${c.type}\t${field(c.dataJson)}\t${c.priority}\t${c.maxAttempts ?? '\\N'}\t${field(c.correlationId)}\t${field(c.causationId)}\t${field(c.batchId)}\n`;
   }
   return text;
 }

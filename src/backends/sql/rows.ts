@@ -15,7 +15,10 @@ export interface CommandRow {
   state: CommandState;
   priority: number;
   attempts: number;
-  max_attempts: number;
+  /** As the send named it; NULL: the handler's policy (policy_max_attempts). */
+  max_attempts: number | null;
+  /** The handler's max attempts in the worker that claimed the command last. */
+  policy_max_attempts: number | null;
   run_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -40,7 +43,7 @@ export function toCommand(row: CommandRow): Command {
     state: row.state,
     priority: row.priority,
     attempts: row.attempts,
-    maxAttempts: row.max_attempts,
+    maxAttempts: row.max_attempts ?? row.policy_max_attempts,
     runAt: row.run_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -92,8 +95,19 @@ export function toClaimed(row: ClaimedRow, claim: ClaimStamp): ClaimedCommand {
 
 export type ClaimedRow = Omit<
   CommandRow,
-  'state' | 'run_at' | 'updated_at' | 'lease_expires_at' | 'result' | 'lease_token' | 'worker_id'
->;
+  | 'state'
+  | 'run_at'
+  | 'updated_at'
+  | 'lease_expires_at'
+  | 'result'
+  | 'lease_token'
+  | 'worker_id'
+  | 'max_attempts'
+  | 'policy_max_attempts'
+> & {
+  /** Resolved by the claim: the send's, else the handler policy it wrote. */
+  max_attempts: number;
+};
 
 export interface AuditRow {
   command_id: string;

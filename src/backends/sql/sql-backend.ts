@@ -1,5 +1,6 @@
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import { pendingCommand } from '../../core/records.js';
+import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -38,6 +39,10 @@ import {
   type AuditRow,
   type CommandRow,
 } from './rows.js';
+
+/** A claim's handler policy when no type differs from the fallback (see ClaimParams). */
+const NO_TYPES: string[] = [];
+const NO_LIMITS: number[] = [];
 
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
@@ -198,12 +203,16 @@ export class SqlBackend implements Backend {
   }
 
   async claim(params: ClaimParams): Promise<ClaimedCommand[]> {
+    const policy = params.handlerMaxAttempts;
     const args: unknown[] = [
       params.domain,
       params.limit,
       params.leaseToken,
       params.leaseMs,
       params.workerId,
+      policy?.types ?? NO_TYPES,
+      policy?.limits ?? NO_LIMITS,
+      policy?.fallback ?? DEFAULT_RETRY_POLICY.maxAttempts,
     ];
     const sql = params.types ? this.q.claimTypes : this.q.claimAnyType;
     if (params.types) args.push(params.types);

@@ -29,14 +29,21 @@ import { PRELUDE } from './prelude.js';
  * queue with their tickets, up to 1,000 per call, in the same atomic step. The consumer
  * group is created here too when it is missing (keys deleted under a running worker).
  *
+ * Each claimed command also gets `pm`, the max attempts its type's handler allows in the
+ * claiming worker, which applies when the send named none (`m` is ''): recover reads it
+ * when the lease expires.
+ *
  * KEYS[1] types     KEYS[2] delayed     KEYS[3] leases     KEYS[4] counts
  * KEYS[5] stream    KEYS[6] maxlease
  * ARGV[1] key base, ARGV[2] limit, ARGV[3] lease token, ARGV[4] lease ms, ARGV[5] worker id
- * ARGV[6] n, the number of tickets already read for this worker, ARGV[7 .. 6+n] their ids
- * ARGV[7+n ...] the types to claim (none = every type of the domain)
+ * ARGV[6] the handlers' max attempts by type, as a JSON object, or '' for none
+ * ARGV[7] the max attempts of every other type
+ * ARGV[8] n, the number of tickets already read for this worker, ARGV[9 .. 8+n] their ids
+ * ARGV[9+n ...] the types to claim (none = every type of the domain)
  *
  * Returns {now, row, ...}: per claimed command, its CLAIM_FIELDS with the state's place
- * taken by its id and the attempt already counted (see toClaimed in ../records.ts).
+ * taken by its id, the attempt already counted and the max attempts resolved (the send's,
+ * else the handler's) (see toClaimed in ../records.ts).
  */
 export const claimScript = {
   name: 'dbxClaim',
@@ -45,7 +52,12 @@ export const claimScript = {
 local now = now_ms()
 local limit = tonumber(ARGV[2])
 local token, lease_ms, worker = ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local held = tonumber(ARGV[6])
+local fallback_limit = ARGV[7]
+local limits = {}
+if ARGV[6] ~= '' then
+  for typ, n in pairs(cjson.decode(ARGV[6])) do limits[typ] = string.format('%d', n) end
+end
+local held = tonumber(ARGV[8])
 
 promote_due(now)
 
@@ -56,7 +68,7 @@ if lease_ms > tonumber(redis.call('GET', KEYS[6]) or 0) then
 end
 
 local tickets = {}
-for i = 7, 6 + held do tickets[#tickets + 1] = ARGV[i] end
+for i = 9, 8 + held do tickets[#tickets + 1] = ARGV[i] end
 local want = limit - #tickets
 if want > 0 then
   local read = redis.pcall('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', want, 'STREAMS', KEYS[5], '>')
@@ -71,7 +83,7 @@ if want > 0 then
 end
 
 local types = {}
-for i = 7 + held, #ARGV do types[#types + 1] = ARGV[i] end
+for i = 9 + held, #ARGV do types[#types + 1] = ARGV[i] end
 if #types == 0 then types = redis.call('SMEMBERS', KEYS[1]) end
 
 -- members picked, in claim order
@@ -105,8 +117,9 @@ local expires = int(now + lease_ms)
 local nows = int(now)
 local leases = {}
 local pinned = 0
--- one field list for every command's HSET (the attempt, 4, and the ticket, 16, change)
-local fields = {'s', 'in_progress', 'a', '', 'lt', token, 'le', expires, 'w', worker, 'sa', nows, 'u', nows, 'tk', ''}
+-- one field list for every command's HSET (the attempt, 4, the ticket, 16, and the
+-- handler's max attempts, 18, change)
+local fields = {'s', 'in_progress', 'a', '', 'lt', token, 'le', expires, 'w', worker, 'sa', nows, 'u', nows, 'tk', '', 'pm', ''}
 local attempts = {}
 for _, member in ipairs(picked) do
   local id = string.sub(member, 14)
@@ -125,12 +138,14 @@ for _, member in ipairs(picked) do
       attempt = string.format('%d', tonumber(a) + 1)
       attempts[a] = attempt
     end
-    fields[4], fields[16] = attempt, ticket or ''
+    local policy = limits[f[2]] or fallback_limit
+    fields[4], fields[16], fields[18] = attempt, ticket or '', policy
     redis.call('HSET', key, unpack(fields))
     leases[#leases + 1] = expires
     leases[#leases + 1] = id
     moved(f[11], 'pending', 'in_progress')
     f[1], f[5] = id, attempt
+    if not f[6] or f[6] == '' then f[6] = policy end
     out[#out + 1] = f
   end
 end

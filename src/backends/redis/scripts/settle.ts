@@ -171,8 +171,9 @@ return renewed
  *    that long, since renew resets them. Their commands are dealt with by step 3 (the
  *    lease expired) or were ready all along.
  * 3. Commands whose lease expired go back to pending (the attempt counts, with a new
- *    ticket) or, with no attempt left, to troubleshooting; each is audited as 'lease
- *    expired' by 'system', and its old ticket is acknowledged.
+ *    ticket) or, with no attempt left (the send's max attempts, else the handler policy
+ *    the claim wrote), to troubleshooting; each is audited as 'lease expired' by
+ *    'system', and its old ticket is acknowledged.
  *
  * KEYS[1] leases    KEYS[2] trouble    KEYS[3] stream    KEYS[4] maxlease
  * ARGV[1] key base, ARGV[2] limit, ARGV[3] lease ms assumed when maxlease is unset
@@ -202,10 +203,12 @@ local n, batches, seen, acks = 0, {}, {}, {}
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[1], id)
   local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'a', 'm', 'sa', 'w', 'b', 'e', 't', 'p', 'tk')
+  local f = redis.call('HMGET', key, 's', 'a', 'm', 'sa', 'w', 'b', 'e', 't', 'p', 'tk', 'pm')
   if f[1] == 'in_progress' then
     local attempts = tonumber(f[2])
-    local to = attempts >= tonumber(f[3]) and 'troubleshooting' or 'pending'
+    -- the send's max attempts, else the handler policy its claim wrote
+    local limit = tonumber(f[3]) or tonumber(f[11])
+    local to = (limit and attempts >= limit) and 'troubleshooting' or 'pending'
     if f[10] and f[10] ~= '' then acks[#acks + 1] = f[10] end
     redis.call('HSET', key, 's', to, 'e', err, 'r', int(now), 'u', int(now), 'tk', '')
     redis.call('HDEL', key, 'lt', 'le')

@@ -2,7 +2,8 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_limits.js';
 import * as m003 from './003_audit_trail.js';
 import * as m004 from './004_batch_index.js';
-import * as m008 from './008_refused_outcomes.js';
+import * as m005 from './005_handler_max_attempts.js';
+import * as m006 from './006_refused_outcomes.js';
 
 export interface Migration {
   version: number;
@@ -17,7 +18,12 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'limits', up: m002.up },
   { version: 3, name: 'audit trail view, json payloads', up: m003.up },
   { version: 4, name: 'batch index of waiting commands, final batch counts', up: m004.up },
-  { version: 8, name: 'audit trail view with refused outcomes', up: m008.up },
+  {
+    version: 5,
+    name: 'max attempts of the handler policy when the send names none',
+    up: m005.up,
+  },
+  { version: 6, name: 'audit trail view with refused outcomes', up: m006.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
