@@ -1,6 +1,55 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { Backend, BatchInfo } from '../../src/backends/backend.js';
+import type { CommandBus } from '../../src/bus/bus.js';
 import { PermanentError } from '../../src/core/errors.js';
-import { eventually, type SuiteContext } from './context.js';
+import { eventually, expectState, type SuiteContext } from './context.js';
+
+/**
+ * Completes `n` pending commands of `domain` the way a worker does, but without finishing
+ * their batches: as if the worker died after the settle, before its batch check.
+ */
+async function completeWithoutFinishing(backend: Backend, domain: string, n: number) {
+  const leaseToken = randomUUID();
+  const claimed = await backend.claim({
+    workerId: 'finisher-test',
+    domain,
+    types: null,
+    limit: n,
+    leaseMs: 60_000,
+    leaseToken,
+  });
+  expect(claimed).toHaveLength(n);
+  const settled = await backend.settle({
+    workerId: 'finisher-test',
+    settlements: claimed.map((c) => ({
+      kind: 'complete' as const,
+      id: c.id,
+      leaseToken,
+      domain,
+      resultJson: null,
+    })),
+  });
+  expect(settled.applied).toHaveLength(n);
+}
+
+/** Waits for the batch to finish (its completion command sent) and returns it. */
+async function finished(bus: CommandBus, id: string): Promise<BatchInfo> {
+  return eventually(async () => {
+    const batch = await bus.getBatch(id);
+    expect(batch.finishedAt).not.toBeNull();
+    return batch;
+  });
+}
+
+const none = {
+  pending: 0,
+  inProgress: 0,
+  completed: 0,
+  cancelled: 0,
+  troubleshooting: 0,
+  failed: 0,
+};
 
 export function batchTests(ctx: SuiteContext): void {
   describe('batches', () => {
@@ -114,6 +163,153 @@ export function batchTests(ctx: SuiteContext): void {
       const good = await bus.createBatch({ commands: [{ domain, type: 'Ok', data: {} }] });
       await ctx.worker(bus);
       await eventually(async () => expect((await bus.getBatch(good.id)).status).toBe('completed'));
+    });
+
+    it('counts a finished batch live after an operator retry of a failed member and its later success; the completion command is sent once', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let fixed = false;
+      bus.handle(domain, 'Bill', (data: { n: number }) => {
+        if (data.n === 0 && !fixed) throw new PermanentError('no account');
+        return 'billed';
+      });
+      const batch = await bus.createBatch({
+        commands: [0, 1, 2].map((n) => ({ domain, type: 'Bill', data: { n } })),
+        onComplete: { domain, type: 'BillingDone', data: {} },
+      });
+      const first = await ctx.worker(bus, { types: ['Bill'] });
+      const atFinish = await finished(bus, batch.id);
+      expect(atFinish.status).toBe('completed_with_failures');
+      expect(atFinish.counts).toEqual({
+        ...none,
+        total: 3,
+        completed: 2,
+        troubleshooting: 1,
+        failed: 1,
+      });
+      await first.stop(2000);
+
+      const [failed] = await bus.list({ domain, state: 'troubleshooting' });
+      await bus.retry(failed!.id);
+      const retried = await bus.getBatch(batch.id);
+      // Live: the member waits again (its failed attempt still counts as failed), so the
+      // batch is in progress again; when it first finished does not change.
+      expect(retried.counts).toEqual({ ...none, total: 3, pending: 1, completed: 2, failed: 1 });
+      expect(retried.status).toBe('in_progress');
+      expect(retried.finishedAt).toEqual(atFinish.finishedAt);
+      expect(retried.completionCommandId).toBe(atFinish.completionCommandId);
+
+      fixed = true;
+      await ctx.worker(bus, { types: ['Bill'] });
+      await expectState(bus, failed!.id, 'completed');
+      const done = await bus.getBatch(batch.id);
+      expect(done.counts).toEqual({ ...none, total: 3, completed: 3 });
+      expect(done.status).toBe('completed');
+      expect(done.finishedAt).toEqual(atFinish.finishedAt);
+
+      // The completion command went out once, at the finish, with the counts of then.
+      expect(await ctx.backend.finishBatches({ batchIds: [batch.id] })).toEqual([]);
+      const sent = await bus.list({ domain, type: 'BillingDone' });
+      expect(sent.map((c) => c.id)).toEqual([atFinish.completionCommandId]);
+      expect(sent[0]!.data).toMatchObject({
+        status: 'completed_with_failures',
+        counts: { completed: 2, troubleshooting: 1 },
+      });
+    });
+
+    it('counts a finished batch live after an operator cancels, completes, or retries then cancels its members', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Fail', () => {
+        throw new PermanentError('never works');
+      });
+      const batch = await bus.createBatch({
+        commands: [0, 1, 2, 3].map((n) => ({ domain, type: 'Fail', data: { n } })),
+      });
+      const worker = await ctx.worker(bus);
+      const atFinish = await finished(bus, batch.id);
+      expect(atFinish.counts).toEqual({ ...none, total: 4, troubleshooting: 4, failed: 4 });
+      await worker.stop(2000);
+      const ids = (await bus.list({ domain, state: 'troubleshooting' })).map((c) => c.id);
+      expect(ids).toHaveLength(4);
+
+      await bus.cancel(ids[0]!);
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'completed_with_failures',
+        counts: { ...none, total: 4, cancelled: 1, troubleshooting: 3, failed: 3 },
+      });
+      await bus.complete(ids[1]!, { byHand: true });
+      await bus.retry(ids[2]!);
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'in_progress',
+        counts: {
+          ...none,
+          total: 4,
+          pending: 1,
+          completed: 1,
+          cancelled: 1,
+          troubleshooting: 1,
+          failed: 2,
+        },
+      });
+      await bus.cancel(ids[2]!);
+      await bus.complete(ids[3]!);
+      const now = await bus.getBatch(batch.id);
+      expect(now.counts).toEqual({ ...none, total: 4, completed: 2, cancelled: 2 });
+      expect(now.status).toBe('completed_with_failures');
+      expect(now.finishedAt).toEqual(atFinish.finishedAt);
+    });
+
+    it('sends one completion command when several finish the same batch at once', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const batch = await bus.createBatch({
+        commands: [0, 1, 2].map((n) => ({ domain, type: 'T', data: { n } })),
+        onComplete: { domain, type: 'Done', data: {} },
+      });
+      await completeWithoutFinishing(ctx.backend, domain, 3);
+      // Workers that each settled a member, and sweeps, all finishing the batch together.
+      const finishes = await Promise.all([
+        ...Array.from({ length: 6 }, () => ctx.backend.finishBatches({ batchIds: [batch.id] })),
+        ctx.backend.finishBatches({}),
+        ctx.backend.finishBatches({}),
+      ]);
+      const ours = finishes.flat().filter((b) => b.id === batch.id);
+      expect(ours).toHaveLength(1);
+      const sent = await bus.list({ domain, type: 'Done' });
+      expect(sent).toHaveLength(1);
+      expect(ours[0]!.completionCommandId).toBe(sent[0]!.id);
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'completed',
+        completionCommandId: sent[0]!.id,
+      });
+    });
+
+    it('the sweep finishes a batch whose finish was lost, however many older batches are open', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const waiting = ctx.domain('waiting');
+      const open: string[] = [];
+      for (let n = 0; n < 150; n++) {
+        const older = await bus.createBatch({
+          commands: [{ domain: waiting, type: 'Later', data: {} }],
+        });
+        open.push(older.id);
+      }
+      const batch = await bus.createBatch({
+        commands: [{ domain, type: 'T', data: {} }],
+        onComplete: { domain, type: 'Done', data: {} },
+      });
+      await completeWithoutFinishing(ctx.backend, domain, 1);
+      // A sweep may look at only part of the open batches, but every one of them within
+      // a few sweeps: here about 150 open (with the suite's others, under 250).
+      let found: BatchInfo | undefined;
+      for (let sweep = 0; sweep < 6 && !found; sweep++)
+        found = (await ctx.backend.finishBatches({})).find((b) => b.id === batch.id);
+      expect(found).toMatchObject({ id: batch.id, status: 'completed' });
+      expect(await bus.list({ domain, type: 'Done' })).toHaveLength(1);
+      for (const c of await bus.list({ domain: waiting, limit: 1000 })) await bus.cancel(c.id);
+      expect((await bus.getBatch(open[0]!)).status).toBe('completed_with_failures');
     });
   });
 }

@@ -1,4 +1,5 @@
 import { batchCompletionCommand } from '../../core/records.js';
+import { batchStatus } from '../batch-status.js';
 import type { NewCommand } from '../../core/command.js';
 import type { SqlDriver } from './driver.js';
 import type {
@@ -20,6 +21,7 @@ interface BatchRow {
   status: BatchStatus | null;
   completion_command_id: string | null;
   final_counts: BatchCounts | null;
+  cancelled_after_finish: number;
 }
 
 interface CountRow {
@@ -42,8 +44,14 @@ interface CountRow {
  * embedded store). The batch index (migration 4) holds only the states a command waits or
  * stops in: pending, troubleshooting, cancelled. Running commands are found through the
  * lease index, which holds only what runs now; completed ones are the total less the rest.
- * A finished batch keeps its final counts on its row, so retention pruning its commands
- * does not change them.
+ *
+ * Counts are live before and after the finish (see batchStatus). Retention prunes
+ * completed and cancelled commands, which would move a pruned cancelled one into
+ * `completed`; so a finished batch takes its cancelled count from its row instead: the
+ * count at the finish (final_counts, also what its completion command carried) plus the
+ * members cancelled since (cancelled_after_finish, counted by the operator's cancel, the
+ * only way a member is cancelled). Its other members that can still move were in
+ * troubleshooting at the finish and are not pruned while they wait.
  */
 export class BatchStore {
   private readonly t: string;
@@ -55,6 +63,8 @@ export class BatchStore {
   readonly running: string;
   /** The counts of batch $1 but completed (total less the rest). */
   readonly counts: string;
+  /** The same but cancelled (0), for a finished batch: its row has them. */
+  readonly countsFinished: string;
 
   constructor(schema: string) {
     const t = (this.t = `"${schema}"`);
@@ -75,16 +85,18 @@ LIMIT 100`;
     this.running = `
 SELECT DISTINCT c.batch_id AS id FROM ${t}.commands c
 WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
-    this.counts = `
-SELECT w.pending, w.troubleshooting, w.cancelled, r.in_progress, w.failed + r.failed AS failed
+    const counts = (waiting: string, cancelled: string) => `
+SELECT w.pending, w.troubleshooting, ${cancelled} AS cancelled, r.in_progress, w.failed + r.failed AS failed
 FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
              count(*) FILTER (WHERE state = 'troubleshooting') AS troubleshooting,
              count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
              count(*) FILTER (WHERE state <> 'cancelled' AND last_error IS NOT NULL) AS failed
       FROM ${t}.commands
-      WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting', 'cancelled')) w,
+      WHERE batch_id = $1 AND state IN (${waiting})) w,
      (SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = $1) r`;
+    this.counts = counts(`'pending', 'troubleshooting', 'cancelled'`, 'w.cancelled');
+    this.countsFinished = counts(`'pending', 'troubleshooting'`, '0');
   }
 
   async create(
@@ -113,15 +125,28 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
     const found = await db.query<BatchRow>(`SELECT * FROM ${this.t}.batches WHERE id = $1`, [id]);
     const row = found.rows[0];
     if (!row) return null;
-    return toBatchInfo(row, row.final_counts ?? (await this.countsOf(db, id, row.total)));
+    const cancelled = row.final_counts
+      ? row.final_counts.cancelled + row.cancelled_after_finish
+      : null;
+    return toBatchInfo(row, await this.countsOf(db, id, row.total, cancelled));
   }
 
-  private async countsOf(db: Queryable, id: string, total: number): Promise<BatchCounts> {
-    const row = (await db.query<CountRow>(this.counts, [id])).rows[0]!;
+  /** Live counts; `cancelled` given for a finished batch (see the class comment). */
+  private async countsOf(
+    db: Queryable,
+    id: string,
+    total: number,
+    finishedCancelled: number | null = null,
+  ): Promise<BatchCounts> {
+    const row = (
+      finishedCancelled === null
+        ? await db.query<CountRow>(this.counts, [id])
+        : await db.query<CountRow>(this.countsFinished, [id])
+    ).rows[0]!;
     const pending = Number(row.pending);
     const inProgress = Number(row.in_progress);
     const troubleshooting = Number(row.troubleshooting);
-    const cancelled = Number(row.cancelled);
+    const cancelled = finishedCancelled ?? Number(row.cancelled);
     return {
       total,
       pending,
@@ -179,8 +204,7 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
     if (!row) return null;
     const counts = await this.countsOf(tx, id, row.total);
     if (counts.pending + counts.inProgress > 0) return null;
-    const status: BatchStatus =
-      counts.completed === counts.total ? 'completed' : 'completed_with_failures';
+    const status = batchStatus(counts, true);
     const completion = row.on_complete
       ? batchCompletionCommand(id, row.on_complete, { status, counts })
       : null;
@@ -197,13 +221,10 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
 }
 
 function toBatchInfo(row: BatchRow, counts: BatchCounts): BatchInfo {
-  const started =
-    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0;
-  const status: BatchStatus = row.status ?? (started ? 'in_progress' : 'pending');
   return {
     id: row.id,
     name: row.name,
-    status,
+    status: batchStatus(counts, row.finished_at !== null),
     counts,
     createdAt: row.created_at,
     finishedAt: row.finished_at,
