@@ -92,13 +92,6 @@ describe.runIf(available)('PostgreSQL plans', () => {
   it('counts a batch from its indexes', async () => {
     const plan = await genericPlan('batch_counts', batches.counts, ['uuid'], [`'${batchId}'`]);
     expect(plan).toContain('commands_leases');
-    const finished = await genericPlan(
-      'batch_counts_finished',
-      batches.countsFinished,
-      ['uuid'],
-      [`'${batchId}'`],
-    );
-    expect(finished).toContain('commands_leases');
   });
 
   it('claims from the pending index', async () => {

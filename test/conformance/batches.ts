@@ -260,6 +260,24 @@ export function batchTests(ctx: SuiteContext): void {
       expect(now.finishedAt).toEqual(atFinish.finishedAt);
     });
 
+    it('keeps counting a cancelled member after retention has pruned it', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const batch = await bus.createBatch({
+        commands: [0, 1].map((n) => ({ domain, type: 'NoHandler', data: { n } })),
+      });
+      const [first] = await bus.list({ domain });
+      await bus.cancel(first!.id);
+      await eventually(async () => {
+        await ctx.backend.prune({ olderThanMs: 0, limit: 1000 });
+        expect(await ctx.backend.getCommand(first!.id)).toBeNull();
+      });
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'in_progress',
+        counts: { ...none, total: 2, pending: 1, cancelled: 1 },
+      });
+    });
+
     it('sends one completion command when several finish the same batch at once', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();

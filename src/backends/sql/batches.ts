@@ -21,14 +21,20 @@ interface BatchRow {
   status: BatchStatus | null;
   completion_command_id: string | null;
   final_counts: BatchCounts | null;
-  cancelled_after_finish: number;
+  cancelled: number;
 }
+
+/**
+ * Named, not `*`: statements are prepared once per connection, and a prepared `SELECT *`
+ * fails ("cached plan must not change result type") once a migration adds a column.
+ */
+const BATCH_COLUMNS = `id, name, total, on_complete, created_at, finished_at, status,
+  completion_command_id, final_counts, cancelled`;
 
 interface CountRow {
   pending: number | string;
   in_progress: number | string;
   troubleshooting: number | string;
-  cancelled: number | string;
   failed: number | string;
 }
 
@@ -45,13 +51,11 @@ interface CountRow {
  * stops in: pending, troubleshooting, cancelled. Running commands are found through the
  * lease index, which holds only what runs now; completed ones are the total less the rest.
  *
- * Counts are live before and after the finish (see batchStatus). Retention prunes
- * completed and cancelled commands, which would move a pruned cancelled one into
- * `completed`; so a finished batch takes its cancelled count from its row instead: the
- * count at the finish (final_counts, also what its completion command carried) plus the
- * members cancelled since (cancelled_after_finish, counted by the operator's cancel, the
- * only way a member is cancelled). Its other members that can still move were in
- * troubleshooting at the finish and are not pruned while they wait.
+ * Cancelled ones are counted on the batch row, by the cancel (an operator's or the
+ * application's, the only way a command is cancelled, and rare): retention prunes
+ * cancelled commands, and counted from the table a pruned one would become `completed`.
+ * The counts are live before and after the finish (see batchStatus); the row also keeps
+ * those of the finish (final_counts, what the completion command carried).
  */
 export class BatchStore {
   private readonly t: string;
@@ -61,10 +65,8 @@ export class BatchStore {
   readonly withoutPendingAmong: string;
   /** Which of the batches $1 have a command running. */
   readonly running: string;
-  /** The counts of batch $1 but completed (total less the rest). */
+  /** The counts of batch $1 but completed (total less the rest) and cancelled (its row). */
   readonly counts: string;
-  /** The same but cancelled (0), for a finished batch: its row has them. */
-  readonly countsFinished: string;
 
   constructor(schema: string) {
     const t = (this.t = `"${schema}"`);
@@ -85,18 +87,15 @@ LIMIT 100`;
     this.running = `
 SELECT DISTINCT c.batch_id AS id FROM ${t}.commands c
 WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
-    const counts = (waiting: string, cancelled: string) => `
-SELECT w.pending, w.troubleshooting, ${cancelled} AS cancelled, r.in_progress, w.failed + r.failed AS failed
+    this.counts = `
+SELECT w.pending, w.troubleshooting, r.in_progress, w.failed + r.failed AS failed
 FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
              count(*) FILTER (WHERE state = 'troubleshooting') AS troubleshooting,
-             count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-             count(*) FILTER (WHERE state <> 'cancelled' AND last_error IS NOT NULL) AS failed
+             count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands
-      WHERE batch_id = $1 AND state IN (${waiting})) w,
+      WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting')) w,
      (SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = $1) r`;
-    this.counts = counts(`'pending', 'troubleshooting', 'cancelled'`, 'w.cancelled');
-    this.countsFinished = counts(`'pending', 'troubleshooting'`, '0');
   }
 
   async create(
@@ -122,31 +121,21 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
   }
 
   async get(db: Queryable, id: string): Promise<BatchInfo | null> {
-    const found = await db.query<BatchRow>(`SELECT * FROM ${this.t}.batches WHERE id = $1`, [id]);
+    const found = await db.query<BatchRow>(
+      `SELECT ${BATCH_COLUMNS} FROM ${this.t}.batches WHERE id = $1`,
+      [id],
+    );
     const row = found.rows[0];
     if (!row) return null;
-    const cancelled = row.final_counts
-      ? row.final_counts.cancelled + row.cancelled_after_finish
-      : null;
-    return toBatchInfo(row, await this.countsOf(db, id, row.total, cancelled));
+    return toBatchInfo(row, await this.countsOf(db, row));
   }
 
-  /** Live counts; `cancelled` given for a finished batch (see the class comment). */
-  private async countsOf(
-    db: Queryable,
-    id: string,
-    total: number,
-    finishedCancelled: number | null = null,
-  ): Promise<BatchCounts> {
-    const row = (
-      finishedCancelled === null
-        ? await db.query<CountRow>(this.counts, [id])
-        : await db.query<CountRow>(this.countsFinished, [id])
-    ).rows[0]!;
+  private async countsOf(db: Queryable, batch: BatchRow): Promise<BatchCounts> {
+    const row = (await db.query<CountRow>(this.counts, [batch.id])).rows[0]!;
+    const { total, cancelled } = batch;
     const pending = Number(row.pending);
     const inProgress = Number(row.in_progress);
     const troubleshooting = Number(row.troubleshooting);
-    const cancelled = finishedCancelled ?? Number(row.cancelled);
     return {
       total,
       pending,
@@ -197,12 +186,12 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
     insertCompletion: (tx: Queryable, command: NewCommand) => Promise<void>,
   ): Promise<BatchInfo | null> {
     const locked = await tx.query<BatchRow>(
-      `SELECT * FROM ${this.t}.batches WHERE id = $1 AND finished_at IS NULL FOR UPDATE`,
+      `SELECT ${BATCH_COLUMNS} FROM ${this.t}.batches WHERE id = $1 AND finished_at IS NULL FOR UPDATE`,
       [id],
     );
     const row = locked.rows[0];
     if (!row) return null;
-    const counts = await this.countsOf(tx, id, row.total);
+    const counts = await this.countsOf(tx, row);
     if (counts.pending + counts.inProgress > 0) return null;
     const status = batchStatus(counts, true);
     const completion = row.on_complete
@@ -212,7 +201,7 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
     const updated = await tx.query<BatchRow>(
       `UPDATE ${this.t}.batches
        SET finished_at = now(), status = $2, completion_command_id = $3, final_counts = $4
-       WHERE id = $1 RETURNING *`,
+       WHERE id = $1 RETURNING ${BATCH_COLUMNS}`,
       [id, status, completionId, JSON.stringify(counts)],
     );
     if (completion) await insertCompletion(tx, completion);

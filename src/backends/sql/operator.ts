@@ -35,7 +35,13 @@ export async function operate(
   if (!rule.from.includes(row.state)) {
     throw new InvalidStateError(params.id, params.action, row.state, rule.from);
   }
-  if (rule.to === 'cancelled' && row.batch_id) await countLateCancel(tx, t, row.batch_id);
+  // A batch counts its cancelled commands on its row (BatchStore says why). The row lock
+  // orders this with a finish running now: the finish either waits and then counts this
+  // command as cancelled, or counted it as it was before, and this then adds it.
+  if (rule.to === 'cancelled' && row.batch_id)
+    await tx.query(`UPDATE ${t}.batches SET cancelled = cancelled + 1 WHERE id = $1`, [
+      row.batch_id,
+    ]);
   const moved = await tx.query<CommandRow>(
     `UPDATE ${t}.commands SET
        state = $2,
@@ -53,21 +59,4 @@ export async function operate(
   );
   if (rule.to === 'pending') await tx.query(`SELECT pg_notify($1, $2)`, [channel, row.domain]);
   return toCommand(moved.rows[0]!);
-}
-
-/**
- * A finished batch counts its members cancelled after the finish on its row (BatchStore
- * says why). The row lock orders this cancel with a finish running now: either the finish
- * waits and then counts this member as cancelled, or it finished first and this counts it.
- */
-async function countLateCancel(tx: Queryable, t: string, batchId: string): Promise<void> {
-  const batch = await tx.query<{ finished_at: Date | null }>(
-    `SELECT finished_at FROM ${t}.batches WHERE id = $1 FOR NO KEY UPDATE`,
-    [batchId],
-  );
-  if (batch.rows[0]?.finished_at)
-    await tx.query(
-      `UPDATE ${t}.batches SET cancelled_after_finish = cancelled_after_finish + 1 WHERE id = $1`,
-      [batchId],
-    );
 }

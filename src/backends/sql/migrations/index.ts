@@ -2,7 +2,7 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_limits.js';
 import * as m003 from './003_audit_trail.js';
 import * as m004 from './004_batch_index.js';
-import * as m006 from './006_batch_late_cancels.js';
+import * as m006 from './006_batch_cancelled.js';
 
 export interface Migration {
   version: number;
@@ -17,7 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'limits', up: m002.up },
   { version: 3, name: 'audit trail view, json payloads', up: m003.up },
   { version: 4, name: 'batch index of waiting commands, final batch counts', up: m004.up },
-  { version: 6, name: 'batch members cancelled after the finish', up: m006.up },
+  { version: 6, name: 'cancelled batch commands counted on the batch', up: m006.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
