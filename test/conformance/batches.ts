@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, BatchInfo } from '../../src/backends/backend.js';
 import type { CommandBus } from '../../src/bus/bus.js';
 import { PermanentError } from '../../src/core/errors.js';
+import { Maintenance } from '../../src/worker/maintenance.js';
 import { eventually, expectState, type SuiteContext } from './context.js';
 
 /**
@@ -276,6 +277,57 @@ export function batchTests(ctx: SuiteContext): void {
         status: 'in_progress',
         counts: { ...none, total: 2, pending: 1, cancelled: 1 },
       });
+    });
+
+    it('has finished a batch when the worker that completed its last command during its shutdown has stopped', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      bus.handle(domain, 'Last', async () => {
+        started();
+        await gate;
+      });
+      const batch = await bus.createBatch({
+        commands: [{ domain, type: 'Last', data: {} }],
+        onComplete: { domain, type: 'Done', data: {} },
+      });
+      const worker = await ctx.worker(bus, { types: ['Last'] });
+      await running;
+      // The shutdown lets the running handler finish, then writes its outcome.
+      const stopping = worker.stop(10_000);
+      release();
+      await stopping;
+      // No other worker runs: the one that settled the last command finished the batch.
+      expect((await bus.get((await bus.list({ domain, type: 'Last' }))[0]!.id)).state).toBe(
+        'completed',
+      );
+      expect((await bus.getBatch(batch.id)).status).toBe('completed');
+      expect(await bus.list({ domain, type: 'Done' })).toHaveLength(1);
+    });
+
+    it('finishes at shutdown the batches its last settles touched', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const batch = await bus.createBatch({
+        commands: [{ domain, type: 'T', data: {} }],
+        onComplete: { domain, type: 'Done', data: {} },
+      });
+      await completeWithoutFinishing(ctx.backend, domain, 1);
+      const maintenance = new Maintenance(ctx.backend, ctx.logger, {
+        recoverEveryMs: 60_000,
+        batchesEveryMs: 60_000,
+        pruneEveryMs: 60_000,
+        retentionMs: 60_000,
+        tidyEveryMs: 60_000,
+      });
+      // A settle reports the batch touched, and the worker stops before its check is due.
+      maintenance.batchesTouched([batch.id]);
+      await maintenance.stop();
+      expect((await bus.getBatch(batch.id)).status).toBe('completed');
+      expect(await bus.list({ domain, type: 'Done' })).toHaveLength(1);
     });
 
     it('sends one completion command when several finish the same batch at once', async () => {
