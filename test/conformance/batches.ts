@@ -330,6 +330,52 @@ export function batchTests(ctx: SuiteContext): void {
       expect(await bus.list({ domain, type: 'Done' })).toHaveLength(1);
     });
 
+    it('checks a batch touched while a check runs right after that check, without waiting for the sweep', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const batches: BatchInfo[] = [];
+      for (const type of ['First', 'Second']) {
+        batches.push(await bus.createBatch({ commands: [{ domain, type, data: {} }] }));
+        await completeWithoutFinishing(ctx.backend, domain, 1);
+      }
+      const [first, second] = batches as [BatchInfo, BatchInfo];
+      let checking!: () => void;
+      const checkRuns = new Promise<void>((resolve) => (checking = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let checks = 0;
+      // The real store, with the first check held until the second batch is touched.
+      const store = {
+        finishBatches: async (params: { batchIds?: string[] }) => {
+          if (++checks === 1) {
+            checking();
+            await gate;
+          }
+          return ctx.backend.finishBatches(params);
+        },
+      } as unknown as Backend;
+      const maintenance = new Maintenance(store, ctx.logger, {
+        recoverEveryMs: 60_000,
+        batchesEveryMs: 60_000, // never within the test: not started either
+        pruneEveryMs: 60_000,
+        retentionMs: 60_000,
+        tidyEveryMs: 60_000,
+      });
+      try {
+        maintenance.batchesTouched([first.id]);
+        await checkRuns;
+        maintenance.batchesTouched([second.id]);
+        release();
+        await eventually(async () =>
+          expect((await bus.getBatch(second.id)).status).toBe('completed'),
+        );
+        expect((await bus.getBatch(first.id)).status).toBe('completed');
+      } finally {
+        release();
+        await maintenance.stop();
+      }
+    });
+
     it('sends one completion command when several finish the same batch at once', async () => {
       const bus = ctx.bus();
       const domain = ctx.domain();
