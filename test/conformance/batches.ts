@@ -248,5 +248,36 @@ export function batchTests(ctx: SuiteContext): void {
         counts: { ...none, total: 2, pending: 1, cancelled: 1 },
       });
     });
+
+    it('retention keeps a finished batch while a member waits for an operator, and deletes it once settled', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Bill', (data: { n: number }) => {
+        if (data.n === 0) throw new PermanentError('no account');
+      });
+      bus.handle(domain, 'BillingDone', () => {});
+      const batch = await bus.createBatch({
+        commands: [0, 1].map((n) => ({ domain, type: 'Bill', data: { n } })),
+        onComplete: { domain, type: 'BillingDone', data: {} },
+      });
+      const worker = await ctx.worker(bus);
+      const atFinish = await finished(bus, batch.id);
+      await expectState(bus, atFinish.completionCommandId!, 'completed');
+      await worker.stop(2000);
+      // Once retention has taken the completion command, sent after the finish, its
+      // cut-off is past the finish too.
+      await eventually(async () => {
+        await ctx.backend.prune({ olderThanMs: 0, limit: 1000 });
+        expect(await ctx.backend.getCommand(atFinish.completionCommandId!)).toBeNull();
+      });
+      expect((await bus.getBatch(batch.id)).counts).toMatchObject({ troubleshooting: 1 });
+
+      const [failed] = await bus.list({ domain, state: 'troubleshooting' });
+      await bus.cancel(failed!.id);
+      await eventually(async () => {
+        await ctx.backend.prune({ olderThanMs: 0, limit: 1000 });
+        await expect(bus.getBatch(batch.id)).rejects.toThrow(/no batch/);
+      });
+    });
   });
 }

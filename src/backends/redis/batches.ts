@@ -315,21 +315,31 @@ export class RedisBatches {
     }
   }
 
-  /** Deletes finished batches older than the retention, with their counters. */
+  /**
+   * Deletes finished batches older than the retention, with their counters. One whose
+   * member an operator has not settled yet (in troubleshooting, or retried and not done)
+   * stays, as that member does: it is looked at again a retention later.
+   */
   async prune(olderThanMs: number): Promise<void> {
-    const [seconds] = await this.client.time();
-    const cutoff = Number(seconds) * 1000 - olderThanMs;
+    const [seconds, micros] = await this.client.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const old = await this.client.zrangebyscore(
       this.host.keys.finishedBatches,
       '-inf',
-      `(${cutoff}`,
+      `(${now - olderThanMs}`,
       'LIMIT',
       0,
       1000,
     );
     for (const id of old) {
       const key = this.host.keys.batch(id);
-      const domains = JSON.parse((await this.client.hget(key, 'doms')) ?? '[]') as string[];
+      const record = (await this.client.hgetall(key)) as BatchRecord;
+      const counts = await this.counts(id, record);
+      if (counts.pending + counts.inProgress + counts.troubleshooting > 0) {
+        await this.client.zadd(this.host.keys.finishedBatches, now, id);
+        continue;
+      }
+      const domains = JSON.parse(record.doms ?? '[]') as string[];
       const pipeline = this.client.pipeline().del(key);
       for (const domain of domains) pipeline.del(this.host.keysOf(domain).batchCounts(id));
       pipeline.zrem(this.host.keys.finishedBatches, id);

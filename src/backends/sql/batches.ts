@@ -67,6 +67,12 @@ export class BatchStore {
   readonly running: string;
   /** The counts of batch $1 but completed (total less the rest) and cancelled (its row). */
   readonly counts: string;
+  /**
+   * Deletes the batches finished more than $1 ms ago, but those with a member an operator
+   * has not settled yet (in troubleshooting, or retried and not done): they stay, as
+   * that member does.
+   */
+  readonly prune: string;
 
   constructor(schema: string) {
     const t = (this.t = `"${schema}"`);
@@ -96,6 +102,13 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
       WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting')) w,
      (SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = $1) r`;
+    this.prune = `
+DELETE FROM ${t}.batches b
+WHERE b.finished_at < now() - $1 * interval '1 millisecond'
+  AND NOT EXISTS (SELECT 1 FROM ${t}.commands c
+                  WHERE c.batch_id = b.id AND c.state IN ('pending', 'troubleshooting'))
+  AND NOT EXISTS (SELECT 1 FROM ${t}.commands c
+                  WHERE c.state = 'in_progress' AND c.batch_id = b.id)`;
   }
 
   async create(
