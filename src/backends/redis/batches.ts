@@ -213,7 +213,7 @@ export class RedisBatches {
    * Without ids, a sweep for batches whose last settle's finish was lost (a worker died in
    * between): it looks at the next SWEEP_SIZE open batches after the last sweep's, so a
    * ready batch behind any number of long-running ones is found within
-   * ceil(open / SWEEP_SIZE) sweeps.
+   * ceil(open / SWEEP_SIZE) + 1 sweeps (a sweep every 5 s per worker).
    */
   async finish(ids: string[] | undefined): Promise<BatchInfo[]> {
     const finished: BatchInfo[] = [];
