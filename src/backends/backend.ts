@@ -154,7 +154,10 @@ export type OperateParams = OperatorAction & {
 export interface NewBatch {
   id: string;
   name: string | null;
-  /** Sent durably once every command of the batch is completed, cancelled or in troubleshooting. */
+  /**
+   * Sent durably, exactly once, when the batch first finishes: every command of it
+   * completed, cancelled or in troubleshooting. Never again after an operator's action.
+   */
   onComplete: { domain: string; type: string; data: JsonValue } | null;
 }
 
@@ -171,12 +174,16 @@ export interface BatchCounts {
   failed: number;
 }
 
+/** What a batch is now, the same on every store (docs/lifecycle.md, Batches). */
 export interface BatchInfo {
   id: string;
   name: string | null;
+  /** Derived from the live counts and whether the batch has finished (batchStatus). */
   status: BatchStatus;
+  /** Live: where every command of the batch is now, also after the finish. */
   counts: BatchCounts;
   createdAt: Date;
+  /** When the batch first finished and sent its completion command; null before. */
   finishedAt: Date | null;
   completionCommandId: string | null;
 }

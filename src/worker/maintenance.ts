@@ -128,5 +128,15 @@ export class Maintenance {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = null;
     await Promise.allSettled([...this.inFlight]);
+    // What the last settles touched (the shutdown's own included) is finished now, not
+    // left to another worker's sweep, which never comes if this worker was the last.
+    const batchIds = [...this.touched];
+    this.touched.clear();
+    if (batchIds.length > 0)
+      await this.backend
+        .finishBatches({ batchIds })
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'maintenance: batch completion failed at shutdown'),
+        );
   }
 }

@@ -1,6 +1,26 @@
 import { describe, expect, it } from 'vitest';
+import type { BatchInfo } from '../../src/backends/backend.js';
+import type { CommandBus } from '../../src/bus/bus.js';
 import { PermanentError, ValidationError } from '../../src/core/errors.js';
-import { eventually, type SuiteContext } from './context.js';
+import { eventually, expectState, type SuiteContext } from './context.js';
+
+/** Waits for the batch to finish (its completion command sent) and returns it. */
+async function finished(bus: CommandBus, id: string): Promise<BatchInfo> {
+  return eventually(async () => {
+    const batch = await bus.getBatch(id);
+    expect(batch.finishedAt).not.toBeNull();
+    return batch;
+  });
+}
+
+const none = {
+  pending: 0,
+  inProgress: 0,
+  completed: 0,
+  cancelled: 0,
+  troubleshooting: 0,
+  failed: 0,
+};
 
 export function batchTests(ctx: SuiteContext): void {
   describe('batches', () => {
@@ -143,6 +163,150 @@ export function batchTests(ctx: SuiteContext): void {
       const good = await bus.createBatch({ commands: [{ domain, type: 'Ok', data: {} }] });
       await ctx.worker(bus);
       await eventually(async () => expect((await bus.getBatch(good.id)).status).toBe('completed'));
+    });
+
+    it('counts a finished batch live after an operator retry of a failed member and its later success; the completion command is sent once', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      let fixed = false;
+      bus.handle(domain, 'Bill', (data: { n: number }) => {
+        if (data.n === 0 && !fixed) throw new PermanentError('no account');
+        return 'billed';
+      });
+      const batch = await bus.createBatch({
+        commands: [0, 1, 2].map((n) => ({ domain, type: 'Bill', data: { n } })),
+        onComplete: { domain, type: 'BillingDone', data: {} },
+      });
+      const first = await ctx.worker(bus, { types: ['Bill'] });
+      const atFinish = await finished(bus, batch.id);
+      expect(atFinish.status).toBe('completed_with_failures');
+      expect(atFinish.counts).toEqual({
+        ...none,
+        total: 3,
+        completed: 2,
+        troubleshooting: 1,
+        failed: 1,
+      });
+      await first.stop(2000);
+
+      const [failed] = await bus.list({ domain, state: 'troubleshooting' });
+      await bus.retry(failed!.id);
+      const retried = await bus.getBatch(batch.id);
+      // Live: the member waits again (its failed attempt still counts as failed), so the
+      // batch is in progress again; when it first finished does not change.
+      expect(retried.counts).toEqual({ ...none, total: 3, pending: 1, completed: 2, failed: 1 });
+      expect(retried.status).toBe('in_progress');
+      expect(retried.finishedAt).toEqual(atFinish.finishedAt);
+      expect(retried.completionCommandId).toBe(atFinish.completionCommandId);
+
+      fixed = true;
+      await ctx.worker(bus, { types: ['Bill'] });
+      await expectState(bus, failed!.id, 'completed');
+      const done = await bus.getBatch(batch.id);
+      expect(done.counts).toEqual({ ...none, total: 3, completed: 3 });
+      expect(done.status).toBe('completed');
+      expect(done.finishedAt).toEqual(atFinish.finishedAt);
+
+      // The completion command went out once, at the finish, with the counts of then.
+      expect(await ctx.backend.finishBatches({ batchIds: [batch.id] })).toEqual([]);
+      const sent = await bus.list({ domain, type: 'BillingDone' });
+      expect(sent.map((c) => c.id)).toEqual([atFinish.completionCommandId]);
+      expect(sent[0]!.data).toMatchObject({
+        status: 'completed_with_failures',
+        counts: { completed: 2, troubleshooting: 1 },
+      });
+    });
+
+    it('counts a finished batch live after an operator cancels, completes, or retries then cancels its members', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Fail', () => {
+        throw new PermanentError('never works');
+      });
+      const batch = await bus.createBatch({
+        commands: [0, 1, 2, 3].map((n) => ({ domain, type: 'Fail', data: { n } })),
+      });
+      const worker = await ctx.worker(bus);
+      const atFinish = await finished(bus, batch.id);
+      expect(atFinish.counts).toEqual({ ...none, total: 4, troubleshooting: 4, failed: 4 });
+      await worker.stop(2000);
+      const ids = (await bus.list({ domain, state: 'troubleshooting' })).map((c) => c.id);
+      expect(ids).toHaveLength(4);
+
+      await bus.cancel(ids[0]!);
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'completed_with_failures',
+        counts: { ...none, total: 4, cancelled: 1, troubleshooting: 3, failed: 3 },
+      });
+      await bus.complete(ids[1]!, { byHand: true });
+      await bus.retry(ids[2]!);
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'in_progress',
+        counts: {
+          ...none,
+          total: 4,
+          pending: 1,
+          completed: 1,
+          cancelled: 1,
+          troubleshooting: 1,
+          failed: 2,
+        },
+      });
+      await bus.cancel(ids[2]!);
+      await bus.complete(ids[3]!);
+      const now = await bus.getBatch(batch.id);
+      expect(now.counts).toEqual({ ...none, total: 4, completed: 2, cancelled: 2 });
+      expect(now.status).toBe('completed_with_failures');
+      expect(now.finishedAt).toEqual(atFinish.finishedAt);
+    });
+
+    it('keeps counting a cancelled member after retention has pruned it', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const batch = await bus.createBatch({
+        commands: [0, 1].map((n) => ({ domain, type: 'NoHandler', data: { n } })),
+      });
+      const [first] = await bus.list({ domain });
+      await bus.cancel(first!.id);
+      await eventually(async () => {
+        await ctx.backend.prune({ olderThanMs: 0, limit: 1000 });
+        expect(await ctx.backend.getCommand(first!.id)).toBeNull();
+      });
+      expect(await bus.getBatch(batch.id)).toMatchObject({
+        status: 'in_progress',
+        counts: { ...none, total: 2, pending: 1, cancelled: 1 },
+      });
+    });
+
+    it('retention keeps a finished batch while a member waits for an operator, and deletes it once settled', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      bus.handle(domain, 'Bill', (data: { n: number }) => {
+        if (data.n === 0) throw new PermanentError('no account');
+      });
+      bus.handle(domain, 'BillingDone', () => {});
+      const batch = await bus.createBatch({
+        commands: [0, 1].map((n) => ({ domain, type: 'Bill', data: { n } })),
+        onComplete: { domain, type: 'BillingDone', data: {} },
+      });
+      const worker = await ctx.worker(bus);
+      const atFinish = await finished(bus, batch.id);
+      await expectState(bus, atFinish.completionCommandId!, 'completed');
+      await worker.stop(2000);
+      // Once retention has taken the completion command, sent after the finish, its
+      // cut-off is past the finish too.
+      await eventually(async () => {
+        await ctx.backend.prune({ olderThanMs: 0, limit: 1000 });
+        expect(await ctx.backend.getCommand(atFinish.completionCommandId!)).toBeNull();
+      });
+      expect((await bus.getBatch(batch.id)).counts).toMatchObject({ troubleshooting: 1 });
+
+      const [failed] = await bus.list({ domain, state: 'troubleshooting' });
+      await bus.cancel(failed!.id);
+      await eventually(async () => {
+        await ctx.backend.prune({ olderThanMs: 0, limit: 1000 });
+        await expect(bus.getBatch(batch.id)).rejects.toThrow(/no batch/);
+      });
     });
   });
 }

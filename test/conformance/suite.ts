@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe } from 'vitest';
+import { batchFinishTests } from './batch-finish.js';
 import { batchTests } from './batches.js';
 import { SuiteContext, type ConformanceOptions } from './context.js';
 import { leaseTests } from './leases.js';
@@ -29,5 +30,6 @@ export function conformanceSuite(options: ConformanceOptions): void {
     leaseTests(ctx);
     operatorTests(ctx);
     batchTests(ctx);
+    batchFinishTests(ctx);
   });
 }

@@ -1,11 +1,11 @@
 import { batchCompletionCommand } from '../../core/records.js';
+import { batchStatus } from '../batch-status.js';
 import type { Redis } from 'ioredis';
 import type { NewCommand } from '../../core/command.js';
 import { StoreError } from '../../core/errors.js';
 import type {
   BatchCounts,
   BatchInfo,
-  BatchStatus,
   CreateBatchParams,
   InsertCommandsParams,
   InsertedCommand,
@@ -30,6 +30,8 @@ export interface BatchHost {
 /** A batch left staging this long was abandoned by a crashed process and is rolled back. */
 const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 const ACTIVATE_PER_CALL = 5000;
+/** Open batches one sweep looks at: the next ones in creation order, round the set. */
+const SWEEP_SIZE = 100;
 
 type BatchRecord = Partial<
   Record<'n' | 'oc' | 'c' | 'st' | 'total' | 'doms' | 'act' | 'f' | 'status' | 'cc', string>
@@ -45,6 +47,9 @@ type BatchRecord = Partial<
  * commands, so reading it never scans the batch and completing never contends on one key.
  */
 export class RedisBatches {
+  /** Where the next sweep of the open batches starts (a rank in the set). */
+  private sweepFrom = 0;
+
   constructor(private readonly host: BatchHost) {}
 
   private get client(): Redis {
@@ -201,33 +206,58 @@ export class RedisBatches {
   /**
    * Finishes every batch (or the ones named) whose commands are all done, once. The
    * completion command is sent first, under the idempotency key `batch-completed:<id>`, and
-   * only then is the batch marked finished: a crash in between sends it again, which the
-   * key turns into a no-op, so it is sent exactly once and never lost.
+   * only then is the batch marked finished: a crash in between, or another worker finishing
+   * the same batch at the same time, sends it again, which the key turns into a no-op, so
+   * it is sent exactly once and never lost.
+   *
+   * Without ids, a sweep for batches whose last settle's finish was lost (a worker died in
+   * between): it looks at the next SWEEP_SIZE open batches after the last sweep's, so a
+   * ready batch behind any number of long-running ones is found within
+   * ceil(open / SWEEP_SIZE) + 1 sweeps (a sweep every 5 s per worker).
    */
   async finish(ids: string[] | undefined): Promise<BatchInfo[]> {
     const finished: BatchInfo[] = [];
     try {
       if (!ids) await this.recoverAbandoned();
-      const candidates = ids ?? (await this.client.zrange(this.host.keys.openBatches, '0', '99'));
+      const candidates = ids ?? (await this.nextToSweep());
       for (const id of candidates) {
         const info = await this.finishOne(id);
         if (info) finished.push(info);
       }
+      // The batches finished here left the set, so the next unseen one moved down as many
+      // ranks; a short page was the end of the set, and the next sweep starts over.
+      if (!ids)
+        this.sweepFrom =
+          candidates.length < SWEEP_SIZE ? 0 : this.sweepFrom + SWEEP_SIZE - finished.length;
     } catch (error) {
       throw toStoreError(error, 'finishing batches');
     }
     return finished;
   }
 
+  private async nextToSweep(): Promise<string[]> {
+    const open = this.host.keys.openBatches;
+    const from = this.sweepFrom;
+    const ids = await this.client.zrange(open, String(from), String(from + SWEEP_SIZE - 1));
+    if (ids.length > 0 || from === 0) return ids;
+    this.sweepFrom = 0;
+    return this.client.zrange(open, '0', String(SWEEP_SIZE - 1));
+  }
+
   private async finishOne(id: string): Promise<BatchInfo | null> {
     const key = this.host.keys.batch(id);
     const record = (await this.client.hgetall(key)) as BatchRecord;
+    if (record.st === 'finished') {
+      // A crash after batchFinish can leave it in the open set, where sweeps would keep
+      // looking at it and retention would never find it.
+      await this.indexFinished(id, Number(record.f ?? 0));
+      return null;
+    }
     if (record.st !== 'open') return null;
     if (record.act !== '1') await this.activate(id, JSON.parse(record.doms ?? '[]') as string[]);
     const counts = await this.counts(id, record);
     if (counts.pending + counts.inProgress > 0) return null;
-    const status: BatchStatus =
-      counts.completed === counts.total ? 'completed' : 'completed_with_failures';
+    const status = batchStatus(counts, true);
     let completionId = '';
     if (record.oc) {
       const onComplete = JSON.parse(record.oc) as NonNullable<NewBatch['onComplete']>;
@@ -243,16 +273,21 @@ export class RedisBatches {
       [status, completionId],
     )) as number;
     if (finishedAt === 0) return null;
-    await this.client
-      .multi()
-      .zrem(this.host.keys.openBatches, id)
-      .zadd(this.host.keys.finishedBatches, finishedAt, id)
-      .exec();
+    await this.indexFinished(id, finishedAt);
     return toBatchInfo(
       id,
       { ...record, st: 'finished', status, f: String(finishedAt), cc: completionId || undefined },
       counts,
     );
+  }
+
+  /** Moves a finished batch from the open set to the finished one (by finish time, for retention). */
+  private async indexFinished(id: string, finishedAt: number): Promise<void> {
+    await this.client
+      .multi()
+      .zrem(this.host.keys.openBatches, id)
+      .zadd(this.host.keys.finishedBatches, finishedAt, id)
+      .exec();
   }
 
   /** Batches whose creator died: before the commit they are rolled back, after it rolled forward. */
@@ -280,21 +315,31 @@ export class RedisBatches {
     }
   }
 
-  /** Deletes finished batches older than the retention, with their counters. */
+  /**
+   * Deletes finished batches older than the retention, with their counters. One whose
+   * member an operator has not settled yet (in troubleshooting, or retried and not done)
+   * stays, as that member does: it is looked at again a retention later.
+   */
   async prune(olderThanMs: number): Promise<void> {
-    const [seconds] = await this.client.time();
-    const cutoff = Number(seconds) * 1000 - olderThanMs;
+    const [seconds, micros] = await this.client.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const old = await this.client.zrangebyscore(
       this.host.keys.finishedBatches,
       '-inf',
-      `(${cutoff}`,
+      `(${now - olderThanMs}`,
       'LIMIT',
       0,
       1000,
     );
     for (const id of old) {
       const key = this.host.keys.batch(id);
-      const domains = JSON.parse((await this.client.hget(key, 'doms')) ?? '[]') as string[];
+      const record = (await this.client.hgetall(key)) as BatchRecord;
+      const counts = await this.counts(id, record);
+      if (counts.pending + counts.inProgress + counts.troubleshooting > 0) {
+        await this.client.zadd(this.host.keys.finishedBatches, now, id);
+        continue;
+      }
+      const domains = JSON.parse(record.doms ?? '[]') as string[];
       const pipeline = this.client.pipeline().del(key);
       for (const domain of domains) pipeline.del(this.host.keysOf(domain).batchCounts(id));
       pipeline.zrem(this.host.keys.finishedBatches, id);
@@ -304,12 +349,10 @@ export class RedisBatches {
 }
 
 function toBatchInfo(id: string, record: BatchRecord, counts: BatchCounts): BatchInfo {
-  const started =
-    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0;
   return {
     id,
     name: record.n ?? null,
-    status: (record.status as BatchStatus | undefined) ?? (started ? 'in_progress' : 'pending'),
+    status: batchStatus(counts, record.st === 'finished'),
     counts,
     createdAt: new Date(Number(record.c ?? 0)),
     finishedAt: record.f ? new Date(Number(record.f)) : null,

@@ -1,4 +1,5 @@
 import { batchCompletionCommand } from '../../core/records.js';
+import { batchStatus } from '../batch-status.js';
 import type { NewCommand } from '../../core/command.js';
 import type { SqlDriver } from './driver.js';
 import type {
@@ -20,13 +21,20 @@ interface BatchRow {
   status: BatchStatus | null;
   completion_command_id: string | null;
   final_counts: BatchCounts | null;
+  cancelled: number;
 }
+
+/**
+ * Named, not `*`: statements are prepared once per connection, and a prepared `SELECT *`
+ * fails ("cached plan must not change result type") once a migration adds a column.
+ */
+const BATCH_COLUMNS = `id, name, total, on_complete, created_at, finished_at, status,
+  completion_command_id, final_counts, cancelled`;
 
 interface CountRow {
   pending: number | string;
   in_progress: number | string;
   troubleshooting: number | string;
-  cancelled: number | string;
   failed: number | string;
 }
 
@@ -42,8 +50,12 @@ interface CountRow {
  * embedded store). The batch index (migration 4) holds only the states a command waits or
  * stops in: pending, troubleshooting, cancelled. Running commands are found through the
  * lease index, which holds only what runs now; completed ones are the total less the rest.
- * A finished batch keeps its final counts on its row, so retention pruning its commands
- * does not change them.
+ *
+ * Cancelled ones are counted on the batch row, by the cancel (an operator's or the
+ * application's, the only way a command is cancelled, and rare): retention prunes
+ * cancelled commands, and counted from the table a pruned one would become `completed`.
+ * The counts are live before and after the finish (see batchStatus); the row also keeps
+ * those of the finish (final_counts, what the completion command carried).
  */
 export class BatchStore {
   private readonly t: string;
@@ -53,8 +65,14 @@ export class BatchStore {
   readonly withoutPendingAmong: string;
   /** Which of the batches $1 have a command running. */
   readonly running: string;
-  /** The counts of batch $1 but completed (total less the rest). */
+  /** The counts of batch $1 but completed (total less the rest) and cancelled (its row). */
   readonly counts: string;
+  /**
+   * Deletes the batches finished more than $1 ms ago, but those with a member an operator
+   * has not settled yet (in troubleshooting, or retried and not done): they stay, as
+   * that member does.
+   */
+  readonly prune: string;
 
   constructor(schema: string) {
     const t = (this.t = `"${schema}"`);
@@ -76,15 +94,21 @@ LIMIT 100`;
 SELECT DISTINCT c.batch_id AS id FROM ${t}.commands c
 WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
     this.counts = `
-SELECT w.pending, w.troubleshooting, w.cancelled, r.in_progress, w.failed + r.failed AS failed
+SELECT w.pending, w.troubleshooting, r.in_progress, w.failed + r.failed AS failed
 FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
              count(*) FILTER (WHERE state = 'troubleshooting') AS troubleshooting,
-             count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-             count(*) FILTER (WHERE state <> 'cancelled' AND last_error IS NOT NULL) AS failed
+             count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands
-      WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting', 'cancelled')) w,
+      WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting')) w,
      (SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = $1) r`;
+    this.prune = `
+DELETE FROM ${t}.batches b
+WHERE b.finished_at < now() - $1 * interval '1 millisecond'
+  AND NOT EXISTS (SELECT 1 FROM ${t}.commands c
+                  WHERE c.batch_id = b.id AND c.state IN ('pending', 'troubleshooting'))
+  AND NOT EXISTS (SELECT 1 FROM ${t}.commands c
+                  WHERE c.state = 'in_progress' AND c.batch_id = b.id)`;
   }
 
   async create(
@@ -110,18 +134,21 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
   }
 
   async get(db: Queryable, id: string): Promise<BatchInfo | null> {
-    const found = await db.query<BatchRow>(`SELECT * FROM ${this.t}.batches WHERE id = $1`, [id]);
+    const found = await db.query<BatchRow>(
+      `SELECT ${BATCH_COLUMNS} FROM ${this.t}.batches WHERE id = $1`,
+      [id],
+    );
     const row = found.rows[0];
     if (!row) return null;
-    return toBatchInfo(row, row.final_counts ?? (await this.countsOf(db, id, row.total)));
+    return toBatchInfo(row, await this.countsOf(db, row));
   }
 
-  private async countsOf(db: Queryable, id: string, total: number): Promise<BatchCounts> {
-    const row = (await db.query<CountRow>(this.counts, [id])).rows[0]!;
+  private async countsOf(db: Queryable, batch: BatchRow): Promise<BatchCounts> {
+    const row = (await db.query<CountRow>(this.counts, [batch.id])).rows[0]!;
+    const { total, cancelled } = batch;
     const pending = Number(row.pending);
     const inProgress = Number(row.in_progress);
     const troubleshooting = Number(row.troubleshooting);
-    const cancelled = Number(row.cancelled);
     return {
       total,
       pending,
@@ -172,15 +199,14 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
     insertCompletion: (tx: Queryable, command: NewCommand) => Promise<void>,
   ): Promise<BatchInfo | null> {
     const locked = await tx.query<BatchRow>(
-      `SELECT * FROM ${this.t}.batches WHERE id = $1 AND finished_at IS NULL FOR UPDATE`,
+      `SELECT ${BATCH_COLUMNS} FROM ${this.t}.batches WHERE id = $1 AND finished_at IS NULL FOR UPDATE`,
       [id],
     );
     const row = locked.rows[0];
     if (!row) return null;
-    const counts = await this.countsOf(tx, id, row.total);
+    const counts = await this.countsOf(tx, row);
     if (counts.pending + counts.inProgress > 0) return null;
-    const status: BatchStatus =
-      counts.completed === counts.total ? 'completed' : 'completed_with_failures';
+    const status = batchStatus(counts, true);
     const completion = row.on_complete
       ? batchCompletionCommand(id, row.on_complete, { status, counts })
       : null;
@@ -188,7 +214,7 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
     const updated = await tx.query<BatchRow>(
       `UPDATE ${this.t}.batches
        SET finished_at = now(), status = $2, completion_command_id = $3, final_counts = $4
-       WHERE id = $1 RETURNING *`,
+       WHERE id = $1 RETURNING ${BATCH_COLUMNS}`,
       [id, status, completionId, JSON.stringify(counts)],
     );
     if (completion) await insertCompletion(tx, completion);
@@ -197,13 +223,10 @@ FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
 }
 
 function toBatchInfo(row: BatchRow, counts: BatchCounts): BatchInfo {
-  const started =
-    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0;
-  const status: BatchStatus = row.status ?? (started ? 'in_progress' : 'pending');
   return {
     id: row.id,
     name: row.name,
-    status,
+    status: batchStatus(counts, row.finished_at !== null),
     counts,
     createdAt: row.created_at,
     finishedAt: row.finished_at,

@@ -35,6 +35,13 @@ export async function operate(
   if (!rule.from.includes(row.state)) {
     throw new InvalidStateError(params.id, params.action, row.state, rule.from);
   }
+  // A batch counts its cancelled commands on its row (BatchStore says why). The row lock
+  // orders this with a finish running now: the finish either waits and then counts this
+  // command as cancelled, or counted it as it was before, and this then adds it.
+  if (rule.to === 'cancelled' && row.batch_id)
+    await tx.query(`UPDATE ${t}.batches SET cancelled = cancelled + 1 WHERE id = $1`, [
+      row.batch_id,
+    ]);
   const moved = await tx.query<CommandRow>(
     `UPDATE ${t}.commands SET
        state = $2,

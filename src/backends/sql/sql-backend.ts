@@ -434,10 +434,7 @@ export class SqlBackend implements Backend {
        SELECT count(*) AS n FROM gone`,
       [params.olderThanMs, params.limit],
     );
-    await this.driver.query(
-      `DELETE FROM ${t}.batches WHERE finished_at < now() - $1 * interval '1 millisecond'`,
-      [params.olderThanMs],
-    );
+    await this.driver.query(this.batches.prune, [params.olderThanMs]);
     await this.limits.prune();
     return Number(result.rows[0]?.n ?? 0);
   }

@@ -4,6 +4,7 @@ import * as m003 from './003_audit_trail.js';
 import * as m004 from './004_batch_index.js';
 import * as m005 from './005_handler_max_attempts.js';
 import * as m006 from './006_refused_outcomes.js';
+import * as m007 from './007_batch_cancelled.js';
 
 export interface Migration {
   version: number;
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
     up: m005.up,
   },
   { version: 6, name: 'audit trail view with refused outcomes', up: m006.up },
+  { version: 7, name: 'cancelled batch commands counted on the batch', up: m007.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

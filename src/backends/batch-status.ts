@@ -1,0 +1,23 @@
+import type { BatchCounts, BatchStatus } from './backend.js';
+
+/**
+ * A batch's status, derived from its live counts, the same way on every store, so the
+ * status never contradicts the counts shown beside it. Before the batch has finished it
+ * is `pending` until a command of it has started (or was cancelled), then `in_progress`.
+ * Once finished, an operator can still move a member out of troubleshooting (retry,
+ * complete, cancel): a retried member makes the batch `in_progress` again until it
+ * settles, and the batch is `completed` once every member has completed,
+ * `completed_with_failures` while any is cancelled or in troubleshooting. The completion
+ * command is not sent again: it went out once, when the batch first finished, with the
+ * status and counts of that moment.
+ */
+export function batchStatus(counts: BatchCounts, finished: boolean): BatchStatus {
+  const waiting = counts.pending + counts.inProgress > 0;
+  if (finished && !waiting)
+    return counts.completed === counts.total ? 'completed' : 'completed_with_failures';
+  // A pending member that failed an attempt (`failed`) has started too.
+  const started =
+    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0 ||
+    counts.failed > 0;
+  return finished || started ? 'in_progress' : 'pending';
+}
