@@ -55,6 +55,8 @@ export interface ClaimLoopOptions {
 export class ClaimLoop {
   /** A claim is on its way: the worker is not idle even with nothing running yet. */
   claiming = false;
+  /** When the claim on its way to the store was sent (local clock), null between claims. */
+  sentAt: number | null = null;
   private woken = false;
   private waiter: (() => void) | null = null;
   private stopped = false;
@@ -131,6 +133,7 @@ export class ClaimLoop {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
           const limit = Math.min(this.o.claimBatchSize, room - got);
           asked += limit;
+          this.sentAt = Date.now();
           const claimed = await this.o.backend.claim({
             workerId: this.o.workerId,
             domain: target.domain,
@@ -140,12 +143,14 @@ export class ClaimLoop {
             leaseToken: randomUUID(),
             ...(waits ? { waitMs, signal: this.stopSignal.signal } : {}),
           });
+          this.sentAt = null;
           got += claimed.length;
           this.o.onClaimed(claimed);
         }
         turn++;
         failures = 0;
       } catch (error) {
+        this.sentAt = null;
         this.claiming = false;
         caughtUp = false;
         failures++;

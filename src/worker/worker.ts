@@ -107,6 +107,8 @@ export class Worker extends EventEmitter {
           .map((a) => a.command),
       ],
       (id, leaseToken) => this.loseLease(id, leaseToken),
+      () => this.claims?.sentAt ?? null,
+      () => this.loseAllLeases(),
     );
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
@@ -368,6 +370,23 @@ export class Worker extends EventEmitter {
     }
     const index = this.buffer.findIndex((c) => c.id === id && c.leaseToken === leaseToken);
     if (index >= 0) this.buffer.splice(index, 1);
+  }
+
+  /**
+   * Every lease held has expired by the local clock with no renewal getting through (the
+   * store is away or cut off): the running handlers are aborted and their outcomes not
+   * written, and the buffered commands are dropped unstarted. Their leases run out at the
+   * store, which gives the commands to another worker (or to this one once it is back).
+   */
+  private loseAllLeases(): void {
+    const running = this.active.list().filter((a) => !a.abandoned);
+    for (const active of running) {
+      active.abandoned = true;
+      active.controller.abort(new LeaseLostError(active.command.id));
+    }
+    const buffered = this.buffer.splice(0).length;
+    this.emit('leasesExpired', { running: running.length, buffered });
+    this.nudge();
   }
 
   private async heartbeat(active: Active): Promise<void> {
