@@ -11,6 +11,36 @@ export interface PostgresDriverOptions {
   poolSize?: number;
   /** Told about connection errors that Dispatchbox recovers from by itself. */
   onError?: (error: Error, where: string) => void;
+  /**
+   * How long a statement or a new connection may go unanswered before the connection is
+   * taken for dead and replaced. Default 10 s (see `connectionSafety`).
+   */
+  storeTimeoutMs?: number;
+}
+
+/** The default store timeout: a third of the default 30-second lease. */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
+/**
+ * What keeps a connection from hanging on a silent network (packets dropped, no reset):
+ * every statement gives up after `timeoutMs` unanswered, and node-postgres then discards
+ * the connection; a new connection gives up after `timeoutMs` too; TCP keepalive probes an
+ * idle connection after `timeoutMs`, so the kernel ends one whose peer is gone. Without
+ * them a statement sent into a cut waits for TCP's own retransmission timeout, about 15
+ * minutes on Linux, holding its pool connection all the while. With the timeout at a
+ * third of the lease or less, a worker cut off from its store finds out within its lease.
+ *
+ * `query_timeout` is node-postgres's own timer on the reply; the server's
+ * `statement_timeout` cannot help here, since the server is not what went quiet.
+ */
+export function connectionSafety(timeoutMs: number) {
+  return {
+    query_timeout: timeoutMs,
+    // at most 5 s, as before: start-up tries again until connectTimeoutMs
+    connectionTimeoutMillis: Math.min(5000, timeoutMs),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: timeoutMs,
+  };
 }
 
 const MAX_PREPARED = 64;
@@ -23,16 +53,19 @@ export class PostgresDriver implements SqlDriver {
   private readonly onError: (error: Error, where: string) => void;
   private closed = false;
   private readonly statementNames = new Map<string, string>();
+  readonly storeTimeoutMs: number;
 
   constructor(private readonly options: PostgresDriverOptions) {
     this.onError = options.onError ?? (() => {});
     this.owned = !options.pool;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    // An application's own pool keeps the application's settings.
     this.pool =
       options.pool ??
       new pg.Pool({
         connectionString: options.connectionString,
         max: options.poolSize ?? 10,
-        connectionTimeoutMillis: 5000,
+        ...connectionSafety(this.storeTimeoutMs),
       });
     // An idle client dies when the server restarts; without a listener that is a crash.
     this.pool.on('error', (error) => this.onError(error, 'idle connection'));
@@ -102,6 +135,10 @@ export class PostgresDriver implements SqlDriver {
   /**
    * LISTEN on a dedicated connection that comes back by itself after the server or the
    * network goes away. Missed notifications are harmless: workers also poll.
+   *
+   * A connection that only listens sends nothing, so a silent network cut would leave it
+   * waiting forever for notifications that cannot come: it is asked a `SELECT 1` every
+   * store timeout, and one unanswered within the store timeout replaces it.
    */
   async listen(
     channel: string,
@@ -113,27 +150,32 @@ export class PostgresDriver implements SqlDriver {
     const connect = async (): Promise<void> => {
       if (stopped || this.closed) return;
       const next = new pg.Client(this.clientConfig());
+      let dead = false;
+      const fail = (error: Error) => {
+        if (dead) return;
+        dead = true;
+        this.onError(error, 'listen connection');
+        void reconnect(next);
+      };
       next.on('notification', (msg) => {
         if (msg.channel === channel) onPayload(msg.payload ?? '');
       });
-      next.on('error', (error) => {
-        this.onError(error, 'listen connection');
-        void reconnect(next);
-      });
+      next.on('error', fail);
       try {
         await next.connect();
         await next.query(`LISTEN "${channel}"`);
         client = next;
         failures = 0;
+        this.checkAlive(next, () => dead || client !== next, fail);
         onPayload(''); // catch up on anything sent while disconnected
       } catch (error) {
-        this.onError(error as Error, 'listen connection');
-        void reconnect(next);
+        fail(error as Error);
       }
     };
     const reconnect = async (dead: pg.Client): Promise<void> => {
       if (client === dead) client = null;
-      await dead.end().catch(() => {});
+      // not awaited: on a connection cut off in silence, a polite end waits for the network
+      void dead.end().catch(() => {});
       if (stopped || this.closed) return;
       const delay = LISTEN_RETRY_MS[Math.min(failures++, LISTEN_RETRY_MS.length - 1)]!;
       setTimeout(() => void connect(), delay).unref();
@@ -143,12 +185,37 @@ export class PostgresDriver implements SqlDriver {
       stopped = true;
       const current = client;
       client = null;
-      await current?.end().catch(() => {});
+      if (current) await this.endWithin(current);
     };
   }
 
+  /** Asks `client` a `SELECT 1` every store timeout until `gone`; `fail` when one fails. */
+  private checkAlive(client: pg.Client, gone: () => boolean, fail: (error: Error) => void): void {
+    const timer = setInterval(() => {
+      if (gone()) clearInterval(timer);
+      else
+        client.query('SELECT 1').catch((error: Error) => {
+          clearInterval(timer);
+          fail(error);
+        });
+    }, this.storeTimeoutMs);
+    timer.unref();
+  }
+
+  /** Ends `client`, waiting at most the store timeout for the server to say goodbye. */
+  private async endWithin(client: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.storeTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
   private clientConfig(): pg.ClientConfig {
-    if (this.options.connectionString) return { connectionString: this.options.connectionString };
+    const safety = connectionSafety(this.storeTimeoutMs);
+    if (this.options.connectionString)
+      return { connectionString: this.options.connectionString, ...safety };
     const o = this.pool.options;
     return {
       host: o.host,
@@ -156,6 +223,7 @@ export class PostgresDriver implements SqlDriver {
       user: o.user,
       password: o.password as string | undefined,
       database: o.database,
+      ...safety,
     };
   }
 
