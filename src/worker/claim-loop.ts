@@ -42,7 +42,8 @@ export interface ClaimLoopOptions {
   plan: ClaimTarget[];
   /** How many more commands the worker wants now, and the least worth a claim. */
   room: () => { room: number; threshold: number };
-  onClaimed: (commands: ClaimedCommand[]) => void;
+  /** `sentAt`: when the claim was sent (local clock); its leases start no earlier. */
+  onClaimed: (commands: ClaimedCommand[], sentAt: number) => void;
   /** Called after each claim round, so the worker can tell whether it is idle. */
   onRoundDone: () => void;
 }
@@ -55,8 +56,6 @@ export interface ClaimLoopOptions {
 export class ClaimLoop {
   /** A claim is on its way: the worker is not idle even with nothing running yet. */
   claiming = false;
-  /** When the claim on its way to the store was sent (local clock), null between claims. */
-  sentAt: number | null = null;
   private woken = false;
   private waiter: (() => void) | null = null;
   private stopped = false;
@@ -123,7 +122,13 @@ export class ClaimLoop {
         continue;
       }
       this.woken = false;
-      const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
+      // A waiting claim's leases are reckoned from its send (LeaseKeeper), so it waits a
+      // third of the lease at most.
+      const waitMs = waits
+        ? caughtUp
+          ? Math.min(this.o.pollIntervalMs, this.o.leaseMs / 3)
+          : 0
+        : undefined;
       let asked = 0;
       let got = 0;
       // a claim waiting for work is the worker being idle
@@ -133,7 +138,7 @@ export class ClaimLoop {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
           const limit = Math.min(this.o.claimBatchSize, room - got);
           asked += limit;
-          this.sentAt = Date.now();
+          const sentAt = Date.now();
           const claimed = await this.o.backend.claim({
             workerId: this.o.workerId,
             domain: target.domain,
@@ -143,14 +148,12 @@ export class ClaimLoop {
             leaseToken: randomUUID(),
             ...(waits ? { waitMs, signal: this.stopSignal.signal } : {}),
           });
-          this.sentAt = null;
           got += claimed.length;
-          this.o.onClaimed(claimed);
+          this.o.onClaimed(claimed, sentAt);
         }
         turn++;
         failures = 0;
       } catch (error) {
-        this.sentAt = null;
         this.claiming = false;
         caughtUp = false;
         failures++;

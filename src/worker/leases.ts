@@ -16,12 +16,17 @@ export class LeaseKeeper {
   private timer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   /**
-   * A local time no later than the start of any lease held now (a claim or renewal that
-   * the store answered): every lease held expires at the store at this plus leaseMs or
-   * later. The store starts a lease when it runs the call, never before the call is sent,
-   * so send times make the bound, whatever the two clocks read.
+   * A local time no later than the start of any lease held now: every lease held expires
+   * at the store at this plus leaseMs or later. The store starts a lease when it runs the
+   * claim or renewal, never before the call was sent, so send times make the bound,
+   * whatever the two clocks read.
    */
   private leasesSince = Date.now();
+  /**
+   * The renewals on their way, each with the oldest send time of the claims answered
+   * meanwhile: those leases were not in the renewal, so it does not vouch for them.
+   */
+  private readonly renewing = new Set<{ claimedSince: number }>();
 
   constructor(
     private readonly backend: Backend,
@@ -29,9 +34,7 @@ export class LeaseKeeper {
     private readonly logger: Logger,
     private readonly held: () => Lease[],
     private readonly onLost: (id: string, leaseToken: string) => void,
-    /** When the claim on its way to the store was sent, if one is. */
-    private readonly claimSentAt: () => number | null = () => null,
-    /** Every lease held has expired by the local clock: abandon all of them. */
+    /** Every lease held may have expired by the local clock: abandon all of them. */
     private readonly onExpired: () => void = () => {},
   ) {}
 
@@ -61,11 +64,27 @@ export class LeaseKeeper {
   }
 
   /**
+   * A claim sent at `sentAt` was answered; `holding`: the worker held other leases
+   * already. False when its leases may have expired already (the answer took a whole
+   * lease, as one queued through a network cut does): the caller hands them back rather
+   * than run what another worker may be running.
+   */
+  claimed(sentAt: number, holding: boolean): boolean {
+    if (Date.now() >= sentAt + this.leaseMs) return false;
+    this.leasesSince = holding ? Math.min(this.leasesSince, sentAt) : sentAt;
+    for (const renewal of this.renewing)
+      renewal.claimedSince = Math.min(renewal.claimedSince, sentAt);
+    this.armExpiry();
+    return true;
+  }
+
+  /**
    * Checks the leases the moment they may expire, rather than at the next renewal tick,
    * which can come up to a third of a lease later: by then another worker may have
    * started the same commands.
    */
   private armExpiry(): void {
+    if (this.timer === null) return;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = setTimeout(
       () => {
@@ -75,11 +94,6 @@ export class LeaseKeeper {
       Math.max(0, this.expiresAt - Date.now()),
     );
     this.expiryTimer.unref();
-  }
-
-  /** The oldest moment a lease held from now on may have started: `at`, or an older claim's send. */
-  private since(at: number): number {
-    return Math.min(at, this.claimSentAt() ?? at);
   }
 
   private checkExpiry(): void {
@@ -92,31 +106,32 @@ export class LeaseKeeper {
       );
       this.onExpired();
     }
-    // What was held is given up; leases held from now on are claimed from now on.
-    this.leasesSince = this.since(now);
+    // Nothing is held now; the next claim answered sets the bound.
+    this.leasesSince = now;
   }
 
   private async renewAll(): Promise<void> {
-    const sentAt = this.since(Date.now());
     const held = this.held().map((c) => ({ id: c.id, leaseToken: c.leaseToken, domain: c.domain }));
-    if (held.length === 0) {
-      this.confirm(sentAt);
-      return;
-    }
+    const renewal = { claimedSince: Number.POSITIVE_INFINITY };
+    const sentAt = Date.now();
+    if (held.length === 0) return this.confirm(sentAt);
+    this.renewing.add(renewal);
     try {
       const { lost } = await this.backend.renewLeases({ leases: held, leaseMs: this.leaseMs });
-      this.confirm(sentAt);
+      this.confirm(Math.min(sentAt, renewal.claimedSince));
       const tokens = new Map(held.map((c) => [c.id, c.leaseToken]));
       for (const id of lost) this.onLost(id, tokens.get(id)!);
     } catch (error) {
       this.logger.warn({ err: error }, 'cannot renew leases; will try again');
+    } finally {
+      this.renewing.delete(renewal);
     }
   }
 
-  /** Every lease held at `sentAt` was renewed then (or none was held). */
-  private confirm(sentAt: number): void {
-    if (sentAt <= this.leasesSince) return;
-    this.leasesSince = sentAt;
+  /** Every lease held has been renewed, or claimed, at `since` or later. */
+  private confirm(since: number): void {
+    if (since <= this.leasesSince) return;
+    this.leasesSince = since;
     this.armExpiry();
   }
 

@@ -107,7 +107,6 @@ export class Worker extends EventEmitter {
           .map((a) => a.command),
       ],
       (id, leaseToken) => this.loseLease(id, leaseToken),
-      () => this.claims?.sentAt ?? null,
       () => this.loseAllLeases(),
     );
     this.wakes = new WakeSchedule(() => this.nudge(true));
@@ -144,10 +143,7 @@ export class Worker extends EventEmitter {
       logger: this.deps.logger,
       plan,
       room: () => this.room(),
-      onClaimed: (commands) => {
-        this.buffer.push(...commands);
-        this.dispatch();
-      },
+      onClaimed: (commands, sentAt) => this.onClaimed(commands, sentAt),
       onRoundDone: () => this.checkIdle(),
     });
     this.claims = claims;
@@ -169,6 +165,16 @@ export class Worker extends EventEmitter {
       'worker started',
     );
     return this;
+  }
+
+  private onClaimed(commands: ClaimedCommand[], sentAt: number): void {
+    if (commands.length === 0) return;
+    if (!this.leases.claimed(sentAt, this.buffer.length > 0 || this.active.size > 0)) {
+      for (const command of commands) this.handBack(command, 'claim answered too late');
+      return;
+    }
+    this.buffer.push(...commands);
+    this.dispatch();
   }
 
   /** Resolves when nothing is running, buffered or waiting to be written. */
@@ -434,14 +440,14 @@ export class Worker extends EventEmitter {
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 
-  private handBack(command: ClaimedCommand): void {
+  private handBack(command: ClaimedCommand, reason = 'worker shutdown'): void {
     this.completer.add({
       kind: 'release',
       id: command.id,
       leaseToken: command.leaseToken,
       domain: command.domain,
       delayMs: 0,
-      reason: 'worker shutdown',
+      reason,
     });
   }
 }
