@@ -103,12 +103,13 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
     );
     expect(effectsByA.rows[0].n).toBeGreaterThan(0);
 
-    // A listens for wake-ups again, on a connection made after the network came back.
+    // A listens for wake-ups again, on a connection made after the network came back (its
+    // last statement is the LISTEN, or the check that the connection is alive).
     await waitUntil(
       async () => {
         const listening = await db!.query(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE application_name = $1 AND query LIKE 'LISTEN %' AND backend_start > to_timestamp($2 / 1000.0)`,
+           WHERE application_name = $1 AND (query LIKE 'LISTEN %' OR query = 'SELECT 1') AND backend_start > to_timestamp($2 / 1000.0)`,
           [run.aId, run.restoreAt],
         );
         return listening.rows[0].n === 1;
