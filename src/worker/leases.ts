@@ -65,17 +65,40 @@ export class LeaseKeeper {
 
   /**
    * A claim sent at `sentAt` was answered; `holding`: the worker held other leases
-   * already. False when its leases may have expired already (the answer took a whole
-   * lease, as one queued through a network cut does): the caller hands them back rather
-   * than run what another worker may be running.
+   * already. False when the answer took half a lease or more (as one queued through a
+   * network cut does): the claim may have run at once and its leases be close to running
+   * out, or gone; the caller renews them first (confirmLate).
    */
   claimed(sentAt: number, holding: boolean): boolean {
-    if (Date.now() >= sentAt + this.leaseMs) return false;
+    if (Date.now() >= sentAt + this.leaseMs / 2) return false;
     this.leasesSince = holding ? Math.min(this.leasesSince, sentAt) : sentAt;
     for (const renewal of this.renewing)
       renewal.claimedSince = Math.min(renewal.claimedSince, sentAt);
     this.armExpiry();
     return true;
+  }
+
+  /**
+   * Renews the leases of a claim answered late before anything runs: resolves to the
+   * commands the store still holds for this worker, their leases now counted from the
+   * renewal; to none when the store cannot be reached or the renewal was late too (their
+   * leases run out, and the store gives them out again).
+   */
+  async confirmLate<T extends Lease>(commands: T[], holding: () => boolean): Promise<T[]> {
+    const sentAt = Date.now();
+    let lost: string[];
+    try {
+      ({ lost } = await this.backend.renewLeases({
+        leases: commands.map((c) => ({ id: c.id, leaseToken: c.leaseToken, domain: c.domain })),
+        leaseMs: this.leaseMs,
+      }));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'cannot renew the leases of a late claim; they will expire');
+      return [];
+    }
+    if (!this.claimed(sentAt, holding())) return [];
+    const gone = new Set(lost);
+    return commands.filter((c) => !gone.has(c.id));
   }
 
   /**

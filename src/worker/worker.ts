@@ -169,8 +169,18 @@ export class Worker extends EventEmitter {
 
   private onClaimed(commands: ClaimedCommand[], sentAt: number): void {
     if (commands.length === 0) return;
-    if (!this.leases.claimed(sentAt, this.buffer.length > 0 || this.active.size > 0)) {
-      for (const command of commands) this.handBack(command, 'claim answered too late');
+    if (this.leases.claimed(sentAt, this.holding())) this.take(commands);
+    else
+      void this.leases.confirmLate(commands, () => this.holding()).then((kept) => this.take(kept));
+  }
+
+  private holding(): boolean {
+    return this.buffer.length > 0 || this.active.size > 0;
+  }
+
+  private take(commands: ClaimedCommand[]): void {
+    if (this.stopping) {
+      for (const command of commands) this.handBack(command);
       return;
     }
     this.buffer.push(...commands);
@@ -440,14 +450,14 @@ export class Worker extends EventEmitter {
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 
-  private handBack(command: ClaimedCommand, reason = 'worker shutdown'): void {
+  private handBack(command: ClaimedCommand): void {
     this.completer.add({
       kind: 'release',
       id: command.id,
       leaseToken: command.leaseToken,
       domain: command.domain,
       delayMs: 0,
-      reason,
+      reason: 'worker shutdown',
     });
   }
 }
