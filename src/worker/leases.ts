@@ -15,6 +15,8 @@ import type { Backend, Lease } from '../backends/backend.js';
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** When the expiry timer fires (local clock), while it is armed. */
+  private armedFor: number | null = null;
   /**
    * A local time no later than the start of any lease held now: every lease held expires
    * at the store at this plus leaseMs or later. The store starts a lease when it runs the
@@ -56,6 +58,7 @@ export class LeaseKeeper {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.timer = null;
     this.expiryTimer = null;
+    this.armedFor = null;
   }
 
   /** The earliest a lease held now may have expired at the store (local clock). */
@@ -104,17 +107,23 @@ export class LeaseKeeper {
   /**
    * Checks the leases the moment they may expire, rather than at the next renewal tick,
    * which can come up to a third of a lease later: by then another worker may have
-   * started the same commands.
+   * started the same commands. A timer that fires no later than the expiry is left alone
+   * (it checks, then arms itself for the expiry of then): one timer a lease or so, not
+   * one per claim or renewal.
    */
   private armExpiry(): void {
-    if (this.timer === null) return;
+    const at = this.expiresAt;
+    if (this.timer === null || (this.armedFor !== null && this.armedFor <= at)) return;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.armedFor = at;
     this.expiryTimer = setTimeout(
       () => {
         this.expiryTimer = null;
+        this.armedFor = null;
         this.checkExpiry();
+        this.armExpiry();
       },
-      Math.max(0, this.expiresAt - Date.now()),
+      Math.max(0, at - Date.now()),
     );
     this.expiryTimer.unref();
   }
