@@ -25,6 +25,9 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
   const cleanup: { proxy?: BlackholeProxy; a?: NetcutWorkerProcess; b?: Worker } = {};
   let bus: CommandBus | undefined;
   let db: pg.Pool | undefined;
+  // Held by the test while A's held ctx.tx runs wait for it.
+  const lockKey = Math.floor(Math.random() * 2 ** 31);
+  let locker: pg.Client | undefined;
 
   beforeAll(async () => {
     bus = await createDispatchbox({
@@ -35,10 +38,14 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
     });
     db = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
     await db.query(appEffectsSql(schema));
+    locker = new pg.Client({ connectionString: POSTGRES_URL });
+    await locker.connect();
+    await locker.query('SELECT pg_advisory_lock($1)', [lockKey]);
   });
 
   afterAll(async () => {
     await cleanup.a?.kill();
+    await locker?.end(); // lets A's held statements go on; their connections are gone
     await cleanup.b?.stop(2000);
     await cleanup.proxy?.close();
     await bus?.close();
@@ -58,6 +65,7 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
       },
       schema,
       transactional: true,
+      lockKey,
       // Statements A sent before the cut finish in the server; one waiting for a lock
       // that an open transaction of A holds waits until the network is back.
       quiesced: (workerId) =>
@@ -77,6 +85,15 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
     };
     const run = await runNetcut(store, cleanup);
     await expectNetcutRecovered(bus!, run);
+
+    // A's ctx.tx runs waiting on a statement were ended when it gave up their leases, by
+    // dropping their connections: before the network came back.
+    const ended = run.a.statementsEnded;
+    expect(ended.length).toBeGreaterThanOrEqual(2);
+    for (const x of ended) {
+      expect(x.at).toBeGreaterThanOrEqual(run.a.expired[0]!.at);
+      expect(x.at).toBeLessThan(run.restoreAt);
+    }
 
     // One effect per ctx.tx command, by the worker whose attempt completed it.
     const t = `"${schema}"`;

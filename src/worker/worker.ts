@@ -313,6 +313,7 @@ export class Worker extends EventEmitter {
               throw error;
             }
           },
+          active.controller.signal,
         );
         if (outcome === 'stale') this.stats.stale++;
         else this.stats.completed++;

@@ -22,25 +22,39 @@ export interface PostgresDriverOptions {
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
 
 /**
- * What keeps a connection from hanging on a silent network (packets dropped, no reset):
- * every statement gives up after `timeoutMs` unanswered, and node-postgres then discards
- * the connection; a new connection gives up after `timeoutMs` too; TCP keepalive probes an
- * idle connection after `timeoutMs`, so the kernel ends one whose peer is gone. Without
- * them a statement sent into a cut waits for TCP's own retransmission timeout, about 15
- * minutes on Linux, holding its pool connection all the while. With the timeout at a
- * third of the lease or less, a worker cut off from its store finds out within its lease.
+ * What keeps Dispatchbox's connections from hanging on a silent network (packets dropped,
+ * no reset). Without it a statement sent into a cut waits for TCP's own retransmission
+ * timeout, about 15 minutes on Linux, holding its pool connection all the while.
  *
- * `query_timeout` is node-postgres's own timer on the reply; the server's
- * `statement_timeout` cannot help here, since the server is not what went quiet.
+ * - Each statement of Dispatchbox's own (claims, settles, renewals, sends, maintenance,
+ *   BEGIN and COMMIT) gives up after `timeoutMs` with no reply, and node-postgres then
+ *   discards its connection (`statementTimeout`). It is node-postgres's own timer on the
+ *   reply: the server's `statement_timeout` cannot help, since the server is not what went
+ *   quiet. The statements a `ctx.tx` handler runs, and migrations, have no such limit (a
+ *   legitimate one may take long); a `ctx.tx` transaction's connection is dropped instead
+ *   when its run is given up (see `transaction`).
+ * - A new connection gives up after `timeoutMs` too (at most 5 s, as before: start-up
+ *   tries again until connectTimeoutMs).
+ * - TCP keepalive probes an idle connection after `timeoutMs`, so the kernel ends one
+ *   whose peer is gone.
+ *
+ * With the timeout at a third of the lease or less, a worker cut off from its store finds
+ * out, and gets new connections once the network is back, within its lease.
  */
 export function connectionSafety(timeoutMs: number) {
   return {
-    query_timeout: timeoutMs,
-    // at most 5 s, as before: start-up tries again until connectTimeoutMs
     connectionTimeoutMillis: Math.min(5000, timeoutMs),
     keepAlive: true,
     keepAliveInitialDelayMillis: timeoutMs,
   };
+}
+
+/** A statement that gives up after `timeoutMs` with no reply (node-postgres's query_timeout). */
+function statementTimeout(
+  timeoutMs: number,
+  query: pg.QueryConfig,
+): pg.QueryConfig & { query_timeout: number } {
+  return { ...query, query_timeout: timeoutMs };
 }
 
 const MAX_PREPARED = 64;
@@ -73,7 +87,9 @@ export class PostgresDriver implements SqlDriver {
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
     const name = params ? this.statementName(text) : undefined;
-    const result = await this.pool.query({ name, text, values: params });
+    const result = await this.pool.query(
+      statementTimeout(this.storeTimeoutMs, { name, text, values: params }),
+    );
     return { rows: result.rows as T[] };
   }
 
@@ -92,7 +108,13 @@ export class PostgresDriver implements SqlDriver {
     return name;
   }
 
-  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+  /**
+   * A transaction on a connection of its own. When `signal` aborts (the run was abandoned
+   * with its lease, timed out or cut short by a shutdown: it rolls back in any case), the
+   * connection is dropped: a statement of the handler waiting on a silent network ends at
+   * once, and the server rolls the transaction back.
+   */
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // The pool stops listening to a client it hands out: without a listener of ours, the
@@ -102,7 +124,13 @@ export class PostgresDriver implements SqlDriver {
       broken = true;
       this.onError(error, 'transaction connection');
     };
+    const drop = () => {
+      broken = true;
+      client.connection.stream.destroy();
+    };
     client.on('error', onClientError);
+    signal?.addEventListener('abort', drop, { once: true });
+    const own = (text: string) => client.query(statementTimeout(this.storeTimeoutMs, { text }));
     const tx: SqlTransaction = {
       query: async <R>(text: string, params?: unknown[]) => ({
         rows: (await client.query(text, params)).rows as R[],
@@ -117,16 +145,18 @@ export class PostgresDriver implements SqlDriver {
       },
     };
     try {
-      await client.query('BEGIN');
+      if (signal?.aborted) drop();
+      await own('BEGIN');
       const value = await fn(tx);
-      await client.query('COMMIT');
+      await own('COMMIT');
       return value;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
+      await own('ROLLBACK').catch(() => {
         broken = true;
       });
       throw error;
     } finally {
+      signal?.removeEventListener('abort', drop);
       client.removeListener('error', onClientError);
       client.release(broken);
     }
@@ -212,8 +242,9 @@ export class PostgresDriver implements SqlDriver {
     clearTimeout(timer);
   }
 
+  /** The LISTEN connection's settings: it runs only LISTEN and the check it is alive. */
   private clientConfig(): pg.ClientConfig {
-    const safety = connectionSafety(this.storeTimeoutMs);
+    const safety = { ...connectionSafety(this.storeTimeoutMs), query_timeout: this.storeTimeoutMs };
     if (this.options.connectionString)
       return { connectionString: this.options.connectionString, ...safety };
     const o = this.pool.options;

@@ -245,6 +245,7 @@ export class SqlBackend implements Backend {
   async completeInTransaction(
     lease: Lease & { workerId: string },
     fn: (tx: Queryable) => Promise<string | null>,
+    signal?: AbortSignal,
   ): Promise<'completed' | 'stale'> {
     try {
       return await this.driver.transaction(async (tx) => {
@@ -257,7 +258,7 @@ export class SqlBackend implements Backend {
         });
         if (settled.applied.length === 0) throw new StaleLease();
         return 'completed' as const;
-      });
+      }, signal);
     } catch (error) {
       if (error instanceof StaleLease) return 'stale';
       throw error;
