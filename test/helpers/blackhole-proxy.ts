@@ -2,13 +2,14 @@
  * A TCP proxy on 127.0.0.1 between a worker and its store, which can cut the network
  * silently: packets dropped, no reset, every socket left open.
  *
- * Hand-written, a few dozen lines on node:net: the proxies made for tests (toxiproxy and
- * the like) are separate servers to install and drive, and none of the npm ones both
- * drops traffic without closing and holds new connections unanswered.
+ * Hand-written, some eighty lines on node:net. Toxiproxy can do this (its `timeout`
+ * toxic), but it is a separate Go server to install and run beside the tests
+ * (toxiproxy-node-client is only its client, @testcontainers/toxiproxy runs it in Docker);
+ * the npm TCP proxies (node-tcp-proxy, tcp-proxy.js) only forward, and close what closes.
  *
  * - `cut()`: nothing more is forwarded either way and no socket is closed. New
- *   connections are accepted (as a SYN would be retransmitted until the network is back)
- *   but never forwarded nor answered.
+ *   connections are accepted but never forwarded nor answered (a real cut leaves the SYN
+ *   unanswered instead; either way only the client's own connect timeout ends the wait).
  * - `restore()`: new connections are forwarded again. Connections that lived through the
  *   cut stay silent for the client for good, a half-open socket only its own timeouts can
  *   find out, while their server side is closed, as the server's keepalive (or the
