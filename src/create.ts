@@ -28,6 +28,15 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
 }
 
 /**
+ * The store timeout that suits workers with lease `leaseMs`: a third of the lease (so a
+ * worker cut off from its store finds out, and gets new connections once the network is
+ * back, within its lease), at most the backends' default of 10 s.
+ */
+export function storeTimeoutForLease(leaseMs: number): number {
+  return Math.min(10_000, Math.max(1, Math.floor(leaseMs / 3)));
+}
+
+/**
  * Opens the store named by `databaseUrl` and returns a bus on it. Backends are loaded on
  * demand, so an application that uses PostgreSQL loads no PGlite and vice versa.
  */
