@@ -19,6 +19,21 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
   poolSize?: number;
   /** How long to keep trying to reach a server store at start. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * How long a call to a server store (a statement, a Redis command, a new connection)
+   * may go unanswered before its connection is taken for dead and replaced. Default 10 s,
+   * a third of the default lease; keep it at a third of the workers' `leaseMs` or less.
+   */
+  storeTimeoutMs?: number;
+}
+
+/**
+ * The store timeout that suits workers with lease `leaseMs`: a third of the lease (so a
+ * worker cut off from its store finds out, and gets new connections once the network is
+ * back, within its lease), at most the backends' default of 10 s.
+ */
+export function storeTimeoutForLease(leaseMs: number): number {
+  return Math.min(10_000, Math.max(1, Math.floor(leaseMs / 3)));
 }
 
 /**
@@ -42,6 +57,12 @@ export async function createDispatchbox(
 
 export async function openBackend(options: CreateDispatchboxOptions): Promise<Backend> {
   const url = options.databaseUrl;
+  const { storeTimeoutMs } = options;
+  if (storeTimeoutMs !== undefined && !(Number.isFinite(storeTimeoutMs) && storeTimeoutMs > 0)) {
+    throw new ConfigurationError(
+      `storeTimeoutMs must be a positive number of milliseconds (about a third of the workers' leaseMs); got ${String(storeTimeoutMs)}`,
+    );
+  }
   if (!url) {
     const { createPGliteBackend } = await import('./backends/pglite/index.js');
     const dataDir = options.dataDir ?? './.dispatchbox';
@@ -58,6 +79,7 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
       schema: options.schema,
       poolSize: options.poolSize,
       connectTimeoutMs: options.connectTimeoutMs,
+      storeTimeoutMs: options.storeTimeoutMs,
       onError: (error, where) =>
         options.logger?.warn({ err: error }, `PostgreSQL ${where} failed; reconnecting`),
     });
@@ -68,6 +90,7 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
       url,
       prefix: options.schema,
       connectTimeoutMs: options.connectTimeoutMs,
+      storeTimeoutMs: options.storeTimeoutMs,
       onError: (error) =>
         options.logger?.warn({ err: error }, 'Redis connection failed; reconnecting'),
     });

@@ -88,6 +88,15 @@ describe('configuration from DISPATCHBOX_* variables', () => {
     expect(config.handlersDir).toBe('./handlers');
   });
 
+  it('gives the store a timeout of a third of the lease, at most 10 s', () => {
+    const logger = createLogger('silent');
+    const storeTimeout = (env: Record<string, string>) =>
+      toCreateOptions(loadConfig({ env }), logger).storeTimeoutMs;
+    expect(storeTimeout({})).toBe(10_000);
+    expect(storeTimeout({ DISPATCHBOX_LEASE_MS: '6000' })).toBe(2000);
+    expect(storeTimeout({ DISPATCHBOX_LEASE_MS: '120000' })).toBe(10_000);
+  });
+
   it('lets a flag win over its variable, and names the flag when the flag is wrong', () => {
     expect(
       loadConfig({ env: { DISPATCHBOX_CONCURRENCY: '3' }, flags: { concurrency: '7' } })

@@ -52,6 +52,21 @@ describe('start-up checks', () => {
     );
   });
 
+  it('refuses a store timeout that is not a positive number, naming the option', async () => {
+    for (const storeTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      for (const databaseUrl of ['postgres://postgres@127.0.0.1:1/x', 'redis://127.0.0.1:1/0']) {
+        const error: unknown = await createDispatchbox({
+          databaseUrl,
+          storeTimeoutMs,
+          connectTimeoutMs: 200,
+          logger: silent,
+        }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ConfigurationError);
+        expect((error as Error).message).toMatch(/^storeTimeoutMs must be a positive number/);
+      }
+    }
+  });
+
   it('retries an unreachable PostgreSQL, then says where it looked and what to check', async () => {
     const started = Date.now();
     const error = await createPostgresBackend({

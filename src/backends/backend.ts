@@ -263,10 +263,14 @@ export interface Backend {
    * Runs `fn` in a store transaction and completes the command in that same transaction,
    * so the handler's writes and the completion commit together or not at all. Resolves
    * 'stale' (and rolls back) when the lease was lost. Only with `capabilities.transactions`.
+   * `signal` aborts when the run is given up (its lease is gone, it timed out, the worker
+   * stops): a store over a network then drops the transaction's connection, so a statement
+   * waiting on it ends at once.
    */
   completeInTransaction(
     lease: Lease & { workerId: string; attempt: number },
     fn: (tx: Queryable) => Promise<string | null>,
+    signal?: AbortSignal,
   ): Promise<'completed' | 'stale'>;
   renewLeases(params: RenewLeasesParams): Promise<{ lost: string[] }>;
   /** Expired leases: back to pending (the attempt counts) or to troubleshooting if none left. */

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { CreateDispatchboxOptions } from '../create.js';
+import { storeTimeoutForLease, type CreateDispatchboxOptions } from '../create.js';
 import type { WorkerOptions } from '../worker/worker.js';
 import type { DispatchboxConfig } from './load.js';
 
@@ -32,6 +32,8 @@ export function toCreateOptions(
     poolSize: config.poolSize,
     strict: config.strict,
     maxPayloadBytes: config.maxPayloadBytes,
+    // the worker this process runs has DISPATCHBOX_LEASE_MS
+    storeTimeoutMs: storeTimeoutForLease(config.leaseMs),
     logger,
   };
 }

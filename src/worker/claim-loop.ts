@@ -62,7 +62,8 @@ export interface ClaimLoopOptions {
   plan: ClaimTarget[];
   /** How many more commands the worker wants now, and the least worth a claim. */
   room: () => { room: number; threshold: number };
-  onClaimed: (commands: ClaimedCommand[]) => void;
+  /** `sentAt`: when the claim was sent (local clock); its leases start no earlier. */
+  onClaimed: (commands: ClaimedCommand[], sentAt: number) => void;
   /** Called after each claim round, so the worker can tell whether it is idle. */
   onRoundDone: () => void;
 }
@@ -147,13 +148,20 @@ export class ClaimLoop {
           continue;
         }
         this.woken = false;
-        const waitMs = waits ? (caughtUp ? this.o.pollIntervalMs : 0) : undefined;
+        // A waiting claim's leases are reckoned from its send (LeaseKeeper), so it waits a
+        // third of the lease at most.
+        const waitMs = waits
+          ? caughtUp
+            ? Math.min(this.o.pollIntervalMs, this.o.leaseMs / 3)
+            : 0
+          : undefined;
         // a claim waiting for work is the worker being idle
         this.claiming = !waitMs;
         for (let i = 0; i < this.o.plan.length && got < room && !this.stopped; i++) {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
           const limit = Math.min(this.o.claimBatchSize, room - got);
           asked += limit;
+          const sentAt = Date.now();
           const claimed = await this.o.backend.claim({
             workerId: this.o.workerId,
             domain: target.domain,
@@ -165,7 +173,7 @@ export class ClaimLoop {
             ...(waits ? { waitMs, signal: this.stopSignal.signal } : {}),
           });
           got += claimed.length;
-          this.o.onClaimed(claimed);
+          this.o.onClaimed(claimed, sentAt);
         }
         turn++;
         failures = 0;

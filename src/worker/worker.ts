@@ -108,6 +108,7 @@ export class Worker extends EventEmitter {
           .map((a) => a.command),
       ],
       (id, leaseToken) => this.loseLease(id, leaseToken),
+      () => this.loseAllLeases(),
     );
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
@@ -143,10 +144,7 @@ export class Worker extends EventEmitter {
       logger: this.deps.logger,
       plan,
       room: () => this.room(),
-      onClaimed: (commands) => {
-        this.buffer.push(...commands);
-        this.dispatch();
-      },
+      onClaimed: (commands, sentAt) => this.onClaimed(commands, sentAt),
       onRoundDone: () => this.checkIdle(),
     });
     this.claims = claims;
@@ -168,6 +166,26 @@ export class Worker extends EventEmitter {
       'worker started',
     );
     return this;
+  }
+
+  private onClaimed(commands: ClaimedCommand[], sentAt: number): void {
+    if (commands.length === 0) return;
+    if (this.leases.claimed(sentAt, this.holding())) this.take(commands);
+    else
+      void this.leases.confirmLate(commands, () => this.holding()).then((kept) => this.take(kept));
+  }
+
+  private holding(): boolean {
+    return this.buffer.length > 0 || this.active.size > 0;
+  }
+
+  private take(commands: ClaimedCommand[]): void {
+    if (this.stopping) {
+      for (const command of commands) this.handBack(command);
+      return;
+    }
+    this.buffer.push(...commands);
+    this.dispatch();
   }
 
   /** Resolves when nothing is running, buffered or waiting to be written. */
@@ -297,6 +315,7 @@ export class Worker extends EventEmitter {
               throw error;
             }
           },
+          active.controller.signal,
         );
         if (outcome === 'stale') this.stats.stale++;
         else this.stats.completed++;
@@ -372,6 +391,23 @@ export class Worker extends EventEmitter {
     }
     const index = this.buffer.findIndex((c) => c.id === id && c.leaseToken === leaseToken);
     if (index >= 0) this.buffer.splice(index, 1);
+  }
+
+  /**
+   * Every lease held has expired by the local clock with no renewal getting through (the
+   * store is away or cut off): the running handlers are aborted and their outcomes not
+   * written, and the buffered commands are dropped unstarted. Their leases run out at the
+   * store, which gives the commands to another worker (or to this one once it is back).
+   */
+  private loseAllLeases(): void {
+    const running = this.active.list().filter((a) => !a.abandoned);
+    for (const active of running) {
+      active.abandoned = true;
+      active.controller.abort(new LeaseLostError(active.command.id));
+    }
+    const buffered = this.buffer.splice(0).length;
+    this.emit('leasesExpired', { running: running.length, buffered });
+    this.nudge();
   }
 
   private async heartbeat(active: Active): Promise<void> {

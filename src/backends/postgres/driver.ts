@@ -11,6 +11,50 @@ export interface PostgresDriverOptions {
   poolSize?: number;
   /** Told about connection errors that Dispatchbox recovers from by itself. */
   onError?: (error: Error, where: string) => void;
+  /**
+   * How long a statement or a new connection may go unanswered before the connection is
+   * taken for dead and replaced. Default 10 s (see `connectionSafety`).
+   */
+  storeTimeoutMs?: number;
+}
+
+/** The default store timeout: a third of the default 30-second lease. */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
+/**
+ * What keeps Dispatchbox's connections from hanging on a silent network (packets dropped,
+ * no reset). Without it a statement sent into a cut waits for TCP's own retransmission
+ * timeout, about 15 minutes on Linux, holding its pool connection all the while.
+ *
+ * - Each statement of Dispatchbox's own (claims, settles, renewals, sends, maintenance,
+ *   BEGIN and COMMIT) gives up after `timeoutMs` with no reply, and node-postgres then
+ *   discards its connection (`statementTimeout`). It is node-postgres's own timer on the
+ *   reply: the server's `statement_timeout` cannot help, since the server is not what went
+ *   quiet. The statements a `ctx.tx` handler runs, and migrations, have no such limit (a
+ *   legitimate one may take long); a `ctx.tx` transaction's connection is dropped instead
+ *   when its run is given up (see `transaction`).
+ * - A new connection gives up after `timeoutMs` too (at most 5 s, as before: start-up
+ *   tries again until connectTimeoutMs).
+ * - TCP keepalive probes an idle connection after `timeoutMs`, so the kernel ends one
+ *   whose peer is gone.
+ *
+ * With the timeout at a third of the lease or less, a worker cut off from its store finds
+ * out, and gets new connections once the network is back, within its lease.
+ */
+export function connectionSafety(timeoutMs: number) {
+  return {
+    connectionTimeoutMillis: Math.min(5000, timeoutMs),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: timeoutMs,
+  };
+}
+
+/** A statement that gives up after `timeoutMs` with no reply (node-postgres's query_timeout). */
+function statementTimeout(
+  timeoutMs: number,
+  query: pg.QueryConfig,
+): pg.QueryConfig & { query_timeout: number } {
+  return { ...query, query_timeout: timeoutMs };
 }
 
 const MAX_PREPARED = 64;
@@ -23,16 +67,19 @@ export class PostgresDriver implements SqlDriver {
   private readonly onError: (error: Error, where: string) => void;
   private closed = false;
   private readonly statementNames = new Map<string, string>();
+  readonly storeTimeoutMs: number;
 
   constructor(private readonly options: PostgresDriverOptions) {
     this.onError = options.onError ?? (() => {});
     this.owned = !options.pool;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    // An application's own pool keeps the application's settings.
     this.pool =
       options.pool ??
       new pg.Pool({
         connectionString: options.connectionString,
         max: options.poolSize ?? 10,
-        connectionTimeoutMillis: 5000,
+        ...connectionSafety(this.storeTimeoutMs),
       });
     // An idle client dies when the server restarts; without a listener that is a crash.
     this.pool.on('error', (error) => this.onError(error, 'idle connection'));
@@ -40,7 +87,9 @@ export class PostgresDriver implements SqlDriver {
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
     const name = params ? this.statementName(text) : undefined;
-    const result = await this.pool.query({ name, text, values: params });
+    const result = await this.pool.query(
+      statementTimeout(this.storeTimeoutMs, { name, text, values: params }),
+    );
     return { rows: result.rows as T[] };
   }
 
@@ -59,7 +108,13 @@ export class PostgresDriver implements SqlDriver {
     return name;
   }
 
-  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+  /**
+   * A transaction on a connection of its own. When `signal` aborts (the run was abandoned
+   * with its lease, timed out or cut short by a shutdown: it rolls back in any case), the
+   * connection is dropped: a statement of the handler waiting on a silent network ends at
+   * once, and the server rolls the transaction back.
+   */
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     // The pool stops listening to a client it hands out: without a listener of ours, the
@@ -69,7 +124,13 @@ export class PostgresDriver implements SqlDriver {
       broken = true;
       this.onError(error, 'transaction connection');
     };
+    const drop = () => {
+      broken = true;
+      client.connection.stream.destroy();
+    };
     client.on('error', onClientError);
+    signal?.addEventListener('abort', drop, { once: true });
+    const own = (text: string) => client.query(statementTimeout(this.storeTimeoutMs, { text }));
     const tx: SqlTransaction = {
       query: async <R>(text: string, params?: unknown[]) => ({
         rows: (await client.query(text, params)).rows as R[],
@@ -84,16 +145,18 @@ export class PostgresDriver implements SqlDriver {
       },
     };
     try {
-      await client.query('BEGIN');
+      if (signal?.aborted) drop();
+      await own('BEGIN');
       const value = await fn(tx);
-      await client.query('COMMIT');
+      await own('COMMIT');
       return value;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
+      await own('ROLLBACK').catch(() => {
         broken = true;
       });
       throw error;
     } finally {
+      signal?.removeEventListener('abort', drop);
       client.removeListener('error', onClientError);
       client.release(broken);
     }
@@ -102,6 +165,10 @@ export class PostgresDriver implements SqlDriver {
   /**
    * LISTEN on a dedicated connection that comes back by itself after the server or the
    * network goes away. Missed notifications are harmless: workers also poll.
+   *
+   * A connection that only listens sends nothing, so a silent network cut would leave it
+   * waiting forever for notifications that cannot come: it is asked a `SELECT 1` every
+   * store timeout, and one unanswered within the store timeout replaces it.
    */
   async listen(
     channel: string,
@@ -113,27 +180,32 @@ export class PostgresDriver implements SqlDriver {
     const connect = async (): Promise<void> => {
       if (stopped || this.closed) return;
       const next = new pg.Client(this.clientConfig());
+      let dead = false;
+      const fail = (error: Error) => {
+        if (dead) return;
+        dead = true;
+        this.onError(error, 'listen connection');
+        void reconnect(next);
+      };
       next.on('notification', (msg) => {
         if (msg.channel === channel) onPayload(msg.payload ?? '');
       });
-      next.on('error', (error) => {
-        this.onError(error, 'listen connection');
-        void reconnect(next);
-      });
+      next.on('error', fail);
       try {
         await next.connect();
         await next.query(`LISTEN "${channel}"`);
         client = next;
         failures = 0;
+        this.checkAlive(next, () => dead || client !== next, fail);
         onPayload(''); // catch up on anything sent while disconnected
       } catch (error) {
-        this.onError(error as Error, 'listen connection');
-        void reconnect(next);
+        fail(error as Error);
       }
     };
     const reconnect = async (dead: pg.Client): Promise<void> => {
       if (client === dead) client = null;
-      await dead.end().catch(() => {});
+      // not awaited: on a connection cut off in silence, a polite end waits for the network
+      void dead.end().catch(() => {});
       if (stopped || this.closed) return;
       const delay = LISTEN_RETRY_MS[Math.min(failures++, LISTEN_RETRY_MS.length - 1)]!;
       setTimeout(() => void connect(), delay).unref();
@@ -143,12 +215,38 @@ export class PostgresDriver implements SqlDriver {
       stopped = true;
       const current = client;
       client = null;
-      await current?.end().catch(() => {});
+      if (current) await this.endWithin(current);
     };
   }
 
+  /** Asks `client` a `SELECT 1` every store timeout until `gone`; `fail` when one fails. */
+  private checkAlive(client: pg.Client, gone: () => boolean, fail: (error: Error) => void): void {
+    const timer = setInterval(() => {
+      if (gone()) clearInterval(timer);
+      else
+        client.query('SELECT 1').catch((error: Error) => {
+          clearInterval(timer);
+          fail(error);
+        });
+    }, this.storeTimeoutMs);
+    timer.unref();
+  }
+
+  /** Ends `client`, waiting at most the store timeout for the server to say goodbye. */
+  private async endWithin(client: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.storeTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** The LISTEN connection's settings: it runs only LISTEN and the check it is alive. */
   private clientConfig(): pg.ClientConfig {
-    if (this.options.connectionString) return { connectionString: this.options.connectionString };
+    const safety = { ...connectionSafety(this.storeTimeoutMs), query_timeout: this.storeTimeoutMs };
+    if (this.options.connectionString)
+      return { connectionString: this.options.connectionString, ...safety };
     const o = this.pool.options;
     return {
       host: o.host,
@@ -156,6 +254,7 @@ export class PostgresDriver implements SqlDriver {
       user: o.user,
       password: o.password as string | undefined,
       database: o.database,
+      ...safety,
     };
   }
 

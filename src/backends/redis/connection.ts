@@ -55,6 +55,35 @@ export interface ConnectOptions {
   onError?: (error: Error) => void;
   /** Name shown by CLIENT LIST. */
   connectionName?: string;
+  /**
+   * How long a command may go unanswered before the connection is taken for dead and
+   * replaced. Default 10 s (see `connectionSafety`).
+   */
+  storeTimeoutMs?: number;
+}
+
+/** The default store timeout: a third of the default 30-second lease. */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
+/**
+ * What keeps a connection from hanging on a silent network (packets dropped, no reset).
+ * `socketTimeout`: when commands wait and nothing at all has come back for `timeoutMs`,
+ * ioredis destroys the socket, fails the commands on it and reconnects; a handshake that
+ * goes unanswered counts too. ioredis's `commandTimeout` would only fail each command and
+ * keep the dead socket, so every later command would wait for it too. TCP keepalive
+ * probes an idle connection after `timeoutMs`. Without these a command sent into a cut
+ * waits for TCP's own retransmission timeout, about 15 minutes on Linux.
+ * Commands caught on a dead connection are sent again once a new one is ready (ioredis's
+ * default), so their callers hear how they went.
+ *
+ * A blocking read must not wait longer than `timeoutMs` on such a connection; the ticket
+ * reader's connection allows for its blocks (tickets.ts).
+ */
+export function connectionSafety(timeoutMs: number) {
+  return {
+    socketTimeout: timeoutMs,
+    keepAlive: timeoutMs,
+  };
 }
 
 /**
@@ -67,6 +96,7 @@ export async function connectRedis(
   options: ConnectOptions = {},
 ): Promise<Redis> {
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   let starting = true;
   let lastError: Error | null = null;
@@ -80,7 +110,8 @@ export async function connectRedis(
     tls: target.tls ? { servername: target.host } : undefined,
     connectionName: options.connectionName ?? 'dispatchbox',
     lazyConnect: true,
-    connectTimeout: Math.min(5000, timeoutMs),
+    connectTimeout: Math.min(5000, timeoutMs, storeTimeoutMs),
+    ...connectionSafety(storeTimeoutMs),
     // Commands wait through a reconnect instead of failing at once; the worker retries
     // whatever still fails, and the store's tokens make a repeated write harmless.
     maxRetriesPerRequest: 20,

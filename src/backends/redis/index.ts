@@ -12,6 +12,11 @@ export interface RedisBackendOptions {
   connectTimeoutMs?: number;
   /** Told about connection errors after start; the client reconnects by itself. */
   onError?: (error: Error) => void;
+  /**
+   * How long a command may go unanswered before its connection is taken for dead and
+   * replaced. Default 10 s; keep it at a third of the workers' lease or less.
+   */
+  storeTimeoutMs?: number;
 }
 
 /** The Redis store (7+), through ioredis. */
@@ -26,6 +31,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   const client = await connectRedis(target, {
     connectTimeoutMs: options.connectTimeoutMs,
     onError: options.onError,
+    storeTimeoutMs: options.storeTimeoutMs,
   });
   return new RedisBackend(client, prefix, options.onError);
 }

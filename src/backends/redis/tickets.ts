@@ -31,7 +31,11 @@ import { defineScripts } from './scripts/runner.js';
  * workers that split a domain by type their own domains for the lowest latency.
  */
 
-/** How long one blocking read waits before the reader checks that its worker still wants it. */
+/**
+ * How long one blocking read waits before the reader checks that its worker still wants
+ * it; also the longest a claim waits for work in one call. The reader's connection allows
+ * this much silence on top of the store timeout before it takes itself for dead.
+ */
 const BLOCK_MS = 2000;
 /** A worker silent for 3x its last gap between claims (within these bounds) has stopped. */
 const MIN_STALE_MS = 5000;
@@ -229,7 +233,8 @@ class TicketReader {
   ): Promise<AfterRead> {
     const stream = this.delivery.keysOf(domain).stream;
     const pipeline = this.connect().pipeline();
-    pipeline.xreadgroup(...this.blockingRead([stream], read.count, read.waitMs));
+    const waitMs = Math.min(read.waitMs, BLOCK_MS);
+    pipeline.xreadgroup(...this.blockingRead([stream], read.count, waitMs));
     then(pipeline);
     this.reading++;
     let returned = false;
@@ -359,9 +364,12 @@ class TicketReader {
    */
   private connect(): Redis {
     if (this.connection) return this.connection;
+    const { socketTimeout } = this.delivery.client.options;
     const connection = this.delivery.client.duplicate({
       connectionName: 'dispatchbox-tickets',
       lazyConnect: false,
+      // a read blocks up to BLOCK_MS with nothing coming back, and that is no dead socket
+      socketTimeout: socketTimeout === undefined ? undefined : socketTimeout + BLOCK_MS,
     });
     let connected = false;
     connection.on('error', (error: Error) => this.delivery.onError(error));

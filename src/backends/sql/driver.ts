@@ -8,7 +8,8 @@ import type { Queryable } from '../backend.js';
  */
 export interface SqlDriver extends Queryable {
   readonly kind: 'postgres' | 'pglite';
-  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
+  /** `signal`: the transaction is no longer wanted; a networked driver drops its connection. */
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

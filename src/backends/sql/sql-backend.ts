@@ -280,6 +280,7 @@ export class SqlBackend implements Backend {
   async completeInTransaction(
     lease: Lease & { workerId: string; attempt: number },
     fn: (tx: Queryable) => Promise<string | null>,
+    signal?: AbortSignal,
   ): Promise<'completed' | 'stale'> {
     const { id, leaseToken, attempt, workerId } = lease;
     try {
@@ -291,7 +292,7 @@ export class SqlBackend implements Backend {
         });
         if (settled.applied.length === 0) throw new StaleLease();
         return 'completed' as const;
-      });
+      }, signal);
     } catch (error) {
       if (!(error instanceof StaleLease)) throw error;
       // The refusal's record went with the rollback of the handler's writes: write it again.
