@@ -18,12 +18,14 @@ export class PGliteDriver implements SqlDriver {
   constructor(
     readonly db: PGlite,
     private readonly owned: boolean,
+    /** Releases the data directory's lock once the database is closed. */
+    private readonly release: () => void = () => {},
   ) {
     this.prepared = new PreparedStatements(db);
   }
 
-  static async open(dataDir: string | undefined): Promise<PGliteDriver> {
-    return new PGliteDriver(await PGlite.create(dataDir ? { dataDir } : {}), true);
+  static async open(dataDir?: string, release?: () => void): Promise<PGliteDriver> {
+    return new PGliteDriver(await PGlite.create(dataDir ? { dataDir } : {}), true, release);
   }
 
   /**
@@ -75,6 +77,10 @@ export class PGliteDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    if (this.owned && !this.db.closed) await this.db.close();
+    try {
+      if (this.owned && !this.db.closed) await this.db.close();
+    } finally {
+      this.release();
+    }
   }
 }
