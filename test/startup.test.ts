@@ -45,7 +45,7 @@ describe('start-up checks', () => {
       /no host/,
     );
     await expect(createDispatchbox({ databaseUrl: 'not a url', logger: silent })).rejects.toThrow(
-      /DISPATCHBOX_DATABASE_URL/,
+      /the databaseUrl option is not a valid URL/,
     );
     await expect(createPGliteBackend({ schema: 'Robert"); DROP' })).rejects.toThrow(
       /schema name .* is not allowed/,

@@ -29,6 +29,8 @@ export interface CommandBusOptions {
   maxPayloadBytes?: number;
   /** Attempts for commands whose handler is not registered here and who name none. Default 5. */
   defaultMaxAttempts?: number;
+  /** Options of every worker(); those given to worker() itself win (DISPATCHBOX_* variables). */
+  workerDefaults?: WorkerOptions;
 }
 
 export interface SendItem extends SendOptions {
@@ -63,8 +65,10 @@ export class CommandBus {
   private readonly maxPayloadBytes: number;
   private readonly defaultMaxAttempts: number;
   private readonly coalescer: SendCoalescer;
+  private readonly workerDefaults: WorkerOptions;
 
   constructor(options: CommandBusOptions) {
+    this.workerDefaults = options.workerDefaults ?? {};
     this.backend = options.backend;
     this.logger = options.logger ?? pino({ name: 'dispatchbox' });
     this.strict = options.strict ?? false;
@@ -274,7 +278,8 @@ export class CommandBus {
       middleware: this.middleware,
       logger: this.logger,
       send: (domain, type, data, sendOptions) => this.send(domain, type, data, sendOptions),
-      ...options,
+      ...this.workerDefaults,
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     });
   }
 

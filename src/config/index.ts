@@ -33,6 +33,8 @@ export function toCreateOptions(
     strict: config.strict,
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
+    // Resolved already, from the CLI's own environment and flags.
+    env: {},
   };
 }
 
