@@ -142,7 +142,8 @@ function refusalOf(error: Error, target: RedisTarget): ConfigurationError | null
       { cause: error },
     );
   }
-  if (/^(WRONGPASS|NOAUTH|NOPERM|ERR invalid password|ERR invalid username)/.test(error.message)) {
+  // ("Ready check failed: NOAUTH …" when the server wants a password and got none)
+  if (/\b(WRONGPASS|NOAUTH|NOPERM)\b|ERR invalid (password|username)/.test(error.message)) {
     return new ConfigurationError(
       `Redis at ${describeTarget(target)} refused the connection: ${reason}. Check the user name and password in DISPATCHBOX_DATABASE_URL.`,
       { cause: error },
