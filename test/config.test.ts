@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { runCli } from '../src/cli/program.js';
 import {
@@ -367,10 +367,10 @@ describe('createDispatchbox reads the same DISPATCHBOX_* variables as the CLI', 
 });
 
 describe('a data directory that cannot hold the embedded database', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-datadir-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'a-file');
-  writeFileSync(file, 'not a directory');
+  // Made when the tests run, not when they are collected: a filtered run leaves nothing.
+  const file = path.join(tmpdir(), `dispatchbox-datadir-${process.pid}-a-file`);
+  beforeAll(() => writeFileSync(file, 'not a directory'));
+  afterAll(() => rmSync(file, { force: true }));
 
   it.each([
     ['a file', file, `the data directory ${file} is a file, not a directory`],
