@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
+import {
+  SETTINGS,
+  checkDatabaseUrl,
+  createLogger,
+  loadConfig,
+  toWorkerOptions,
+} from './config/index.js';
 import { ConfigurationError } from './core/errors.js';
+import { redactSecrets } from './core/redact.js';
 import type { Backend } from './backends/backend.js';
 import { CommandBus, type CommandBusOptions } from './bus/bus.js';
 
@@ -25,6 +33,11 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
    * a third of the default lease; keep it at a third of the workers' `leaseMs` or less.
    */
   storeTimeoutMs?: number;
+  /**
+   * Where the DISPATCHBOX_* variables are read, for every option not given here (an
+   * option given here wins). Default `process.env`; `{}` ignores the environment.
+   */
+  env?: Record<string, string | undefined>;
 }
 
 /**
@@ -43,18 +56,63 @@ export function storeTimeoutForLease(leaseMs: number): number {
 export async function createDispatchbox(
   options: CreateDispatchboxOptions = {},
 ): Promise<CommandBus> {
-  const backend = await openBackend(options);
-  const migrateAtStart = options.migrate ?? backend.kind === 'pglite';
+  const resolved = withEnvironment(options);
+  const backend = await openBackend(resolved);
+  const migrateAtStart = resolved.migrate ?? backend.kind === 'pglite';
   try {
     if (migrateAtStart) await backend.migrate();
     await backend.checkSchema();
-    return new CommandBus({ ...options, backend });
+    return new CommandBus({ ...resolved, backend });
   } catch (error) {
     await backend.close();
     throw error;
   }
 }
 
+/**
+ * The options with every one not given taken from the DISPATCHBOX_* variables, validated
+ * as the CLI validates them (one ConfigurationError naming each bad variable).
+ */
+export function withEnvironment(options: CreateDispatchboxOptions): CreateDispatchboxOptions {
+  const env = options.env ?? process.env;
+  const config = loadConfig({ env });
+  if (options.databaseUrl !== undefined)
+    checkDatabaseUrl(options.databaseUrl, 'the databaseUrl option');
+  const pick = <T>(given: T | undefined, fromEnv: T): T => (given === undefined ? fromEnv : given);
+  return {
+    ...options,
+    databaseUrl: pick(options.databaseUrl, config.databaseUrl),
+    dataDir: pick(options.dataDir, config.dataDir),
+    schema: pick(options.schema, config.schema),
+    migrate: pick(options.migrate, config.migrate),
+    poolSize: pick(options.poolSize, config.poolSize),
+    strict: pick(options.strict, config.strict),
+    maxPayloadBytes: pick(options.maxPayloadBytes, config.maxPayloadBytes),
+    logger: options.logger ?? createLogger(config.logLevel),
+    // a third of the workers' lease, so that they find a silent store out within it
+    storeTimeoutMs: pick(
+      options.storeTimeoutMs,
+      storeTimeoutForLease(options.workerDefaults?.leaseMs ?? config.leaseMs),
+    ),
+    workerDefaults: {
+      ...setIn(env, toWorkerOptions(config)),
+      ...options.workerDefaults,
+    },
+    env: {},
+  };
+}
+
+/** The worker settings whose variable is set (the worker has its own defaults for the rest). */
+function setIn(env: Record<string, string | undefined>, values: object): object {
+  return Object.fromEntries(
+    Object.entries(values).filter(([key]) => {
+      const variable = SETTINGS[key as keyof typeof SETTINGS].env;
+      return (env[variable] ?? '').trim() !== '';
+    }),
+  );
+}
+
+/** Opens the store the options name; the options are taken as they are (no environment). */
 export async function openBackend(options: CreateDispatchboxOptions): Promise<Backend> {
   const url = options.databaseUrl;
   const { storeTimeoutMs } = options;
@@ -73,7 +131,11 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql') {
-    const { createPostgresBackend } = await import('./backends/postgres/index.js');
+    const { createPostgresBackend } = await importStore(
+      () => import('./backends/postgres/index.js'),
+      'pg',
+      'postgres://…',
+    );
     return createPostgresBackend({
       connectionString: url,
       schema: options.schema,
@@ -81,21 +143,61 @@ export async function openBackend(options: CreateDispatchboxOptions): Promise<Ba
       connectTimeoutMs: options.connectTimeoutMs,
       storeTimeoutMs: options.storeTimeoutMs,
       onError: (error, where) =>
-        options.logger?.warn({ err: error }, `PostgreSQL ${where} failed; reconnecting`),
+        options.logger?.warn(
+          { err: redactedError(error) },
+          `PostgreSQL ${where} failed; reconnecting`,
+        ),
     });
   }
   if (scheme === 'redis' || scheme === 'rediss') {
-    const { createRedisBackend } = await import('./backends/redis/index.js');
+    const { createRedisBackend } = await importStore(
+      () => import('./backends/redis/index.js'),
+      'ioredis',
+      'redis://…',
+    );
     return createRedisBackend({
       url,
       prefix: options.schema,
       connectTimeoutMs: options.connectTimeoutMs,
       storeTimeoutMs: options.storeTimeoutMs,
       onError: (error) =>
-        options.logger?.warn({ err: error }, 'Redis connection failed; reconnecting'),
+        options.logger?.warn(
+          { err: redactedError(error) },
+          'Redis connection failed; reconnecting',
+        ),
     });
   }
   throw new ConfigurationError(
-    `DISPATCHBOX_DATABASE_URL must be unset (embedded database) or start with postgres:// or redis://; got a URL with scheme ${JSON.stringify(scheme ?? url)}`,
+    `the database URL must be unset (embedded database) or start with postgres:// or redis://; got ${JSON.stringify(redactSecrets(scheme ?? url))}`,
   );
+}
+
+/**
+ * Loads a store's module, whose driver is an optional peer dependency the application
+ * installs only for the store it uses: without it, say which package to install.
+ */
+async function importStore<T>(load: () => Promise<T>, pkg: string, url: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const missing =
+      (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+      new RegExp(`['"]${pkg}['"/]`).test(e.message);
+    if (!missing) throw error;
+    throw new ConfigurationError(
+      `install \`${pkg}\` to use ${url} (npm install ${pkg}); it is an optional dependency of Dispatchbox, needed only for this store`,
+      { cause: error },
+    );
+  }
+}
+
+/** A driver's error for the log: its message and code, without any credential in them. */
+function redactedError(error: Error): { type: string; message: string; code?: unknown } {
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.name,
+    message: redactSecrets(error.message),
+    ...(code === undefined ? {} : { code }),
+  };
 }

@@ -251,15 +251,15 @@ describe('dispatchbox CLI on the embedded database', () => {
 
 describe('the embedded database lock', () => {
   it('refuses a second process (here: a second holder) on the same data directory', async () => {
-    const { lockEmbeddedDatabase } = await import('../src/cli/embedded-lock.js');
-    const release = lockEmbeddedDatabase(path.join(dir, 'locked'), 'worker');
+    const { lockDataDir } = await import('../src/backends/pglite/lock.js');
+    const release = lockDataDir(path.join(dir, 'locked'));
     try {
       const r = await runCli(['tsq', 'list'], {
         env: { DISPATCHBOX_DATA_DIR: path.join(dir, 'locked') },
         out: () => {},
         err: (t) =>
           expect(t).toMatch(
-            /^dispatchbox: the embedded database in .* is in use by process \d+ \(dispatchbox worker\); stop it first/,
+            /^dispatchbox: the embedded database in .* is in use by this process \(pid \d+\).*; stop it/,
           ),
         isTTY: false,
       });

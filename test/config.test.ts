@@ -1,7 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { runCli } from '../src/cli/program.js';
 import {
   DEMO_SETTINGS,
@@ -12,7 +14,13 @@ import {
   toWorkerOptions,
   createLogger,
 } from '../src/config/index.js';
-import { ConfigurationError } from '../src/core/errors.js';
+import { ConfigurationError, UnknownHandlerError } from '../src/core/errors.js';
+import { createDispatchbox } from '../src/create.js';
+import { waitUntil } from './fixtures/wait-until.js';
+import { dropSchema, uniqueSchema } from './helpers/postgres.js';
+import { POSTGRES_URL, reachable } from './helpers/servers.js';
+
+const postgresUp = await reachable(5432);
 
 function configError(env: Record<string, string>, flags: Record<string, unknown> = {}): string {
   try {
@@ -254,4 +262,155 @@ describe('the CLI with bad configuration', () => {
     );
     expect(err.join('\n')).toContain('Check DISPATCHBOX_DATABASE_URL');
   }, 30_000);
+});
+
+describe('createDispatchbox reads the same DISPATCHBOX_* variables as the CLI', () => {
+  const silent = pino({ level: 'silent' });
+  const variables = ['DISPATCHBOX_DATABASE_URL', 'DISPATCHBOX_SCHEMA', 'DISPATCHBOX_MIGRATE'];
+  afterEach(() => {
+    for (const name of variables) delete process.env[name];
+  });
+
+  it.runIf(postgresUp)(
+    'opens PostgreSQL from DISPATCHBOX_DATABASE_URL and migrates by DISPATCHBOX_MIGRATE',
+    async () => {
+      const schema = uniqueSchema('env');
+      process.env.DISPATCHBOX_DATABASE_URL = POSTGRES_URL;
+      process.env.DISPATCHBOX_SCHEMA = schema;
+      // Without DISPATCHBOX_MIGRATE a new PostgreSQL schema is refused, as the error says.
+      await expect(createDispatchbox({ logger: silent })).rejects.toThrow(
+        /run `dispatchbox migrate`|DISPATCHBOX_MIGRATE=true/,
+      );
+      process.env.DISPATCHBOX_MIGRATE = 'true';
+      const bus = await createDispatchbox({ logger: silent });
+      try {
+        expect(bus.backend.kind).toBe('postgres');
+        expect((bus.backend as SqlBackend).schema).toBe(schema);
+        const sent = await bus.send('env', 'check', {});
+        expect((await bus.get(sent.id)).state).toBe('pending');
+      } finally {
+        await bus.close();
+        await dropSchema(POSTGRES_URL, schema);
+      }
+    },
+    30_000,
+  );
+
+  it('lets an option given in code win over its variable', async () => {
+    const bus = await createDispatchbox({
+      dataDir: 'memory',
+      schema: 'from_option',
+      maxPayloadBytes: 1000,
+      logger: silent,
+      env: {
+        DISPATCHBOX_DATABASE_URL: '',
+        DISPATCHBOX_SCHEMA: 'from_env',
+        DISPATCHBOX_MAX_PAYLOAD_BYTES: '10',
+        DISPATCHBOX_STRICT: 'true',
+      },
+    });
+    try {
+      expect((bus.backend as SqlBackend).schema).toBe('from_option');
+      // strict from the environment (no option given): an unregistered type is refused
+      await expect(bus.send('env', 'unregistered', {})).rejects.toThrow(UnknownHandlerError);
+      bus.handle('env', 'registered', async () => {});
+      // 100 bytes: over the variable's 10, under the option's 1000
+      await bus.send('env', 'registered', { text: 'x'.repeat(90) });
+    } finally {
+      await bus.close();
+    }
+  }, 30_000);
+
+  it('gives its workers the worker variables (DISPATCHBOX_CONCURRENCY)', async () => {
+    const bus = await createDispatchbox({
+      dataDir: 'memory',
+      logger: silent,
+      env: { DISPATCHBOX_CONCURRENCY: '1', DISPATCHBOX_POLL_INTERVAL_MS: '50' },
+    });
+    let running = 0;
+    let most = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    bus.handle('env', 'hold', async () => {
+      most = Math.max(most, ++running);
+      await gate;
+      running--;
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await bus.send('env', 'hold', {})).id);
+    const worker = await bus.worker().start();
+    try {
+      // Under a concurrency of 10, all three would start together from one claim.
+      await waitUntil(() => running > 0, 15_000, 'the first handler started');
+      expect(most).toBe(1);
+      open();
+      await waitUntil(
+        async () =>
+          (await Promise.all(ids.map((id) => bus.get(id)))).every((c) => c.state === 'completed'),
+        15_000,
+        'the three commands completed',
+      );
+      expect(most).toBe(1);
+    } finally {
+      open();
+      await worker.stop();
+      await bus.close();
+    }
+  }, 30_000);
+
+  it('refuses a bad variable with the CLI’s message, before opening anything', async () => {
+    const dataDir = path.join(tmpdir(), `dispatchbox-never-${process.pid}`);
+    const error = await createDispatchbox({
+      logger: silent,
+      env: { DISPATCHBOX_DATA_DIR: dataDir, DISPATCHBOX_CONCURRENCY: 'abc' },
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toBe(
+      'DISPATCHBOX_CONCURRENCY must be a whole number from 1 to 10000; got "abc"',
+    );
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('a data directory that cannot hold the embedded database', () => {
+  // Made when the tests run, not when they are collected: a filtered run leaves nothing.
+  const file = path.join(tmpdir(), `dispatchbox-datadir-${process.pid}-a-file`);
+  beforeAll(() => writeFileSync(file, 'not a directory'));
+  afterAll(() => rmSync(file, { force: true }));
+
+  it.each([
+    ['a file', file, `the data directory ${file} is a file, not a directory`],
+    [
+      'under a file',
+      path.join(file, 'data'),
+      `the data directory ${path.join(file, 'data')} lies under a file, not a directory`,
+    ],
+    // /sys refuses new entries even to root (chmod does not stop root)
+    [
+      'unwritable',
+      '/sys/dispatchbox-data',
+      'the data directory /sys/dispatchbox-data is not writable',
+    ],
+  ])('is %s: one clear line and exit 2, at once', async (_what, dataDir, expected) => {
+    const err: string[] = [];
+    const started = Date.now();
+    const code = await runCli(['tsq', 'list'], {
+      env: { DISPATCHBOX_DATA_DIR: dataDir },
+      out: () => {},
+      err: (t) => err.push(t),
+      isTTY: false,
+    });
+    expect(code).toBe(2);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toContain(`dispatchbox: ${expected}`);
+    expect(err[0]).toContain(
+      'set DISPATCHBOX_DATA_DIR (dataDir) to a directory this process can write',
+    );
+    // Refused before PGlite starts (which took 25 s to fail): well under that on any machine.
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expect(createDispatchbox({ dataDir, env: {} })).rejects.toThrow(ConfigurationError);
+  });
 });

@@ -1,4 +1,5 @@
 import { createPGliteBackend } from '../src/backends/pglite/index.js';
+import type { PGliteDriver } from '../src/backends/pglite/driver.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { Queryable } from '../src/backends/backend.js';
 import { conformanceSuite } from './conformance/suite.js';
@@ -16,4 +17,14 @@ conformanceSuite({
   },
   sql: () => current!.driver as Queryable,
   transaction: (fn) => current!.driver.transaction(fn),
+  // The embedded database is down when its PGlite instance is closed under the backend.
+  outage: async () => {
+    const backend = await createPGliteBackend();
+    await backend.migrate();
+    return {
+      backend,
+      takeDown: () => (backend.driver as PGliteDriver).db.close(),
+      cleanup: async () => {},
+    };
+  },
 });

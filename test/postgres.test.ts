@@ -4,6 +4,7 @@ import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { Queryable } from '../src/backends/backend.js';
 import { conformanceSuite } from './conformance/suite.js';
+import { PrivatePostgres } from './helpers/postgres-server.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
 
 const available = await requireServer('PostgreSQL', 5432);
@@ -28,5 +29,12 @@ describe.runIf(available)('PostgreSQL', () => {
     },
     sql: () => current!.driver as Queryable,
     transaction: (fn) => current!.driver.transaction(fn),
+    // A private server, stopped as a crash would stop it.
+    outage: async () => {
+      const server = await PrivatePostgres.create();
+      const backend = await createPostgresBackend({ connectionString: server.url });
+      await backend.migrate();
+      return { backend, takeDown: () => server.stop('immediate'), cleanup: () => server.destroy() };
+    },
   });
 });

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { createRedisBackend } from '../src/backends/redis/index.js';
 import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { conformanceSuite } from './conformance/suite.js';
+import { PrivateRedis } from './helpers/redis-server.js';
 import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
 
 const available = await redisAvailable();
@@ -19,6 +20,13 @@ describe.runIf(available)('Redis', () => {
     },
     destroyBackend: async (backend) => {
       await deletePrefix((backend as RedisBackend).prefix);
+    },
+    // A private server, killed with kill -9.
+    outage: async () => {
+      const server = await PrivateRedis.create();
+      const backend = await createRedisBackend({ url: server.url });
+      await backend.migrate();
+      return { backend, takeDown: () => server.kill(), cleanup: () => server.destroy() };
     },
   });
 });

@@ -31,6 +31,8 @@ export interface CommandBusOptions {
   strict?: boolean;
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /** Options of every worker(); those given to worker() itself win (DISPATCHBOX_* variables). */
+  workerDefaults?: WorkerOptions;
 }
 
 export interface SendItem extends SendOptions {
@@ -92,8 +94,10 @@ export class CommandBus {
   private readonly strict: boolean;
   private readonly maxPayloadBytes: number;
   private readonly coalescer: SendCoalescer;
+  private readonly workerDefaults: WorkerOptions;
 
   constructor(options: CommandBusOptions) {
+    this.workerDefaults = options.workerDefaults ?? {};
     this.backend = options.backend;
     this.logger = options.logger ?? pino({ name: 'dispatchbox' });
     this.strict = options.strict ?? false;
@@ -320,7 +324,8 @@ export class CommandBus {
       middleware: this.middleware,
       logger: this.logger,
       send: (domain, type, data, sendOptions) => this.send(domain, type, data, sendOptions),
-      ...options,
+      ...this.workerDefaults,
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     });
   }
 

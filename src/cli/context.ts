@@ -8,7 +8,6 @@ import {
 } from '../config/index.js';
 import { ValidationError } from '../core/errors.js';
 import { createDispatchbox } from '../create.js';
-import { lockEmbeddedDatabase } from './embedded-lock.js';
 
 /** Where a CLI run reads its environment and writes its output; a test passes its own. */
 export interface CliIo {
@@ -32,7 +31,7 @@ export function configOf(command: CommanderCommand, io: CliIo): DispatchboxConfi
 
 /**
  * Opens the store named by the configuration, runs `fn` with a bus on it and closes it
- * again. The embedded database is locked for the duration (see embedded-lock.ts).
+ * again. The embedded database is locked while it is open (backends/pglite/lock.ts).
  */
 export async function withBus<T>(
   config: DispatchboxConfig,
@@ -40,21 +39,15 @@ export async function withBus<T>(
   fn: (bus: CommandBus) => Promise<T>,
   overrides: { migrate?: boolean; logLevel?: DispatchboxConfig['logLevel'] } = {},
 ): Promise<T> {
-  const embedded = config.databaseUrl === undefined && config.dataDir !== 'memory';
-  const release = embedded ? lockEmbeddedDatabase(config.dataDir, what) : () => {};
+  const logger = createLogger(overrides.logLevel ?? config.logLevel);
+  const bus = await createDispatchbox({
+    ...toCreateOptions(config, logger),
+    ...(overrides.migrate === undefined ? {} : { migrate: overrides.migrate }),
+  });
   try {
-    const logger = createLogger(overrides.logLevel ?? config.logLevel);
-    const bus = await createDispatchbox({
-      ...toCreateOptions(config, logger),
-      ...(overrides.migrate === undefined ? {} : { migrate: overrides.migrate }),
-    });
-    try {
-      return await fn(bus);
-    } finally {
-      await bus.close();
-    }
+    return await fn(bus);
   } finally {
-    release();
+    await bus.close();
   }
 }
 

@@ -35,6 +35,8 @@ export function toCreateOptions(
     // the worker this process runs has DISPATCHBOX_LEASE_MS
     storeTimeoutMs: storeTimeoutForLease(config.leaseMs),
     logger,
+    // Resolved already, from the CLI's own environment and flags.
+    env: {},
   };
 }
 

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 import { SETTINGS, type Setting, type SettingValues } from './settings.js';
 
 /** Where raw configuration text comes from: the environment, then CLI flags over it. */
@@ -72,7 +73,7 @@ export function checkDatabaseUrl(url: string, name = 'DISPATCHBOX_DATABASE_URL')
     parsed = new URL(url);
   } catch {
     throw new ConfigurationError(
-      `${name} is not a valid URL (${redact(url)}); expected ${EXPECTED}, or leave it unset for the embedded database`,
+      `${name} is not a valid URL (${redact(url)}); expected ${EXPECTED}, or leave it unset for the embedded database. A '/', '@', ':' or '#' in the user name or password must be percent-encoded (%2F, %40, %3A, %23)`,
     );
   }
   if (!SCHEMES.includes(parsed.protocol)) {
@@ -85,7 +86,5 @@ export function checkDatabaseUrl(url: string, name = 'DISPATCHBOX_DATABASE_URL')
   }
 }
 
-/** The URL with its password replaced, for messages and logs. */
-export function redact(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
-}
+/** The URL with its credentials replaced, for messages and logs (see redactSecrets). */
+export const redact = redactSecrets;

@@ -20,6 +20,18 @@ export interface ConformanceOptions {
   sql?: () => Queryable;
   /** For stores with transactions: runs `fn` in an application transaction (outbox sends). */
   transaction?: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+  /**
+   * A store of the test's own that can be taken down for real: a private server that is
+   * stopped, a database that is closed. `backend` is migrated and working until `takeDown`.
+   */
+  outage: () => Promise<StoreOutage>;
+}
+
+export interface StoreOutage {
+  backend: Backend;
+  takeDown(): Promise<void>;
+  /** Removes what the outage made (the server, its files); the backend is closed first. */
+  cleanup(): Promise<void>;
 }
 
 /** What every test of the suite gets: the backend and helpers that clean up after it. */
@@ -44,6 +56,11 @@ export class SuiteContext {
 
   bus(options: { strict?: boolean; maxPayloadBytes?: number } = {}): CommandBus {
     return new CommandBus({ backend: this.backend, logger: this.logger, ...options });
+  }
+
+  /** A bus on another backend than the suite's (a store of the test's own). */
+  busOn(backend: Backend): CommandBus {
+    return new CommandBus({ backend, logger: this.logger });
   }
 
   async worker(bus: CommandBus, options: WorkerOptions = {}): Promise<Worker> {

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { batchFinishTests } from './batch-finish.js';
 import { batchTests } from './batches.js';
-import { SuiteContext, type ConformanceOptions } from './context.js';
+import { SuiteContext, type ConformanceOptions, type StoreOutage } from './context.js';
 import { leaseTests } from './leases.js';
 import { operatorTests } from './operator.js';
+import { outageTests } from './outage.js';
 import { sendTests } from './send.js';
 import { workerTests } from './worker.js';
 
-export type { ConformanceOptions };
+export type { ConformanceOptions, StoreOutage };
 
 /**
  * The guarantees every backend gives, as one suite. A backend file calls it with a factory
@@ -31,5 +32,6 @@ export function conformanceSuite(options: ConformanceOptions): void {
     operatorTests(ctx);
     batchTests(ctx);
     batchFinishTests(ctx);
+    outageTests(ctx);
   });
 }

@@ -1,5 +1,5 @@
 import { execFile as execFileCallback, execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,14 +42,24 @@ export class PrivatePostgres {
     }
   }
 
-  static async create(): Promise<PrivatePostgres> {
+  /**
+   * `password`: TCP connections must give it (scram-sha-256) instead of being trusted, for
+   * tests of a refused login.
+   */
+  static async create(options: { password?: string } = {}): Promise<PrivatePostgres> {
     const bindir = findBindir();
     const dir = await mkdtemp(join(tmpdir(), 'dispatchbox-pg-'));
-    if (process.getuid?.() === 0) await execFile('chown', ['postgres', dir]);
     const server = new PrivatePostgres(dir, await freePort(), bindir);
+    let auth = ['--auth=trust'];
+    if (options.password !== undefined) {
+      const pwfile = join(dir, 'pwfile');
+      await writeFile(pwfile, options.password);
+      auth = ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`];
+    }
+    if (process.getuid?.() === 0) await execFile('chown', ['-R', 'postgres', dir]);
     try {
       // -N: initdb skips its fsync; the cluster is thrown away after the test.
-      await server.run('initdb', ['-D', server.dataDir, '-U', 'postgres', '--auth=trust', '-N']);
+      await server.run('initdb', ['-D', server.dataDir, '-U', 'postgres', ...auth, '-N']);
       await server.start();
     } catch (error) {
       await server.destroy();

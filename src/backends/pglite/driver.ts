@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { SqlDriver, SqlTransaction } from '../sql/driver.js';
+import { storeError, type SqlDriver, type SqlTransaction } from '../sql/driver.js';
 import { PreparedStatements } from './prepared.js';
 
 /** How long PGlite may keep the thread before the event loop gets a turn (see yieldIfBusy). */
@@ -18,12 +18,14 @@ export class PGliteDriver implements SqlDriver {
   constructor(
     readonly db: PGlite,
     private readonly owned: boolean,
+    /** Releases the data directory's lock once the database is closed. */
+    private readonly release: () => void = () => {},
   ) {
     this.prepared = new PreparedStatements(db);
   }
 
-  static async open(dataDir: string | undefined): Promise<PGliteDriver> {
-    return new PGliteDriver(await PGlite.create(dataDir ? { dataDir } : {}), true);
+  static async open(dataDir?: string, release?: () => void): Promise<PGliteDriver> {
+    return new PGliteDriver(await PGlite.create(dataDir ? { dataDir } : {}), true, release);
   }
 
   /**
@@ -40,41 +42,89 @@ export class PGliteDriver implements SqlDriver {
   }
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
-    await this.yieldIfBusy();
-    // parameterised statements are the repeated ones: claims, settles, sends
-    if (params && params.length > 0 && this.prepared.accepts(text))
-      return this.prepared.query<T>(text, params);
-    const result = await this.db.query<T>(text, params);
-    return { rows: result.rows };
+    try {
+      await this.yieldIfBusy();
+      // parameterised statements are the repeated ones: claims, settles, sends
+      if (params && params.length > 0 && this.prepared.accepts(text))
+        return await this.prepared.query<T>(text, params);
+      const result = await this.db.query<T>(text, params);
+      return { rows: result.rows };
+    } catch (error) {
+      throw this.failure(error);
+    }
   }
 
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    await this.yieldIfBusy();
-    return this.db.transaction((tx) =>
-      fn({
-        query: async <R>(text: string, params?: unknown[]) => {
-          await this.yieldIfBusy();
-          return { rows: (await tx.query<R>(text, params)).rows };
-        },
-        exec: async (sql: string) => {
-          await tx.exec(sql);
-        },
-        copy: async (target: string, input: string) => {
-          await this.yieldIfBusy();
-          await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([input]) });
-        },
-      }),
-    );
+    // Failures of the statements become StoreErrors; fn's own errors pass unchanged.
+    const wrapped = async <R>(work: () => Promise<R>): Promise<R> => {
+      try {
+        return await work();
+      } catch (error) {
+        throw this.failure(error);
+      }
+    };
+    let fromFn: { error: unknown } | null = null;
+    try {
+      await this.yieldIfBusy();
+      return await this.db.transaction(async (tx) => {
+        try {
+          return await fn({
+            query: <R>(text: string, params?: unknown[]) =>
+              wrapped(async () => {
+                await this.yieldIfBusy();
+                return { rows: (await tx.query<R>(text, params)).rows };
+              }),
+            exec: (sql: string) =>
+              wrapped(async () => {
+                await tx.exec(sql);
+              }),
+            copy: (target: string, input: string) =>
+              wrapped(async () => {
+                await this.yieldIfBusy();
+                await tx.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([input]) });
+              }),
+          });
+        } catch (error) {
+          fromFn = { error };
+          throw error;
+        }
+      });
+    } catch (error) {
+      if (fromFn !== null && (fromFn as { error: unknown }).error === error) throw error;
+      throw this.failure(error);
+    }
   }
 
   async listen(
     channel: string,
     onPayload: (payload: string) => void,
   ): Promise<() => Promise<void>> {
-    return this.db.listen(channel, onPayload);
+    try {
+      return await this.db.listen(channel, onPayload);
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
+  /** A closed instance fails deep inside PGlite (reading '_Postgres…' of undefined). */
+  private failure(error: unknown): Error {
+    if (!this.db.closed) return storeError(error, 'PGlite');
+    return storeError(
+      new Error(
+        'the embedded database is closed (by bus.close(), or by the application that owns this PGlite)',
+        {
+          cause: error,
+        },
+      ),
+      'PGlite',
+    );
   }
 
   async close(): Promise<void> {
-    if (this.owned && !this.db.closed) await this.db.close();
+    try {
+      if (this.owned && !this.db.closed) await this.db.close();
+    } finally {
+      this.release();
+    }
   }
 }

@@ -2,11 +2,15 @@ import type { PGlite } from '@electric-sql/pglite';
 import { checkSchemaName } from '../sql/driver.js';
 import { SqlBackend } from '../sql/sql-backend.js';
 import { PGliteDriver } from './driver.js';
+import { checkDataDir, lockDataDir } from './lock.js';
 
 export { schemaSql } from '../sql/migrator.js';
 
 export interface PGliteBackendOptions {
-  /** Where the data lives; omit for an in-memory database. */
+  /**
+   * Where the data lives; omit for an in-memory database. The directory is locked while
+   * the backend is open: a second opener, in this process or another, is refused.
+   */
   dataDir?: string;
   /** Share the application's own PGlite instance (for sends in its transactions). */
   db?: PGlite;
@@ -16,10 +20,16 @@ export interface PGliteBackendOptions {
 /** The embedded store: PostgreSQL compiled to WebAssembly, in this process. */
 export async function createPGliteBackend(options: PGliteBackendOptions = {}): Promise<SqlBackend> {
   const schema = checkSchemaName(options.schema ?? 'dispatchbox');
-  const driver = options.db
-    ? new PGliteDriver(options.db, false)
-    : await PGliteDriver.open(options.dataDir);
-  return new SqlBackend(driver, schema);
+  if (options.db) return new SqlBackend(new PGliteDriver(options.db, false), schema);
+  if (options.dataDir === undefined) return new SqlBackend(await PGliteDriver.open(), schema);
+  checkDataDir(options.dataDir);
+  const release = lockDataDir(options.dataDir);
+  try {
+    return new SqlBackend(await PGliteDriver.open(options.dataDir, release), schema);
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 export { SqlBackend };

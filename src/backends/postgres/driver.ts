@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { SqlDriver, SqlTransaction } from '../sql/driver.js';
+import { storeError, type SqlDriver, type SqlTransaction } from '../sql/driver.js';
 
 export interface PostgresDriverOptions {
   connectionString?: string;
@@ -87,10 +87,14 @@ export class PostgresDriver implements SqlDriver {
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
     const name = params ? this.statementName(text) : undefined;
-    const result = await this.pool.query(
-      statementTimeout(this.storeTimeoutMs, { name, text, values: params }),
-    );
-    return { rows: result.rows as T[] };
+    try {
+      const result = await this.pool.query(
+        statementTimeout(this.storeTimeoutMs, { name, text, values: params }),
+      );
+      return { rows: result.rows as T[] };
+    } catch (error) {
+      throw storeError(error, 'PostgreSQL');
+    }
   }
 
   /**
@@ -115,7 +119,9 @@ export class PostgresDriver implements SqlDriver {
    * once, and the server rolls the transaction back.
    */
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw storeError(error, 'PostgreSQL');
+    });
     let broken = false;
     // The pool stops listening to a client it hands out: without a listener of ours, the
     // server going away while the transaction waits on its caller (a `ctx.tx` handler
@@ -130,18 +136,36 @@ export class PostgresDriver implements SqlDriver {
     };
     client.on('error', onClientError);
     signal?.addEventListener('abort', drop, { once: true });
-    const own = (text: string) => client.query(statementTimeout(this.storeTimeoutMs, { text }));
+    // Failures of the statements become StoreErrors here; fn's own errors pass unchanged.
+    // Our own BEGIN/COMMIT/ROLLBACK have the store timeout; the handler's statements none.
+    const own = async (text: string): Promise<void> => {
+      try {
+        await client.query(statementTimeout(this.storeTimeoutMs, { text }));
+      } catch (error) {
+        throw storeError(error, 'PostgreSQL');
+      }
+    };
+    const run = async <R>(text: string, params?: unknown[]): Promise<R[]> => {
+      try {
+        return (await client.query(text, params)).rows as R[];
+      } catch (error) {
+        throw storeError(error, 'PostgreSQL');
+      }
+    };
     const tx: SqlTransaction = {
-      query: async <R>(text: string, params?: unknown[]) => ({
-        rows: (await client.query(text, params)).rows as R[],
-      }),
+      query: async <R>(text: string, params?: unknown[]) => ({ rows: await run<R>(text, params) }),
       exec: async (sql: string) => {
-        await client.query(sql); // no parameters: the simple protocol runs several statements
+        await run(sql); // no parameters: the simple protocol runs several statements
       },
       // node-postgres hands COPY data over only as a stream (pg-copy-streams): the text
       // goes in as a one-chunk stream
       copy: async (target: string, input: string) => {
-        await pipeline(Readable.from([input]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+        await pipeline(
+          Readable.from([input]),
+          client.query(copyFrom(`COPY ${target} FROM STDIN`)),
+        ).catch((error: unknown) => {
+          throw storeError(error, 'PostgreSQL');
+        });
       },
     };
     try {

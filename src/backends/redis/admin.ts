@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, type CommandState } from '../../core/states.js';
 import type { AdminQueries, ListCommandsParams } from '../backend.js';
+import { toStoreError } from './errors.js';
 import type { DomainKeys, GlobalKeys } from './keys.js';
 import { toCommand, type CommandReply } from './records.js';
 import { runScript } from './scripts/runner.js';
@@ -26,6 +27,22 @@ export class RedisAdminQueries implements AdminQueries {
   }
 
   async listCommands(params: ListCommandsParams): Promise<Command[]> {
+    try {
+      return await this.list(params);
+    } catch (error) {
+      throw toStoreError(error, 'listing commands');
+    }
+  }
+
+  async countByState(params: { domain?: string }): Promise<Record<CommandState, number>> {
+    try {
+      return await this.count(params);
+    } catch (error) {
+      throw toStoreError(error, 'counting commands');
+    }
+  }
+
+  private async list(params: ListCommandsParams): Promise<Command[]> {
     const found: Command[] = [];
     for (const domain of await this.domains(params.domain)) {
       const k = this.keysOf(domain);
@@ -57,7 +74,7 @@ export class RedisAdminQueries implements AdminQueries {
     return found.slice(0, params.limit);
   }
 
-  async countByState(params: { domain?: string }): Promise<Record<CommandState, number>> {
+  private async count(params: { domain?: string }): Promise<Record<CommandState, number>> {
     const counts = Object.fromEntries(COMMAND_STATES.map((s) => [s, 0])) as Record<
       CommandState,
       number

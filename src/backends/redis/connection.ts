@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigurationError, StoreError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 
 export interface RedisTarget {
   host: string;
@@ -122,12 +123,18 @@ export async function connectRedis(
     },
   };
   const client = new Redis(redisOptions);
+  let refuse: (error: Error) => void = () => {};
   client.on('error', (error: Error) => {
     lastError = error;
     if (!starting) options.onError?.(error);
+    // Retrying cannot help a refused login or a missing database: say so at once. (A
+    // missing database is reported before 'ready', which would otherwise go on in db 0.)
+    const refusal = starting ? refusalOf(error, target) : null;
+    if (refusal) refuse(refusal);
   });
   let timer: NodeJS.Timeout | undefined;
   const ready = new Promise<void>((resolve, reject) => {
+    refuse = reject;
     client.once('ready', resolve);
     client.once('end', () => reject(lastError ?? new Error('connection closed')));
     // A server that accepts the connection but never gets ready (e.g. refused
@@ -144,9 +151,10 @@ export async function connectRedis(
     await ready;
   } catch (error) {
     client.disconnect();
+    if (error instanceof ConfigurationError) throw error;
     const cause = error as Error;
     throw new StoreError(
-      `could not reach Redis at ${describeTarget(target)} after ${attempts + 1} attempts over ${timeoutMs} ms: ${cause.message}. Check DISPATCHBOX_DATABASE_URL and that the server is running.`,
+      `could not reach Redis at ${describeTarget(target)} after ${attempts + 1} attempts over ${timeoutMs} ms: ${redactSecrets(cause.message)}. Check DISPATCHBOX_DATABASE_URL and that the server is running.`,
       { cause },
     );
   } finally {
@@ -154,4 +162,23 @@ export async function connectRedis(
     starting = false;
   }
   return client;
+}
+
+/** The server's refusals that no retry can change, as the error that says what to fix. */
+function refusalOf(error: Error, target: RedisTarget): ConfigurationError | null {
+  const reason = redactSecrets(error.message);
+  if (/^ERR DB index is out of range/.test(error.message)) {
+    return new ConfigurationError(
+      `the Redis URL names database ${target.db}, which the server at ${describeTarget(target)} does not have (${reason}); Redis has databases 0-15 unless its \`databases\` setting says more`,
+      { cause: error },
+    );
+  }
+  // ("Ready check failed: NOAUTH …" when the server wants a password and got none)
+  if (/\b(WRONGPASS|NOAUTH|NOPERM)\b|ERR invalid (password|username)/.test(error.message)) {
+    return new ConfigurationError(
+      `Redis at ${describeTarget(target)} refused the connection: ${reason}. Check the user name and password in DISPATCHBOX_DATABASE_URL.`,
+      { cause: error },
+    );
+  }
+  return null;
 }

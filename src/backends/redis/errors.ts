@@ -11,6 +11,7 @@ import {
   StoreError,
   ValidationError,
 } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 import type { CommandState } from '../../core/states.js';
 
 /** What the failing call was about, for the message. */
@@ -48,7 +49,7 @@ export function scriptError(
 export function toStoreError(error: unknown, doing: string): Error {
   if (error instanceof DispatchboxError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new StoreError(`Redis failed while ${doing}: ${message}`, { cause: error });
+  return new StoreError(`Redis failed while ${doing}: ${redactSecrets(message)}`, { cause: error });
 }
 
 /**

@@ -1,4 +1,5 @@
-import { ConfigurationError } from '../../core/errors.js';
+import { ConfigurationError, DispatchboxError, StoreError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 import type { Queryable } from '../backend.js';
 
 /**
@@ -35,4 +36,30 @@ export function checkSchemaName(schema: string): string {
     );
   }
   return schema;
+}
+
+/**
+ * A failure of the engine as callers see it: a StoreError whose cause is the driver's own
+ * error (a refused connection, 57P01 at a server shutdown, a closed PGlite), its code in
+ * the message. Dispatchbox's own errors pass through.
+ */
+export function storeError(error: unknown, engine: string): Error {
+  if (error instanceof DispatchboxError) return error;
+  const { message, code } = describe(error);
+  const suffix =
+    typeof code === 'string' && code !== '' && !message.includes(code) ? ` (${code})` : '';
+  return new StoreError(`${engine} failed: ${redactSecrets(message)}${suffix}`, { cause: error });
+}
+
+function describe(error: unknown): { message: string; code: unknown } {
+  if (error instanceof Error)
+    return { message: error.message, code: (error as { code?: unknown }).code };
+  if (typeof error === 'object' && error !== null) {
+    const o = error as { message?: unknown; code?: unknown };
+    return {
+      message: typeof o.message === 'string' ? o.message : JSON.stringify(error),
+      code: o.code,
+    };
+  }
+  return { message: String(error), code: undefined };
 }
