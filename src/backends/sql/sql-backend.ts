@@ -1,5 +1,6 @@
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import { pendingCommand } from '../../core/records.js';
+import { StoreError } from '../../core/errors.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
 import type {
   AcquireSlotParams,
@@ -191,7 +192,9 @@ export class SqlBackend implements Backend {
   }
 
   isRefusal(error: unknown): boolean {
-    const code = (error as { code?: unknown } | null)?.code;
+    // the drivers wrap what the server said in a StoreError, as its cause
+    const reason = error instanceof StoreError ? error.cause : error;
+    const code = (reason as { code?: unknown } | null)?.code;
     return typeof code === 'string' && code.length === 5 && REFUSAL_CLASSES.has(code.slice(0, 2));
   }
 
