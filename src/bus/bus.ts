@@ -52,6 +52,17 @@ export interface CreateBatchOptions {
 }
 
 const BATCH_CHUNK = 5000;
+/** Commands read per page when counting by a filter the store keeps no count for. */
+const COUNT_PAGE = 1000;
+
+/** Which commands an operator query means; every field narrows it. */
+export interface CommandFilter {
+  state?: CommandState | undefined;
+  domain?: string | undefined;
+  type?: string | undefined;
+  /** The code of the command's last error. */
+  errorCode?: string | undefined;
+}
 
 /** Sends commands, reads them back, and carries the operator actions. */
 export class CommandBus {
@@ -172,6 +183,28 @@ export class CommandBus {
 
   countByState(domain?: string): Promise<Record<CommandState, number>> {
     return this.backend.admin.countByState({ domain });
+  }
+
+  /**
+   * How many commands match `filter`: what `list` would return without a limit. A filter
+   * of state and domain only is read from the store's counts; one that names a type or an
+   * error code walks the matching commands, a page at a time (an operator's question,
+   * never the hot path).
+   */
+  async count(filter: CommandFilter = {}): Promise<number> {
+    const { state, domain, type, errorCode } = filter;
+    if (type === undefined && errorCode === undefined) {
+      const counts = await this.countByState(domain);
+      return state ? counts[state] : Object.values(counts).reduce((sum, n) => sum + n, 0);
+    }
+    let counted = 0;
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.list({ state, domain, type, errorCode, afterId, limit: COUNT_PAGE });
+      counted += page.length;
+      if (page.length < COUNT_PAGE) return counted;
+      afterId = page.at(-1)!.id;
+    }
   }
 
   // ---- troubleshooting -----------------------------------------------------------------
