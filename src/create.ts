@@ -8,17 +8,17 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
    * Picks the store: unset for the embedded database (PGlite) in `dataDir`,
    * `postgres://…` for PostgreSQL, `redis://…` or `rediss://…` for Redis.
    */
-  databaseUrl?: string;
+  databaseUrl?: string | undefined;
   /** The embedded database's directory. Default `./.dispatchbox`; 'memory' for none. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** The PostgreSQL schema, or the Redis key prefix. */
-  schema?: string;
+  schema?: string | undefined;
   /** Apply pending migrations at start. Default true for the embedded store, false otherwise. */
-  migrate?: boolean;
-  logger?: Logger;
-  poolSize?: number;
+  migrate?: boolean | undefined;
+  logger?: Logger | undefined;
+  poolSize?: number | undefined;
   /** How long to keep trying to reach a server store at start. Default 10 s. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
 }
 
 /**

@@ -22,13 +22,13 @@ import { discoverHandlers } from './discover.js';
 
 export interface CommandBusOptions {
   backend: Backend;
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Refuse sends for which no handler is registered in this bus. Default false. */
-  strict?: boolean;
+  strict?: boolean | undefined;
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
-  maxPayloadBytes?: number;
+  maxPayloadBytes?: number | undefined;
   /** Attempts for commands whose handler is not registered here and who name none. Default 5. */
-  defaultMaxAttempts?: number;
+  defaultMaxAttempts?: number | undefined;
 }
 
 export interface SendItem extends SendOptions {
@@ -39,16 +39,16 @@ export interface SendItem extends SendOptions {
 
 export interface OperatorOptions {
   /** Who acts: a user name, a service. Recorded in the audit trail. */
-  actor?: string;
-  reason?: string;
+  actor?: string | undefined;
+  reason?: string | undefined;
 }
 
 export interface CreateBatchOptions {
-  name?: string;
-  id?: string;
+  name?: string | undefined;
+  id?: string | undefined;
   commands: Iterable<SendItem> | AsyncIterable<SendItem>;
   /** A command sent durably when every command of the batch has finished. */
-  onComplete?: { domain: string; type: string; data?: JsonValue };
+  onComplete?: { domain: string; type: string; data?: JsonValue | undefined } | undefined;
 }
 
 const BATCH_CHUNK = 5000;
@@ -133,7 +133,10 @@ export class CommandBus {
   }
 
   /** Sends many commands in one statement: all are stored, or (on error) none. */
-  async sendMany(items: SendItem[], options: { tx?: SendOptions['tx'] } = {}): Promise<Command[]> {
+  async sendMany(
+    items: SendItem[],
+    options: { tx?: SendOptions['tx'] | undefined } = {},
+  ): Promise<Command[]> {
     if (items.length === 0) return [];
     const commands = items.map((item, i) => this.prepare(item, `[${i}]`));
     const inserted = await this.backend.insertCommands({ commands, tx: options.tx });
@@ -178,7 +181,7 @@ export class CommandBus {
   }
 
   list(params: Partial<ListCommandsParams> = {}): Promise<Command[]> {
-    return this.backend.admin.listCommands({ limit: 100, ...params });
+    return this.backend.admin.listCommands({ ...params, limit: params.limit ?? 100 });
   }
 
   countByState(domain?: string): Promise<Record<CommandState, number>> {
@@ -211,11 +214,11 @@ export class CommandBus {
 
   listTroubleshooting(
     filter: {
-      domain?: string;
-      type?: string;
-      errorCode?: string;
-      limit?: number;
-      afterId?: string;
+      domain?: string | undefined;
+      type?: string | undefined;
+      errorCode?: string | undefined;
+      limit?: number | undefined;
+      afterId?: string | undefined;
     } = {},
   ): Promise<Command[]> {
     return this.list({ ...filter, state: 'troubleshooting' });

@@ -7,10 +7,10 @@ export { schemaSql } from '../sql/migrator.js';
 
 export interface PGliteBackendOptions {
   /** Where the data lives; omit for an in-memory database. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Share the application's own PGlite instance (for sends in its transactions). */
-  db?: PGlite;
-  schema?: string;
+  db?: PGlite | undefined;
+  schema?: string | undefined;
 }
 
 /** The embedded store: PostgreSQL compiled to WebAssembly, in this process. */

@@ -5,12 +5,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { SqlDriver, SqlTransaction } from '../sql/driver.js';
 
 export interface PostgresDriverOptions {
-  connectionString?: string;
+  connectionString?: string | undefined;
   /** An application's pool to share; Dispatchbox does not close it. */
-  pool?: pg.Pool;
-  poolSize?: number;
+  pool?: pg.Pool | undefined;
+  poolSize?: number | undefined;
   /** Told about connection errors that Dispatchbox recovers from by itself. */
-  onError?: (error: Error, where: string) => void;
+  onError?: ((error: Error, where: string) => void) | undefined;
 }
 
 const MAX_PREPARED = 64;

@@ -7,9 +7,9 @@ export interface RedisBackendOptions {
   /** redis://[user:password@]host:6379/db, or rediss:// for TLS. */
   url: string;
   /** Every key starts with it; two applications can share a Redis with different prefixes. Default `dispatchbox`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** How long to keep trying to reach the server at start before giving up. Default 10 s. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** Told about connection errors after start; the client reconnects by itself. */
   onError?: (error: Error) => void;
 }
