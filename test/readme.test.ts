@@ -80,11 +80,14 @@ function dispatchbox(args: string[], env: Record<string, string>, cwd = appDir) 
   });
 }
 
+/** This checkout's TypeScript compiler and type packages, lent to the scratch app. */
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
 function explain(r: Finished): string {
   return `exit ${r.code} (signal ${r.signal})\n--- stdout\n${r.out}\n--- stderr\n${r.err}`;
 }
 
-describe('the README', () => {
+describe.concurrent('the README', () => {
   it('has the blocks this test must run: the example and a handler module', () => {
     const running = blocks.filter((b) => b.skip === undefined);
     expect(
@@ -218,6 +221,60 @@ describe('the packed package', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('types every optional option as accepting undefined (exactOptionalPropertyTypes), and runs so', async () => {
+    // A strict application compiles the README's TypeScript and a program that passes
+    // undefined to every optional property of every public options type.
+    const dir = path.join(appDir, 'typecheck');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(
+      path.join(ROOT, 'test', 'packed', 'exact-optional.ts'),
+      path.join(dir, 'exact-optional.ts'),
+    );
+    for (const b of blocks.filter((b) => b.lang === 'ts' && !b.skip))
+      writeFileSync(path.join(dir, `readme-line-${b.line}.ts`), b.code);
+    writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          // Third-party declarations (PGlite's, ioredis's) do not all compile under these
+          // settings; the application's own use of the package is what is checked.
+          skipLibCheck: true,
+          noEmit: true,
+          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          types: ['node'],
+        },
+        include: ['*.ts'],
+      }),
+    );
+    const checked = await runProgram(process.execPath, [TSC, '-p', dir], {
+      cwd: dir,
+      env: cleanEnv(),
+      timeoutMs: 120_000,
+    });
+    expect(checked.code, explain(checked)).toBe(0);
+    const r = await runProgram(
+      path.join(appDir, 'node_modules', '.bin', 'tsx'),
+      ['exact-optional.ts'],
+      {
+        cwd: dir,
+        env: cleanEnv(),
+        timeoutMs: 60_000,
+      },
+    );
+    expect(r.code, explain(r)).toBe(0);
+    expect(JSON.parse(r.out.trim().split('\n').at(-1)!)).toEqual({
+      listed: 3,
+      states: ['completed', 'cancelled'],
+      sent: 1,
+    });
   });
 
   it('refuses TypeScript handlers without tsx, saying what to install', async () => {

@@ -14,7 +14,7 @@ import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/r
 import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
-import type { Backend, BatchInfo, ListCommandsParams } from '../backends/backend.js';
+import type { Backend, BatchInfo } from '../backends/backend.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
@@ -54,6 +54,13 @@ export interface CreateBatchOptions {
 const BATCH_CHUNK = 5000;
 /** Commands read per page when counting by a filter the store keeps no count for. */
 const COUNT_PAGE = 1000;
+
+/** A page of `list`: a filter, at most `limit` commands (default 100), ids after `afterId`. */
+export interface ListParams extends CommandFilter {
+  limit?: number | undefined;
+  /** Keyset pagination: the last id of the previous page. */
+  afterId?: string | undefined;
+}
 
 /** Which commands an operator query means; every field narrows it. */
 export interface CommandFilter {
@@ -180,7 +187,8 @@ export class CommandBus {
     return this.backend.getAudit(id);
   }
 
-  list(params: Partial<ListCommandsParams> = {}): Promise<Command[]> {
+  /** Commands matching `params`, oldest first: at most `limit` (default 100), after `afterId`. */
+  list(params: ListParams = {}): Promise<Command[]> {
     return this.backend.admin.listCommands({ ...params, limit: params.limit ?? 100 });
   }
 

@@ -34,7 +34,7 @@ export interface WorkerOptions {
   /** Completed and cancelled commands are pruned after this long. Default 7 days. */
   retentionMs?: number | undefined;
   /** Injected for tests of jitter. */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 export interface WorkerDeps {

@@ -11,7 +11,7 @@ export interface RedisBackendOptions {
   /** How long to keep trying to reach the server at start before giving up. Default 10 s. */
   connectTimeoutMs?: number | undefined;
   /** Told about connection errors after start; the client reconnects by itself. */
-  onError?: (error: Error) => void;
+  onError?: ((error: Error) => void) | undefined;
 }
 
 /** The Redis store (7+), through ioredis. */
