@@ -73,9 +73,13 @@ export interface CommandFilter {
 
 /** Sends commands, reads them back, and carries the operator actions. */
 export class CommandBus {
+  /** The store this bus sends to and reads from. */
   readonly backend: Backend;
+  /** The handlers registered on this bus, by domain and type. */
   readonly registry = new HandlerRegistry();
+  /** The bus's pino logger; workers and handler contexts log through children of it. */
   readonly logger: Logger;
+  /** Middleware added with `use`, in order. */
   readonly middleware: Middleware[] = [];
   private readonly strict: boolean;
   private readonly maxPayloadBytes: number;
@@ -93,6 +97,11 @@ export class CommandBus {
 
   // ---- handlers ------------------------------------------------------------------------
 
+  /**
+   * Registers the handler of `domain`/`type` (one per pair), with optional
+   * HandlerOptions: a zod schema for the payload, timeout, attempts and backoff, its own
+   * concurrency, rate limits, `transactional`. Returns the bus, for chaining.
+   */
   handle<TData = unknown>(domain: string, type: string, fn: Handler<TData>): this;
   handle<TData = unknown>(
     domain: string,
@@ -125,6 +134,12 @@ export class CommandBus {
 
   // ---- sending -------------------------------------------------------------------------
 
+  /**
+   * Sends one command and resolves once it is stored. Validates everything first (a
+   * ValidationError stores nothing). With `options.tx`, the command is written in the
+   * application's transaction (outbox). A repeated `id` or `idempotencyKey` resolves to
+   * the command first sent.
+   */
   async send(
     domain: string,
     type: string,
@@ -150,7 +165,10 @@ export class CommandBus {
     return inserted.map((r) => r.command);
   }
 
-  /** Validates everything about a send; throws before anything is stored. */
+  /**
+   * Validates everything about a send and returns the command to store, without storing
+   * it; throws a ValidationError instead. `where` prefixes error messages (`[3]`).
+   */
   prepare(item: SendItem, where = ''): NewCommand {
     const { domain, type, data, ...options } = item;
     try {
@@ -176,12 +194,14 @@ export class CommandBus {
 
   // ---- reading -------------------------------------------------------------------------
 
+  /** The command with this id; CommandNotFoundError when there is none. */
   async get(id: string): Promise<Command> {
     const command = isUuid(id) ? await this.backend.getCommand(id) : null;
     if (!command) throw new CommandNotFoundError(id);
     return command;
   }
 
+  /** The command's audit trail, oldest first: every transition, who made it and why. */
   async audit(id: string): Promise<AuditRecord[]> {
     await this.get(id);
     return this.backend.getAudit(id);
@@ -192,6 +212,7 @@ export class CommandBus {
     return this.backend.admin.listCommands({ ...params, limit: params.limit ?? 100 });
   }
 
+  /** How many commands are in each state, in all domains or in `domain`. */
   countByState(domain?: string): Promise<Record<CommandState, number>> {
     return this.backend.admin.countByState({ domain });
   }
@@ -220,6 +241,7 @@ export class CommandBus {
 
   // ---- troubleshooting -----------------------------------------------------------------
 
+  /** Commands in troubleshooting matching `filter`, oldest first (`list` with that state). */
   listTroubleshooting(
     filter: {
       domain?: string | undefined;
@@ -302,6 +324,7 @@ export class CommandBus {
     if (chunk.length > 0) yield chunk;
   }
 
+  /** A batch's status and its commands' counts by state; BatchNotFoundError when there is none. */
   async getBatch(id: string): Promise<BatchInfo> {
     const batch = isUuid(id) ? await this.backend.getBatch(id) : null;
     if (!batch) throw new BatchNotFoundError(id);
@@ -322,10 +345,12 @@ export class CommandBus {
     });
   }
 
+  /** Applies the store's pending migrations (safe to run again, and from several processes). */
   migrate(): Promise<void> {
     return this.backend.migrate();
   }
 
+  /** Closes the store. Stop this bus's workers first (`worker.stop()`). */
   close(): Promise<void> {
     return this.backend.close();
   }
