@@ -190,7 +190,7 @@ describe('dispatchbox CLI on the embedded database', () => {
     };
     expect(completed.command.result).toEqual({ refunded: true });
     expect(completed.audit.at(-1)!.actor).toBe('tester');
-  });
+  }, 180_000);
 
   it('shows a batch', async () => {
     const bus = await createDispatchbox({ dataDir, logger: undefined });

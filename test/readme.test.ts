@@ -76,9 +76,15 @@ function dispatchbox(args: string[], env: Record<string, string>, cwd = appDir) 
   return run(path.join(appDir, 'node_modules', '.bin', 'dispatchbox'), args, {
     cwd,
     env,
-    timeout: 60_000,
+    timeout: 120_000,
   });
 }
+
+/**
+ * A bound for one test of this file: a few processes that each open a store, on a machine
+ * that may be running other suites. A run that hangs still fails, at this bound.
+ */
+const RUN_TIMEOUT_MS = 180_000;
 
 /** This checkout's TypeScript compiler and type packages, lent to the scratch app. */
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -111,7 +117,7 @@ describe.concurrent('the README', () => {
       const r = await runProgram(path.join(appDir, 'node_modules', '.bin', 'tsx'), ['app.ts'], {
         cwd: dir,
         env,
-        timeoutMs: 90_000,
+        timeoutMs: 150_000,
         ...(block.until ? { until: (out: string) => out.includes(block.until!) } : {}),
       });
       expect(r.code, explain(r)).toBe(0);
@@ -122,6 +128,7 @@ describe.concurrent('the README', () => {
       expect(stored.length, `commands in the ${store} store after the run`).toBeGreaterThan(0);
       expect(stored.map((c) => c.state)).toEqual(stored.map(() => 'completed'));
     },
+    RUN_TIMEOUT_MS,
   );
 
   const shells = blocks.filter((b) => b.lang === 'sh' && !b.skip);
@@ -137,6 +144,7 @@ describe.concurrent('the README', () => {
       const r = await runProgram('bash', ['-c', script], { cwd: appDir, env, timeoutMs: 120_000 });
       expect(r.code, explain(r)).toBe(0);
     },
+    RUN_TIMEOUT_MS,
   );
 
   const files = blocks.filter((b) => b.file !== undefined && !b.skip);
@@ -146,7 +154,9 @@ describe.concurrent('the README', () => {
   it.each(fileCases.map((c) => [`${c.block.file} on ${c.store}`, c] as const))(
     'runs the handler module %s with `dispatchbox worker --handlers`',
     async (_, { block, store }) => {
-      const file = path.join(appDir, block.file!);
+      // Each store's run in a folder of its own, so concurrent runs never see a half-written file.
+      const cwd = path.join(appDir, 'stores', store);
+      const file = path.join(cwd, block.file!);
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, block.code);
       const domain = /export const domain = '([^']+)'/.exec(block.code)?.[1];
@@ -170,9 +180,9 @@ describe.concurrent('the README', () => {
         path.join(appDir, 'node_modules', '.bin', 'dispatchbox'),
         ['worker', '--handlers', path.dirname(block.file!)],
         {
-          cwd: appDir,
+          cwd,
           env,
-          timeoutMs: 90_000,
+          timeoutMs: 150_000,
           until: (_out, err) => {
             settled = err
               .split('\n')
@@ -190,6 +200,7 @@ describe.concurrent('the README', () => {
       };
       expect(shown.command.state).toBe('completed');
     },
+    RUN_TIMEOUT_MS,
   );
 });
 
@@ -223,80 +234,88 @@ describe('the packed package', () => {
     expect(missing).toEqual([]);
   });
 
-  it('types every optional option as accepting undefined (exactOptionalPropertyTypes), and runs so', async () => {
-    // A strict application compiles the README's TypeScript and a program that passes
-    // undefined to every optional property of every public options type.
-    const dir = path.join(appDir, 'typecheck');
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(
-      path.join(ROOT, 'test', 'packed', 'exact-optional.ts'),
-      path.join(dir, 'exact-optional.ts'),
-    );
-    for (const b of blocks.filter((b) => b.lang === 'ts' && !b.skip))
-      writeFileSync(path.join(dir, `readme-line-${b.line}.ts`), b.code);
-    writeFileSync(
-      path.join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          exactOptionalPropertyTypes: true,
-          noUncheckedIndexedAccess: true,
-          // Third-party declarations (PGlite's, ioredis's) do not all compile under these
-          // settings; the application's own use of the package is what is checked.
-          skipLibCheck: true,
-          noEmit: true,
-          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-          types: ['node'],
-        },
-        include: ['*.ts'],
-      }),
-    );
-    const checked = await runProgram(process.execPath, [TSC, '-p', dir], {
-      cwd: dir,
-      env: cleanEnv(),
-      timeoutMs: 120_000,
-    });
-    expect(checked.code, explain(checked)).toBe(0);
-    const r = await runProgram(
-      path.join(appDir, 'node_modules', '.bin', 'tsx'),
-      ['exact-optional.ts'],
-      {
+  it(
+    'types every optional option as accepting undefined (exactOptionalPropertyTypes), and runs so',
+    async () => {
+      // A strict application compiles the README's TypeScript and a program that passes
+      // undefined to every optional property of every public options type.
+      const dir = path.join(appDir, 'typecheck');
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(
+        path.join(ROOT, 'test', 'packed', 'exact-optional.ts'),
+        path.join(dir, 'exact-optional.ts'),
+      );
+      for (const b of blocks.filter((b) => b.lang === 'ts' && !b.skip))
+        writeFileSync(path.join(dir, `readme-line-${b.line}.ts`), b.code);
+      writeFileSync(
+        path.join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            exactOptionalPropertyTypes: true,
+            noUncheckedIndexedAccess: true,
+            // Third-party declarations (PGlite's, ioredis's) do not all compile under these
+            // settings; the application's own use of the package is what is checked.
+            skipLibCheck: true,
+            noEmit: true,
+            typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+            types: ['node'],
+          },
+          include: ['*.ts'],
+        }),
+      );
+      const checked = await runProgram(process.execPath, [TSC, '-p', dir], {
         cwd: dir,
         env: cleanEnv(),
-        timeoutMs: 60_000,
-      },
-    );
-    expect(r.code, explain(r)).toBe(0);
-    expect(JSON.parse(r.out.trim().split('\n').at(-1)!)).toEqual({
-      listed: 3,
-      states: ['completed', 'cancelled'],
-      sent: 1,
-    });
-  });
+        timeoutMs: 120_000,
+      });
+      expect(checked.code, explain(checked)).toBe(0);
+      const r = await runProgram(
+        path.join(appDir, 'node_modules', '.bin', 'tsx'),
+        ['exact-optional.ts'],
+        {
+          cwd: dir,
+          env: cleanEnv(),
+          timeoutMs: 120_000,
+        },
+      );
+      expect(r.code, explain(r)).toBe(0);
+      expect(JSON.parse(r.out.trim().split('\n').at(-1)!)).toEqual({
+        listed: 3,
+        states: ['completed', 'cancelled'],
+        sent: 1,
+      });
+    },
+    RUN_TIMEOUT_MS,
+  );
 
-  it('refuses TypeScript handlers without tsx, saying what to install', async () => {
-    const bare = await scratchApp(path.join(work, 'bare-app'), tarball, []);
-    const handlers = path.join(bare, 'handlers');
-    mkdirSync(handlers);
-    copyFileSync(
-      path.join(ROOT, 'test', 'fixtures', 'handlers', 'send-email.ts'),
-      path.join(handlers, 'send-email.ts'),
-    );
-    const r = await runProgram(
-      path.join(bare, 'node_modules', '.bin', 'dispatchbox'),
-      ['worker', '--handlers', 'handlers'],
-      {
-        cwd: bare,
-        env: cleanEnv({ DISPATCHBOX_DATA_DIR: path.join(bare, 'data') }),
-        timeoutMs: 60_000,
-      },
-    );
-    expect(r.code, explain(r)).toBe(2);
-    expect(r.err.trim()).toBe(
-      `dispatchbox: ${path.join(handlers, 'send-email.ts')} is TypeScript, which Node cannot load by itself: install tsx next to dispatchbox (npm i -D tsx) and dispatchbox loads it, or compile your handlers to .js and point the handler directory (--handlers, DISPATCHBOX_HANDLERS_DIR) at the output`,
-    );
-  });
+  it(
+    'refuses TypeScript handlers without tsx, saying what to install',
+    async () => {
+      const bare = await scratchApp(path.join(work, 'bare-app'), tarball, []);
+      const handlers = path.join(bare, 'handlers');
+      mkdirSync(handlers);
+      copyFileSync(
+        path.join(ROOT, 'test', 'fixtures', 'handlers', 'send-email.ts'),
+        path.join(handlers, 'send-email.ts'),
+      );
+      const r = await runProgram(
+        path.join(bare, 'node_modules', '.bin', 'dispatchbox'),
+        ['worker', '--handlers', 'handlers'],
+        {
+          cwd: bare,
+          env: cleanEnv({ DISPATCHBOX_DATA_DIR: path.join(bare, 'data') }),
+          timeoutMs: 120_000,
+        },
+      );
+      expect(r.code, explain(r)).toBe(2);
+      expect(r.err.trim()).toBe(
+        `dispatchbox: ${path.join(handlers, 'send-email.ts')} is TypeScript, which Node cannot load by itself: install tsx next to dispatchbox (npm i -D tsx) and dispatchbox loads it, or compile your handlers to .js and point the handler directory (--handlers, DISPATCHBOX_HANDLERS_DIR) at the output`,
+      );
+    },
+    RUN_TIMEOUT_MS,
+  );
 });
