@@ -74,10 +74,13 @@ export function runProgram(
   },
 ): Promise<Finished> {
   return new Promise((resolve, reject) => {
+    // A process group of its own, so a run that times out is killed whole: tsx and npx
+    // start the program as a child process of theirs.
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     let out = '';
     let err = '';
@@ -96,7 +99,11 @@ export function runProgram(
       check();
     });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       reject(
         new Error(
           `${command} ${args.join(' ')} still ran after ${options.timeoutMs} ms${options.until && !interrupted ? ' and never printed what the test waits for' : ''}\n--- stdout\n${out}\n--- stderr\n${err}`,
