@@ -16,28 +16,28 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
    * Picks the store: unset for the embedded database (PGlite) in `dataDir`,
    * `postgres://…` for PostgreSQL, `redis://…` or `rediss://…` for Redis.
    */
-  databaseUrl?: string;
+  databaseUrl?: string | undefined;
   /** The embedded database's directory. Default `./.dispatchbox`; 'memory' for none. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** The PostgreSQL schema, or the Redis key prefix. */
-  schema?: string;
+  schema?: string | undefined;
   /** Apply pending migrations at start. Default true for the embedded store, false otherwise. */
-  migrate?: boolean;
-  logger?: Logger;
-  poolSize?: number;
+  migrate?: boolean | undefined;
+  logger?: Logger | undefined;
+  poolSize?: number | undefined;
   /** How long to keep trying to reach a server store at start. Default 10 s. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /**
    * How long a call to a server store (a statement, a Redis command, a new connection)
    * may go unanswered before its connection is taken for dead and replaced. Default 10 s,
    * a third of the default lease; keep it at a third of the workers' `leaseMs` or less.
    */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
   /**
    * Where the DISPATCHBOX_* variables are read, for every option not given here (an
    * option given here wins). Default `process.env`; `{}` ignores the environment.
    */
-  env?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined> | undefined;
 }
 
 /**

@@ -5,6 +5,8 @@ export {
   type SendItem,
   type OperatorOptions,
   type CreateBatchOptions,
+  type CommandFilter,
+  type ListParams,
 } from './bus/bus.js';
 export { handler } from './bus/decorators.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './worker/worker.js';

@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.js';
-import { createDispatchbox } from '../src/index.js';
+import { createDispatchbox, PermanentError } from '../src/index.js';
+import { waitUntil } from './fixtures/wait-until.js';
 
 const root = path.join(import.meta.dirname, '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-cli-'));
@@ -188,7 +190,7 @@ describe('dispatchbox CLI on the embedded database', () => {
     };
     expect(completed.command.result).toEqual({ refunded: true });
     expect(completed.audit.at(-1)!.actor).toBe('tester');
-  });
+  }, 180_000);
 
   it('shows a batch', async () => {
     const bus = await createDispatchbox({ dataDir, logger: undefined });
@@ -233,7 +235,7 @@ describe('dispatchbox CLI on the embedded database', () => {
       'dispatchbox: no command with id not-an-id; check the id (dispatchbox show <id>)',
     );
     const unknown = await cli('tsq', 'frobnicate');
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.err).toContain("unknown command 'frobnicate'");
     expect((await cli('tsq', 'list', '--json')).out).toBe(before);
   });
@@ -275,5 +277,202 @@ describe('the embedded database lock', () => {
         isTTY: false,
       }),
     ).toBe(0);
+  });
+});
+
+/** Runs the CLI against `dataDir2`, a database of its own for the tests below. */
+const dataDir2 = path.join(dir, 'operator');
+const quiet = pino({ level: 'silent' });
+async function cli2(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, {
+    env: { ...env, DISPATCHBOX_DATA_DIR: dataDir2 },
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    isTTY: false,
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** Sends `orders` billing commands that fail for good and `emails` that succeed; runs them. */
+async function seed(orders: number, emails: number): Promise<void> {
+  const bus = await createDispatchbox({ dataDir: dataDir2, logger: quiet });
+  try {
+    bus.handle('billing', 'charge-card', () => {
+      throw new PermanentError('card declined', { code: 'DECLINED' });
+    });
+    bus.handle('email', 'send', () => ({ sent: true }));
+    for (let i = 0; i < orders; i++) await bus.send('billing', 'charge-card', { i });
+    for (let i = 0; i < emails; i++) await bus.send('email', 'send', { i });
+    const worker = await bus.worker({ pollIntervalMs: 50 }).start();
+    await waitUntil(
+      async () => {
+        const counts = await bus.countByState();
+        return counts.troubleshooting === orders && counts.completed === emails;
+      },
+      30_000,
+      'the seeded commands are settled',
+    );
+    await worker.stop();
+  } finally {
+    await bus.close();
+  }
+}
+
+describe('dispatchbox CLI: version, usage errors, listings and bulk actions', () => {
+  it('prints its version and exits 0', async () => {
+    const { version } = JSON.parse(
+      (await import('node:fs')).readFileSync(path.join(root, 'package.json'), 'utf8'),
+    ) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      expect(await cli(flag)).toEqual({ code: 0, out: version, err: '' });
+    }
+  });
+
+  it('exits 2 on an unknown command, an unknown option or a missing argument', async () => {
+    for (const args of [
+      ['frobnicate'],
+      ['tsq', 'frobnicate'],
+      ['list', '--colour'],
+      ['show'],
+      ['tsq'],
+    ]) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).not.toContain('unexpected');
+    }
+    expect((await cli('frobnicate')).err).toMatch(/^error: unknown command 'frobnicate'/);
+  });
+
+  it('refuses a bad --delay with one line and exit 2, sending nothing', async () => {
+    for (const delay of ['', 'later', '-5s', '99999999999d', '1000000000000000000']) {
+      const r = await cli2('send', 'billing', 'charge-card', '--delay', delay);
+      expect(r, `--delay ${JSON.stringify(delay)}`).toEqual({
+        code: 2,
+        out: '',
+        err: `dispatchbox: --delay must be a duration such as '500ms', '30s', '5m', '2h' or '1d' (at most 10 years), or a number of milliseconds; got ${JSON.stringify(delay)}`,
+      });
+    }
+    expect(JSON.parse((await cli2('list', '--json')).out)).toEqual([]);
+    const later = await cli2('send', 'billing', 'charge-card', '--delay', '10m', '--json');
+    const sent = JSON.parse(later.out) as { id: string; runAt: string };
+    expect(Date.parse(sent.runAt) - Date.now()).toBeGreaterThan(9 * 60_000);
+    expect((await cli2('tsq', 'cancel', sent.id)).code).toBe(0);
+  });
+
+  it('lists commands in any state, and says "N of M" when the listing is cut', async () => {
+    await seed(3, 2);
+    const completed = await cli2('list', '--state', 'completed', '--domain', 'email', '--json');
+    const rows = JSON.parse(completed.out) as { state: string; domain: string }[];
+    expect(rows.map((c) => [c.state, c.domain])).toEqual([
+      ['completed', 'email'],
+      ['completed', 'email'],
+    ]);
+    const all = await cli2('list');
+    expect(all.out.split('\n')[0]).toMatch(/^ID\s+STATE\s+COMMAND/);
+    expect(all.out).toMatch(/cancelled\s+billing\/charge-card/);
+    expect(all.out).toMatch(/troubleshooting\s+billing\/charge-card/);
+    expect(all.out).not.toContain(' of ');
+
+    const cut = await cli2('list', '--state', 'troubleshooting', '--limit', '2');
+    expect(cut.out.split('\n')).toHaveLength(4);
+    expect(cut.out).toContain('2 of 3 shown; raise --limit or narrow the filter to see the rest');
+    const tsqCut = await cli2('tsq', 'list', '--limit', '1', '--type', 'charge-card');
+    expect(tsqCut.out).toContain('1 of 3 shown');
+    expect((await cli2('tsq', 'list', '--limit', '3')).out).not.toContain(' of ');
+    const byCode = await cli2('list', '--error-code', 'DECLINED', '--limit', '1');
+    expect(byCode.out).toContain('1 of 3 shown');
+
+    const bad = await cli2('list', '--state', 'finished');
+    expect(bad).toEqual({
+      code: 2,
+      out: '',
+      err: 'dispatchbox: --state must be one of pending, in_progress, completed, cancelled, troubleshooting; got "finished"',
+    });
+    expect((await cli2('list', '--limit', '0')).code).toBe(2);
+  });
+
+  it('retries and cancels by filter: counts first, acts only with --yes, audits each', async () => {
+    const before = (await cli2('tsq', 'list', '--json')).out;
+    const ids = (JSON.parse(before) as { id: string }[]).map((c) => c.id);
+    expect(ids).toHaveLength(3);
+
+    const dry = await cli2('tsq', 'retry', '--domain', 'billing', '--error-code', 'DECLINED');
+    expect(dry).toEqual({
+      code: 2,
+      out: '',
+      err: 'dispatchbox: 3 troubleshooting commands (domain billing, error code DECLINED) would be retried; nothing was changed: run again with --yes to do it',
+    });
+    expect((await cli2('tsq', 'list', '--json')).out).toBe(before);
+    expect((await cli2('tsq', 'retry')).err).toBe(
+      'dispatchbox: tsq retry needs a command id, or --domain, --type, --error-code or --all to act on many',
+    );
+    expect((await cli2('tsq', 'retry', ids[0]!, '--all')).code).toBe(2);
+    const none = await cli2('tsq', 'cancel', '--domain', 'nowhere', '--yes');
+    expect(none).toEqual({
+      code: 0,
+      out: 'no troubleshooting commands (domain nowhere): nothing to cancel',
+      err: '',
+    });
+
+    const retried = await cli2(
+      'tsq',
+      'retry',
+      '--domain',
+      'billing',
+      '--yes',
+      '--actor',
+      'alice',
+      '--reason',
+      'gateway fixed',
+    );
+    expect(retried).toEqual({
+      code: 0,
+      out: 'retried 3 of 3 troubleshooting commands (domain billing)',
+      err: '',
+    });
+    for (const id of ids) {
+      const shown = JSON.parse((await cli2('show', id, '--json')).out) as {
+        command: { state: string };
+        audit: { fromState: string; toState: string; actor: string; reason: string }[];
+      };
+      expect(shown.command.state).toBe('pending');
+      expect(shown.audit.at(-1)).toMatchObject({
+        fromState: 'troubleshooting',
+        toState: 'pending',
+        actor: 'alice',
+        reason: 'gateway fixed',
+      });
+    }
+
+    const bus = await createDispatchbox({ dataDir: dataDir2, logger: quiet });
+    try {
+      bus.handle('billing', 'charge-card', () => {
+        throw new PermanentError('card declined', { code: 'DECLINED' });
+      });
+      const worker = await bus.worker({ pollIntervalMs: 50 }).start();
+      await waitUntil(
+        async () => (await bus.countByState('billing')).troubleshooting === 3,
+        30_000,
+        'the retried commands are back in troubleshooting',
+      );
+      await worker.stop();
+    } finally {
+      await bus.close();
+    }
+
+    const cancelled = await cli2('tsq', 'cancel', '--all', '--yes', '--json');
+    expect(JSON.parse(cancelled.out)).toEqual({
+      matched: 3,
+      confirmed: true,
+      acted: expect.arrayContaining(ids),
+      skipped: [],
+    });
+    const audit = JSON.parse((await cli2('show', ids[2]!, '--json')).out) as {
+      audit: { toState: string; actor: string }[];
+    };
+    expect(audit.audit.at(-1)).toMatchObject({ toState: 'cancelled', actor: 'tester' });
+    expect(JSON.parse((await cli2('tsq', 'list', '--json')).out)).toEqual([]);
   });
 });

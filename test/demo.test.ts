@@ -9,10 +9,14 @@ const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Starts `dispatchbox start …args` (what `npm start` runs) on a temp embedded database. */
-function startDemo(args: string[], onLine: (line: string, stop: () => void) => void = () => {}) {
+function startDemo(
+  args: string[],
+  onLine: (line: string, stop: () => void) => void = () => {},
+  dataDir = path.join(dir, String(Math.random()).slice(2)),
+) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', ...args], {
     cwd: root,
-    env: { ...process.env, DISPATCHBOX_DATA_DIR: path.join(dir, String(Math.random()).slice(2)) },
+    env: { ...process.env, DISPATCHBOX_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -48,7 +52,9 @@ describe('npm start (the demo)', () => {
     const progress = r.out
       .split('\n')
       .filter((l) =>
-        /^\[\d+s\] sent \d+\/200 \| pending \d+ {2}in_progress \d+ {2}completed \d+/.test(l),
+        /^\[\d+s\] this run: sent \d+\/200, completed \d+, retried \d+, troubleshooting \d+ \| store totals \(all runs\): pending \d+ {2}in_progress \d+ {2}completed \d+/.test(
+          l,
+        ),
       );
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(r.out).toContain('3s passed: stopping gracefully');
@@ -66,6 +72,31 @@ describe('npm start (the demo)', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('SIGINT: stopping gracefully');
     expect(r.out).toContain('stopped. this run:');
+  });
+
+  it('tells this run from the store totals, and says when the load has drained', async () => {
+    const dataDir = path.join(dir, 'twice');
+    const calm = ['--count', '30', '--rate', '0', '--permanent-pct', '0', '--transient-pct', '0'];
+    const untilDrained = (line: string, stop: () => void) => {
+      if (line.startsWith('the load has drained')) stop();
+    };
+    const runs = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await startDemo([...calm, '--timeout-pct', '0'], untilDrained, dataDir);
+      expect(r.code, r.err).toBe(0);
+      runs.push(r.out);
+    }
+    // The second run finds the first run's 30 completed commands in the store: its own
+    // counts say 30, the store's 60.
+    const second = runs[1]!;
+    expect(second).toMatch(
+      /^the load has drained after \d+s: all 30 commands sent and none waiting or running \(this run: 30 completed, 0 to troubleshooting\)\. Ctrl-C stops the demo/m,
+    );
+    const lines = second.split('\n').filter((l) => l.startsWith('['));
+    expect(lines.at(-1)).toMatch(
+      /this run: sent 30\/30, completed 30, retried 0, troubleshooting 0 \| store totals \(all runs\): pending 0 {2}in_progress 0 {2}completed 60 {2}troubleshooting 0 {2}cancelled 0/,
+    );
+    expect(second.match(/the load has drained/g)).toHaveLength(1);
   });
 
   it('refuses bad demo settings before starting', async () => {

@@ -44,7 +44,7 @@ export interface BackendCapabilities {
 export interface InsertCommandsParams {
   commands: NewCommand[];
   /** The application's open transaction (outbox): the commands commit or roll back with it. */
-  tx?: Queryable;
+  tx?: Queryable | undefined;
 }
 
 export interface InsertedCommand {
@@ -68,14 +68,14 @@ export interface ClaimParams {
    * used the last attempt) follow the handler. Default: every type allows
    * DEFAULT_RETRY_POLICY.maxAttempts.
    */
-  handlerMaxAttempts?: HandlerMaxAttempts;
+  handlerMaxAttempts?: HandlerMaxAttempts | undefined;
   /**
    * Only with `capabilities.waitingClaims`. Set (0 included) by a worker that waits for
    * work by claiming, so the store does not also wake it; above 0, the claim waits up to
    * this long for a command to be ready when none is. `signal` ends the wait early.
    */
-  waitMs?: number;
-  signal?: AbortSignal;
+  waitMs?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -101,7 +101,7 @@ interface SettlementBase {
    * The command's domain, when the caller knows it (workers always do): a store that keys
    * commands by domain (Redis) then needs no lookup by id.
    */
-  domain?: string;
+  domain?: string | undefined;
 }
 
 /** The outcome of one attempt, applied only while the claim's token is still current. */
@@ -134,7 +134,7 @@ export interface Lease {
   id: string;
   leaseToken: string;
   /** As in a settlement: the command's domain, when known. */
-  domain?: string;
+  domain?: string | undefined;
 }
 
 export interface RenewLeasesParams {
@@ -322,13 +322,13 @@ export interface Backend {
 }
 
 export interface ListCommandsParams {
-  state?: CommandState;
-  domain?: string;
-  type?: string;
-  errorCode?: string;
+  state?: CommandState | undefined;
+  domain?: string | undefined;
+  type?: string | undefined;
+  errorCode?: string | undefined;
   limit: number;
   /** Keyset pagination: ids after this one. */
-  afterId?: string;
+  afterId?: string | undefined;
 }
 
 /** Queries for operators and the console; not on the hot path. */

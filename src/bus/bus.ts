@@ -18,7 +18,7 @@ import {
 } from '../core/registry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
-import type { Backend, BatchInfo, ListCommandsParams } from '../backends/backend.js';
+import type { Backend, BatchInfo } from '../backends/backend.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
@@ -26,13 +26,13 @@ import { discoverHandlers } from './discover.js';
 
 export interface CommandBusOptions {
   backend: Backend;
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Refuse sends for which no handler is registered in this bus. Default false. */
-  strict?: boolean;
+  strict?: boolean | undefined;
   /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
-  maxPayloadBytes?: number;
+  maxPayloadBytes?: number | undefined;
   /** Options of every worker(); those given to worker() itself win (DISPATCHBOX_* variables). */
-  workerDefaults?: WorkerOptions;
+  workerDefaults?: WorkerOptions | undefined;
 }
 
 export interface SendItem extends SendOptions {
@@ -43,16 +43,16 @@ export interface SendItem extends SendOptions {
 
 export interface OperatorOptions {
   /** Who acts: a user name, a service. Recorded in the audit trail. */
-  actor?: string;
-  reason?: string;
+  actor?: string | undefined;
+  reason?: string | undefined;
 }
 
 export interface CreateBatchOptions {
-  name?: string;
-  id?: string;
+  name?: string | undefined;
+  id?: string | undefined;
   commands: Iterable<SendItem> | AsyncIterable<SendItem>;
   /** A command sent durably when every command of the batch has finished. */
-  onComplete?: { domain: string; type: string; data?: JsonValue };
+  onComplete?: { domain: string; type: string; data?: JsonValue | undefined } | undefined;
 }
 
 const BATCH_CHUNK = 5000;
@@ -85,11 +85,34 @@ function completionName(value: unknown, what: 'domain' | 'type'): string {
   }
 }
 
+/** Commands read per page when counting by a filter the store keeps no count for. */
+const COUNT_PAGE = 1000;
+
+/** A page of `list`: a filter, at most `limit` commands (default 100), ids after `afterId`. */
+export interface ListParams extends CommandFilter {
+  limit?: number | undefined;
+  /** Keyset pagination: the last id of the previous page. */
+  afterId?: string | undefined;
+}
+
+/** Which commands an operator query means; every field narrows it. */
+export interface CommandFilter {
+  state?: CommandState | undefined;
+  domain?: string | undefined;
+  type?: string | undefined;
+  /** The code of the command's last error. */
+  errorCode?: string | undefined;
+}
+
 /** Sends commands, reads them back, and carries the operator actions. */
 export class CommandBus {
+  /** The store this bus sends to and reads from. */
   readonly backend: Backend;
+  /** The handlers registered on this bus, by domain and type. */
   readonly registry = new HandlerRegistry();
+  /** The bus's pino logger; workers and handler contexts log through children of it. */
   readonly logger: Logger;
+  /** Middleware added with `use`, in order. */
   readonly middleware: Middleware[] = [];
   private readonly strict: boolean;
   private readonly maxPayloadBytes: number;
@@ -107,6 +130,11 @@ export class CommandBus {
 
   // ---- handlers ------------------------------------------------------------------------
 
+  /**
+   * Registers the handler of `domain`/`type` (one per pair), with optional
+   * HandlerOptions: a zod schema for the payload, timeout, attempts and backoff, its own
+   * concurrency, rate limits, `transactional`. Returns the bus, for chaining.
+   */
   handle<TData = unknown>(domain: string, type: string, fn: Handler<TData>): this;
   handle<TData = unknown>(
     domain: string,
@@ -139,6 +167,12 @@ export class CommandBus {
 
   // ---- sending -------------------------------------------------------------------------
 
+  /**
+   * Sends one command and resolves once it is stored. Validates everything first (a
+   * ValidationError stores nothing). With `options.tx`, the command is written in the
+   * application's transaction (outbox). A repeated `id` or `idempotencyKey` resolves to
+   * the command first sent.
+   */
   async send(
     domain: string,
     type: string,
@@ -160,7 +194,10 @@ export class CommandBus {
   }
 
   /** Sends many commands in one statement: all are stored, or (on error) none. */
-  async sendMany(items: SendItem[], options: { tx?: SendOptions['tx'] } = {}): Promise<Command[]> {
+  async sendMany(
+    items: SendItem[],
+    options: { tx?: SendOptions['tx'] | undefined } = {},
+  ): Promise<Command[]> {
     if (!Array.isArray(items)) {
       throw new ValidationError(
         'sendMany takes an array of { domain, type, data, ...options }',
@@ -173,7 +210,10 @@ export class CommandBus {
     return inserted.map((r) => r.command);
   }
 
-  /** Validates everything about a send; throws before anything is stored. */
+  /**
+   * Validates everything about a send and returns the command to store, without storing
+   * it; throws a ValidationError instead. `where` prefixes error messages (`[3]`).
+   */
   prepare(item: SendItem, where = ''): NewCommand {
     if (typeof item !== 'object' || item === null) {
       throw new ValidationError(
@@ -204,34 +244,61 @@ export class CommandBus {
 
   // ---- reading -------------------------------------------------------------------------
 
+  /** The command with this id; CommandNotFoundError when there is none. */
   async get(id: string): Promise<Command> {
     const command = isUuid(id) ? await this.backend.getCommand(id) : null;
     if (!command) throw new CommandNotFoundError(id);
     return command;
   }
 
+  /** The command's audit trail, oldest first: every transition, who made it and why. */
   async audit(id: string): Promise<AuditRecord[]> {
     await this.get(id);
     return this.backend.getAudit(id);
   }
 
-  list(params: Partial<ListCommandsParams> = {}): Promise<Command[]> {
-    return this.backend.admin.listCommands({ limit: 100, ...params });
+  /** Commands matching `params`, oldest first: at most `limit` (default 100), after `afterId`. */
+  list(params: ListParams = {}): Promise<Command[]> {
+    return this.backend.admin.listCommands({ ...params, limit: params.limit ?? 100 });
   }
 
+  /** How many commands are in each state, in all domains or in `domain`. */
   countByState(domain?: string): Promise<Record<CommandState, number>> {
     return this.backend.admin.countByState({ domain });
   }
 
+  /**
+   * How many commands match `filter`: what `list` would return without a limit. A filter
+   * of state and domain only is read from the store's counts; one that names a type or an
+   * error code walks the matching commands, a page at a time (an operator's question,
+   * never the hot path).
+   */
+  async count(filter: CommandFilter = {}): Promise<number> {
+    const { state, domain, type, errorCode } = filter;
+    if (type === undefined && errorCode === undefined) {
+      const counts = await this.countByState(domain);
+      return state ? counts[state] : Object.values(counts).reduce((sum, n) => sum + n, 0);
+    }
+    let counted = 0;
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.list({ state, domain, type, errorCode, afterId, limit: COUNT_PAGE });
+      counted += page.length;
+      if (page.length < COUNT_PAGE) return counted;
+      afterId = page.at(-1)!.id;
+    }
+  }
+
   // ---- troubleshooting -----------------------------------------------------------------
 
+  /** Commands in troubleshooting matching `filter`, oldest first (`list` with that state). */
   listTroubleshooting(
     filter: {
-      domain?: string;
-      type?: string;
-      errorCode?: string;
-      limit?: number;
-      afterId?: string;
+      domain?: string | undefined;
+      type?: string | undefined;
+      errorCode?: string | undefined;
+      limit?: number | undefined;
+      afterId?: string | undefined;
     } = {},
   ): Promise<Command[]> {
     return this.list({ ...filter, state: 'troubleshooting' });
@@ -308,6 +375,7 @@ export class CommandBus {
     if (chunk.length > 0) yield chunk;
   }
 
+  /** A batch's status and its commands' counts by state; BatchNotFoundError when there is none. */
   async getBatch(id: string): Promise<BatchInfo> {
     const batch = isUuid(id) ? await this.backend.getBatch(id) : null;
     if (!batch) throw new BatchNotFoundError(id);
@@ -329,10 +397,12 @@ export class CommandBus {
     });
   }
 
+  /** Applies the store's pending migrations (safe to run again, and from several processes). */
   migrate(): Promise<void> {
     return this.backend.migrate();
   }
 
+  /** Closes the store. Stop this bus's workers first (`worker.stop()`). */
   close(): Promise<void> {
     return this.backend.close();
   }

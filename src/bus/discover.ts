@@ -25,7 +25,7 @@ export async function discoverHandlers(sink: HandlerSink, dir: string): Promise<
   const registered: string[] = [];
   for (const file of entries) {
     const full = path.resolve(dir, file);
-    const mod = (await import(pathToFileURL(full).href)) as {
+    const mod = (await importHandlerModule(full)) as {
       domain?: unknown;
       type?: unknown;
       handle?: unknown;
@@ -44,4 +44,45 @@ export async function discoverHandlers(sink: HandlerSink, dir: string): Promise<
     registered.push(`${mod.domain}/${mod.type}`);
   }
   return registered;
+}
+
+const TYPESCRIPT = /\.(?:ts|mts)$/;
+let tsxRegistered = false;
+
+/**
+ * Imports a handler module. Node (20, 22) cannot import TypeScript by itself; when a `.ts`
+ * module fails for that reason, tsx's ESM loader is registered in this process (once) and
+ * the import is tried again. A process started under tsx (`tsx`, `node --import tsx`)
+ * imports TypeScript directly and never gets here.
+ */
+async function importHandlerModule(file: string): Promise<unknown> {
+  const url = pathToFileURL(file).href;
+  try {
+    return await import(url);
+  } catch (error) {
+    if (
+      !TYPESCRIPT.test(file) ||
+      (error as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION'
+    )
+      throw error;
+  }
+  if (!tsxRegistered) {
+    await registerTsx(file);
+    tsxRegistered = true;
+  }
+  // Node remembers the failed import of `url`; the same file under another URL loads anew.
+  return import(`${url}?typescript`);
+}
+
+async function registerTsx(file: string): Promise<void> {
+  let api: { register: () => unknown };
+  try {
+    // tsx is an optional peer dependency: only TypeScript handler modules need it.
+    api = (await import('tsx/esm/api' as string)) as { register: () => unknown };
+  } catch {
+    throw new ConfigurationError(
+      `${file} is TypeScript, which Node cannot load by itself: install tsx next to dispatchbox (npm i -D tsx) and dispatchbox loads it, or compile your handlers to .js and point the handler directory (--handlers, DISPATCHBOX_HANDLERS_DIR) at the output`,
+    );
+  }
+  api.register();
 }

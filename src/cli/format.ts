@@ -41,13 +41,15 @@ export function formatAudit(records: AuditRecord[]): string {
   return ['audit trail:', ...lines].join('\n');
 }
 
-export function formatCommandList(commands: Command[]): string {
+/** A table of commands; `withState` adds their state (a listing across states). */
+export function formatCommandList(commands: Command[], withState = false): string {
   if (commands.length === 0) return '(no commands)';
-  const header = `${'ID'.padEnd(36)}  ${'COMMAND'.padEnd(30)}  ATTEMPTS  ${'ERROR'.padEnd(16)}  UPDATED`;
+  const state = (s: string) => (withState ? `${s.padEnd(15)}  ` : '');
+  const header = `${'ID'.padEnd(36)}  ${state('STATE')}${'COMMAND'.padEnd(30)}  ATTEMPTS  ${'ERROR'.padEnd(16)}  UPDATED`;
   const lines = commands.map((c) => {
     const error = c.lastError?.code ?? '-';
     const message = c.lastError ? `  ${truncate(c.lastError.message, 60)}` : '';
-    return `${c.id}  ${truncate(`${c.domain}/${c.type}`, 30).padEnd(30)}  ${`${c.attempts}/${c.maxAttempts ?? '-'}`.padEnd(8)}  ${truncate(error, 16).padEnd(16)}  ${time(c.updatedAt)}${message}`;
+    return `${c.id}  ${state(c.state)}${truncate(`${c.domain}/${c.type}`, 30).padEnd(30)}  ${`${c.attempts}/${c.maxAttempts ?? '-'}`.padEnd(8)}  ${truncate(error, 16).padEnd(16)}  ${time(c.updatedAt)}${message}`;
   });
   return [header, ...lines].join('\n');
 }

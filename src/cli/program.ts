@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigurationError, DispatchboxError, ValidationError } from '../core/errors.js';
 import { processIo, type CliIo } from './context.js';
 import { batchCommand } from './commands/batch.js';
+import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
 import { sendCommand } from './commands/send.js';
 import { showCommand } from './commands/show.js';
@@ -28,7 +30,8 @@ export function buildProgram(io: CliIo): Command {
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (DISPATCHBOX_LOG_LEVEL)',
     )
-    .showHelpAfterError()
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
@@ -40,6 +43,7 @@ export function buildProgram(io: CliIo): Command {
     sendCommand(io),
     migrateCommand(io),
     showCommand(io),
+    listCommand(io),
     tsqCommand(io),
     batchCommand(io),
   ]) {
@@ -47,10 +51,12 @@ export function buildProgram(io: CliIo): Command {
   }
   // Subcommands of subcommands (tsq list, batch show) report errors the same way.
   const inherit = (c: Command) => {
-    c.exitOverride().configureOutput({
-      writeOut: (s) => io.out(s.trimEnd()),
-      writeErr: (s) => io.err(s.trimEnd()),
-    });
+    c.exitOverride()
+      .showHelpAfterError('(add --help for usage)')
+      .configureOutput({
+        writeOut: (s) => io.out(s.trimEnd()),
+        writeErr: (s) => io.err(s.trimEnd()),
+      });
     c.commands.forEach(inherit);
   };
   program.commands.forEach(inherit);
@@ -66,7 +72,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     await buildProgram(io).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CommanderError) return exitCodeOf(error);
     if (error instanceof DispatchboxError) {
       io.err(`dispatchbox: ${error.message.split('\n').join('\ndispatchbox: ')}`);
       return error instanceof ConfigurationError || error instanceof ValidationError ? 2 : 1;
@@ -76,4 +82,17 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     );
     return 1;
   }
+}
+
+/** Commander's own outcomes: help and --version succeed; every usage mistake is bad input (2). */
+function exitCodeOf(error: CommanderError): number {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+  // `dispatchbox tsq` without a subcommand prints the subcommands: a usage mistake too.
+  return error.exitCode === 0 ? 0 : 2;
+}
+
+/** The installed package's version: package.json sits two levels above src/cli and dist/cli. */
+function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
 }

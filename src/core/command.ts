@@ -7,7 +7,7 @@ export type JsonValue =
 export interface CommandError {
   code: string;
   message: string;
-  details?: JsonValue;
+  details?: JsonValue | undefined;
 }
 
 /** A command as the store holds it. */
@@ -46,7 +46,7 @@ export interface NewCommand {
    * The caller chose the id (SendOptions.id), so a command with it may exist already. An
    * id the bus made (a UUIDv7) cannot, and a store may skip the duplicate check for it.
    */
-  idFromCaller?: boolean;
+  idFromCaller?: boolean | undefined;
   domain: string;
   type: string;
   /** The payload, already serialised to JSON text (validated and size-checked). */
@@ -55,7 +55,7 @@ export interface NewCommand {
    * The payload as sent, when the sender has it: a backend may return it as the stored
    * command's data instead of parsing `dataJson` back.
    */
-  data?: JsonValue;
+  data?: JsonValue | undefined;
   priority: number;
   /** As the send named them; null: the retry policy of the handler that runs it decides. */
   maxAttempts: number | null;

@@ -98,9 +98,9 @@ export class LeaseLostError extends DispatchboxError {
 // ---- Errors a handler throws to steer what happens next ----------------------------------
 
 export interface HandlerErrorOptions {
-  code?: string;
-  details?: JsonValue;
-  cause?: unknown;
+  code?: string | undefined;
+  details?: JsonValue | undefined;
+  cause?: unknown | undefined;
 }
 
 /** Base of the errors a handler throws on purpose. */

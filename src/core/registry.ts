@@ -16,29 +16,29 @@ import {
 
 export interface HandlerOptions<TSchema extends z.ZodType = z.ZodType> {
   /** Validates the payload at send (nothing is stored when it fails) and again at run. */
-  schema?: TSchema;
+  schema?: TSchema | undefined;
   /** The handler is aborted and the attempt fails (transiently) after this long. Default 30 s. */
-  timeout?: Duration;
+  timeout?: Duration | undefined;
   /** Attempts before the command goes to troubleshooting; default from the retry policy. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** How long to wait between attempts. */
-  backoff?: Backoff;
+  backoff?: Backoff | undefined;
   /** At most this many of this handler at once in one worker. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /**
    * Run in the store transaction that completes the command (`ctx.tx`): the handler's own
    * writes and the completion commit together. Holds a connection for the whole run, so
    * it is opt-in. PostgreSQL and PGlite only.
    */
-  transactional?: boolean;
+  transactional?: boolean | undefined;
   /**
    * Token bucket(s) a command takes from before it starts, shared by every worker of the
    * store: `{ key: 'partner-api' | (command) => tenant, limit: 10, per: '1m', burst? }`.
    * A command whose bucket is empty goes back to wait, spending no attempt.
    */
-  rateLimit?: RateLimitOption | RateLimitOption[];
+  rateLimit?: RateLimitOption | RateLimitOption[] | undefined;
   /** At most this many of this handler running at once across all workers of the store. */
-  globalConcurrency?: number;
+  globalConcurrency?: number | undefined;
 }
 
 /** A registered handler with its options resolved. `fn` receives (data, context). */

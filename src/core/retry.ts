@@ -8,7 +8,7 @@ import { storableText } from './json.js';
 export type Backoff =
   | { type: 'fixed'; delay: Duration }
   | { type: 'schedule'; delays: readonly Duration[] }
-  | { type: 'exponential'; base: Duration; max: Duration; jitter?: boolean };
+  | { type: 'exponential'; base: Duration; max: Duration; jitter?: boolean | undefined };
 
 export interface RetryPolicy {
   maxAttempts: number;

@@ -10,21 +10,21 @@ import { lazySchema } from './lazy-zod.js';
 
 export interface SendOptions {
   /** A caller-chosen UUID: re-sending it is a no-op that returns the existing command. */
-  id?: string;
+  id?: string | undefined;
   /** A duplicate send with the same key (per domain) returns the first command. */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
   /** Higher runs first. A whole number from 0 to 1,000,000. Default 0. */
-  priority?: number;
+  priority?: number | undefined;
   /** Run no sooner than this long from now. */
-  delay?: Duration;
+  delay?: Duration | undefined;
   /** Run no sooner than this time. */
-  runAt?: Date;
-  maxAttempts?: number;
-  correlationId?: string;
+  runAt?: Date | undefined;
+  maxAttempts?: number | undefined;
+  correlationId?: string | undefined;
   /** The command that caused this one. */
-  causationId?: string;
+  causationId?: string | undefined;
   /** The application's open transaction: the command exists only if it commits (outbox). */
-  tx?: Queryable;
+  tx?: Queryable | undefined;
 }
 
 /**
@@ -62,7 +62,7 @@ export interface BuildCommandInput {
   domain: string;
   type: string;
   dataJson: string;
-  data?: JsonValue;
+  data?: JsonValue | undefined;
   options: SendOptions;
 }
 

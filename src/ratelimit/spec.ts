@@ -13,13 +13,13 @@ export interface RateLimitSpec {
   /** '1s', '1m', '1h' or milliseconds. */
   per: Duration;
   /** How many tokens the bucket holds when full (the largest burst). Default `limit`. */
-  burst?: number;
+  burst?: number | undefined;
 }
 
 /** Options of `ctx.rateLimit(key, options)`. */
 export interface RateLimitCallOptions extends Partial<RateLimitSpec> {
   /** Wait for the token (default true, honouring ctx.signal); false reports at once. */
-  wait?: boolean;
+  wait?: boolean | undefined;
 }
 
 /** A handler's rate limit: a named bucket (an API) or one per value of a function (a tenant). */

@@ -6,9 +6,9 @@ import type { CommandState } from '../core/states.js';
 import type { WorkerOptions } from '../worker/worker.js';
 
 export interface SentFilter {
-  domain?: string;
-  type?: string;
-  state?: CommandState;
+  domain?: string | undefined;
+  type?: string | undefined;
+  state?: CommandState | undefined;
 }
 
 /**
@@ -35,7 +35,7 @@ export class TestBus {
    * worker. Commands scheduled for later stay pending.
    */
   async runUntilIdle(options: WorkerOptions = {}): Promise<void> {
-    const worker = this.bus.worker({ pollIntervalMs: 20, ...options });
+    const worker = this.bus.worker({ ...options, pollIntervalMs: options.pollIntervalMs ?? 20 });
     await worker.start();
     try {
       while (await this.hasWorkDue()) {
@@ -64,5 +64,7 @@ export async function createTestBus(
 ): Promise<TestBus> {
   const backend = await createPGliteBackend();
   await backend.migrate();
-  return new TestBus(new CommandBus({ logger: pino({ level: 'silent' }), ...options, backend }));
+  return new TestBus(
+    new CommandBus({ ...options, logger: options.logger ?? pino({ level: 'silent' }), backend }),
+  );
 }

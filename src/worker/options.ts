@@ -9,32 +9,32 @@ import type { SendFn } from './execute.js';
 
 export interface WorkerOptions {
   /** Names this worker in leases and the audit trail. Default host-pid-random. */
-  workerId?: string;
+  workerId?: string | undefined;
   /** Handlers running at once in this worker. Default 10. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Only these domains (default: every domain with a registered handler). */
-  domains?: string[];
+  domains?: string[] | undefined;
   /** Only these types (default: every type of the claimed domains). */
-  types?: string[];
+  types?: string[] | undefined;
   /** How long a claim is held without renewal. Renewed every third of it. Default 30 s. */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** How often an idle worker looks for work without a wake-up. Default 1 s. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /** Most commands taken by one claim. Default: the store's (500 on SQL, 100 on Redis). */
-  claimBatchSize?: number;
+  claimBatchSize?: number | undefined;
   /**
    * Claimed but not yet started commands kept ready, beyond concurrency. Default: adaptive,
    * about 25 ms of this worker's recent throughput, at least `concurrency`, at most 1,000.
    */
-  prefetch?: number;
+  prefetch?: number | undefined;
   /** How long shutdown waits for running handlers. Default 10 s. */
-  shutdownTimeoutMs?: number;
+  shutdownTimeoutMs?: number | undefined;
   /** Lease recovery, batch completion and retention in this worker. Default true. */
-  maintenance?: boolean;
+  maintenance?: boolean | undefined;
   /** Completed and cancelled commands are pruned after this long. Default 7 days. */
-  retentionMs?: number;
+  retentionMs?: number | undefined;
   /** Injected for tests of jitter. */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 export interface WorkerDeps {

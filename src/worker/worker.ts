@@ -36,7 +36,9 @@ interface Active extends Execution {
  * concurrency limit, renews leases, and writes every outcome through one batched path.
  */
 export class Worker extends EventEmitter {
+  /** Names this worker in claims and in the audit trail (host, pid and a random part). */
   readonly workerId: string;
+  /** What this worker did since it started: attempts started and their outcomes. */
   readonly stats: WorkerStats = {
     started: 0,
     completed: 0,

@@ -11,10 +11,10 @@ export interface PGliteBackendOptions {
    * Where the data lives; omit for an in-memory database. The directory is locked while
    * the backend is open: a second opener, in this process or another, is refused.
    */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Share the application's own PGlite instance (for sends in its transactions). */
-  db?: PGlite;
-  schema?: string;
+  db?: PGlite | undefined;
+  schema?: string | undefined;
 }
 
 /** The embedded store: PostgreSQL compiled to WebAssembly, in this process. */

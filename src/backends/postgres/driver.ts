@@ -5,17 +5,17 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { storeError, type SqlDriver, type SqlTransaction } from '../sql/driver.js';
 
 export interface PostgresDriverOptions {
-  connectionString?: string;
+  connectionString?: string | undefined;
   /** An application's pool to share; Dispatchbox does not close it. */
-  pool?: pg.Pool;
-  poolSize?: number;
+  pool?: pg.Pool | undefined;
+  poolSize?: number | undefined;
   /** Told about connection errors that Dispatchbox recovers from by itself. */
-  onError?: (error: Error, where: string) => void;
+  onError?: ((error: Error, where: string) => void) | undefined;
   /**
    * How long a statement or a new connection may go unanswered before the connection is
    * taken for dead and replaced. Default 10 s (see `connectionSafety`).
    */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
 }
 
 /** The default store timeout: a third of the default 30-second lease. */

@@ -8,9 +8,9 @@ import { PostgresDriver, type PostgresDriverOptions } from './driver.js';
 export { schemaSql } from '../sql/migrator.js';
 
 export interface PostgresBackendOptions extends PostgresDriverOptions {
-  schema?: string;
+  schema?: string | undefined;
   /** How long to keep trying to reach the server at start before giving up. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
 }
 
 /** The PostgreSQL store (15+), through node-postgres. */

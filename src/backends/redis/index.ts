@@ -7,16 +7,16 @@ export interface RedisBackendOptions {
   /** redis://[user:password@]host:6379/db, or rediss:// for TLS. */
   url: string;
   /** Every key starts with it; two applications can share a Redis with different prefixes. Default `dispatchbox`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** How long to keep trying to reach the server at start before giving up. Default 10 s. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** Told about connection errors after start; the client reconnects by itself. */
-  onError?: (error: Error) => void;
+  onError?: ((error: Error) => void) | undefined;
   /**
    * How long a command may go unanswered before its connection is taken for dead and
    * replaced. Default 10 s; keep it at a third of the workers' lease or less.
    */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
 }
 
 /** The Redis store (7+), through ioredis. */

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { toMillis } from '../../core/duration.js';
+import { ValidationError } from '../../core/errors.js';
 import {
   configOf,
   parseJsonArgument,
@@ -35,7 +37,7 @@ export function sendCommand(io: CliIo): Command {
         const sendOptions = {
           priority: parseWholeFlag(options['priority'], 'priority'),
           maxAttempts: parseWholeFlag(options['maxAttempts'], 'max-attempts'),
-          delay: options['delay'],
+          delay: parseDelayFlag(options['delay']),
           id: options['id'],
           idempotencyKey: options['idempotencyKey'],
         };
@@ -48,4 +50,25 @@ export function sendCommand(io: CliIo): Command {
         else io.out(`sent ${sent.domain}/${sent.type} ${sent.id} (${sent.state})`);
       },
     );
+}
+
+/** The longest --delay the CLI takes: a later run is almost surely a typo of the unit. */
+const MAX_DELAY_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/** `--delay` in milliseconds; a mistake is one line that says what the flag takes. */
+function parseDelayFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const wrong = () =>
+    new ValidationError(
+      `--delay must be a duration such as '500ms', '30s', '5m', '2h' or '1d' (at most 10 years), or a number of milliseconds; got ${JSON.stringify(text)}`,
+      'delay',
+    );
+  let millis: number;
+  try {
+    millis = toMillis(text.trim(), 'delay');
+  } catch {
+    throw wrong();
+  }
+  if (millis > MAX_DELAY_MS) throw wrong();
+  return millis;
 }

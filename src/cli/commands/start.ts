@@ -4,7 +4,7 @@ import type { CommandBus } from '../../bus/bus.js';
 import { configOf, withBus, type CliIo } from '../context.js';
 import { DEMO_DOMAIN, registerDemoHandlers } from '../demo/handlers.js';
 import { sendDemoLoad } from '../demo/load.js';
-import { ProgressView, type ProgressSnapshot } from '../demo/progress.js';
+import { drained, ProgressView, type ProgressSnapshot } from '../demo/progress.js';
 import { waitForStopSignal } from '../signals.js';
 import { addWorkerOptions } from './worker.js';
 
@@ -85,25 +85,34 @@ async function runDemo(
   const view = new ProgressView((text) => io.out(text), io.isTTY);
   const history: { at: number; finished: number }[] = [];
   const snapshot = async (): Promise<ProgressSnapshot> => {
-    const counts = await bus.countByState(DEMO_DOMAIN);
+    const store = await bus.countByState(DEMO_DOMAIN);
     const now = Date.now();
-    const finished = FINISHED.reduce((sum, state) => sum + counts[state], 0);
+    const finished = FINISHED.reduce((sum, state) => sum + store[state], 0);
     history.push({ at: now, finished });
     while (history.length > 5) history.shift();
     const first = history[0]!;
     const ratePerS = now > first.at ? ((finished - first.finished) * 1000) / (now - first.at) : 0;
+    const { completed, retried, troubleshooting } = worker.stats;
     return {
       elapsedS: Math.round((now - startedAt) / 1000),
-      sent,
-      target: demo.count,
-      counts,
+      run: { sent, target: demo.count, completed, retried, troubleshooting },
+      store,
       ratePerS,
     };
+  };
+  let saidDrained = false;
+  const show = (s: ProgressSnapshot) => {
+    view.show(s);
+    if (saidDrained || !drained(s)) return;
+    saidDrained = true;
+    view.note(
+      `the load has drained after ${s.elapsedS}s: all ${s.run.target} commands sent and none waiting or running (this run: ${s.run.completed} completed, ${s.run.troubleshooting} to troubleshooting). Ctrl-C stops the demo; then see the troubleshooting queue with: npm run dispatchbox -- tsq list`,
+    );
   };
   let drawing = Promise.resolve();
   const timer = setInterval(() => {
     drawing = drawing
-      .then(async () => view.show(await snapshot()))
+      .then(async () => show(await snapshot()))
       .catch((error: unknown) => io.err(`progress: ${(error as Error).message}`));
   }, 1000);
 

@@ -1,15 +1,17 @@
 import { Command } from 'commander';
 import type { Command as DispatchboxCommand } from '../../core/command.js';
 import type { CommandBus, OperatorOptions } from '../../bus/bus.js';
-import { formatCommandList } from '../format.js';
+import { ValidationError } from '../../core/errors.js';
+import { bulkAct, describeFilter, type BulkAction } from '../bulk.js';
+import { configOf, parseJsonArgument, printJson, withBus, type CliIo } from '../context.js';
 import {
-  configOf,
-  parseJsonArgument,
-  parseWholeFlag,
-  printJson,
-  withBus,
-  type CliIo,
-} from '../context.js';
+  addFilterOptions,
+  DEFAULT_LIST_LIMIT,
+  filterOf,
+  formatListing,
+  limitOf,
+  listWithTotal,
+} from '../filters.js';
 
 /** The troubleshooting queue: what could not succeed, waiting for an operator. */
 export function tsqCommand(io: CliIo): Command {
@@ -17,86 +19,133 @@ export function tsqCommand(io: CliIo): Command {
     'the troubleshooting queue: list, retry, cancel, complete',
   );
 
-  tsq
-    .command('list')
-    .description('list commands in troubleshooting')
-    .option('--domain <domain>', 'only this domain')
-    .option('--type <type>', 'only this command type')
-    .option('--error-code <code>', 'only commands whose last error has this code')
-    .option('--limit <n>', 'at most this many (default 100)')
+  addFilterOptions(tsq.command('list').description('list commands in troubleshooting'))
+    .option('--limit <n>', `at most this many (default ${DEFAULT_LIST_LIMIT})`)
     .option('--json', 'print the commands as JSON')
-    .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
-      const filter = {
-        domain: options['domain'] as string | undefined,
-        type: options['type'] as string | undefined,
-        errorCode: options['errorCode'] as string | undefined,
-        limit: parseWholeFlag(options['limit'] as string | undefined, 'limit') ?? 100,
-      };
-      const found = await withBus(configOf(command, io), 'tsq list', (bus) =>
-        bus.listTroubleshooting(filter),
+    .action(async (options: Record<string, unknown>, command: Command) => {
+      const filter = { ...filterOf(options), state: 'troubleshooting' as const };
+      const limit = limitOf(options);
+      const { commands, total } = await withBus(configOf(command, io), 'tsq list', (bus) =>
+        listWithTotal(bus, filter, limit),
       );
-      if (options['json']) printJson(io, found);
-      else io.out(formatCommandList(found));
+      if (options['json']) printJson(io, commands);
+      else io.out(formatListing(commands, total));
     });
 
-  operatorAction(
-    io,
-    tsq,
-    'retry',
-    'move a command from troubleshooting back to pending (attempts reset)',
-    (bus, id, _, o) => bus.retry(id, o),
-  );
-  operatorAction(
-    io,
-    tsq,
-    'cancel',
-    'cancel a pending or troubleshooting command',
-    (bus, id, _, o) => bus.cancel(id, o),
-  );
-  operatorAction(
-    io,
-    tsq,
-    'complete',
-    'mark a troubleshooting command completed, with an optional JSON result',
-    (bus, id, result, o) =>
-      bus.complete(id, parseJsonArgument(result, 'the json-result argument'), o),
+  bulkCapable(io, tsq, 'retry', 'move troubleshooting commands back to pending (attempts reset)');
+  bulkCapable(io, tsq, 'cancel', 'cancel a pending command, or troubleshooting commands');
+
+  const complete = tsq
+    .command('complete')
+    .description('mark a troubleshooting command completed, with an optional JSON result')
+    .argument('<id>', 'the command id')
+    .argument('[json-result]', 'the result to record, as JSON (default null)');
+  addOperatorOptions(complete, io).action(
+    async (id: string, result: string | undefined, options: ActOptions, command: Command) => {
+      const updated = await withBus(configOf(command, io), 'tsq complete', (bus) =>
+        bus.complete(
+          id,
+          parseJsonArgument(result, 'the json-result argument'),
+          operatorOf(options),
+        ),
+      );
+      printOne(io, 'completed', updated, options.json);
+    },
   );
   return tsq;
 }
 
-function operatorAction(
-  io: CliIo,
-  parent: Command,
-  name: 'retry' | 'cancel' | 'complete',
-  description: string,
-  act: (
-    bus: CommandBus,
-    id: string,
-    result: string | undefined,
-    options: OperatorOptions,
-  ) => Promise<DispatchboxCommand>,
-): void {
-  const sub = parent.command(name).description(description).argument('<id>', 'the command id');
-  if (name === 'complete')
-    sub.argument('[json-result]', 'the result to record, as JSON (default null)');
-  sub
+interface ActOptions {
+  actor: string;
+  reason?: string;
+  json?: boolean;
+  yes?: boolean;
+  all?: boolean;
+}
+
+/** `tsq retry|cancel <id>`, or every troubleshooting command a filter (or --all) picks. */
+function bulkCapable(io: CliIo, parent: Command, name: BulkAction, description: string): void {
+  const sub = parent
+    .command(name)
+    .description(`${description}: one by id, or all that a filter picks (with --yes)`)
+    .argument('[id]', 'the command id; leave it out to act on a filter instead');
+  addFilterOptions(sub)
+    .option('--all', 'every command in troubleshooting')
+    .option('--yes', 'act on everything the filter picks; without it, only say how many');
+  addOperatorOptions(sub, io).action(
+    async (
+      id: string | undefined,
+      options: ActOptions & Record<string, unknown>,
+      command: Command,
+    ) => {
+      const filter = { ...filterOf(options), state: 'troubleshooting' as const };
+      const filtered = Boolean(filter.domain || filter.type || filter.errorCode);
+      if (id !== undefined && (filtered || options.all)) {
+        throw new ValidationError(
+          `tsq ${name} takes a command id or a filter (--all, --domain, --type, --error-code), not both`,
+        );
+      }
+      if (id !== undefined) {
+        const act = (bus: CommandBus) =>
+          name === 'retry'
+            ? bus.retry(id, operatorOf(options))
+            : bus.cancel(id, operatorOf(options));
+        const updated = await withBus(configOf(command, io), `tsq ${name}`, act);
+        printOne(io, name === 'retry' ? 'retried' : 'cancelled', updated, options.json);
+        return;
+      }
+      if (!filtered && !options.all) {
+        throw new ValidationError(
+          `tsq ${name} needs a command id, or --domain, --type, --error-code or --all to act on many`,
+        );
+      }
+      if (filtered && options.all) {
+        throw new ValidationError(
+          `--all means every troubleshooting command; leave it out to act on --domain, --type or --error-code`,
+        );
+      }
+      const outcome = await withBus(configOf(command, io), `tsq ${name}`, (bus) =>
+        bulkAct(bus, name, filter, operatorOf(options), options.yes === true),
+      );
+      const what = describeFilter(filter);
+      if (outcome.matched === 0) {
+        io.out(`no troubleshooting commands ${what}: nothing to ${name}`);
+        return;
+      }
+      if (!outcome.confirmed) {
+        throw new ValidationError(
+          `${outcome.matched} troubleshooting command${outcome.matched === 1 ? '' : 's'} ${what} would be ${name === 'retry' ? 'retried' : 'cancelled'}; nothing was changed: run again with --yes to do it`,
+        );
+      }
+      if (options.json) {
+        printJson(io, outcome);
+        return;
+      }
+      const done = name === 'retry' ? 'retried' : 'cancelled';
+      const skipped = outcome.skipped.length
+        ? `; ${outcome.skipped.length} had left troubleshooting meanwhile and were left alone`
+        : '';
+      io.out(
+        `${done} ${outcome.acted.length} of ${outcome.matched} troubleshooting commands ${what}${skipped}`,
+      );
+    },
+  );
+}
+
+function addOperatorOptions(sub: Command, io: CliIo): Command {
+  return sub
     .option('--actor <name>', 'who acts, recorded in the audit trail', defaultActor(io))
     .option('--reason <text>', 'why, recorded in the audit trail')
-    .option('--json', 'print the command as JSON')
-    .action(async (...args: unknown[]) => {
-      const command = args.at(-1) as Command;
-      const options = args.at(-2) as { actor: string; reason?: string; json?: boolean };
-      const id = args[0] as string;
-      const result = name === 'complete' ? (args[1] as string | undefined) : undefined;
-      const updated = await withBus(configOf(command, io), `tsq ${name}`, (bus) =>
-        act(bus, id, result, { actor: options.actor, reason: options.reason }),
-      );
-      if (options.json) printJson(io, updated);
-      else
-        io.out(
-          `${name === 'retry' ? 'retried' : name === 'cancel' ? 'cancelled' : 'completed'} ${updated.id}: now ${updated.state}`,
-        );
-    });
+    .option('--json', 'print the outcome as JSON');
+}
+
+function operatorOf(options: ActOptions): OperatorOptions {
+  return { actor: options.actor, reason: options.reason };
+}
+
+function printOne(io: CliIo, done: string, updated: DispatchboxCommand, json?: boolean): void {
+  if (json) printJson(io, updated);
+  else io.out(`${done} ${updated.id}: now ${updated.state}`);
 }
 
 function defaultActor(io: CliIo): string {

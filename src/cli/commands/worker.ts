@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { toWorkerOptions } from '../../config/index.js';
+import type { HandlerSink } from '../../bus/decorators.js';
+import { discoverHandlers } from '../../bus/discover.js';
 import { ConfigurationError } from '../../core/errors.js';
 import { configOf, withBus, type CliIo } from '../context.js';
 import { waitForStopSignal } from '../signals.js';
@@ -37,13 +39,17 @@ export function workerCommand(io: CliIo): Command {
         'the worker needs handlers: pass --handlers <dir> or set DISPATCHBOX_HANDLERS_DIR to a directory of handler modules (each exports domain, type and handle)',
       );
     }
+    // The handler modules load before the store opens, so a module that cannot load
+    // stops the worker at once and leaves the store untouched.
+    const found: Parameters<HandlerSink['handle']>[] = [];
+    const registered = await discoverHandlers({ handle: (...args) => found.push(args) }, dir);
+    if (registered.length === 0) {
+      throw new ConfigurationError(
+        `no handler modules in ${dir} (DISPATCHBOX_HANDLERS_DIR); add files that export domain, type and handle`,
+      );
+    }
     await withBus(config, 'worker', async (bus) => {
-      const registered = await bus.discover(dir);
-      if (registered.length === 0) {
-        throw new ConfigurationError(
-          `no handler modules in ${dir} (DISPATCHBOX_HANDLERS_DIR); add files that export domain, type and handle`,
-        );
-      }
+      for (const [domain, type, options, fn] of found) bus.handle(domain, type, options, fn);
       const worker = bus.worker(toWorkerOptions(config));
       worker.on('settled', (r: { applied: string[]; stale: string[] }) =>
         bus.logger.debug({ applied: r.applied.length, stale: r.stale.length }, 'settled'),
