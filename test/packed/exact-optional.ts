@@ -31,7 +31,9 @@ const open: CreateDispatchboxOptions = {
   connectTimeoutMs: undefined,
   strict: undefined,
   maxPayloadBytes: undefined,
-  defaultMaxAttempts: undefined,
+  storeTimeoutMs: undefined,
+  workerDefaults: undefined,
+  env: undefined,
 };
 const handlerOptions: HandlerOptions = {
   schema: undefined,
