@@ -92,7 +92,8 @@ export function withEnvironment(options: CreateDispatchboxOptions): CreateDispat
     // a third of the workers' lease, so that they find a silent store out within it
     storeTimeoutMs: pick(
       options.storeTimeoutMs,
-      storeTimeoutForLease(options.workerDefaults?.leaseMs ?? config.leaseMs),
+      config.storeTimeoutMs ??
+        storeTimeoutForLease(options.workerDefaults?.leaseMs ?? config.leaseMs),
     ),
     workerDefaults: {
       ...setIn(env, toWorkerOptions(config)),

@@ -103,6 +103,13 @@ describe('configuration from DISPATCHBOX_* variables', () => {
     expect(storeTimeout({})).toBe(10_000);
     expect(storeTimeout({ DISPATCHBOX_LEASE_MS: '6000' })).toBe(2000);
     expect(storeTimeout({ DISPATCHBOX_LEASE_MS: '120000' })).toBe(10_000);
+    // set, it wins over the lease's third
+    expect(
+      storeTimeout({ DISPATCHBOX_LEASE_MS: '6000', DISPATCHBOX_STORE_TIMEOUT_MS: '1500' }),
+    ).toBe(1500);
+    expect(configError({ DISPATCHBOX_STORE_TIMEOUT_MS: '50' })).toBe(
+      'DISPATCHBOX_STORE_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000; got "50"',
+    );
   });
 
   it('lets a flag win over its variable, and names the flag when the flag is wrong', () => {

@@ -33,7 +33,7 @@ export function toCreateOptions(
     strict: config.strict,
     maxPayloadBytes: config.maxPayloadBytes,
     // the worker this process runs has DISPATCHBOX_LEASE_MS
-    storeTimeoutMs: storeTimeoutForLease(config.leaseMs),
+    storeTimeoutMs: config.storeTimeoutMs ?? storeTimeoutForLease(config.leaseMs),
     logger,
     // Resolved already, from the CLI's own environment and flags.
     env: {},

@@ -124,6 +124,18 @@ export const SETTINGS = {
     description:
       'Apply pending migrations at start. On PostgreSQL run `dispatchbox migrate` once instead.',
   }),
+  storeTimeoutMs: setting<number | undefined>({
+    env: 'DISPATCHBOX_STORE_TIMEOUT_MS',
+    flag: null,
+    scope: 'store',
+    accepted: 'a whole number of milliseconds from 100 to 600000',
+    schema: wholeNumber(100, 600_000),
+    defaultText: 'a third of the lease, at most `10000`',
+    // unset: derived from the workers' lease (storeTimeoutForLease)
+    fallback: undefined,
+    description:
+      'How long a PostgreSQL statement or Redis command of Dispatchbox (or a new connection) may go unanswered before its connection is taken for dead and replaced; keep it at a third of the lease or less.',
+  }),
   poolSize: setting<number>({
     env: 'DISPATCHBOX_POOL_SIZE',
     flag: null,
