@@ -1,11 +1,6 @@
 import type { Logger } from 'pino';
-import {
-  SETTINGS,
-  checkDatabaseUrl,
-  createLogger,
-  loadConfig,
-  toWorkerOptions,
-} from './config/index.js';
+import { checkDatabaseUrl } from './config/database-url.js';
+import { createLogger } from './config/logger.js';
 import { ConfigurationError } from './core/errors.js';
 import { redactSecrets } from './core/redact.js';
 import type { Backend } from './backends/backend.js';
@@ -56,7 +51,7 @@ export function storeTimeoutForLease(leaseMs: number): number {
 export async function createDispatchbox(
   options: CreateDispatchboxOptions = {},
 ): Promise<CommandBus> {
-  const resolved = withEnvironment(options);
+  const resolved = await withEnvironment(options);
   const backend = await openBackend(resolved);
   const migrateAtStart = resolved.migrate ?? backend.kind === 'pglite';
   try {
@@ -69,16 +64,40 @@ export async function createDispatchbox(
   }
 }
 
+/** The workers' default lease, from which the default store timeout follows. */
+const DEFAULT_LEASE_MS = 30_000;
+
 /**
  * The options with every one not given taken from the DISPATCHBOX_* variables, validated
  * as the CLI validates them (one ConfigurationError naming each bad variable).
+ *
+ * The settings are checked by zod, which is loaded only when a DISPATCHBOX_* variable is
+ * set: a process configured in code alone never imports it (see core/lazy-zod.ts for what
+ * that saves a worker).
  */
-export function withEnvironment(options: CreateDispatchboxOptions): CreateDispatchboxOptions {
+export async function withEnvironment(
+  options: CreateDispatchboxOptions,
+): Promise<CreateDispatchboxOptions> {
   const env = options.env ?? process.env;
-  const config = loadConfig({ env });
   if (options.databaseUrl !== undefined)
     checkDatabaseUrl(options.databaseUrl, 'the databaseUrl option');
+  const leaseMs = options.workerDefaults?.leaseMs;
+  if (!setsAnyVariable(env)) {
+    return {
+      ...options,
+      logger: options.logger ?? createLogger('info'),
+      storeTimeoutMs: options.storeTimeoutMs ?? storeTimeoutForLease(leaseMs ?? DEFAULT_LEASE_MS),
+      env: {},
+    };
+  }
+  const { SETTINGS, loadConfig, toWorkerOptions } = await import('./config/index.js');
+  const config = loadConfig({ env });
   const pick = <T>(given: T | undefined, fromEnv: T): T => (given === undefined ? fromEnv : given);
+  // The worker settings whose variable is set (the worker has its own defaults for the rest).
+  const workerSettings = Object.entries(toWorkerOptions(config)).filter(([key]) => {
+    const variable = SETTINGS[key as keyof typeof SETTINGS].env;
+    return (env[variable] ?? '').trim() !== '';
+  });
   return {
     ...options,
     databaseUrl: pick(options.databaseUrl, config.databaseUrl),
@@ -92,25 +111,18 @@ export function withEnvironment(options: CreateDispatchboxOptions): CreateDispat
     // a third of the workers' lease, so that they find a silent store out within it
     storeTimeoutMs: pick(
       options.storeTimeoutMs,
-      config.storeTimeoutMs ??
-        storeTimeoutForLease(options.workerDefaults?.leaseMs ?? config.leaseMs),
+      config.storeTimeoutMs ?? storeTimeoutForLease(leaseMs ?? config.leaseMs),
     ),
-    workerDefaults: {
-      ...setIn(env, toWorkerOptions(config)),
-      ...options.workerDefaults,
-    },
+    workerDefaults: { ...Object.fromEntries(workerSettings), ...options.workerDefaults },
     env: {},
   };
 }
 
-/** The worker settings whose variable is set (the worker has its own defaults for the rest). */
-function setIn(env: Record<string, string | undefined>, values: object): object {
-  return Object.fromEntries(
-    Object.entries(values).filter(([key]) => {
-      const variable = SETTINGS[key as keyof typeof SETTINGS].env;
-      return (env[variable] ?? '').trim() !== '';
-    }),
-  );
+/** An empty variable counts as unset, as it does for the CLI. */
+function setsAnyVariable(env: Record<string, string | undefined>): boolean {
+  for (const [name, value] of Object.entries(env))
+    if (name.startsWith('DISPATCHBOX_') && (value ?? '').trim() !== '') return true;
+  return false;
 }
 
 /** Opens the store the options name; the options are taken as they are (no environment). */

@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { storeTimeoutForLease, type CreateDispatchboxOptions } from '../create.js';
 import type { WorkerOptions } from '../worker/worker.js';
 import type { DispatchboxConfig } from './load.js';
@@ -14,10 +14,7 @@ export {
 export { SETTINGS, LOG_LEVELS, type Setting, type LogLevel } from './settings.js';
 export { DEMO_SETTINGS, loadDemoConfig, type DemoConfig } from './demo.js';
 
-/** JSON log lines on stderr, so that a command's own output on stdout stays clean. */
-export function createLogger(level: DispatchboxConfig['logLevel']): Logger {
-  return pino({ name: 'dispatchbox', level }, pino.destination({ dest: 2, sync: true }));
-}
+export { createLogger } from './logger.js';
 
 /** What createDispatchbox(...) takes from the configuration. */
 export function toCreateOptions(
