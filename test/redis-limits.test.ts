@@ -24,7 +24,7 @@ describe.runIf(available)('shared limits: Redis, three worker processes', () => 
     for (const prefix of prefixes) await deletePrefix(prefix);
   });
 
-  it('starts at most 20 × 5 + 20 (+3) handlers in 5 s, and at least 40 % of that', async () => {
+  it('starts at most burst + rate × window handlers in every 1 s and 5 s window, through stalls, and uses the rate', async () => {
     const schema = uniquePrefix('rl');
     prefixes.push(schema);
     const outcome = await checkSharedRateLimit({ databaseUrl: REDIS_URL, schema });

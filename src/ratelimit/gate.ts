@@ -17,9 +17,21 @@ import {
   type RateLimitCatalog,
 } from './spec.js';
 import { BucketWaits, CapPacer } from './pacing.js';
+import { freshMs } from './freshness.js';
 
 export type Admission =
-  | { admitted: true; /** Frees the global slot; call once the handler has ended. */ done(): void }
+  | {
+      admitted: true;
+      /** Frees the global slot; call once the handler has ended. */
+      done(): void;
+      /**
+       * True when the tokens are too old to start the handler on (freshness.ts): call it
+       * right before the handler starts, with nothing awaited in between.
+       */
+      late(): boolean;
+      /** After late(): frees what was taken and asks again (a refusal after a few tries). */
+      again(): Promise<Admission>;
+    }
   | { admitted: false; delayMs: number; reason: string };
 
 export interface LimitGateOptions {
@@ -35,6 +47,8 @@ export interface LimitGateOptions {
 
 /** A store error while checking limits sends the command back for this long. */
 const STORE_ERROR_RETRY_MS = 1000;
+/** Late tokens in a row before the command goes back to wait instead of asking again. */
+const LATE_TRIES = 3;
 
 export class LimitGate {
   private readonly buckets = new BucketWaits();
@@ -48,7 +62,7 @@ export class LimitGate {
     this.caps = new CapPacer(o.random ?? Math.random);
   }
 
-  async admit(command: ClaimedCommand, limits: HandlerLimits): Promise<Admission> {
+  async admit(command: ClaimedCommand, limits: HandlerLimits, lateTries = 0): Promise<Admission> {
     const buckets = limits.rateLimits.map((r) => ({
       key: bucketKey(r.key, command),
       spec: r as BucketSpec,
@@ -62,7 +76,7 @@ export class LimitGate {
     const capWait = cap && this.caps.wait(cap.key, cap.limit);
     if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
     try {
-      return await this.ask(command, buckets, cap);
+      return await this.ask(command, limits, buckets, lateTries);
     } catch (error) {
       this.o.logger.warn(
         { err: error },
@@ -78,9 +92,11 @@ export class LimitGate {
    */
   private async ask(
     command: ClaimedCommand,
+    limits: HandlerLimits,
     buckets: { key: string; spec: BucketSpec }[],
-    cap: HandlerLimits['globalConcurrency'],
+    lateTries: number,
   ): Promise<Admission> {
+    const cap = limits.globalConcurrency;
     let holder: string | null = null;
     if (cap) {
       const candidate = `${command.id}:${command.leaseToken}`;
@@ -93,6 +109,8 @@ export class LimitGate {
       holder = candidate;
       this.hold(holder, cap);
     }
+    // Asked before the store granted anything: the worker's own clock alone dates the tokens.
+    const askedAt = performance.now();
     try {
       for (const b of buckets) {
         const result = await this.o.backend.takeToken({ key: b.key, ...pick(b.spec) });
@@ -108,7 +126,20 @@ export class LimitGate {
       throw error;
     }
     const taken = holder;
-    return { admitted: true, done: () => (taken ? this.releaseHeld(taken, true) : undefined) };
+    const fresh = Math.min(...buckets.map((b) => freshMs(b.spec)));
+    return {
+      admitted: true,
+      done: () => (taken ? this.releaseHeld(taken, true) : undefined),
+      late: () => performance.now() - askedAt > fresh,
+      again: () => {
+        if (taken) this.releaseHeld(taken, false);
+        if (lateTries + 1 < LATE_TRIES) return this.admit(command, limits, lateTries + 1);
+        const b = buckets[0]!;
+        return Promise.resolve(
+          this.refuse(b.spec.perMs / b.spec.limit, `rate limited: ${b.key} (tokens came too late)`),
+        );
+      },
+    };
   }
 
   private refuse(delayMs: number, reason: string): Admission {

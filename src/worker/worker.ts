@@ -272,10 +272,16 @@ export class Worker extends EventEmitter {
         // the store nothing more. A refusal sends the command back to wait, attempt unspent.
         // admit() answers store failures itself; what it throws is the command's own fault
         // (a rateLimit key function that fails on it), so it counts like a handler failure.
-        admission = await this.limits.admit(command, handler.limits).catch((error: unknown) => {
+        const ownFault = (error: unknown) => {
           handlerFailed = true;
           throw error;
-        });
+        };
+        admission = await this.limits.admit(command, handler.limits).catch(ownFault);
+        // A token is used only right after it was granted (ratelimit/freshness.ts): the
+        // handler starts with nothing awaited after this check.
+        while (admission.admitted && admission.late()) {
+          admission = await admission.again().catch(ownFault);
+        }
         if (!admission.admitted) {
           this.stats.limited++;
           const { delayMs, reason } = admission;
