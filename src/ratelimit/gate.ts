@@ -32,7 +32,13 @@ export type Admission =
       /** After late(): frees what was taken and asks again (a refusal after a few tries). */
       again(): Promise<Admission>;
     }
-  | { admitted: false; delayMs: number; reason: string };
+  | {
+      admitted: false;
+      delayMs: number;
+      reason: string;
+      /** A bucket had no token: nothing but time frees it, so the worker may hold the command. */
+      tokenWait: boolean;
+    };
 
 export interface LimitGateOptions {
   backend: Backend;
@@ -68,14 +74,17 @@ export class LimitGate {
       spec: r as BucketSpec,
     }));
     const cap = limits.globalConcurrency;
-    // Known empty or full here already: refuse without a store call.
-    for (const b of buckets) {
-      const waitMs = this.buckets.wait(b.key);
-      if (waitMs !== null) return this.refuse(waitMs, `rate limited: ${b.key}`);
-    }
-    const capWait = cap && this.caps.wait(cap.key, cap.limit);
-    if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
+    // Buckets whose next token is due, that this command is the one to ask for.
+    const probes: string[] = [];
     try {
+      // Known empty or full here already: refuse without a store call.
+      for (const b of buckets) {
+        const waitMs = this.buckets.wait(b.key);
+        if (waitMs !== null) return this.refuse(waitMs, `rate limited: ${b.key}`, true);
+        probes.push(b.key);
+      }
+      const capWait = cap && this.caps.wait(cap.key, cap.limit);
+      if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
       return await this.ask(command, limits, buckets, lateTries);
     } catch (error) {
       this.o.logger.warn(
@@ -83,6 +92,9 @@ export class LimitGate {
         'cannot check rate limits in the store; the command waits',
       );
       return this.refuse(STORE_ERROR_RETRY_MS, 'rate limits unavailable: store error');
+    } finally {
+      // Asked and answered, the bucket's entry is new or gone; not asked, another may ask.
+      for (const key of probes) this.buckets.unprobe(key);
     }
   }
 
@@ -113,12 +125,18 @@ export class LimitGate {
     const askedAt = performance.now();
     try {
       for (const b of buckets) {
-        const result = await this.o.backend.takeToken({ key: b.key, ...pick(b.spec) });
-        if (!result.granted) {
+        const result = await this.o.backend
+          .takeToken({ key: b.key, ...pick(b.spec) })
+          .catch((error: unknown) => {
+            this.buckets.answered(b.key);
+            throw error;
+          });
+        if (result.granted) this.buckets.answered(b.key);
+        else {
           if (holder) this.releaseHeld(holder, false);
           const spacingMs = b.spec.perMs / b.spec.limit;
           const waitMs = this.buckets.refused(b.key, result.retryAfterMs, spacingMs);
-          return this.refuse(waitMs, `rate limited: ${b.key}`);
+          return this.refuse(waitMs, `rate limited: ${b.key}`, true);
         }
       }
     } catch (error) {
@@ -136,16 +154,20 @@ export class LimitGate {
         if (lateTries + 1 < LATE_TRIES) return this.admit(command, limits, lateTries + 1);
         const b = buckets[0]!;
         return Promise.resolve(
-          this.refuse(b.spec.perMs / b.spec.limit, `rate limited: ${b.key} (tokens came too late)`),
+          this.refuse(
+            b.spec.perMs / b.spec.limit,
+            `rate limited: ${b.key} (tokens came too late)`,
+            true,
+          ),
         );
       },
     };
   }
 
-  private refuse(delayMs: number, reason: string): Admission {
+  private refuse(delayMs: number, reason: string, tokenWait = false): Admission {
     const rounded = Math.max(1, Math.ceil(delayMs));
     this.o.onRefused?.(rounded);
-    return { admitted: false, delayMs: rounded, reason };
+    return { admitted: false, delayMs: rounded, reason, tokenWait };
   }
 
   private hold(holder: string, cap: { key: string; limit: number }): void {

@@ -13,6 +13,7 @@ import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { RunningSet } from './running.js';
 import { Maintenance } from './maintenance.js';
+import { ParkedCommands } from './parking.js';
 import {
   resolveWorkerOptions,
   type WorkerDeps,
@@ -58,6 +59,8 @@ export class Worker extends EventEmitter {
   private readonly limits: LimitGate;
   private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
+  /** Rate-limited commands held until their next token is due (parking.ts). */
+  private readonly parking: ParkedCommands;
   private readonly active = new RunningSet<Active>();
   /** Runs per handler, kept only for handlers with a concurrency of their own. */
   private readonly runningPerHandler = new Map<RegisteredHandler, number>();
@@ -101,6 +104,7 @@ export class Worker extends EventEmitter {
       deps.logger,
       () => [
         ...this.buffer,
+        ...this.parking.commands(),
         ...this.active
           .list()
           .filter((a) => !a.abandoned)
@@ -108,6 +112,12 @@ export class Worker extends EventEmitter {
       ],
       (id, leaseToken) => this.loseLease(id, leaseToken),
     );
+    this.parking = new ParkedCommands(Math.max(100, 4 * this.concurrency), (command, freed) => {
+      if (this.stopping) return this.handBack(command);
+      this.buffer.unshift(command);
+      this.dispatch();
+      if (freed) this.nudge(true);
+    });
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
       backend: this.backend,
@@ -147,6 +157,12 @@ export class Worker extends EventEmitter {
         this.dispatch();
       },
       onRoundDone: () => this.checkIdle(),
+      skippedTypes: (domain) => this.parking.skippedTypes(domain),
+      registeredTypes: (domain) =>
+        this.deps.registry
+          .all()
+          .filter((h) => h.domain === domain)
+          .map((h) => h.type),
     });
     this.claims = claims;
     this.started = true;
@@ -180,6 +196,7 @@ export class Worker extends EventEmitter {
       !this.claims?.claiming &&
       this.active.size === 0 &&
       this.buffer.length === 0 &&
+      this.parking.size === 0 &&
       this.completer.size === 0
     );
   }
@@ -285,6 +302,8 @@ export class Worker extends EventEmitter {
         if (!admission.admitted) {
           this.stats.limited++;
           const { delayMs, reason } = admission;
+          if (admission.tokenWait && !this.stopping && this.parking.park(command, handler, delayMs))
+            return;
           this.completer.add({ kind: 'release', ...leaseOf(command), delayMs, reason });
           return;
         }
@@ -372,6 +391,7 @@ export class Worker extends EventEmitter {
       active.abandoned = true;
       active.controller.abort(new LeaseLostError(id));
     }
+    this.parking.drop(id, leaseToken);
     const index = this.buffer.findIndex((c) => c.id === id && c.leaseToken === leaseToken);
     if (index >= 0) this.buffer.splice(index, 1);
   }
@@ -398,6 +418,7 @@ export class Worker extends EventEmitter {
     await this.unsubscribe?.().catch(() => {});
     await this.claims?.stop();
     for (const command of this.buffer.splice(0)) this.handBack(command);
+    for (const command of this.parking.drain()) this.handBack(command);
     if (this.active.size > 0) {
       const running = this.active.list();
       await Promise.race([
