@@ -125,7 +125,6 @@ export class Worker extends EventEmitter {
       logger: deps.logger,
       leaseMs: this.leaseMs,
       random: o.random,
-      onRefused: (delayMs) => this.wakes.at(delayMs),
     });
     this.maintenance =
       o.maintenance === false
@@ -304,6 +303,8 @@ export class Worker extends EventEmitter {
           const { delayMs, reason } = admission;
           if (admission.tokenWait && !this.stopping && this.parking.park(command, handler, delayMs))
             return;
+          // sent back to the store: look for it again when it is due
+          this.wakes.at(delayMs);
           this.completer.add({ kind: 'release', ...leaseOf(command), delayMs, reason });
           return;
         }
