@@ -588,8 +588,9 @@ class SizeSamples {
  * and the repetition with the median drain rate is the one reported.
  */
 /**
- * rate-limited (ours only): 19,000 commands without limits run alone, then again behind
- * 600 commands of a type limited to 20/s on one shared bucket, by three workers of 32.
+ * rate-limited (ours only): 19,000 commands without limits (each handler waits 20 ms)
+ * run alone, then again behind 600 commands of a type limited to 20/s on one shared
+ * bucket, by three workers of 32, three rounds.
  * Waiting for a token must cost next to nothing: the unrelated rate beside the limited
  * commands against alone, and refusals (limited commands sent back to the store) per
  * token granted meanwhile.
