@@ -1,8 +1,9 @@
 /**
  * The worker's side of rate limits and concurrency caps: before a claimed command of a
  * limited handler starts, take its tokens and its global slot from the store; when one
- * is refused, say how long the command should wait (it goes back to pending, spending no
- * attempt and holding no worker slot). Also serves `ctx.rateLimit(key)` mid-handler.
+ * is refused, say how long the command should wait (the worker holds it or sends it back
+ * to pending, spending no attempt and holding no worker slot either way), and whether
+ * only a token is awaited. Also serves `ctx.rateLimit(key)` mid-handler.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -46,8 +47,6 @@ export interface LimitGateOptions {
   logger: Logger;
   /** How long a global slot lasts without renewal (the worker's lease). */
   leaseMs: number;
-  /** Told how long each refused command waits, to look for work again then. */
-  onRefused?: (delayMs: number) => void;
   random?: () => number;
 }
 
@@ -166,7 +165,6 @@ export class LimitGate {
 
   private refuse(delayMs: number, reason: string, tokenWait = false): Admission {
     const rounded = Math.max(1, Math.ceil(delayMs));
-    this.o.onRefused?.(rounded);
     return { admitted: false, delayMs: rounded, reason, tokenWait };
   }
 
