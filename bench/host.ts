@@ -262,6 +262,12 @@ const ops: { [O in Op]: (args: Requests[O][0]) => Promise<Requests[O][1]> } = {
     await stopWorker();
     return result;
   },
+  async rateLimited(args) {
+    if (!adapter.rateLimitedMix) {
+      throw new NotAvailableError(`${adapter.name} has no shared rate limits to measure`);
+    }
+    return adapter.rateLimitedMix(args);
+  },
   async stopWorker() {
     await stopWorker();
     return null;

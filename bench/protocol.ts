@@ -25,6 +25,7 @@ export interface Requests {
   windows: [{ durationMs: number; windowMs: number }, { done: number[] }];
   createBatch: [{ count: number }, { ms: number }];
   drainBatch: [{ expected: number; concurrency: number; timeoutMs: number }, BatchResult];
+  rateLimited: [RateLimitedArgs, RateLimitedResult];
   stopWorker: [Record<string, never>, null];
   close: [Record<string, never>, null];
 }
@@ -43,6 +44,32 @@ export interface DrainResult {
   failures: number;
   storeDone: number;
   peakRssMb: number;
+}
+
+export interface RateLimitedArgs {
+  /** Commands of a type without limits, run once alone and once beside the limited ones. */
+  unrelated: number;
+  /** Commands behind one shared bucket, all sent before the unrelated ones. */
+  limited: number;
+  /** The bucket: `limit` tokens a second, burst `limit`. */
+  limitPerSecond: number;
+  workers: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/** Of three rounds: rates are medians, counts and time are sums over the rounds. */
+export interface RateLimitedResult {
+  /** Unrelated commands a second with no limited command in the store. */
+  aloneRate: number;
+  /** Unrelated commands a second while the limited ones wait for tokens. */
+  besideRate: number;
+  /** Limited handlers started while the unrelated ones ran (tokens granted and used). */
+  granted: number;
+  /** Limited commands sent back to the store to wait (each a settle, an audit row, a claim). */
+  refusals: number;
+  /** How long the unrelated commands took beside the limited ones. */
+  besideMs: number;
 }
 
 export interface BatchResult {

@@ -5,7 +5,7 @@
  *   --quick                tiny counts, one run
  *   --only a,b             these systems (see adapters/index.ts)
  *   --workload x,y         these workloads (enqueue-bulk, enqueue-single, drain, latency,
- *                          retry, sustained, batch, memory)
+ *                          retry, sustained, batch, memory, rate-limited)
  *   --runs N               repetitions of the repeated workloads (default 3; --quick 1)
  *   --profile              run worker processes under --cpu-prof (results/profiles/)
  *   --at <commit>          measure Dispatchbox as of this commit (its src/ is extracted into
@@ -38,6 +38,7 @@ import {
   type BenchConfig,
   type RunSample,
   type SystemResult,
+  rateLimited,
   type Workload,
 } from './workloads.js';
 
@@ -285,6 +286,8 @@ async function main(): Promise<void> {
     if (has('sustained')) await step(result, 'sustained', () => sustained(h, config, result));
     if (has('batch') && systemInfo(system).ours)
       await step(result, 'batch', () => batch(h, config, result));
+    if (has('rate-limited') && systemInfo(system).ours)
+      await step(result, 'rate-limited', () => rateLimited(h, config, result));
     await h.closeAll();
   }
 

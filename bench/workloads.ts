@@ -10,6 +10,7 @@ import { systemInfo, type SystemName } from './adapters/index.js';
 import { Host, HostError, RESULTS_DIR } from './host-client.js';
 import { benchClient, schemaBytes, withDefaultAutovacuum } from './pg-server.js';
 import { waitForQuiet } from './quiet.js';
+import type { RateLimitedResult } from './protocol.js';
 import { latencyStats, sendToStart, type LatencyStats } from './stats.js';
 
 export const WORKLOADS = [
@@ -21,6 +22,7 @@ export const WORKLOADS = [
   'sustained',
   'batch',
   'memory',
+  'rate-limited',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
@@ -142,6 +144,7 @@ export interface SystemResult {
     | null;
   sustained: SustainedResult | null;
   batch: BatchOutcome | null;
+  rateLimited: RateLimitedResult | null;
   errors: string[];
   /** Correctness failures: a job missing, run twice, or not done in the store. */
   checks: string[];
@@ -155,6 +158,7 @@ export function emptyResult(system: SystemName): SystemResult {
     latency: null,
     sustained: null,
     batch: null,
+    rateLimited: null,
     errors: [],
     checks: [],
   };
@@ -583,6 +587,39 @@ class SizeSamples {
  * minute); the embedded store's smaller batch runs as often as the repeated workloads,
  * and the repetition with the median drain rate is the one reported.
  */
+/**
+ * rate-limited (ours only): 19,000 commands without limits (each handler waits 20 ms)
+ * run alone, then again behind 600 commands of a type limited to 20/s on one shared
+ * bucket, by three workers of 32, three rounds.
+ * Waiting for a token must cost next to nothing: the unrelated rate beside the limited
+ * commands against alone, and refusals (limited commands sent back to the store) per
+ * token granted meanwhile.
+ */
+export async function rateLimited(
+  hosts: SystemHosts,
+  config: BenchConfig,
+  result: SystemResult,
+): Promise<void> {
+  await session(hosts, config, async (producer) => {
+    const r = await producer.call(
+      'rateLimited',
+      {
+        unrelated: config.quick ? 3000 : 19_000,
+        limited: 600,
+        limitPerSecond: 20,
+        workers: 3,
+        concurrency: config.concurrency,
+        timeoutMs: 300_000,
+      },
+      900_000,
+    );
+    result.rateLimited = r;
+    config.log(
+      `${hosts.system} rate-limited: unrelated ${Math.round(r.aloneRate)}/s alone, ${Math.round(r.besideRate)}/s beside (${Math.round((100 * r.besideRate) / r.aloneRate)}%); ${r.granted} tokens granted, ${r.refusals} refusals (${(r.refusals / Math.max(1, r.granted)).toFixed(2)} per token) in ${Math.round(r.besideMs)} ms`,
+    );
+  });
+}
+
 export async function batch(
   hosts: SystemHosts,
   config: BenchConfig,

@@ -6,8 +6,9 @@
  *   sms        8 a minute
  *   payments   1 a second
  *
- * A command whose bucket is empty goes back to wait for its next token: it spends no
- * attempt and holds no worker slot meanwhile. A handler that calls an API mid-run takes
+ * A command whose bucket is empty waits for its next token (in the worker when it is due
+ * within 2 s, back in the store otherwise): it spends no attempt and holds no worker slot
+ * meanwhile. A handler that calls an API mid-run takes
  * the token itself with `ctx.rateLimit(name)`. Reports are capped at 2 running at once
  * across all workers.
  *
@@ -108,7 +109,7 @@ await bus.sendMany([
 const deadline = Date.now() + 20_000;
 while (worker.stats.completed < 14 && Date.now() < deadline) await delay(100);
 log(
-  `${worker.stats.completed} done; ${worker.stats.limited} times a command went back to wait for a token or a slot`,
+  `${worker.stats.completed} done; ${worker.stats.limited} times a command waited for a token or a slot`,
 );
 await worker.stop();
 await bus.close();

@@ -13,6 +13,29 @@ describe('BucketWaits', () => {
     // Once the token is due, the next command asks the store again.
     expect(waits.wait('api', 1300)).toBeNull();
   });
+
+  it('lets one command ask once the token is due; the others wait for its answer', () => {
+    const waits = new BucketWaits();
+    waits.refused('api', 300, 100, 1000);
+    expect(waits.wait('api', 1300)).toBeNull();
+    // Asking: the others wait one refill interval after another, without asking.
+    expect(waits.wait('api', 1300)).toBe(100);
+    expect(waits.wait('api', 1310)).toBe(200);
+    // Granted: the bucket has tokens again, everyone may ask.
+    waits.answered('api');
+    expect(waits.wait('api', 1320)).toBeNull();
+    expect(waits.wait('api', 1320)).toBeNull();
+  });
+
+  it('lets another command ask when the one that was to ask did not', () => {
+    const waits = new BucketWaits();
+    waits.refused('api', 300, 100, 1000);
+    expect(waits.wait('api', 1300)).toBeNull();
+    expect(waits.wait('api', 1300)).toBe(100);
+    // e.g. its other bucket was empty: it never asked this one
+    waits.unprobe('api');
+    expect(waits.wait('api', 1300)).toBeNull();
+  });
 });
 
 describe('CapPacer', () => {

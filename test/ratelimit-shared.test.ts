@@ -1,5 +1,5 @@
 /**
- * Three workers share one 20/s bucket (and, in concurrency-cap-shared.test.ts, one global
+ * Three workers share one bucket of 20/s, burst 5, (and, in concurrency-cap-shared.test.ts, one global
  * cap) for 5 s. On PostgreSQL they are three processes; PGlite is one process by nature,
  * so there they are three Worker instances in this process over one backend. The bounds
  * and their tolerance are explained in fixtures/limit-scenarios.ts.
@@ -19,7 +19,7 @@ describe('shared rate limit: PGlite, three workers in one process', () => {
   });
   afterAll(() => backend.close());
 
-  it('starts at most 20 × 5 + 20 (+3) handlers in 5 s, and at least 40 % of that', async () => {
+  it('starts at most burst + rate × window handlers in every 1 s and 5 s window, through stalls, and uses the rate', async () => {
     const outcome = await checkSharedRateLimit({ backend });
     console.info('PGlite rate limit', outcome);
   });
@@ -31,7 +31,7 @@ describe.runIf(postgres)('shared rate limit: PostgreSQL, three worker processes'
   const schema = uniqueSchema('ratelimit');
   afterAll(() => dropSchema(POSTGRES_URL, schema));
 
-  it('starts at most 20 × 5 + 20 (+3) handlers in 5 s, and at least 40 % of that', async () => {
+  it('starts at most burst + rate × window handlers in every 1 s and 5 s window, through stalls, and uses the rate', async () => {
     const outcome = await checkSharedRateLimit({ databaseUrl: POSTGRES_URL, schema });
     console.info('PostgreSQL rate limit', outcome);
   });

@@ -12,6 +12,7 @@ import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { CommandBus } from '../src/bus/bus.js';
 import type { Worker } from '../src/worker/worker.js';
 import { waitUntil } from './fixtures/wait-until.js';
+import { untilSettled } from './fixtures/worker-settled.js';
 
 const silent = pino({ level: 'silent' });
 let backend: SqlBackend;
@@ -41,6 +42,56 @@ async function start(b: CommandBus): Promise<Worker> {
 }
 
 describe('worker with rate limits', () => {
+  it('holds a command whose token is due soon in the worker, and never sends it back', async () => {
+    const d = domain();
+    const key = uniqueKey('four-a-second');
+    const b = bus();
+    const ran: number[] = [];
+    b.handle(
+      d,
+      'Call',
+      { rateLimit: { key, limit: 4, per: '1s', burst: 1 } },
+      (data: { n: number }) => {
+        ran.push(data.n);
+      },
+    );
+    const sent = await b.sendMany(
+      Array.from({ length: 4 }, (_, n) => ({ domain: d, type: 'Call', data: { n } })),
+    );
+    const worker = await start(b);
+    await untilSettled(worker, () => worker.stats.completed === 4, 10_000, 'all four ran');
+    // Each waited in the worker for its token (250 ms apart): none went back to the store.
+    expect(worker.stats.limited).toBeGreaterThanOrEqual(3);
+    expect(worker.stats.released).toBe(0);
+    for (const command of sent) {
+      const audit = await b.audit(command.id);
+      // claimed once, never sent back
+      expect(audit.filter((r) => r.toState === 'in_progress')).toHaveLength(1);
+      expect(audit.some((r) => r.reason?.startsWith('rate limited'))).toBe(false);
+    }
+  });
+
+  it('hands the commands it holds for a token back at shutdown, their attempt unspent', async () => {
+    const d = domain();
+    const key = uniqueKey('one-a-second');
+    const b = bus();
+    let ran!: () => void;
+    const first = new Promise<void>((resolve) => (ran = resolve));
+    b.handle(d, 'Call', { rateLimit: { key, limit: 1, per: '1s' } }, () => ran());
+    const sent = await b.sendMany(
+      Array.from({ length: 3 }, (_, n) => ({ domain: d, type: 'Call', data: { n } })),
+    );
+    const worker = await start(b);
+    await first;
+    await worker.stop(2000);
+    const states = await Promise.all(sent.map((c) => b.get(c.id)));
+    expect(states.filter((c) => c.state === 'completed')).toHaveLength(1);
+    for (const c of states.filter((x) => x.state !== 'completed')) {
+      expect(c.state).toBe('pending');
+      expect(c.attempts).toBe(0);
+    }
+  });
+
   it('sends a command whose bucket is empty back to wait, without spending an attempt', async () => {
     const d = domain();
     const key = uniqueKey('one-per-hour');
@@ -54,7 +105,8 @@ describe('worker with rate limits', () => {
       { domain: d, type: 'Call', data: { n: 2 } },
     ]);
     const worker = await start(b);
-    await waitUntil(
+    await untilSettled(
+      worker,
       () => worker.stats.completed === 1 && worker.stats.limited >= 1,
       10_000,
       'one ran, one waited',
@@ -100,7 +152,8 @@ describe('worker with rate limits', () => {
       ['a', 'a', 'b', 'a'].map((tenant, n) => ({ domain: d, type: 'Sync', data: { tenant, n } })),
     );
     const worker = await start(b);
-    await waitUntil(
+    await untilSettled(
+      worker,
       () => worker.stats.completed === 2 && worker.stats.limited >= 2,
       10_000,
       'one per tenant',
@@ -141,13 +194,23 @@ describe('worker with rate limits', () => {
       Array.from({ length: 20 }, () => ({ domain: d, type: 'Plain', data: {} })),
     );
     const plainWorker = await start(plain);
-    await waitUntil(() => plainWorker.stats.completed === 20, 10_000, 'plain commands done');
+    await untilSettled(
+      plainWorker,
+      () => plainWorker.stats.completed === 20,
+      10_000,
+      'plain commands done',
+    );
     expect(calls).toEqual({ takeToken: 0, acquireSlot: 0 });
     await plainWorker.stop();
 
     await b.sendMany(Array.from({ length: 3 }, () => ({ domain: d, type: 'Report', data: {} })));
     const worker = await start(b);
-    await waitUntil(() => worker.stats.completed === 3, 10_000, 'three reports, one at a time');
+    await untilSettled(
+      worker,
+      () => worker.stats.completed === 3,
+      10_000,
+      'three reports, one at a time',
+    );
     await waitUntil(
       async () =>
         (
@@ -181,7 +244,7 @@ describe('ctx.rateLimit', () => {
     });
     await b.send(d, 'Mid', {});
     const worker = await start(b);
-    await waitUntil(() => worker.stats.completed === 1, 10_000, 'the handler done');
+    await untilSettled(worker, () => worker.stats.completed === 1, 10_000, 'the handler done');
     expect(seen[0]).toEqual({ granted: true, retryAfterMs: 0 });
     expect(seen[1]).toMatchObject({ granted: false });
     expect(seen[2]).toEqual({ granted: true, retryAfterMs: 0 });
@@ -196,6 +259,8 @@ describe('ctx.rateLimit', () => {
     const key = uniqueKey('slow');
     const b = bus();
     let outcome = '';
+    let ended!: () => void;
+    const waitEnded = new Promise<void>((resolve) => (ended = resolve));
     b.handle(d, 'Slow', { timeout: 300, maxAttempts: 1 }, async (_data, ctx) => {
       await ctx.rateLimit(key, { limit: 1, per: '1h' });
       try {
@@ -204,6 +269,7 @@ describe('ctx.rateLimit', () => {
       } catch (error) {
         outcome = (error as Error).name;
       }
+      ended();
     });
     const command = await b.send(d, 'Slow', {});
     await start(b);
@@ -212,7 +278,7 @@ describe('ctx.rateLimit', () => {
       10_000,
       'timed out',
     );
-    await waitUntil(() => outcome !== '', 5000, 'the wait ended');
+    await waitEnded;
     expect(outcome).toBe('HandlerTimeoutError');
   });
 });

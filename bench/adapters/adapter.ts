@@ -1,3 +1,5 @@
+import type { RateLimitedArgs, RateLimitedResult } from '../protocol.js';
+
 /**
  * The one interface every benchmarked system implements, so that a new peer is one file.
  * Each workload drives only these methods; what a method costs is what is measured.
@@ -62,6 +64,11 @@ export interface Adapter {
   stopWorker(): Promise<void>;
   /** Jobs that finished successfully, as the store says. */
   countDone(): Promise<number>;
+  /**
+   * The rate-limited workload (systems with shared rate limits): unrelated commands alone,
+   * then beside commands that wait on one bucket.
+   */
+  rateLimitedMix?(args: RateLimitedArgs): Promise<RateLimitedResult>;
   /** One batch of `count` jobs with a completion notification (systems that have batches). */
   createBatch?(count: number): Promise<void>;
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as Dispatchbox from '../../src/index.js';
 import type {
   CommandBus,
@@ -5,12 +6,15 @@ import type {
   HandlerContext,
   Worker,
 } from '../../src/index.js';
+import type { RateLimitedArgs, RateLimitedResult } from '../protocol.js';
 import type { Adapter, EnqueueOptions, JobHandler, Payload, Store } from './adapter.js';
 import { payload } from './adapter.js';
 
 export const DOMAIN = 'bench';
 const TYPE = 'noop';
 const BATCH_DONE = 'batch-done';
+const UNRELATED = 'unrelated';
+const LIMITED = 'limited';
 
 /**
  * Dispatchbox through its public API, on any of its stores, with its default settings
@@ -92,6 +96,86 @@ export abstract class DispatchboxAdapter implements Adapter {
       commands: commands(),
       onComplete: { domain: DOMAIN, type: BATCH_DONE },
     });
+  }
+
+  /**
+   * Three rounds of: the unrelated commands alone, then beside the limited ones, each
+   * round in a domain (and on a bucket) of its own, so that nothing is left over from the
+   * round before. Alone and beside alternate, so that a burst of load on the machine hits
+   * both; the medians are reported.
+   */
+  async rateLimitedMix(a: RateLimitedArgs): Promise<RateLimitedResult> {
+    const bus = this.openBus;
+    const tally = { unrelated: 0, limited: 0, expected: 0, allDone: () => {} };
+    const send = async (domain: string, type: string, count: number) => {
+      for (let from = 0; from < count; from += 1000) {
+        const n = Math.min(1000, count - from);
+        await bus.sendMany(
+          Array.from({ length: n }, (_, i) => ({ domain, type, data: payload(from + i) })),
+        );
+      }
+    };
+    const phase = async (domain: string, limited: number) => {
+      await send(domain, LIMITED, limited);
+      await send(domain, UNRELATED, a.unrelated);
+      Object.assign(tally, { unrelated: 0, limited: 0, expected: a.unrelated });
+      const allDone = new Promise<void>((resolve) => (tally.allDone = resolve));
+      const workers = await Promise.all(
+        Array.from({ length: a.workers }, () =>
+          bus.worker({ concurrency: a.concurrency, domains: [domain] }).start(),
+        ),
+      );
+      const startedAt = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          allDone,
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`unrelated commands not done in ${a.timeoutMs} ms`)),
+              a.timeoutMs,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+      const ms = performance.now() - startedAt;
+      const granted = tally.limited;
+      const refusals = workers.reduce((sum, w) => sum + w.stats.released, 0);
+      await Promise.all(workers.map((w) => w.stop()));
+      return { ms, granted, refusals };
+    };
+    const alone: number[] = [];
+    const beside: { ms: number; granted: number; refusals: number }[] = [];
+    for (let round = 0; round < 3; round++) {
+      const domain = `${DOMAIN}-limits-${round}`;
+      // Unrelated handlers wait 20 ms, like a call to another service: the rate is then
+      // the workers' steady state (3 × 32 / 20 ms = 4,800/s at most), not their start.
+      bus.handle(domain, UNRELATED, async () => {
+        await sleep(20);
+        if (++tally.unrelated === tally.expected) tally.allDone();
+      });
+      bus.handle(
+        domain,
+        LIMITED,
+        { rateLimit: { key: `bench-limited-${round}`, limit: a.limitPerSecond, per: '1s' } },
+        () => {
+          tally.limited++;
+        },
+      );
+      alone.push((await phase(domain, 0)).ms);
+      beside.push(await phase(`${domain}`, a.limited));
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const sum = (f: (b: (typeof beside)[number]) => number) => beside.reduce((n, b) => n + f(b), 0);
+    return {
+      aloneRate: a.unrelated / (median(alone) / 1000),
+      besideRate: a.unrelated / (median(beside.map((b) => b.ms)) / 1000),
+      granted: sum((b) => b.granted),
+      refusals: sum((b) => b.refusals),
+      besideMs: sum((b) => b.ms),
+    };
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * The worker's side of rate limits and concurrency caps: before a claimed command of a
  * limited handler starts, take its tokens and its global slot from the store; when one
- * is refused, say how long the command should wait (it goes back to pending, spending no
- * attempt and holding no worker slot). Also serves `ctx.rateLimit(key)` mid-handler.
+ * is refused, say how long the command should wait (the worker holds it or sends it back
+ * to pending, spending no attempt and holding no worker slot either way), and whether
+ * only a token is awaited. Also serves `ctx.rateLimit(key)` mid-handler.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -17,10 +18,28 @@ import {
   type RateLimitCatalog,
 } from './spec.js';
 import { BucketWaits, CapPacer } from './pacing.js';
+import { freshMs } from './freshness.js';
 
 export type Admission =
-  | { admitted: true; /** Frees the global slot; call once the handler has ended. */ done(): void }
-  | { admitted: false; delayMs: number; reason: string };
+  | {
+      admitted: true;
+      /** Frees the global slot; call once the handler has ended. */
+      done(): void;
+      /**
+       * True when the tokens are too old to start the handler on (freshness.ts): call it
+       * right before the handler starts, with nothing awaited in between.
+       */
+      late(): boolean;
+      /** After late(): frees what was taken and asks again (a refusal after a few tries). */
+      again(): Promise<Admission>;
+    }
+  | {
+      admitted: false;
+      delayMs: number;
+      reason: string;
+      /** A bucket had no token: nothing but time frees it, so the worker may hold the command. */
+      tokenWait: boolean;
+    };
 
 export interface LimitGateOptions {
   backend: Backend;
@@ -28,13 +47,13 @@ export interface LimitGateOptions {
   logger: Logger;
   /** How long a global slot lasts without renewal (the worker's lease). */
   leaseMs: number;
-  /** Told how long each refused command waits, to look for work again then. */
-  onRefused?: (delayMs: number) => void;
   random?: () => number;
 }
 
 /** A store error while checking limits sends the command back for this long. */
 const STORE_ERROR_RETRY_MS = 1000;
+/** Late tokens in a row before the command goes back to wait instead of asking again. */
+const LATE_TRIES = 3;
 
 export class LimitGate {
   private readonly buckets = new BucketWaits();
@@ -48,27 +67,33 @@ export class LimitGate {
     this.caps = new CapPacer(o.random ?? Math.random);
   }
 
-  async admit(command: ClaimedCommand, limits: HandlerLimits): Promise<Admission> {
+  async admit(command: ClaimedCommand, limits: HandlerLimits, lateTries = 0): Promise<Admission> {
     const buckets = limits.rateLimits.map((r) => ({
       key: bucketKey(r.key, command),
       spec: r as BucketSpec,
     }));
     const cap = limits.globalConcurrency;
-    // Known empty or full here already: refuse without a store call.
-    for (const b of buckets) {
-      const waitMs = this.buckets.wait(b.key);
-      if (waitMs !== null) return this.refuse(waitMs, `rate limited: ${b.key}`);
-    }
-    const capWait = cap && this.caps.wait(cap.key, cap.limit);
-    if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
+    // Buckets whose next token is due, that this command is the one to ask for.
+    const probes: string[] = [];
     try {
-      return await this.ask(command, buckets, cap);
+      // Known empty or full here already: refuse without a store call.
+      for (const b of buckets) {
+        const waitMs = this.buckets.wait(b.key);
+        if (waitMs !== null) return this.refuse(waitMs, `rate limited: ${b.key}`, true);
+        probes.push(b.key);
+      }
+      const capWait = cap && this.caps.wait(cap.key, cap.limit);
+      if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
+      return await this.ask(command, limits, buckets, lateTries);
     } catch (error) {
       this.o.logger.warn(
         { err: error },
         'cannot check rate limits in the store; the command waits',
       );
       return this.refuse(STORE_ERROR_RETRY_MS, 'rate limits unavailable: store error');
+    } finally {
+      // Asked and answered, the bucket's entry is new or gone; not asked, another may ask.
+      for (const key of probes) this.buckets.unprobe(key);
     }
   }
 
@@ -78,9 +103,11 @@ export class LimitGate {
    */
   private async ask(
     command: ClaimedCommand,
+    limits: HandlerLimits,
     buckets: { key: string; spec: BucketSpec }[],
-    cap: HandlerLimits['globalConcurrency'],
+    lateTries: number,
   ): Promise<Admission> {
+    const cap = limits.globalConcurrency;
     let holder: string | null = null;
     if (cap) {
       const candidate = `${command.id}:${command.leaseToken}`;
@@ -93,14 +120,22 @@ export class LimitGate {
       holder = candidate;
       this.hold(holder, cap);
     }
+    // Asked before the store granted anything: the worker's own clock alone dates the tokens.
+    const askedAt = performance.now();
     try {
       for (const b of buckets) {
-        const result = await this.o.backend.takeToken({ key: b.key, ...pick(b.spec) });
-        if (!result.granted) {
+        const result = await this.o.backend
+          .takeToken({ key: b.key, ...pick(b.spec) })
+          .catch((error: unknown) => {
+            this.buckets.answered(b.key);
+            throw error;
+          });
+        if (result.granted) this.buckets.answered(b.key);
+        else {
           if (holder) this.releaseHeld(holder, false);
           const spacingMs = b.spec.perMs / b.spec.limit;
           const waitMs = this.buckets.refused(b.key, result.retryAfterMs, spacingMs);
-          return this.refuse(waitMs, `rate limited: ${b.key}`);
+          return this.refuse(waitMs, `rate limited: ${b.key}`, true);
         }
       }
     } catch (error) {
@@ -108,13 +143,29 @@ export class LimitGate {
       throw error;
     }
     const taken = holder;
-    return { admitted: true, done: () => (taken ? this.releaseHeld(taken, true) : undefined) };
+    const fresh = Math.min(...buckets.map((b) => freshMs(b.spec)));
+    return {
+      admitted: true,
+      done: () => (taken ? this.releaseHeld(taken, true) : undefined),
+      late: () => performance.now() - askedAt > fresh,
+      again: () => {
+        if (taken) this.releaseHeld(taken, false);
+        if (lateTries + 1 < LATE_TRIES) return this.admit(command, limits, lateTries + 1);
+        const b = buckets[0]!;
+        return Promise.resolve(
+          this.refuse(
+            b.spec.perMs / b.spec.limit,
+            `rate limited: ${b.key} (tokens came too late)`,
+            true,
+          ),
+        );
+      },
+    };
   }
 
-  private refuse(delayMs: number, reason: string): Admission {
+  private refuse(delayMs: number, reason: string, tokenWait = false): Admission {
     const rounded = Math.max(1, Math.ceil(delayMs));
-    this.o.onRefused?.(rounded);
-    return { admitted: false, delayMs: rounded, reason };
+    return { admitted: false, delayMs: rounded, reason, tokenWait };
   }
 
   private hold(holder: string, cap: { key: string; limit: number }): void {

@@ -14,11 +14,18 @@ interface EmptyBucket {
   until: number;
   spacingMs: number;
   queued: number;
+  /** The next token is due and one command of this worker is asking the store for it. */
+  probing: boolean;
 }
 
 /**
  * Buckets the store said are empty. Until the next token is due, no command of this
- * worker asks the store again; they wait in line, one refill interval apart.
+ * worker asks the store again; they wait in line, one refill interval apart. Once it is
+ * due, one command asks; the others wait on until its answer says the bucket has tokens
+ * again (granted) or when the next one is due (refused). Without that, every command
+ * whose wait ended at once asked together: on PostgreSQL each ask holds a connection
+ * and the bucket's row until its commit, and a pool of 10 full of asks slowed every
+ * other command of the worker to a third.
  */
 export class BucketWaits {
   private readonly empty = new Map<string, EmptyBucket>();
@@ -27,10 +34,21 @@ export class BucketWaits {
   refused(key: string, retryAfterMs: number, spacingMs: number, now = Date.now()): number {
     if (this.empty.size >= MAX_KEYS) {
       // Per-tenant keys are many: forget what is past.
-      for (const [k, e] of this.empty) if (e.until <= now) this.empty.delete(k);
+      for (const [k, e] of this.empty) if (e.until <= now && !e.probing) this.empty.delete(k);
     }
-    this.empty.set(key, { until: now + retryAfterMs, spacingMs, queued: 0 });
+    this.empty.set(key, { until: now + retryAfterMs, spacingMs, queued: 0, probing: false });
     return retryAfterMs;
+  }
+
+  /** The store granted a token (or could not answer): commands may ask freely again. */
+  answered(key: string): void {
+    this.empty.delete(key);
+  }
+
+  /** A command that was to ask (wait gave null) will not: another one may ask instead. */
+  unprobe(key: string): void {
+    const e = this.empty.get(key);
+    if (e) e.probing = false;
   }
 
   /** How long a command must wait without asking the store, or null to ask it. */
@@ -38,8 +56,13 @@ export class BucketWaits {
     const e = this.empty.get(key);
     if (!e) return null;
     if (now >= e.until) {
-      this.empty.delete(key);
-      return null;
+      if (!e.probing) {
+        e.probing = true;
+        e.queued = 0;
+        return null;
+      }
+      e.queued++;
+      return e.queued * e.spacingMs;
     }
     e.queued++;
     return e.until - now + e.queued * e.spacingMs;

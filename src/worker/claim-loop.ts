@@ -66,6 +66,10 @@ export interface ClaimLoopOptions {
   onClaimed: (commands: ClaimedCommand[], sentAt: number) => void;
   /** Called after each claim round, so the worker can tell whether it is idle. */
   onRoundDone: () => void;
+  /** Types of a domain not to claim for now (commands of them wait in the worker). */
+  skippedTypes?: (domain: string) => ReadonlyMap<string, unknown> | undefined;
+  /** The types of a domain this worker has handlers for. */
+  registeredTypes?: (domain: string) => string[];
 }
 
 /**
@@ -132,6 +136,17 @@ export class ClaimLoop {
     return this.o.backend.capabilities.waitingClaims && this.o.plan.length === 1;
   }
 
+  /**
+   * The target's types less the skipped ones. Leaving types out needs them named, so while
+   * a type is skipped a worker of every type of its domain claims the registered ones
+   * only: a command of a type without a handler waits until then to be found.
+   */
+  private typesFor(target: ClaimTarget): string[] | null {
+    const skip = this.o.skippedTypes?.(target.domain);
+    if (!skip || skip.size === 0 || !this.o.registeredTypes) return target.types;
+    return (target.types ?? this.o.registeredTypes(target.domain)).filter((t) => !skip.has(t));
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
     let turn = 0;
@@ -159,13 +174,15 @@ export class ClaimLoop {
         this.claiming = !waitMs;
         for (let i = 0; i < this.o.plan.length && got < room && !this.stopped; i++) {
           const target = this.o.plan[(turn + i) % this.o.plan.length]!;
+          const types = this.typesFor(target);
+          if (types && types.length === 0) continue;
           const limit = Math.min(this.o.claimBatchSize, room - got);
           asked += limit;
           const sentAt = Date.now();
           const claimed = await this.o.backend.claim({
             workerId: this.o.workerId,
             domain: target.domain,
-            types: target.types,
+            types,
             limit,
             leaseMs: this.o.leaseMs,
             leaseToken: randomUUID(),
@@ -194,8 +211,10 @@ export class ClaimLoop {
         await sleep(storeRetryDelay(failures), this.stopSignal.signal);
         continue;
       }
-      // a waiting claim has done the waiting
-      if (caughtUp && !this.woken && !waits) await this.wait(this.o.pollIntervalMs);
+      // a waiting claim has done the waiting; a round that skipped every type asked nothing
+      // and waits for the worker to free one (it nudges) or for the poll
+      if (asked === 0 && !this.woken) await this.wait(this.o.pollIntervalMs);
+      else if (caughtUp && !this.woken && !waits) await this.wait(this.o.pollIntervalMs);
     }
   }
 }

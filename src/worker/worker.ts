@@ -14,6 +14,7 @@ import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { RunningSet } from './running.js';
 import { Maintenance } from './maintenance.js';
+import { ParkedCommands } from './parking.js';
 import {
   resolveWorkerOptions,
   type WorkerDeps,
@@ -61,6 +62,8 @@ export class Worker extends EventEmitter {
   private readonly limits: LimitGate;
   private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
+  /** Rate-limited commands held until their next token is due (parking.ts). */
+  private readonly parking: ParkedCommands;
   private readonly active = new RunningSet<Active>();
   /** Runs per handler, kept only for handlers with a concurrency of their own. */
   private readonly runningPerHandler = new Map<RegisteredHandler, number>();
@@ -104,6 +107,7 @@ export class Worker extends EventEmitter {
       deps.logger,
       () => [
         ...this.buffer,
+        ...this.parking.commands(),
         ...this.active
           .list()
           .filter((a) => !a.abandoned)
@@ -112,6 +116,12 @@ export class Worker extends EventEmitter {
       (id, leaseToken) => this.loseLease(id, leaseToken),
       () => this.loseAllLeases(),
     );
+    this.parking = new ParkedCommands(Math.max(100, 4 * this.concurrency), (command, freed) => {
+      if (this.stopping) return this.handBack(command);
+      this.buffer.unshift(command);
+      this.dispatch();
+      if (freed) this.nudge(true);
+    });
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
       backend: this.backend,
@@ -119,7 +129,6 @@ export class Worker extends EventEmitter {
       logger: deps.logger,
       leaseMs: this.leaseMs,
       random: o.random,
-      onRefused: (delayMs) => this.wakes.at(delayMs),
     });
     this.maintenance =
       o.maintenance === false
@@ -148,6 +157,12 @@ export class Worker extends EventEmitter {
       room: () => this.room(),
       onClaimed: (commands, sentAt) => this.onClaimed(commands, sentAt),
       onRoundDone: () => this.checkIdle(),
+      skippedTypes: (domain) => this.parking.skippedTypes(domain),
+      registeredTypes: (domain) =>
+        this.deps.registry
+          .all()
+          .filter((h) => h.domain === domain)
+          .map((h) => h.type),
     });
     this.claims = claims;
     this.started = true;
@@ -201,6 +216,7 @@ export class Worker extends EventEmitter {
       !this.claims?.claiming &&
       this.active.size === 0 &&
       this.buffer.length === 0 &&
+      this.parking.size === 0 &&
       this.completer.size === 0
     );
   }
@@ -294,13 +310,23 @@ export class Worker extends EventEmitter {
         // the store nothing more. A refusal sends the command back to wait, attempt unspent.
         // admit() answers store failures itself; what it throws is the command's own fault
         // (a rateLimit key function that fails on it), so it counts like a handler failure.
-        admission = await this.limits.admit(command, handler.limits).catch((error: unknown) => {
+        const ownFault = (error: unknown) => {
           handlerFailed = true;
           throw error;
-        });
+        };
+        admission = await this.limits.admit(command, handler.limits).catch(ownFault);
+        // A token is used only right after it was granted (ratelimit/freshness.ts): the
+        // handler starts with nothing awaited after this check.
+        while (admission.admitted && admission.late()) {
+          admission = await admission.again().catch(ownFault);
+        }
         if (!admission.admitted) {
           this.stats.limited++;
           const { delayMs, reason } = admission;
+          if (admission.tokenWait && !this.stopping && this.parking.park(command, handler, delayMs))
+            return;
+          // sent back to the store: look for it again when it is due
+          this.wakes.at(delayMs);
           this.completer.add({ kind: 'release', ...leaseOf(command), delayMs, reason });
           return;
         }
@@ -391,6 +417,7 @@ export class Worker extends EventEmitter {
       active.abandoned = true;
       active.controller.abort(new LeaseLostError(id));
     }
+    this.parking.drop(id, leaseToken);
     const index = this.buffer.findIndex((c) => c.id === id && c.leaseToken === leaseToken);
     if (index >= 0) this.buffer.splice(index, 1);
   }
@@ -398,7 +425,7 @@ export class Worker extends EventEmitter {
   /**
    * Every lease held has expired by the local clock with no renewal getting through (the
    * store is away or cut off): the running handlers are aborted and their outcomes not
-   * written, and the buffered commands are dropped unstarted. Their leases run out at the
+   * written, and the buffered and held commands are dropped unstarted. Their leases run out at the
    * store, which gives the commands to another worker (or to this one once it is back).
    */
   private loseAllLeases(): void {
@@ -407,7 +434,8 @@ export class Worker extends EventEmitter {
       active.abandoned = true;
       active.controller.abort(new LeaseLostError(active.command.id));
     }
-    const buffered = this.buffer.splice(0).length;
+    // commands held for a rate-limit token are dropped with the buffered ones
+    const buffered = this.buffer.splice(0).length + this.parking.drain().length;
     this.emit('leasesExpired', { running: running.length, buffered });
     this.nudge();
   }
@@ -434,6 +462,7 @@ export class Worker extends EventEmitter {
     await this.unsubscribe?.().catch(() => {});
     await this.claims?.stop();
     for (const command of this.buffer.splice(0)) this.handBack(command);
+    for (const command of this.parking.drain()) this.handBack(command);
     if (this.active.size > 0) {
       const running = this.active.list();
       await Promise.race([

@@ -23,21 +23,27 @@ export class LimitStore {
     private readonly schema: string,
   ) {
     const t = `"${schema}"`;
-    // The bucket's tokens refilled up to this statement's time (never backwards: a take
-    // that waited for the row lock behind a later one must not credit that time twice).
-    const refilled = `least(EXCLUDED.capacity, b.tokens + greatest(0,
-      extract(epoch FROM statement_timestamp() - b.updated_at)::float8 * 1000) / EXCLUDED.per_token_ms)`;
     // One statement: the upsert locks the row, so concurrent takes of one key queue on it
     // and each sees the one before. A bucket seen for the first time starts full.
+    //
+    // The refill runs to the moment the row lock is held (clock_timestamp() read inside
+    // the SET, once), not to the statement's start: a take that queued 300 ms behind
+    // others (slow commits under load) and was credited only up to its start would hand
+    // out tokens of the past while the next take credits those 300 ms again, and at 20/s
+    // six extra handlers would start in that second. Never backwards: a clock step back
+    // must not credit time twice.
     this.take = `
 INSERT INTO ${t}.rate_limit_buckets AS b (key, tokens, capacity, per_token_ms, updated_at, granted)
-VALUES ($1, $2::float8 - 1, $2::float8, $3::float8, statement_timestamp(), true)
-ON CONFLICT (key) DO UPDATE SET
-  tokens = CASE WHEN ${refilled} >= 1 THEN ${refilled} - 1 ELSE ${refilled} END,
-  granted = ${refilled} >= 1,
-  capacity = EXCLUDED.capacity,
-  per_token_ms = EXCLUDED.per_token_ms,
-  updated_at = greatest(b.updated_at, statement_timestamp())
+VALUES ($1, $2::float8 - 1, $2::float8, $3::float8, clock_timestamp(), true)
+ON CONFLICT (key) DO UPDATE SET (tokens, granted, capacity, per_token_ms, updated_at) = (
+  SELECT CASE WHEN r.tokens >= 1 THEN r.tokens - 1 ELSE r.tokens END, r.tokens >= 1,
+    EXCLUDED.capacity, EXCLUDED.per_token_ms, r.at
+  FROM (
+    SELECT least(EXCLUDED.capacity, b.tokens + greatest(0,
+        extract(epoch FROM n.at - b.updated_at)::float8 * 1000) / EXCLUDED.per_token_ms) AS tokens,
+      greatest(b.updated_at, n.at) AS at
+    FROM (SELECT clock_timestamp() AS at) n
+  ) r)
 RETURNING granted,
   CASE WHEN granted THEN 0 ELSE greatest(1, ceil((1 - tokens) * per_token_ms)) END AS retry_after_ms`;
 
