@@ -135,7 +135,12 @@ function compile(sourceDir: string): string {
     tsconfig,
     JSON.stringify({
       extends: join(BENCH_DIR, '..', 'tsconfig.build.json'),
-      compilerOptions: { rootDir: sourceDir, outDir: join(out, 'dist'), declaration: false },
+      compilerOptions: {
+        rootDir: sourceDir,
+        outDir: join(out, 'dist'),
+        declaration: false,
+        declarationMap: false,
+      },
       include: [sourceDir],
     }),
   );
