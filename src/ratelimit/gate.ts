@@ -1,3 +1,4 @@
+import { logFailure } from '../core/log-safely.js';
 /**
  * The worker's side of rate limits and concurrency caps: before a claimed command of a
  * limited handler starts, take its tokens and its global slot from the store; when one
@@ -184,8 +185,11 @@ export class LimitGate {
     const release = this.o.backend
       .releaseSlot({ key: cap.key, holder })
       .catch((error: unknown) =>
-        this.o.logger.warn(
-          { err: error, key: cap.key },
+        logFailure(
+          this.o.logger,
+          'warn',
+          { key: cap.key },
+          error,
           'cannot free a concurrency slot; it frees itself when its lease ends',
         ),
       )

@@ -6,7 +6,7 @@ import { ConfigurationError } from '../core/errors.js';
 import type { HandlerRegistry } from '../core/registry.js';
 import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
-import { logFailure } from './log-safely.js';
+import { logFailure } from '../core/log-safely.js';
 
 /** One claim target: a domain, and the types of it this worker runs (null: all). */
 export interface ClaimTarget {

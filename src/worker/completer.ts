@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import { sleep, storeRetryDelay } from './backoff.js';
-import { logFailure } from './log-safely.js';
+import { logFailure } from '../core/log-safely.js';
 
 /**
  * The one completion path: every outcome of an attempt is queued here and written in

@@ -10,7 +10,7 @@ import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
 import type { SendOptions } from '../core/send-options.js';
 import type { RateLimitCallOptions } from '../ratelimit/spec.js';
 import type { LazyAbort } from './lazy-abort.js';
-import { logFailure } from './log-safely.js';
+import { logFailure } from '../core/log-safely.js';
 
 export type SendFn = (
   domain: string,
@@ -108,11 +108,12 @@ export class CommandContext implements HandlerContext {
     const { run } = this;
     const c = run.command;
     this.bound ??= {
+      // an option left undefined keeps the default taken from this command
       send: (domain, type, data, options = {}) =>
         run.host.send(domain, type, data, {
-          correlationId: c.correlationId ?? c.id,
-          causationId: c.id,
           ...options,
+          correlationId: options?.correlationId ?? c.correlationId ?? c.id,
+          causationId: options?.causationId ?? c.id,
         }),
       // a handler may call it without awaiting it; a lost lease also aborts ctx.signal
       heartbeat: () => handled(run.host.heartbeat(run)),

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend, Lease } from '../backends/backend.js';
-import { logFailure } from './log-safely.js';
+import { logFailure } from '../core/log-safely.js';
 
 /**
  * Keeps this worker's leases alive: every third of the lease, one statement renews all

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/backend.js';
-import { logFailure } from './log-safely.js';
+import { logFailure } from '../core/log-safely.js';
 
 export interface MaintenanceOptions {
   recoverEveryMs: number;

@@ -9,7 +9,7 @@ import { CommandContext, runHandler, type Execution, type ExecutionHost } from '
 import { ClaimLoop, claimPlan } from './claim-loop.js';
 import { LazyAbort } from './lazy-abort.js';
 import { failureSettlement, leaseOf, resultJson } from './outcomes.js';
-import { logFailure } from './log-safely.js';
+import { logFailure } from '../core/log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { RunningSet } from './running.js';

@@ -332,7 +332,8 @@ export function workerTests(ctx: SuiteContext): void {
       // destructured: the context's methods must not depend on being called on it
       bus.handle(domain, 'Parent', async (_d, { send }) => {
         calls.push('Parent:handler');
-        await send(domain, 'Child', {});
+        // options left undefined keep the defaults taken from the parent
+        await send(domain, 'Child', {}, { correlationId: undefined, causationId: undefined });
       });
       bus.handle(domain, 'Child', () => {
         calls.push('Child:handler');

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { neverThrows } from '../../core/log-safely.js';
 import { storeError, type SqlDriver, type SqlTransaction } from '../sql/driver.js';
 
 export interface PostgresDriverOptions {
@@ -70,7 +71,7 @@ export class PostgresDriver implements SqlDriver {
   readonly storeTimeoutMs: number;
 
   constructor(private readonly options: PostgresDriverOptions) {
-    this.onError = options.onError ?? (() => {});
+    this.onError = neverThrows(options.onError);
     this.owned = !options.pool;
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
     // An application's own pool keeps the application's settings.

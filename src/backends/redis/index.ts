@@ -1,3 +1,4 @@
+import { neverThrows } from '../../core/log-safely.js';
 import { ConfigurationError } from '../../core/errors.js';
 import { connectRedis, parseRedisUrl } from './connection.js';
 import { isValidPrefix } from './keys.js';
@@ -30,10 +31,10 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   }
   const client = await connectRedis(target, {
     connectTimeoutMs: options.connectTimeoutMs,
-    onError: options.onError,
+    onError: neverThrows(options.onError),
     storeTimeoutMs: options.storeTimeoutMs,
   });
-  return new RedisBackend(client, prefix, options.onError);
+  return new RedisBackend(client, prefix, neverThrows(options.onError));
 }
 
 export { RedisBackend, parseRedisUrl };

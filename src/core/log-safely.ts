@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { describeError } from '../core/describe-error.js';
+import { describeError } from './describe-error.js';
 
 /**
  * Logs a failure with the error under `err`, and never throws. pino's error serialiser
@@ -26,4 +26,21 @@ export function logFailure(
   } catch {
     // the logger itself fails: nothing left to tell
   }
+}
+
+/**
+ * An application's callback made safe to call from event handlers and timers, where what
+ * it throws would end the process (an uncaught exception) or leave a promise rejected
+ * unhandled: what it throws is dropped.
+ */
+export function neverThrows<A extends unknown[]>(
+  callback: ((...args: A) => void) | undefined,
+): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      callback?.(...args);
+    } catch {
+      // the application's own callback failed: nothing of ours to tell it with
+    }
+  };
 }
