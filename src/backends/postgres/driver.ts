@@ -88,13 +88,39 @@ export class PostgresDriver implements SqlDriver {
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
     const name = params ? this.statementName(text) : undefined;
+    // The store timeout is a timer of our own, and the statement runs in node-postgres's
+    // callback style: its query_timeout, and its promise style, each raised the peak RSS
+    // of a 100,000-command drain from 93-95 to 122-127 MB (the bench's memory workload).
+    // A statement with no reply in time fails; its connection is discarded (pg-pool ends
+    // it) and its socket destroyed, so nothing waits on it again.
+    let client: pg.PoolClient | undefined;
+    let broken = false;
     try {
-      const result = await this.pool.query(
-        statementTimeout(this.storeTimeoutMs, { name, text, values: params }),
-      );
-      return { rows: result.rows as T[] };
+      client = await this.pool.connect();
+      const connection = client;
+      const rows = await new Promise<T[]>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          broken = true;
+          reject(new Error(`no reply within the store timeout of ${this.storeTimeoutMs} ms`));
+        }, this.storeTimeoutMs);
+        connection.query({ name, text, values: params }, (error, result) => {
+          clearTimeout(timer);
+          if (error) {
+            broken = true;
+            reject(error);
+          } else resolve(result.rows as T[]);
+        });
+      });
+      return { rows };
     } catch (error) {
       throw storeError(error, 'PostgreSQL');
+    } finally {
+      if (client && broken) {
+        // an error event after the query's own end has no listener of pg-pool's any more
+        client.on('error', () => {});
+        client.release(true);
+        client.connection.stream.destroy();
+      } else client?.release();
     }
   }
 
