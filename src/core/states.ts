@@ -1,5 +1,7 @@
 /**
- * The life cycle of a command. See docs/lifecycle.md for the diagram.
+ * The states of a command. They, their transitions and every rule about them are defined
+ * once, in lifecycle.ts (see docs/lifecycle.md for the diagram); this module keeps the
+ * names the rest of the code has always imported.
  *
  * - `pending`: waiting to be claimed. Moved here by `send`, by a retry after a transient
  *   failure, by a snooze or a rate limit (no attempt spent), by lease expiry (the attempt
@@ -9,22 +11,10 @@
  * - `cancelled`: an operator or the application cancelled it. Terminal.
  * - `troubleshooting`: a permanent error, or attempts exhausted. Waits for an operator.
  */
-export const COMMAND_STATES = [
-  'pending',
-  'in_progress',
-  'completed',
-  'cancelled',
-  'troubleshooting',
-] as const;
-
-export type CommandState = (typeof COMMAND_STATES)[number];
-
-/** States from which the store never moves a command by itself. */
-export const TERMINAL_STATES: readonly CommandState[] = ['completed', 'cancelled'];
-
-/** States in which a command still counts as unfinished for its batch. */
-export const ACTIVE_STATES: readonly CommandState[] = ['pending', 'in_progress'];
-
-export function isCommandState(value: string): value is CommandState {
-  return (COMMAND_STATES as readonly string[]).includes(value);
-}
+export {
+  ACTIVE_STATES,
+  COMMAND_STATES,
+  isCommandState,
+  TERMINAL_STATES,
+  type CommandState,
+} from './lifecycle.js';

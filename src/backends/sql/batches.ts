@@ -1,4 +1,5 @@
 import { batchCompletionCommand } from '../../core/records.js';
+import { allFinished } from '../../core/lifecycle.js';
 import { batchStatus } from '../batch-status.js';
 import type { NewCommand } from '../../core/command.js';
 import type { SqlDriver } from './driver.js';
@@ -205,7 +206,7 @@ WHERE b.finished_at < now() - $1 * interval '1 millisecond'
     const row = locked.rows[0];
     if (!row) return null;
     const counts = await this.countsOf(tx, row);
-    if (counts.pending + counts.inProgress > 0) return null;
+    if (!allFinished(counts)) return null;
     const status = batchStatus(counts, true);
     const completion = row.on_complete
       ? batchCompletionCommand(id, row.on_complete, { status, counts })

@@ -1,0 +1,302 @@
+/**
+ * The command life cycle as data: every state, and every transition between them with
+ * who makes it, what it does to the attempt count and how the stores audit it. The rules
+ * the rest of the code needs (terminal states, when a batch member is finished, which
+ * states an operator action applies to) are derived from this table below, the table in
+ * docs/lifecycle.md is generated from it (`npm run docs:lifecycle`), and the conformance
+ * suite checks every store against it.
+ *
+ * How to add a state (workflows' `waiting`, say):
+ * 1. Add it to COMMAND_STATES and describe it in STATE_DESCRIPTIONS.
+ * 2. Add every transition into and out of it to TRANSITIONS. Who moves it out decides
+ *    the derived rules: a state a worker or the system moves on its own keeps its batch
+ *    open (ACTIVE_STATES); a state nothing moves out of is terminal; a transition with an
+ *    `action` is an operator action, offered by the bus, the CLI and both stores.
+ * 3. Run `npm run docs:lifecycle`, and draw the state in the diagram of docs/lifecycle.md.
+ * 4. Teach the stores to make the new moves: SQL (a migration widens the state CHECK of
+ *    migration 1 and any partial index that lists states), the Redis Lua scripts, and
+ *    BatchCounts, which the compiler then asks for (it must hold StateCounts).
+ * Nothing else lists states: the CLI's validation, the batch finish, the operator rules
+ * and their tests follow from here.
+ */
+
+export const COMMAND_STATES = [
+  'pending',
+  'in_progress',
+  'completed',
+  'cancelled',
+  'troubleshooting',
+] as const;
+
+export type CommandState = (typeof COMMAND_STATES)[number];
+
+/** What each state means, in one line (docs, CLI help). */
+export const STATE_DESCRIPTIONS: Readonly<Record<CommandState, string>> = {
+  pending: 'waiting to be claimed, now or at its `run_at`',
+  in_progress: 'claimed by a worker that holds its lease and fencing token',
+  completed: 'the handler succeeded, or an operator completed it',
+  cancelled: 'an operator or the application cancelled it',
+  troubleshooting: 'a permanent error, or attempts exhausted; waits for an operator',
+};
+
+/** Who makes a transition. `system`: a store's own step (lease recovery in maintenance). */
+export type Mover = 'application' | 'worker' | 'system' | 'operator';
+
+/**
+ * What a transition does to `attempts`: `+1` starts one; `counts` keeps the one spent;
+ * `given back` returns it (the attempt did not run its course); `reset to 0`; `none`.
+ */
+export type AttemptEffect = '+1' | 'counts' | 'given back' | 'reset to 0' | 'none';
+
+/** The operator actions (`bus.retry`, `bus.cancel`, `bus.complete`; `dispatchbox tsq ...`). */
+export const OPERATOR_ACTIONS = ['retry', 'cancel', 'complete'] as const;
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
+
+/**
+ * How a transition is audited: the actor and reason of its record, as every store writes
+ * them. `given` names what the caller supplies instead (an operator's name and reason, a
+ * worker's reason for a hand-back); `actor` and `reason` are then what is written when it
+ * supplies none. A record with no actor names the worker that moved the command instead.
+ */
+export interface AuditedAs {
+  readonly actor: string | null;
+  readonly reason: string;
+  readonly given?: readonly ('actor' | 'reason')[];
+}
+
+export interface Transition {
+  /** Unique; how docs and tests refer to the move. */
+  readonly name: string;
+  /** null: the command is created by this transition. */
+  readonly from: CommandState | null;
+  readonly to: CommandState;
+  readonly by: readonly Mover[];
+  readonly attempts: AttemptEffect;
+  readonly audit: AuditedAs;
+  /** When it happens, in one line. */
+  readonly when: string;
+  /** The operator action that makes this move, for those an operator makes. */
+  readonly action?: OperatorAction;
+}
+
+/** Every transition of a command. Each is one conditional write that appends its audit record. */
+export const TRANSITIONS: readonly Transition[] = [
+  {
+    name: 'send',
+    from: null,
+    to: 'pending',
+    by: ['application'],
+    attempts: 'none',
+    audit: { actor: null, reason: 'sent' },
+    when: '`bus.send`, `sendMany`, `createBatch`, `ctx.send` (in the application\'s `tx`: once it commits)',
+  },
+  {
+    name: 'claim',
+    from: 'pending',
+    to: 'in_progress',
+    by: ['worker'],
+    attempts: '+1',
+    audit: { actor: null, reason: 'claimed' },
+    when: '`run_at` has come; highest priority first, then oldest; takes a lease and a fencing token',
+  },
+  {
+    name: 'succeed',
+    from: 'in_progress',
+    to: 'completed',
+    by: ['worker'],
+    attempts: 'counts',
+    audit: { actor: null, reason: 'succeeded' },
+    when: 'the handler returned; its result is stored',
+  },
+  {
+    name: 'retry after failure',
+    from: 'in_progress',
+    to: 'pending',
+    by: ['worker'],
+    attempts: 'counts',
+    audit: { actor: null, reason: 'failed; will retry' },
+    when: 'an error that is not a `PermanentError`, with attempts left; `run_at` = now + backoff',
+  },
+  {
+    name: 'release',
+    from: 'in_progress',
+    to: 'pending',
+    by: ['worker'],
+    attempts: 'given back',
+    audit: { actor: null, reason: 'the snooze, rate limit or hand-back', given: ['reason'] },
+    when: '`SnoozeError`, a rate limit, the store failing the run, or a graceful shutdown handing it back',
+  },
+  {
+    name: 'lease expired',
+    from: 'in_progress',
+    to: 'pending',
+    by: ['system'],
+    attempts: 'counts',
+    audit: { actor: 'system', reason: 'lease expired' },
+    when: 'the lease ran out with attempts left: the worker crashed, hung or lost the store',
+  },
+  {
+    name: 'fail',
+    from: 'in_progress',
+    to: 'troubleshooting',
+    by: ['worker'],
+    attempts: 'counts',
+    audit: { actor: null, reason: 'failed; needs an operator' },
+    when: '`PermanentError`, a payload the schema refuses, no handler, or the last attempt failed',
+  },
+  {
+    name: 'lease expired, none left',
+    from: 'in_progress',
+    to: 'troubleshooting',
+    by: ['system'],
+    attempts: 'counts',
+    audit: { actor: 'system', reason: 'lease expired' },
+    when: 'the lease ran out on the last attempt',
+  },
+  {
+    name: 'operator retry',
+    from: 'troubleshooting',
+    to: 'pending',
+    by: ['operator'],
+    attempts: 'reset to 0',
+    audit: { actor: 'operator', reason: 'retry', given: ['actor', 'reason'] },
+    when: 'the cause is fixed (`bus.retry`, `dispatchbox tsq retry`)',
+    action: 'retry',
+  },
+  {
+    name: 'operator complete',
+    from: 'troubleshooting',
+    to: 'completed',
+    by: ['operator'],
+    attempts: 'none',
+    audit: { actor: 'operator', reason: 'complete', given: ['actor', 'reason'] },
+    when: "done by hand; the operator's result is stored (`bus.complete`, `dispatchbox tsq complete`)",
+    action: 'complete',
+  },
+  {
+    name: 'cancel',
+    from: 'pending',
+    to: 'cancelled',
+    by: ['operator', 'application'],
+    attempts: 'none',
+    audit: { actor: 'operator', reason: 'cancel', given: ['actor', 'reason'] },
+    when: 'no longer wanted (`bus.cancel`, `dispatchbox tsq cancel`)',
+    action: 'cancel',
+  },
+  {
+    name: 'cancel from troubleshooting',
+    from: 'troubleshooting',
+    to: 'cancelled',
+    by: ['operator', 'application'],
+    attempts: 'none',
+    audit: { actor: 'operator', reason: 'cancel', given: ['actor', 'reason'] },
+    when: 'given up (`bus.cancel`, `dispatchbox tsq cancel`)',
+    action: 'cancel',
+  },
+];
+
+// ---- derived rules -------------------------------------------------------------------
+
+export function isCommandState(value: string): value is CommandState {
+  return (COMMAND_STATES as readonly string[]).includes(value);
+}
+
+/** The transitions out of `state` (null: the ways a command is created). */
+export function transitionsFrom(state: CommandState | null): readonly Transition[] {
+  return TRANSITIONS.filter((t) => t.from === state);
+}
+
+/** True when some transition moves a command from `from` to `to`. */
+export function canMove(from: CommandState | null, to: CommandState): boolean {
+  return TRANSITIONS.some((t) => t.from === from && t.to === to);
+}
+
+/** States a command is created in. */
+export const INITIAL_STATES: readonly CommandState[] = COMMAND_STATES.filter((s) =>
+  canMove(null, s),
+);
+
+/** States nothing moves out of: the store never moves them again, and retention prunes them. */
+export const TERMINAL_STATES: readonly CommandState[] = COMMAND_STATES.filter(
+  (s) => transitionsFrom(s).length === 0,
+);
+
+/**
+ * States a worker or the store moves out of on its own: a command in one is not finished,
+ * for its batch nor for a drain. Every other state waits for an operator or is terminal.
+ */
+export const ACTIVE_STATES: readonly CommandState[] = COMMAND_STATES.filter((s) =>
+  transitionsFrom(s).some((t) => t.by.includes('worker') || t.by.includes('system')),
+);
+
+/** States in which a batch member counts as finished: not active (see ACTIVE_STATES). */
+export const FINISHED_STATES: readonly CommandState[] = COMMAND_STATES.filter(
+  (s) => !ACTIVE_STATES.includes(s),
+);
+
+/** Whether a command in `state` is finished for its batch (no worker or store will move it). */
+export function isFinishedForBatch(state: CommandState): boolean {
+  return !ACTIVE_STATES.includes(state);
+}
+
+/** What an operator action does: the states it may start from, and where it moves them. */
+export interface OperatorRule {
+  readonly from: readonly CommandState[];
+  readonly to: CommandState;
+  readonly attempts: AttemptEffect;
+}
+
+function operatorRule(action: OperatorAction): OperatorRule {
+  const moves = TRANSITIONS.filter((t) => t.action === action);
+  const first = moves[0];
+  // A programming error in the table above, caught by the first import (and the unit test).
+  if (
+    !first ||
+    moves.some((t) => t.to !== first.to || t.attempts !== first.attempts || t.from === null)
+  )
+    throw new Error(
+      `lifecycle table: ${action} must move existing commands to one state, with one effect on attempts`,
+    );
+  return { from: moves.map((t) => t.from!), to: first.to, attempts: first.attempts };
+}
+
+/** The operator rules, shared by every store: each action's source states and target. */
+export const OPERATOR_RULES: Readonly<Record<OperatorAction, OperatorRule>> = {
+  retry: operatorRule('retry'),
+  cancel: operatorRule('cancel'),
+  complete: operatorRule('complete'),
+};
+
+/** Which states an operator action may start from. */
+export function allowedStates(action: OperatorAction): readonly CommandState[] {
+  return OPERATOR_RULES[action].from;
+}
+
+/** States some operator action applies to. */
+export const OPERATOR_STATES: readonly CommandState[] = COMMAND_STATES.filter((s) =>
+  OPERATOR_ACTIONS.some((a) => OPERATOR_RULES[a].from.includes(s)),
+);
+
+// ---- counts by state -----------------------------------------------------------------
+
+/** A state's name in camelCase, as counts carry it: `in_progress` → `inProgress`. */
+export type StateCountKey<S extends string = CommandState> = S extends `${infer A}_${infer B}`
+  ? `${A}${Capitalize<StateCountKey<B>>}`
+  : S;
+
+/** A count per state, keyed as BatchCounts keys them. */
+export type StateCounts = { readonly [S in CommandState as StateCountKey<S>]: number };
+
+export function countKeyOf<S extends CommandState>(state: S): StateCountKey<S> {
+  return state.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as StateCountKey<S>;
+}
+
+/** How many of `counts` are in one of `states`. */
+export function countIn(counts: StateCounts, states: readonly CommandState[]): number {
+  return states.reduce((sum, s) => sum + counts[countKeyOf(s)], 0);
+}
+
+/** Whether every member counted is finished for its batch: none is in an active state. */
+export function allFinished(counts: StateCounts): boolean {
+  return countIn(counts, ACTIVE_STATES) === 0;
+}
