@@ -52,16 +52,21 @@ export type AttemptEffect = '+1' | 'counts' | 'given back' | 'reset to 0' | 'non
 export const OPERATOR_ACTIONS = ['retry', 'cancel', 'complete'] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
+/** Audit text the caller supplies; `default` is written when it supplies none. */
+export interface Given {
+  /** Whose text it is, for the docs: "the operator's reason". */
+  readonly given: string;
+  readonly default?: string | undefined;
+}
+
 /**
  * How a transition is audited: the actor and reason of its record, as every store writes
- * them. `given` names what the caller supplies instead (an operator's name and reason, a
- * worker's reason for a hand-back); `actor` and `reason` are then what is written when it
- * supplies none. A record with no actor names the worker that moved the command instead.
+ * them: fixed text, or text the caller supplies. A record with no actor (null) names the
+ * worker that moved the command instead.
  */
 export interface AuditedAs {
-  readonly actor: string | null;
-  readonly reason: string;
-  readonly given?: readonly ('actor' | 'reason')[];
+  readonly actor: string | Given | null;
+  readonly reason: string | Given;
 }
 
 export interface Transition {
@@ -76,7 +81,15 @@ export interface Transition {
   /** When it happens, in one line. */
   readonly when: string;
   /** The operator action that makes this move, for those an operator makes. */
-  readonly action?: OperatorAction;
+  readonly action?: OperatorAction | undefined;
+}
+
+/** An operator action's record: the operator's name and reason, else `operator` and the action. */
+function byOperator(action: OperatorAction): AuditedAs {
+  return {
+    actor: { given: "the operator's name", default: 'operator' },
+    reason: { given: "the operator's reason", default: action },
+  };
 }
 
 /** Every transition of a command. Each is one conditional write that appends its audit record. */
@@ -88,7 +101,7 @@ export const TRANSITIONS: readonly Transition[] = [
     by: ['application'],
     attempts: 'none',
     audit: { actor: null, reason: 'sent' },
-    when: '`bus.send`, `sendMany`, `createBatch`, `ctx.send` (in the application\'s `tx`: once it commits)',
+    when: "`bus.send`, `sendMany`, `createBatch`, `ctx.send` (in the application's `tx`: once it commits)",
   },
   {
     name: 'claim',
@@ -123,7 +136,13 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'pending',
     by: ['worker'],
     attempts: 'given back',
-    audit: { actor: null, reason: 'the snooze, rate limit or hand-back', given: ['reason'] },
+    audit: {
+      actor: null,
+      reason: {
+        given:
+          "the worker's: the snooze's message, the rate limit's, `store unavailable` or `worker shutdown`",
+      },
+    },
     when: '`SnoozeError`, a rate limit, the store failing the run, or a graceful shutdown handing it back',
   },
   {
@@ -159,7 +178,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'pending',
     by: ['operator'],
     attempts: 'reset to 0',
-    audit: { actor: 'operator', reason: 'retry', given: ['actor', 'reason'] },
+    audit: byOperator('retry'),
     when: 'the cause is fixed (`bus.retry`, `dispatchbox tsq retry`)',
     action: 'retry',
   },
@@ -169,7 +188,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'completed',
     by: ['operator'],
     attempts: 'none',
-    audit: { actor: 'operator', reason: 'complete', given: ['actor', 'reason'] },
+    audit: byOperator('complete'),
     when: "done by hand; the operator's result is stored (`bus.complete`, `dispatchbox tsq complete`)",
     action: 'complete',
   },
@@ -179,7 +198,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'cancelled',
     by: ['operator', 'application'],
     attempts: 'none',
-    audit: { actor: 'operator', reason: 'cancel', given: ['actor', 'reason'] },
+    audit: byOperator('cancel'),
     when: 'no longer wanted (`bus.cancel`, `dispatchbox tsq cancel`)',
     action: 'cancel',
   },
@@ -189,7 +208,7 @@ export const TRANSITIONS: readonly Transition[] = [
     to: 'cancelled',
     by: ['operator', 'application'],
     attempts: 'none',
-    audit: { actor: 'operator', reason: 'cancel', given: ['actor', 'reason'] },
+    audit: byOperator('cancel'),
     when: 'given up (`bus.cancel`, `dispatchbox tsq cancel`)',
     action: 'cancel',
   },
