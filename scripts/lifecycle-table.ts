@@ -8,10 +8,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   ACTIVE_STATES,
+  COMMAND_STATES,
   OPERATOR_ACTIONS,
   OPERATOR_RULES,
+  STATE_DESCRIPTIONS,
   TERMINAL_STATES,
   TRANSITIONS,
+  type CommandState,
   type Given,
   type Transition,
 } from '../src/core/lifecycle.js';
@@ -47,6 +50,13 @@ function row(t: Transition): string[] {
   ];
 }
 
+/** How a state is left: by a worker or the store, only by an operator, or never. */
+function leftBy(state: CommandState): string {
+  if (ACTIVE_STATES.includes(state)) return 'active: a worker or the store moves it on';
+  if (TERMINAL_STATES.includes(state)) return 'terminal: never moved again, pruned by retention';
+  return 'settled: only an operator moves it on';
+}
+
 /** A Markdown table padded as Prettier pads it, so `prettier --check` leaves it alone. */
 function table(header: string[], rows: string[][]): string[] {
   const cells = [header, ...rows].map((r) => r.map((c) => c.replaceAll('|', '\\|')));
@@ -62,6 +72,7 @@ function table(header: string[], rows: string[][]): string[] {
 /** The generated part of the page, markers excluded. */
 export function renderLifecycleTable(): string {
   const header = ['Transition', 'From', 'To', 'Who moves it', 'Attempts', 'Audited as', 'When'];
+  const stateRows = COMMAND_STATES.map((s) => [code(s), STATE_DESCRIPTIONS[s], leftBy(s)]);
   const operator = OPERATOR_ACTIONS.map((action) => {
     const rule = OPERATOR_RULES[action];
     return `${action} (${states(rule.from)} → ${code(rule.to)})`;
@@ -69,11 +80,12 @@ export function renderLifecycleTable(): string {
   return [
     `<!-- Generated from src/core/lifecycle.ts by \`npm run docs:lifecycle\`: edit the table there. -->`,
     '',
+    ...table(['State', 'Meaning', 'Left'], stateRows),
+    '',
     ...table(header, TRANSITIONS.map(row)),
     '',
-    `- **Terminal** (nothing moves them again; retention prunes them): ${states(TERMINAL_STATES)}.`,
-    `- **Active** (a worker or the store moves them on its own; a batch waits for them): ${states(ACTIVE_STATES)}.`,
-    `- **Operator actions**: ${operator.join('; ')}. Any other state is refused with \`InvalidStateError\`.`,
+    `- **A batch is finished** once none of its members is active (${states(ACTIVE_STATES)}).`,
+    `- **Operator actions**: ${operator.join('; ')}. From any other state they are refused with \`InvalidStateError\`, changing nothing.`,
   ].join('\n');
 }
 

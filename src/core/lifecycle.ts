@@ -69,12 +69,12 @@ export interface AuditedAs {
   readonly reason: string | Given;
 }
 
-export interface Transition {
+export interface Transition<S extends string = CommandState> {
   /** Unique; how docs and tests refer to the move. */
   readonly name: string;
   /** null: the command is created by this transition. */
-  readonly from: CommandState | null;
-  readonly to: CommandState;
+  readonly from: S | null;
+  readonly to: S;
   readonly by: readonly Mover[];
   readonly attempts: AttemptEffect;
   readonly audit: AuditedAs;
@@ -216,8 +216,97 @@ export const TRANSITIONS: readonly Transition[] = [
 
 // ---- derived rules -------------------------------------------------------------------
 
+/** What an operator action does: the states it may start from, and where it moves them. */
+export interface OperatorRule<S extends string = CommandState> {
+  readonly from: readonly S[];
+  readonly to: S;
+  readonly attempts: AttemptEffect;
+}
+
+/** The rules that follow from a table of states and transitions (see deriveRules). */
+export interface LifecycleRules<S extends string = CommandState> {
+  /** States a command is created in. */
+  readonly initial: readonly S[];
+  /** States nothing moves out of: the store never moves them again; retention prunes them. */
+  readonly terminal: readonly S[];
+  /**
+   * States a worker or the store moves out of on its own: a command in one is not
+   * finished, for its batch nor for a drain. The rest wait for an operator or are terminal.
+   */
+  readonly active: readonly S[];
+  /** The rest: a batch member in one of them is finished. */
+  readonly finished: readonly S[];
+  readonly operator: Readonly<Record<OperatorAction, OperatorRule<S>>>;
+  /** States some operator action applies to. */
+  readonly operatorStates: readonly S[];
+}
+
+/**
+ * Derives the rules from a table: here from the one above, and in the unit tests from
+ * one with a state added, to show the rules follow it. Throws on a table whose operator
+ * action moves to two states or creates commands.
+ */
+export function deriveRules<S extends string>(
+  states: readonly S[],
+  transitions: readonly Transition<S>[],
+): LifecycleRules<S> {
+  const out = (s: S) => transitions.filter((t) => t.from === s);
+  const active = states.filter((s) =>
+    out(s).some((t) => t.by.includes('worker') || t.by.includes('system')),
+  );
+  const operatorRule = (action: OperatorAction): OperatorRule<S> => {
+    const moves = transitions.filter((t) => t.action === action);
+    const first = moves[0];
+    if (
+      !first ||
+      moves.some((t) => t.to !== first.to || t.attempts !== first.attempts || t.from === null)
+    )
+      throw new Error(
+        `lifecycle table: ${action} must move existing commands to one state, with one effect on attempts`,
+      );
+    return { from: moves.map((t) => t.from!), to: first.to, attempts: first.attempts };
+  };
+  const operator = {
+    retry: operatorRule('retry'),
+    cancel: operatorRule('cancel'),
+    complete: operatorRule('complete'),
+  };
+  return {
+    initial: states.filter((s) => transitions.some((t) => t.from === null && t.to === s)),
+    terminal: states.filter((s) => out(s).length === 0),
+    active,
+    finished: states.filter((s) => !active.includes(s)),
+    operator,
+    operatorStates: states.filter((s) =>
+      OPERATOR_ACTIONS.some((a) => operator[a].from.includes(s)),
+    ),
+  };
+}
+
+const RULES = deriveRules(COMMAND_STATES, TRANSITIONS);
+
+export const INITIAL_STATES = RULES.initial;
+export const TERMINAL_STATES = RULES.terminal;
+/** Not finished for a batch: see LifecycleRules.active. */
+export const ACTIVE_STATES = RULES.active;
+/** Finished for a batch: every state but the active ones. */
+export const FINISHED_STATES = RULES.finished;
+/** The operator rules, shared by every store: each action's source states and target. */
+export const OPERATOR_RULES = RULES.operator;
+export const OPERATOR_STATES = RULES.operatorStates;
+
 export function isCommandState(value: string): value is CommandState {
   return (COMMAND_STATES as readonly string[]).includes(value);
+}
+
+/** Whether a command in `state` is finished for its batch (no worker or store will move it). */
+export function isFinishedForBatch(state: CommandState): boolean {
+  return !ACTIVE_STATES.includes(state);
+}
+
+/** Which states an operator action may start from. */
+export function allowedStates(action: OperatorAction): readonly CommandState[] {
+  return OPERATOR_RULES[action].from;
 }
 
 /** The transitions out of `state` (null: the ways a command is created). */
@@ -229,72 +318,6 @@ export function transitionsFrom(state: CommandState | null): readonly Transition
 export function canMove(from: CommandState | null, to: CommandState): boolean {
   return TRANSITIONS.some((t) => t.from === from && t.to === to);
 }
-
-/** States a command is created in. */
-export const INITIAL_STATES: readonly CommandState[] = COMMAND_STATES.filter((s) =>
-  canMove(null, s),
-);
-
-/** States nothing moves out of: the store never moves them again, and retention prunes them. */
-export const TERMINAL_STATES: readonly CommandState[] = COMMAND_STATES.filter(
-  (s) => transitionsFrom(s).length === 0,
-);
-
-/**
- * States a worker or the store moves out of on its own: a command in one is not finished,
- * for its batch nor for a drain. Every other state waits for an operator or is terminal.
- */
-export const ACTIVE_STATES: readonly CommandState[] = COMMAND_STATES.filter((s) =>
-  transitionsFrom(s).some((t) => t.by.includes('worker') || t.by.includes('system')),
-);
-
-/** States in which a batch member counts as finished: not active (see ACTIVE_STATES). */
-export const FINISHED_STATES: readonly CommandState[] = COMMAND_STATES.filter(
-  (s) => !ACTIVE_STATES.includes(s),
-);
-
-/** Whether a command in `state` is finished for its batch (no worker or store will move it). */
-export function isFinishedForBatch(state: CommandState): boolean {
-  return !ACTIVE_STATES.includes(state);
-}
-
-/** What an operator action does: the states it may start from, and where it moves them. */
-export interface OperatorRule {
-  readonly from: readonly CommandState[];
-  readonly to: CommandState;
-  readonly attempts: AttemptEffect;
-}
-
-function operatorRule(action: OperatorAction): OperatorRule {
-  const moves = TRANSITIONS.filter((t) => t.action === action);
-  const first = moves[0];
-  // A programming error in the table above, caught by the first import (and the unit test).
-  if (
-    !first ||
-    moves.some((t) => t.to !== first.to || t.attempts !== first.attempts || t.from === null)
-  )
-    throw new Error(
-      `lifecycle table: ${action} must move existing commands to one state, with one effect on attempts`,
-    );
-  return { from: moves.map((t) => t.from!), to: first.to, attempts: first.attempts };
-}
-
-/** The operator rules, shared by every store: each action's source states and target. */
-export const OPERATOR_RULES: Readonly<Record<OperatorAction, OperatorRule>> = {
-  retry: operatorRule('retry'),
-  cancel: operatorRule('cancel'),
-  complete: operatorRule('complete'),
-};
-
-/** Which states an operator action may start from. */
-export function allowedStates(action: OperatorAction): readonly CommandState[] {
-  return OPERATOR_RULES[action].from;
-}
-
-/** States some operator action applies to. */
-export const OPERATOR_STATES: readonly CommandState[] = COMMAND_STATES.filter((s) =>
-  OPERATOR_ACTIONS.some((a) => OPERATOR_RULES[a].from.includes(s)),
-);
 
 // ---- counts by state -----------------------------------------------------------------
 
