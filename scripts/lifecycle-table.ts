@@ -15,7 +15,7 @@ import {
   TERMINAL_STATES,
   TRANSITIONS,
   type CommandState,
-  type Given,
+  type GivenText,
   type Transition,
 } from '../src/core/lifecycle.js';
 
@@ -26,7 +26,7 @@ export const DOC_PATH = fileURLToPath(new URL('../docs/lifecycle.md', import.met
 const code = (text: string) => `\`${text}\``;
 const states = (list: readonly string[]) => list.map(code).join(', ');
 
-function given(text: string | Given): string {
+function given(text: string | GivenText): string {
   if (typeof text === 'string') return code(text);
   return text.default === undefined ? text.given : `${text.given}, else ${code(text.default)}`;
 }

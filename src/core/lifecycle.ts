@@ -53,7 +53,7 @@ export const OPERATOR_ACTIONS = ['retry', 'cancel', 'complete'] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 /** Audit text the caller supplies; `default` is written when it supplies none. */
-export interface Given {
+export interface GivenText {
   /** Whose text it is, for the docs: "the operator's reason". */
   readonly given: string;
   readonly default?: string | undefined;
@@ -65,8 +65,8 @@ export interface Given {
  * worker that moved the command instead.
  */
 export interface AuditedAs {
-  readonly actor: string | Given | null;
-  readonly reason: string | Given;
+  readonly actor: string | GivenText | null;
+  readonly reason: string | GivenText;
 }
 
 export interface Transition<S extends string = CommandState> {

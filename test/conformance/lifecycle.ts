@@ -6,14 +6,14 @@ import {
   TRANSITIONS,
   type AttemptEffect,
   type CommandState,
-  type Given,
+  type GivenText,
   type OperatorAction,
   type Transition,
 } from '../../src/core/lifecycle.js';
 import { eventually, type SuiteContext } from './context.js';
 
 /** What an audit record holds for a field of the table: its fixed text, or what was given. */
-export function written(text: string | Given | null, given: string | undefined): string | null {
+export function written(text: string | GivenText | null, given: string | undefined): string | null {
   return text === null || typeof text === 'string' ? text : (given ?? text.default ?? null);
 }
 
