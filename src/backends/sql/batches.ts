@@ -161,7 +161,12 @@ WHERE b.finished_at < now() - $1 * interval '1 millisecond'
     };
   }
 
-  /** Open batches among `ids` (or all) with no pending or in-progress command left. */
+  /**
+   * Open batches among `ids` (or all) with no pending or in-progress command left: none in
+   * an active state (core/lifecycle.ts), which the probes name one by one, each by its own
+   * index. A new active state needs a probe here (test/unit/lifecycle.test.ts trips on it);
+   * finish() then checks the counts with allFinished, from the table.
+   */
   async ready(driver: SqlDriver, ids: string[] | undefined): Promise<string[]> {
     return driver.transaction(async (tx) => {
       await tx.query(BatchStore.PROBE_SETTINGS);
