@@ -328,9 +328,7 @@ export class SqlBackend implements Backend {
       id: string;
       state: CommandState;
       batch_id: string | null;
-    }>(this.q.recover,
-      [params.limit],
-    );
+    }>(this.q.recover, [params.limit]);
     const batchIds = [
       ...new Set(
         result.rows
