@@ -13,11 +13,14 @@
  *    open (ACTIVE_STATES); a state nothing moves out of is terminal; a transition with an
  *    `action` is an operator action, offered by the bus, the CLI and both stores.
  * 3. Run `npm run docs:lifecycle`, and draw the state in the diagram of docs/lifecycle.md.
- * 4. Teach the stores to make the new moves: SQL (a migration widens the state CHECK of
- *    migration 1 and any partial index that lists states), the Redis Lua scripts, and
- *    BatchCounts, which the compiler then asks for (it must hold StateCounts).
- * Nothing else lists states: the CLI's validation, the batch finish, the operator rules
- * and their tests follow from here.
+ * 4. Teach the stores to make the new moves: SQL (a new migration widens the state CHECK
+ *    of migration 1; queries.ts and, for an active state, the probes of sql/batches.ts),
+ *    the Redis Lua scripts, and BatchCounts (backends/backend.ts), which the compiler
+ *    asks for (it must hold StateCounts). test/unit/lifecycle.test.ts trips when the
+ *    active states change; test/conformance/lifecycle.ts asks for a way to make each new
+ *    transition, then checks every store makes it as the table says.
+ * The rest follows from here unchanged: the CLI's state validation and help, the batch
+ * finish and status, retention, the operator rules of both stores and their tests.
  */
 
 export const COMMAND_STATES = [
@@ -302,16 +305,6 @@ export function isCommandState(value: string): value is CommandState {
 /** Whether a command in `state` is finished for its batch (no worker or store will move it). */
 export function isFinishedForBatch(state: CommandState): boolean {
   return !ACTIVE_STATES.includes(state);
-}
-
-/** Which states an operator action may start from. */
-export function allowedStates(action: OperatorAction): readonly CommandState[] {
-  return OPERATOR_RULES[action].from;
-}
-
-/** The transitions out of `state` (null: the ways a command is created). */
-export function transitionsFrom(state: CommandState | null): readonly Transition[] {
-  return TRANSITIONS.filter((t) => t.from === state);
 }
 
 /** True when some transition moves a command from `from` to `to`. */
