@@ -26,6 +26,19 @@ export type { RetryPolicy, Backoff } from './core/retry.js';
 export { decideFailure, backoffDelay } from './core/retry.js';
 export type { Duration } from './core/duration.js';
 export { COMMAND_STATES, type CommandState } from './core/states.js';
+export {
+  ACTIVE_STATES,
+  OPERATOR_RULES,
+  TERMINAL_STATES,
+  TRANSITIONS,
+  type AttemptEffect,
+  type AuditedAs,
+  type GivenText,
+  type Mover,
+  type OperatorAction,
+  type OperatorRule,
+  type Transition,
+} from './core/lifecycle.js';
 export { uuidv7 } from './core/ids.js';
 export * from './core/errors.js';
 export type * from './backends/backend.js';

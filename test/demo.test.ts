@@ -94,7 +94,7 @@ describe('npm start (the demo)', () => {
     );
     const lines = second.split('\n').filter((l) => l.startsWith('['));
     expect(lines.at(-1)).toMatch(
-      /this run: sent 30\/30, completed 30, retried 0, troubleshooting 0 \| store totals \(all runs\): pending 0 {2}in_progress 0 {2}completed 60 {2}troubleshooting 0 {2}cancelled 0/,
+      /this run: sent 30\/30, completed 30, retried 0, troubleshooting 0 \| store totals \(all runs\): pending 0 {2}in_progress 0 {2}completed 60 {2}cancelled 0 {2}troubleshooting 0/,
     );
     expect(second.match(/the load has drained/g)).toHaveLength(1);
   });

@@ -1,4 +1,8 @@
+import { allFinished, countIn, COMMAND_STATES, INITIAL_STATES } from '../core/lifecycle.js';
 import type { BatchCounts, BatchStatus } from './backend.js';
+
+/** States a command reaches once it has started: every state but those it is sent into. */
+const STARTED_STATES = COMMAND_STATES.filter((s) => !INITIAL_STATES.includes(s));
 
 /**
  * A batch's status, derived from its live counts, the same way on every store, so the
@@ -12,12 +16,9 @@ import type { BatchCounts, BatchStatus } from './backend.js';
  * status and counts of that moment.
  */
 export function batchStatus(counts: BatchCounts, finished: boolean): BatchStatus {
-  const waiting = counts.pending + counts.inProgress > 0;
-  if (finished && !waiting)
+  if (finished && allFinished(counts))
     return counts.completed === counts.total ? 'completed' : 'completed_with_failures';
   // A pending member that failed an attempt (`failed`) has started too.
-  const started =
-    counts.inProgress + counts.completed + counts.cancelled + counts.troubleshooting > 0 ||
-    counts.failed > 0;
+  const started = countIn(counts, STARTED_STATES) > 0 || counts.failed > 0;
   return finished || started ? 'in_progress' : 'pending';
 }

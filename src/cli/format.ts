@@ -1,5 +1,6 @@
 import type { BatchInfo } from '../backends/backend.js';
 import type { AuditRecord, Command } from '../core/command.js';
+import { COMMAND_STATES, countKeyOf } from '../core/lifecycle.js';
 
 /** Readable text for operators. `--json` prints the records themselves instead. */
 
@@ -61,17 +62,15 @@ export function formatBatch(b: BatchInfo): string {
     ['name', b.name ?? '-'],
     ['status', b.status],
     ['total', String(c.total)],
-    ['pending', String(c.pending)],
-    ['in progress', String(c.inProgress)],
-    ['completed', String(c.completed)],
-    ['cancelled', String(c.cancelled)],
-    ['troubleshoot', String(c.troubleshooting)],
+    // one row per state, named as the state is (`in progress`)
+    ...COMMAND_STATES.map((s): [string, string] => [s.replace('_', ' '), String(c[countKeyOf(s)])]),
     ['failed', String(c.failed)],
     ['created', time(b.createdAt)],
     ['finished', time(b.finishedAt)],
     ['on complete', b.completionCommandId ?? '-'],
   ];
-  return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)} ${v}`).join('\n');
 }
 
 function truncate(s: string, n: number): string {

@@ -7,9 +7,17 @@ import {
   ValidationError,
 } from '../../src/core/errors.js';
 import type { OperatorOptions } from '../../src/bus/bus.js';
+import {
+  COMMAND_STATES,
+  OPERATOR_ACTIONS,
+  OPERATOR_RULES,
+  TRANSITIONS,
+} from '../../src/core/lifecycle.js';
 import { eventually, expectState, type SuiteContext } from './context.js';
+import { act, stateMaker, written } from './lifecycle.js';
 
 export function operatorTests(ctx: SuiteContext): void {
+  const { inState } = stateMaker(ctx);
   describe('troubleshooting and operator actions', () => {
     const failing = async () => {
       const bus = ctx.bus();
@@ -83,6 +91,45 @@ export function operatorTests(ctx: SuiteContext): void {
       expect(completedTrail.at(-1)).toMatchObject({ toState: 'completed', actor: 'carol' });
       // the operator's completion is the only one: none is derived for it besides
       expect(completedTrail.filter((r) => r.toState === 'completed')).toHaveLength(1);
+    });
+
+    it('allows each operator action from the states the lifecycle table names, and refuses it from every other', async () => {
+      const bus = ctx.bus();
+      let n = 0;
+      for (const state of COMMAND_STATES) {
+        for (const action of OPERATOR_ACTIONS) {
+          // Every other case names its operator; the rest get the table's defaults.
+          const operator = n++ % 2 ? { actor: `op-${n}`, reason: `why ${n}` } : {};
+          const id = await inState(bus, state);
+          const before = await bus.get(id);
+          const trail = await bus.audit(id);
+          const rule = OPERATOR_RULES[action];
+          const case_ = `${action} from ${state}`;
+          if (!rule.from.includes(state)) {
+            const error = await act(bus, action, id, operator).then(
+              () => null,
+              (e: unknown) => e,
+            );
+            expect(error, case_).toBeInstanceOf(InvalidStateError);
+            expect((error as InvalidStateError).state, case_).toBe(state);
+            expect(await bus.get(id), case_).toEqual(before);
+            expect(await bus.audit(id), case_).toEqual(trail);
+            continue;
+          }
+          const moved = await act(bus, action, id, operator);
+          const transition = TRANSITIONS.find((t) => t.action === action && t.from === state)!;
+          expect(moved.state, case_).toBe(rule.to);
+          expect(moved.attempts, case_).toBe(
+            transition.attempts === 'reset to 0' ? 0 : before.attempts,
+          );
+          expect((await bus.audit(id)).at(-1), case_).toMatchObject({
+            fromState: state,
+            toState: rule.to,
+            actor: written(transition.audit.actor, operator.actor),
+            reason: written(transition.audit.reason, operator.reason),
+          });
+        }
+      }
     });
 
     it('refuses an action on the wrong state or an unknown id, changing nothing', async () => {

@@ -3,6 +3,7 @@ import { batchFinishTests } from './batch-finish.js';
 import { batchTests } from './batches.js';
 import { SuiteContext, type ConformanceOptions, type StoreOutage } from './context.js';
 import { leaseTests } from './leases.js';
+import { lifecycleTests } from './lifecycle.js';
 import { operatorTests } from './operator.js';
 import { outageTests } from './outage.js';
 import { sendTests } from './send.js';
@@ -30,6 +31,7 @@ export function conformanceSuite(options: ConformanceOptions): void {
     workerTests(ctx);
     leaseTests(ctx);
     operatorTests(ctx);
+    lifecycleTests(ctx);
     batchTests(ctx);
     batchFinishTests(ctx);
     outageTests(ctx);

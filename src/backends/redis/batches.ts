@@ -1,4 +1,11 @@
 import { batchCompletionCommand } from '../../core/records.js';
+import {
+  allFinished,
+  COMMAND_STATES,
+  countIn,
+  countKeyOf,
+  TERMINAL_STATES,
+} from '../../core/lifecycle.js';
 import { batchStatus } from '../batch-status.js';
 import type { Redis } from 'ioredis';
 import type { NewCommand } from '../../core/command.js';
@@ -30,6 +37,13 @@ export interface BatchHost {
 /** A batch left staging this long was abandoned by a crashed process and is rolled back. */
 const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 const ACTIVATE_PER_CALL = 5000;
+/** States a batch's retention waits out: a member in one may still move. */
+const UNSETTLED_STATES = COMMAND_STATES.filter((s) => !TERMINAL_STATES.includes(s));
+/** A batch's counter fields (each state's name, and `failed`) and the counts they add to. */
+const COUNT_FIELDS: ReadonlyMap<string, keyof BatchCounts> = new Map<string, keyof BatchCounts>([
+  ...COMMAND_STATES.map((s) => [s, countKeyOf(s)] as const),
+  ['failed', 'failed'],
+]);
 /** Open batches one sweep looks at: the next ones in creation order, round the set. */
 const SWEEP_SIZE = 100;
 
@@ -185,18 +199,10 @@ export class RedisBatches {
     if (domains.length === 0) return counts;
     const pipeline = this.client.pipeline();
     for (const domain of domains) pipeline.hgetall(this.host.keysOf(domain).batchCounts(id));
-    const names: Record<string, keyof BatchCounts> = {
-      pending: 'pending',
-      in_progress: 'inProgress',
-      completed: 'completed',
-      cancelled: 'cancelled',
-      troubleshooting: 'troubleshooting',
-      failed: 'failed',
-    };
     for (const [error, reply] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
       for (const [field, n] of Object.entries(reply as Record<string, string>)) {
-        const name = names[field];
+        const name = COUNT_FIELDS.get(field);
         if (name) counts[name] += Number(n);
       }
     }
@@ -256,7 +262,7 @@ export class RedisBatches {
     if (record.st !== 'open') return null;
     if (record.act !== '1') await this.activate(id, JSON.parse(record.doms ?? '[]') as string[]);
     const counts = await this.counts(id, record);
-    if (counts.pending + counts.inProgress > 0) return null;
+    if (!allFinished(counts)) return null;
     const status = batchStatus(counts, true);
     let completionId = '';
     if (record.oc) {
@@ -335,7 +341,7 @@ export class RedisBatches {
       const key = this.host.keys.batch(id);
       const record = (await this.client.hgetall(key)) as BatchRecord;
       const counts = await this.counts(id, record);
-      if (counts.pending + counts.inProgress + counts.troubleshooting > 0) {
+      if (countIn(counts, UNSETTLED_STATES) > 0) {
         await this.client.zadd(this.host.keys.finishedBatches, now, id);
         continue;
       }

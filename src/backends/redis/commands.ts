@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AuditRecord, Command } from '../../core/command.js';
 import { CommandNotFoundError } from '../../core/errors.js';
-import { allowedStates } from '../sql/operator.js';
+import { isFinishedForBatch, OPERATOR_RULES } from '../../core/lifecycle.js';
 import type { OperateParams } from '../backend.js';
 import { isScriptError, scriptError, toStoreError } from './errors.js';
 import { COMMAND_FIELDS, type DomainKeys } from './keys.js';
@@ -68,8 +68,7 @@ export class RedisCommands {
   }
 
   async operate(params: OperateParams): Promise<Command> {
-    const rule = { retry: 'pending', cancel: 'cancelled', complete: 'completed' } as const;
-    const allowed = allowedStates(params.action);
+    const { from: allowed, to } = OPERATOR_RULES[params.action];
     let command: Command;
     try {
       const domain = await this.host.locator.find(params.id);
@@ -82,7 +81,7 @@ export class RedisCommands {
         [
           k.base,
           params.id,
-          rule[params.action],
+          to,
           allowed.join(','),
           params.actor,
           params.reason ?? params.action,
@@ -96,7 +95,7 @@ export class RedisCommands {
     } catch (error) {
       throw toStoreError(error, `running ${params.action} on ${params.id}`);
     }
-    if (command.batchId && command.state !== 'pending')
+    if (command.batchId && isFinishedForBatch(command.state))
       await this.host.finishBatches({ batchIds: [command.batchId] });
     return command;
   }

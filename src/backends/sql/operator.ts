@@ -1,19 +1,8 @@
 import type { Command } from '../../core/command.js';
 import { CommandNotFoundError, InvalidStateError } from '../../core/errors.js';
-import type { CommandState } from '../../core/states.js';
+import { OPERATOR_RULES } from '../../core/lifecycle.js';
 import type { OperateParams, Queryable } from '../backend.js';
 import { toCommand, type CommandRow } from './rows.js';
-
-const RULES: Record<OperateParams['action'], { from: CommandState[]; to: CommandState }> = {
-  retry: { from: ['troubleshooting'], to: 'pending' },
-  cancel: { from: ['pending', 'troubleshooting'], to: 'cancelled' },
-  complete: { from: ['troubleshooting'], to: 'completed' },
-};
-
-/** Which states each operator action may start from (shared with the Redis backend). */
-export function allowedStates(action: OperateParams['action']): readonly CommandState[] {
-  return RULES[action].from;
-}
 
 /**
  * An operator action, in the caller's transaction: lock the row, check its state, move
@@ -26,7 +15,7 @@ export async function operate(
   params: OperateParams,
 ): Promise<Command> {
   const t = `"${schema}"`;
-  const rule = RULES[params.action];
+  const rule = OPERATOR_RULES[params.action];
   const found = await tx.query<CommandRow>(`SELECT * FROM ${t}.commands WHERE id = $1 FOR UPDATE`, [
     params.id,
   ]);
@@ -45,12 +34,17 @@ export async function operate(
   const moved = await tx.query<CommandRow>(
     `UPDATE ${t}.commands SET
        state = $2,
-       attempts = CASE WHEN $2 = 'pending' THEN 0 ELSE attempts END,
+       attempts = CASE WHEN $4 THEN 0 ELSE attempts END,
        run_at = CASE WHEN $2 = 'pending' THEN now() ELSE run_at END,
        result = CASE WHEN $2 = 'completed' THEN $3::jsonb ELSE result END,
        lease_token = NULL, lease_expires_at = NULL, updated_at = now()
      WHERE id = $1 RETURNING *`,
-    [params.id, rule.to, params.action === 'complete' ? params.resultJson : null],
+    [
+      params.id,
+      rule.to,
+      params.action === 'complete' ? params.resultJson : null,
+      rule.attempts === 'reset to 0',
+    ],
   );
   await tx.query(
     `INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, actor, reason)

@@ -1,6 +1,7 @@
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import { pendingCommand } from '../../core/records.js';
 import { StoreError } from '../../core/errors.js';
+import { isFinishedForBatch, TERMINAL_STATES, type CommandState } from '../../core/lifecycle.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
 import type {
   AcquireSlotParams,
@@ -44,6 +45,9 @@ import {
 /** A claim's handler policy when no type differs from the fallback (see ClaimParams). */
 const NO_TYPES: string[] = [];
 const NO_LIMITS: number[] = [];
+
+/** Retention deletes commands in a terminal state: nothing moves them again. */
+const PRUNABLE = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
@@ -258,7 +262,7 @@ export class SqlBackend implements Backend {
       delay_ms: s.kind === 'retry' || s.kind === 'release' ? s.delayMs : 0,
       reason: s.kind === 'release' ? s.reason : null,
     }));
-    const result = await db.query<{ id: string; state: string; batch_id: string | null }>(
+    const result = await db.query<{ id: string; state: CommandState; batch_id: string | null }>(
       this.q.settle,
       [JSON.stringify(rows), params.workerId],
     );
@@ -267,12 +271,15 @@ export class SqlBackend implements Backend {
 
   private settled(
     params: SettleParams,
-    rows: { id: string; state?: string; batch_id: string | null }[],
+    /** Without a state: settleCompleted's rows, all completed. */
+    rows: { id: string; state?: CommandState; batch_id: string | null }[],
   ): SettleResult {
     const applied = new Set(rows.map((r) => r.id));
     this.churn += applied.size;
     const touched = new Set<string>();
-    for (const r of rows) if (r.batch_id && r.state !== 'pending') touched.add(r.batch_id);
+    for (const r of rows)
+      if (r.batch_id && (r.state === undefined || isFinishedForBatch(r.state)))
+        touched.add(r.batch_id);
     return {
       applied: [...applied],
       stale: params.settlements.filter((s) => !applied.has(s.id)).map((s) => s.id),
@@ -317,13 +324,16 @@ export class SqlBackend implements Backend {
   }
 
   async recoverExpiredLeases(params: { limit: number }): Promise<number> {
-    const result = await this.driver.query<{ id: string; state: string; batch_id: string | null }>(
-      this.q.recover,
-      [params.limit],
-    );
+    const result = await this.driver.query<{
+      id: string;
+      state: CommandState;
+      batch_id: string | null;
+    }>(this.q.recover, [params.limit]);
     const batchIds = [
       ...new Set(
-        result.rows.filter((r) => r.batch_id && r.state !== 'pending').map((r) => r.batch_id!),
+        result.rows
+          .filter((r) => r.batch_id && isFinishedForBatch(r.state))
+          .map((r) => r.batch_id!),
       ),
     ];
     if (batchIds.length > 0) await this.finishBatches({ batchIds });
@@ -374,7 +384,7 @@ export class SqlBackend implements Backend {
     const command = await this.driver.transaction((tx) =>
       operate(tx, this.schema, this.channel, params),
     );
-    if (command.batchId && command.state !== 'pending')
+    if (command.batchId && isFinishedForBatch(command.state))
       await this.finishBatches({ batchIds: [command.batchId] });
     return command;
   }
@@ -429,7 +439,7 @@ export class SqlBackend implements Backend {
       `WITH gone AS (
          DELETE FROM ${t}.commands WHERE id IN (
            SELECT id FROM ${t}.commands
-           WHERE state IN ('completed', 'cancelled') AND updated_at < now() - $1 * interval '1 millisecond'
+           WHERE state IN (${PRUNABLE}) AND updated_at < now() - $1 * interval '1 millisecond'
            LIMIT $2)
          RETURNING id
        ), audit AS (

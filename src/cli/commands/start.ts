@@ -1,14 +1,13 @@
 import { Command } from 'commander';
 import { loadDemoConfig, redact, toWorkerOptions, type DemoConfig } from '../../config/index.js';
 import type { CommandBus } from '../../bus/bus.js';
+import { FINISHED_STATES } from '../../core/lifecycle.js';
 import { configOf, withBus, type CliIo } from '../context.js';
 import { DEMO_DOMAIN, registerDemoHandlers } from '../demo/handlers.js';
 import { sendDemoLoad } from '../demo/load.js';
 import { drained, ProgressView, type ProgressSnapshot } from '../demo/progress.js';
 import { waitForStopSignal } from '../signals.js';
 import { addWorkerOptions } from './worker.js';
-
-const FINISHED = ['completed', 'troubleshooting', 'cancelled'] as const;
 
 /** `npm start`: the demo. Demo handlers, a demo load, live progress, graceful Ctrl-C. */
 export function startCommand(io: CliIo): Command {
@@ -87,7 +86,7 @@ async function runDemo(
   const snapshot = async (): Promise<ProgressSnapshot> => {
     const store = await bus.countByState(DEMO_DOMAIN);
     const now = Date.now();
-    const finished = FINISHED.reduce((sum, state) => sum + store[state], 0);
+    const finished = FINISHED_STATES.reduce((sum, state) => sum + store[state], 0);
     history.push({ at: now, finished });
     while (history.length > 5) history.shift();
     const first = history[0]!;

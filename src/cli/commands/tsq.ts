@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { Command as DispatchboxCommand } from '../../core/command.js';
 import type { CommandBus, OperatorOptions } from '../../bus/bus.js';
 import { ValidationError } from '../../core/errors.js';
+import { OPERATOR_RULES, type OperatorAction } from '../../core/lifecycle.js';
 import { bulkAct, describeFilter, type BulkAction } from '../bulk.js';
 import { configOf, parseJsonArgument, printJson, withBus, type CliIo } from '../context.js';
 import {
@@ -32,12 +33,12 @@ export function tsqCommand(io: CliIo): Command {
       else io.out(formatListing(commands, total));
     });
 
-  bulkCapable(io, tsq, 'retry', 'move troubleshooting commands back to pending (attempts reset)');
-  bulkCapable(io, tsq, 'cancel', 'cancel a pending command, or troubleshooting commands');
+  bulkCapable(io, tsq, 'retry', `${ruleText('retry')} (attempts reset)`);
+  bulkCapable(io, tsq, 'cancel', ruleText('cancel'));
 
   const complete = tsq
     .command('complete')
-    .description('mark a troubleshooting command completed, with an optional JSON result')
+    .description(`${ruleText('complete')}, with an optional JSON result`)
     .argument('<id>', 'the command id')
     .argument('[json-result]', 'the result to record, as JSON (default null)');
   addOperatorOptions(complete, io).action(
@@ -130,6 +131,12 @@ function bulkCapable(io: CliIo, parent: Command, name: BulkAction, description: 
       );
     },
   );
+}
+
+/** "move pending or troubleshooting commands to cancelled", from the lifecycle table. */
+function ruleText(action: OperatorAction): string {
+  const rule = OPERATOR_RULES[action];
+  return `move ${rule.from.join(' or ')} commands to ${rule.to}`;
 }
 
 function addOperatorOptions(sub: Command, io: CliIo): Command {

@@ -1,4 +1,4 @@
-import type { CommandState } from '../../core/states.js';
+import { ACTIVE_STATES, COMMAND_STATES, type CommandState } from '../../core/lifecycle.js';
 
 /** What this run did: the commands it sent and the outcomes of its worker's attempts. */
 export interface RunCounts {
@@ -19,20 +19,12 @@ export interface ProgressSnapshot {
   ratePerS: number;
 }
 
-const STATES: CommandState[] = [
-  'pending',
-  'in_progress',
-  'completed',
-  'troubleshooting',
-  'cancelled',
-];
-
 /**
  * True once everything this run sent has been sent and the store holds no demo command
  * that is waiting or running (retries scheduled for later count as waiting).
  */
 export function drained(s: ProgressSnapshot): boolean {
-  return s.run.sent >= s.run.target && s.store.pending === 0 && s.store.in_progress === 0;
+  return s.run.sent >= s.run.target && ACTIVE_STATES.every((state) => s.store[state] === 0);
 }
 
 function runText(r: RunCounts): string {
@@ -41,19 +33,19 @@ function runText(r: RunCounts): string {
 
 /** One line, for logs and pipes: printed once a second when stdout is not a terminal. */
 export function progressLine(s: ProgressSnapshot): string {
-  const store = STATES.map((state) => `${state} ${s.store[state]}`).join('  ');
+  const store = COMMAND_STATES.map((state) => `${state} ${s.store[state]}`).join('  ');
   return `[${s.elapsedS}s] this run: ${runText(s.run)} | store totals (all runs): ${store} | ${Math.round(s.ratePerS)} commands/s`;
 }
 
 /** A small block redrawn in place on a terminal. */
 export function progressBlock(s: ProgressSnapshot): string[] {
-  const total = STATES.reduce((sum, state) => sum + s.store[state], 0) || 1;
+  const total = COMMAND_STATES.reduce((sum, state) => sum + s.store[state], 0) || 1;
   const lines = [
     `elapsed ${s.elapsedS}s   ${Math.round(s.ratePerS)} commands/s finished`,
     `this run: ${runText(s.run)}`,
     'store totals (all runs):',
   ];
-  for (const state of STATES) {
+  for (const state of COMMAND_STATES) {
     const n = s.store[state];
     const bar = '█'.repeat(Math.round((n / total) * 40));
     lines.push(`  ${state.padEnd(16)} ${String(n).padStart(8)}  ${bar}`);
