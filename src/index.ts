@@ -29,4 +29,6 @@ export { COMMAND_STATES, type CommandState } from './core/states.js';
 export { uuidv7 } from './core/ids.js';
 export * from './core/errors.js';
 export type * from './backends/backend.js';
+export type * from './backends/worker-registry.js';
+export type { WorkerRegistryOptions } from './worker/registry-refresh.js';
 export { schemaSql } from './backends/sql/migrator.js';
