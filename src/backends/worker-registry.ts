@@ -104,7 +104,11 @@ function whole(value: unknown, path: string, min: number, max: number): number {
 
 function names(value: unknown, path: string): string[] {
   if (!Array.isArray(value) || value.length > MAX_NAMES)
-    refuse(path, `a list of at most ${MAX_NAMES} names`, Array.isArray(value) ? value.length : value);
+    refuse(
+      path,
+      `a list of at most ${MAX_NAMES} names`,
+      Array.isArray(value) ? value.length : value,
+    );
   return value.map((v, i) => text(v, `${path}[${i}]`, MAX_NAME));
 }
 
@@ -117,7 +121,12 @@ export function checkCounters(value: unknown, path = 'counters'): Record<string,
     refuse(path, `at most ${MAX_COUNTERS} counters`, entries.length);
   const counters: Record<string, number> = {};
   for (const [name, n] of entries) {
-    counters[text(name, `${path} name`, 64)] = whole(n, `${path}.${name}`, 0, Number.MAX_SAFE_INTEGER);
+    counters[text(name, `${path} name`, 64)] = whole(
+      n,
+      `${path}.${name}`,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
   }
   return counters;
 }

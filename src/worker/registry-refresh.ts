@@ -142,7 +142,13 @@ export class WorkerRegistration {
     const run = Promise.resolve()
       .then(() => service.run(this.abort.signal))
       .catch((error: unknown) =>
-        logFailure(this.logger, 'warn', {}, error, 'worker registry: refresh failed; will try again'),
+        logFailure(
+          this.logger,
+          'warn',
+          {},
+          error,
+          'worker registry: refresh failed; will try again',
+        ),
       );
     this.running = run;
     return run;
