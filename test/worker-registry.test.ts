@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import { createPGliteBackend } from '../src/backends/pglite/index.js';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
-import { createRedisBackend } from '../src/backends/redis/index.js';
+import { createRedisBackend, type RedisBackend } from '../src/backends/redis/index.js';
+import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { UpsertWorkerParams, WorkerEntry } from '../src/backends/worker-registry.js';
 import { CommandBus } from '../src/bus/bus.js';
 import { ConfigurationError, ValidationError } from '../src/core/errors.js';
@@ -28,7 +29,13 @@ interface StoreUnderTest {
   available: boolean;
   open(): Promise<{ backend: Backend; url: string | null; schema: string }>;
   cleanup(schema: string): Promise<void>;
+  /** Makes every write of the registry fail in the store itself (the last test's). */
+  breakRegistry(backend: Backend, schema: string): Promise<void>;
 }
+
+const dropTable = async (backend: Backend, schema: string) => {
+  await (backend as SqlBackend).driver.query(`DROP TABLE "${schema}".workers`);
+};
 
 const stores: StoreUnderTest[] = [
   {
@@ -40,6 +47,7 @@ const stores: StoreUnderTest[] = [
       return { backend, url: null, schema: 'dispatchbox' };
     },
     cleanup: () => Promise.resolve(),
+    breakRegistry: dropTable,
   },
   {
     name: 'PostgreSQL',
@@ -51,6 +59,7 @@ const stores: StoreUnderTest[] = [
       return { backend, url: POSTGRES_URL, schema };
     },
     cleanup: (schema) => dropSchema(POSTGRES_URL, schema),
+    breakRegistry: dropTable,
   },
   {
     name: 'Redis',
@@ -63,6 +72,11 @@ const stores: StoreUnderTest[] = [
     },
     cleanup: async (prefix) => {
       await deletePrefix(prefix);
+    },
+    // the index becomes a string: every script's ZADD on it fails with WRONGTYPE
+    breakRegistry: async (backend) => {
+      const redis = backend as RedisBackend;
+      await redis.client.set(redis.keys.workers, 'not a sorted set');
     },
   },
 ];
@@ -282,5 +296,35 @@ for (const store of stores) {
           child.kill('SIGKILL');
         }
       }, 30_000);
+
+    // the last test of the store: it breaks the registry for good
+    it('a refresh the store refuses is logged and tried again; the worker keeps working and stops', async () => {
+      const logged: { level: number; msg: string }[] = [];
+      const logger = pino(
+        { level: 'warn' },
+        {
+          write: (line: string) => logged.push(JSON.parse(line) as { level: number; msg: string }),
+        },
+      );
+      const quiet = new CommandBus({ backend, logger });
+      const domain = domainName();
+      quiet.handle(domain, 'ping', () => Promise.resolve('pong'));
+      const worker = await quiet
+        .worker({ domains: [domain], pollIntervalMs: 50, registration: { refreshMs: 50 } })
+        .start();
+      running.add(worker);
+      await store.breakRegistry(backend, schema);
+      await waitUntil(
+        () => logged.filter((l) => l.msg.startsWith('worker registry: refresh failed')).length >= 2,
+        5000,
+        'two failed refreshes are logged',
+      );
+      await quiet.send(domain, 'ping', {});
+      await waitUntil(() => worker.stats.completed === 1, 10_000, 'the worker still completes');
+      await worker.stop();
+      running.delete(worker);
+      expect(logged.map((l) => l.msg)).toContain('worker registry: marking stopped failed');
+      expect(logged.every((l) => l.level === 40)).toBe(true);
+    });
   });
 }

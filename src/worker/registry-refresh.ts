@@ -161,8 +161,9 @@ export class WorkerRegistration {
     this.timer = null;
     await this.running;
     if (!this.service) return;
-    await this.store
-      .stopWorker({ id, counters, forgetAfterMs: this.service.options.forgetAfterMs })
+    const { forgetAfterMs } = this.service.options;
+    await Promise.resolve()
+      .then(() => this.store.stopWorker({ id, counters, forgetAfterMs }))
       .catch((error: unknown) =>
         logFailure(this.logger, 'warn', {}, error, 'worker registry: marking stopped failed'),
       );
