@@ -186,7 +186,7 @@ export class Worker extends EventEmitter {
       concurrency: this.concurrency,
       counters: { ...this.stats },
     }));
-    claims.start();
+    if (!this.stopping) claims.start(); // stop() may have come while it registered
     this.deps.logger.info(
       {
         workerId: this.workerId,
