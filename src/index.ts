@@ -42,4 +42,6 @@ export {
 export { uuidv7 } from './core/ids.js';
 export * from './core/errors.js';
 export type * from './backends/backend.js';
+export type * from './backends/worker-registry.js';
+export type { WorkerRegistryOptions } from './worker/registry-refresh.js';
 export { schemaSql } from './backends/sql/migrator.js';

@@ -215,6 +215,43 @@ describe('dispatchbox CLI on the embedded database', () => {
     expect([missing.code, missing.err]).toEqual([1, 'dispatchbox: no batch with id nope']);
   });
 
+  it('lists the workers of the store, as a table and as JSON', async () => {
+    const bus = await createDispatchbox({ dataDir, logger: pino({ level: 'silent' }) });
+    let workerId: string;
+    try {
+      bus.handle('registry', 'ping', () => Promise.resolve('pong'));
+      const worker = await bus
+        .worker({ domains: ['registry'], pollIntervalMs: 50, concurrency: 2 })
+        .start();
+      workerId = worker.workerId;
+      await bus.send('registry', 'ping', {});
+      await waitUntil(() => worker.stats.completed === 1, 10_000, 'the worker completed 1');
+      await worker.stop();
+    } finally {
+      await bus.close();
+    }
+    const listed = JSON.parse((await cli('workers', '--json')).out) as {
+      id: string;
+      status: string;
+      pid: number;
+      domains: string[];
+      concurrency: number;
+      counters: Record<string, number>;
+      stoppedAt: string | null;
+    }[];
+    expect(listed.find((w) => w.id === workerId)).toMatchObject({
+      status: 'stopped',
+      pid: process.pid,
+      domains: ['registry'],
+      concurrency: 2,
+      counters: { completed: 1 },
+    });
+    const table = (await cli('workers')).out.split('\n');
+    expect(table[0]).toMatch(/^ID\s+STATUS\s+HOST\s+PID\s+CONC\s+DONE/);
+    const row = table.find((line) => line.startsWith(workerId.slice(0, 39)));
+    expect(row).toMatch(/\bstopped\b.*\bregistry$/);
+  });
+
   it('refuses bad input with one line and stores nothing', async () => {
     const before = (await cli('tsq', 'list', '--json')).out;
     expect(await cli('send', 'billing', 'charge-card', '{oops}')).toMatchObject({

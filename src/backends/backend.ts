@@ -19,6 +19,7 @@ import type {
 import type { CommandState } from '../core/states.js';
 
 import type { Queryable } from '../core/queryable.js';
+import type { WorkerRegistryStore } from './worker-registry.js';
 
 export type { Queryable };
 
@@ -318,6 +319,8 @@ export interface Backend {
    */
   tidy?(): Promise<void>;
   readonly admin: AdminQueries;
+  /** Which workers run on this store, refreshed by each (worker-registry.ts). */
+  readonly workers: WorkerRegistryStore;
   close(): Promise<void>;
 }
 

@@ -19,6 +19,7 @@ import {
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
 import type { Backend, BatchInfo } from '../backends/backend.js';
+import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
@@ -395,6 +396,14 @@ export class CommandBus {
       ...this.workerDefaults,
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     });
+  }
+
+  /**
+   * The workers recorded in the store, oldest start first, each with its status by the
+   * store's clock: alive, stale (no refresh for a while: crashed or cut off) or stopped.
+   */
+  workers(): Promise<WorkerEntry[]> {
+    return this.backend.workers.listWorkers();
   }
 
   /** Applies the store's pending migrations (safe to run again, and from several processes). */

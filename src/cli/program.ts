@@ -10,6 +10,7 @@ import { showCommand } from './commands/show.js';
 import { startCommand } from './commands/start.js';
 import { tsqCommand } from './commands/tsq.js';
 import { workerCommand } from './commands/worker.js';
+import { workersCommand } from './commands/workers.js';
 
 /** The `dispatchbox` command. Store flags are global; worker flags belong to worker and start. */
 export function buildProgram(io: CliIo): Command {
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
     listCommand(io),
     tsqCommand(io),
     batchCommand(io),
+    workersCommand(io),
   ]) {
     program.addCommand(sub);
   }

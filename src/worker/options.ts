@@ -6,6 +6,7 @@ import type { Middleware } from '../core/context.js';
 import { ConfigurationError } from '../core/errors.js';
 import type { HandlerRegistry } from '../core/registry.js';
 import type { SendFn } from './execute.js';
+import type { WorkerRegistryOptions } from './registry-refresh.js';
 
 export interface WorkerOptions {
   /** Names this worker in leases and the audit trail. Default host-pid-random. */
@@ -33,6 +34,12 @@ export interface WorkerOptions {
   maintenance?: boolean | undefined;
   /** Completed and cancelled commands are pruned after this long. Default 7 days. */
   retentionMs?: number | undefined;
+  /**
+   * The worker's record in the store's worker registry (`bus.workers()`, `dispatchbox
+   * workers`): how often it is refreshed and when a silent worker is stale or forgotten.
+   * false: the worker does not record itself. Default: refreshed every 5 s.
+   */
+  registration?: WorkerRegistryOptions | false | undefined;
   /** Injected for tests of jitter. */
   random?: (() => number) | undefined;
 }

@@ -15,6 +15,7 @@ import { AdaptivePrefetch } from './prefetch.js';
 import { RunningSet } from './running.js';
 import { Maintenance } from './maintenance.js';
 import { ParkedCommands } from './parking.js';
+import { WorkerRegistration } from './registry-refresh.js';
 import {
   resolveWorkerOptions,
   type WorkerDeps,
@@ -59,6 +60,7 @@ export class Worker extends EventEmitter {
   private readonly completer: Completer;
   private readonly leases: LeaseKeeper;
   private readonly maintenance: Maintenance | null;
+  private readonly registration: WorkerRegistration | null;
   private readonly limits: LimitGate;
   private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
@@ -140,6 +142,10 @@ export class Worker extends EventEmitter {
             retentionMs: resolved.retentionMs,
             tidyEveryMs: 5000,
           });
+    this.registration =
+      o.registration === false
+        ? null
+        : new WorkerRegistration(deps.backend.workers, deps.logger, o.registration ?? {});
   }
 
   /** Starts claiming. Resolves once the worker listens for wake-ups. */
@@ -173,7 +179,14 @@ export class Worker extends EventEmitter {
     }
     this.leases.start();
     this.maintenance?.start();
-    claims.start();
+    await this.registration?.start(() => ({
+      id: this.workerId,
+      domains: plan.map((p) => p.domain),
+      types: this.deps.types ?? null,
+      concurrency: this.concurrency,
+      counters: { ...this.stats },
+    }));
+    if (!this.stopping) claims.start(); // stop() may have come while it registered
     this.deps.logger.info(
       {
         workerId: this.workerId,
@@ -483,6 +496,7 @@ export class Worker extends EventEmitter {
     this.wakes.stop();
     await this.limits.close();
     await this.maintenance?.stop();
+    await this.registration?.stop(this.workerId, { ...this.stats });
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 

@@ -68,6 +68,7 @@ const work: WorkerOptions = {
   shutdownTimeoutMs: undefined,
   maintenance: undefined,
   retentionMs: undefined,
+  registration: { refreshMs: undefined, staleAfterMs: undefined, forgetAfterMs: undefined },
   random: undefined,
 };
 const operator: OperatorOptions = { actor: undefined, reason: undefined };

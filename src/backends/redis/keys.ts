@@ -157,4 +157,17 @@ export class GlobalKeys {
   batch(id: string): string {
     return `${this.prefix}:batch:{${id}}`;
   }
+
+  /**
+   * The worker registry (workers.ts): a zset of worker ids by the time each is forgotten,
+   * and one hash per worker, all under one tag so that a script touches one slot.
+   */
+  get workers(): string {
+    return `${this.prefix}:workers:{registry}:index`;
+  }
+
+  /** The start of every worker's hash key; the worker's id follows. */
+  get workerBase(): string {
+    return `${this.prefix}:workers:{registry}:w:`;
+  }
 }

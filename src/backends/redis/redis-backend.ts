@@ -33,6 +33,7 @@ import { defineScripts, runScript, runScripts, type ScriptCall } from './scripts
 import { chunks, handlerMaxAttemptsArgs, packSettlements } from './script-args.js';
 import { RedisSending } from './sending.js';
 import { TicketDelivery } from './tickets.js';
+import { RedisWorkerRegistry } from './workers.js';
 
 const SCHEMA_VERSION = '1';
 /** The lease a dead consumer's tickets are judged by when no claim recorded one lately. */
@@ -62,6 +63,7 @@ export class RedisBackend implements Backend {
     waitingClaims: true,
   };
   readonly admin: RedisAdminQueries;
+  readonly workers: RedisWorkerRegistry;
   readonly keys: GlobalKeys;
   private readonly domainKeys = new Map<string, DomainKeys>();
   readonly locator: CommandLocator;
@@ -80,6 +82,7 @@ export class RedisBackend implements Backend {
     this.keys = new GlobalKeys(prefix);
     this.locator = new CommandLocator(client, this.keys, (d) => this.keysOf(d));
     this.admin = new RedisAdminQueries(client, this.keys, (d) => this.keysOf(d));
+    this.workers = new RedisWorkerRegistry(client, this.keys);
     this.batches = new RedisBatches(this);
     this.commands = new RedisCommands(this);
     this.limits = new RedisLimits(client, this.keys);

@@ -32,6 +32,7 @@ import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
 import { CommandQueries } from './queries.js';
+import { SqlWorkerRegistry } from './workers.js';
 import {
   sentRecord,
   toAuditRecords,
@@ -114,6 +115,7 @@ export class SqlBackend implements Backend {
     waitingClaims: false,
   };
   readonly admin: SqlAdminQueries;
+  readonly workers: SqlWorkerRegistry;
   private readonly q: CommandQueries;
   private readonly channel: string;
   /** Rows this process changed in the commands table since its last VACUUM (see tidy). */
@@ -130,6 +132,7 @@ export class SqlBackend implements Backend {
     this.q = new CommandQueries(schema, this.channel);
     this.batches = new BatchStore(schema);
     this.admin = new SqlAdminQueries(driver, schema);
+    this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
   }
 
