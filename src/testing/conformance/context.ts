@@ -27,13 +27,13 @@ export interface StoreConformanceOptions {
    */
   roles?: readonly StoreRole[] | undefined;
   /**
-   * Required when `capabilities.transactions` is true: runs the suite's own setup and
-   * checks (a table of the application's) on the suite's store.
+   * Required when `capabilities.transactions` is true and the commands role runs: runs
+   * the suite's own setup and checks (a table of the application's) on the suite's store.
    */
   sql?: (() => Queryable) | undefined;
   /**
-   * Required when `capabilities.transactions` is true: runs `fn` in an application
-   * transaction on the suite's store (outbox sends).
+   * Required with `sql`: runs `fn` in an application transaction on the suite's store
+   * (outbox sends).
    */
   transaction?: (<T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>) | undefined;
   /**

@@ -63,7 +63,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     beforeAll(async () => {
       const backend = await options.open();
       ctx.backend = backend;
-      if (backend.capabilities.transactions && (!options.sql || !options.transaction)) {
+      const transactional = backend.capabilities.transactions && roles.includes('commands');
+      if (transactional && (!options.sql || !options.transaction)) {
         throw new Error(
           `runStoreConformance (${options.name}): the store declares capabilities.transactions, ` +
             'so pass `sql` and `transaction` (a Queryable on the suite’s store and a function ' +
