@@ -95,6 +95,7 @@ const conformance: StoreConformanceOptions = {
   sql: undefined,
   transaction: undefined,
   outage: undefined,
+  timeoutMs: undefined,
 };
 
 const bus = await createDispatchbox(open);

@@ -42,6 +42,11 @@ export interface StoreConformanceOptions {
    * StoreError while the store is down does not run (it runs with the commands role).
    */
   outage?: (() => Promise<StoreOutage>) | undefined;
+  /**
+   * How long one test, or opening and closing the store, may take: 60 s by default. The
+   * suite sets it on its own tests, so the test runner's defaults (5 s) do not apply.
+   */
+  timeoutMs?: number | undefined;
 }
 
 export interface StoreOutage {
@@ -58,13 +63,16 @@ export class SuiteContext {
   private workers: Worker[] = [];
   readonly logger = pino({ level: 'silent' });
 
-  constructor(readonly options: StoreConformanceOptions) {
+  constructor(
+    readonly options: StoreConformanceOptions,
+    timeoutMs: number,
+  ) {
     // Every worker a test starts must be stopped by the end of it, or the test fails.
     afterEach(async () => {
       const running = this.workers;
       this.workers = [];
       await Promise.all(running.map((w) => w.stop(2000)));
-    });
+    }, timeoutMs);
   }
 
   /** A unique domain: tests share one store and never see each other's commands. */

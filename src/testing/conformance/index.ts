@@ -30,6 +30,9 @@ import { outageTests } from './outage.js';
 
 export { STORE_ROLES, type StoreConformanceOptions, type StoreOutage, type StoreRole };
 
+/** How long one test or hook of the suite may take, unless `timeoutMs` says otherwise. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
 const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   commands: (ctx) => {
     sendTests(ctx);
@@ -58,8 +61,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       `runStoreConformance: roles must name some of ${STORE_ROLES.join(', ')}; got ${JSON.stringify(roles)}`,
     );
   }
-  describe(`conformance: ${options.name}`, () => {
-    const ctx = new SuiteContext(options);
+  // The suite's own timeouts, not the test runner's defaults (5 s a test, 10 s a hook):
+  // its tests wait for real lease expiries and retries, and opening a store may migrate.
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  describe(`conformance: ${options.name}`, { timeout }, () => {
+    const ctx = new SuiteContext(options, timeout);
     beforeAll(async () => {
       const backend = await options.open();
       ctx.backend = backend;
@@ -71,12 +77,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
             'that runs one in an application transaction), or declare transactions: false',
         );
       }
-    });
+    }, timeout);
     afterAll(async () => {
       if (!ctx.backend) return;
       await options.cleanup?.(ctx.backend);
       await ctx.backend.close();
-    });
+    }, timeout);
     for (const role of STORE_ROLES) if (roles.includes(role)) PARTS[role](ctx);
   });
 }
