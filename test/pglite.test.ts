@@ -2,13 +2,13 @@ import { createPGliteBackend } from '../src/backends/pglite/index.js';
 import type { PGliteDriver } from '../src/backends/pglite/driver.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { Queryable } from '../src/backends/backend.js';
-import { conformanceSuite } from './conformance/suite.js';
+import { runStoreConformance } from '../src/testing/conformance/index.js';
 
 let current: SqlBackend | undefined;
 
-conformanceSuite({
+runStoreConformance({
   name: 'embedded (PGlite)',
-  createBackend: async () => {
+  open: async () => {
     const backend = await createPGliteBackend();
     await backend.migrate();
     await backend.checkSchema();

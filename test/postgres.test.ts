@@ -3,7 +3,7 @@ import { describe } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { Queryable } from '../src/backends/backend.js';
-import { conformanceSuite } from './conformance/suite.js';
+import { runStoreConformance } from '../src/testing/conformance/index.js';
 import { PrivatePostgres } from './helpers/postgres-server.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
 
@@ -11,9 +11,9 @@ const available = await requireServer('PostgreSQL', 5432);
 let current: SqlBackend | undefined;
 
 describe.runIf(available)('PostgreSQL', () => {
-  conformanceSuite({
+  runStoreConformance({
     name: 'PostgreSQL',
-    createBackend: async () => {
+    open: async () => {
       const backend = await createPostgresBackend({
         connectionString: POSTGRES_URL,
         schema: `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
@@ -22,7 +22,7 @@ describe.runIf(available)('PostgreSQL', () => {
       current ??= backend; // the suite's store is the first made; a test may make more
       return backend;
     },
-    destroyBackend: async (backend) => {
+    cleanup: async (backend) => {
       await (backend as SqlBackend).driver.query(
         `DROP SCHEMA "${(backend as SqlBackend).schema}" CASCADE`,
       );

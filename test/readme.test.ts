@@ -321,4 +321,29 @@ describe('the packed package', () => {
     },
     RUN_TIMEOUT_MS,
   );
+
+  it(
+    'runs the store conformance suite of dispatchbox/testing/conformance under vitest, as docs/writing-a-store.md shows',
+    async () => {
+      const guide = readFileSync(path.join(ROOT, 'docs', 'writing-a-store.md'), 'utf8');
+      const block = readmeBlocks(guide).find((b) => b.code.includes('runStoreConformance'));
+      expect(block, 'docs/writing-a-store.md shows no runStoreConformance').toBeDefined();
+      // vitest is an optional peer dependency: installed by the application that tests a store
+      const { version } = JSON.parse(
+        readFileSync(path.join(ROOT, 'node_modules', 'vitest', 'package.json'), 'utf8'),
+      ) as { version: string };
+      const app = await scratchApp(path.join(work, 'store-app'), tarball, [`vitest@${version}`]);
+      writeFileSync(path.join(app, 'conformance.test.ts'), block!.code);
+      const r = await runProgram(
+        path.join(app, 'node_modules', '.bin', 'vitest'),
+        ['run', '--reporter=verbose'],
+        { cwd: app, env: cleanEnv({ NO_COLOR: '1' }), timeoutMs: 150_000 },
+      );
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.out).toMatch(/conformance: the embedded store > limits > /);
+      expect(r.out).toMatch(/conformance: the embedded store > schema and maintenance > /);
+      expect(r.out).toMatch(/Tests\s+(\d+) passed \(\1\)/);
+    },
+    RUN_TIMEOUT_MS,
+  );
 });

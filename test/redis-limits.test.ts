@@ -1,22 +1,10 @@
-/** The limits contract (fixtures/limit-contract.ts) on Redis. */
+/** Redis-only limits behaviour; the limits role's conformance runs in test/redis.test.ts. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisBackend } from '../src/backends/redis/index.js';
-import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
-import { limitContractTests } from './fixtures/limit-contract.js';
 import { checkSharedConcurrencyCap, checkSharedRateLimit } from './fixtures/limit-scenarios.js';
 import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
 
 const available = await redisAvailable();
-
-describe.runIf(available)('Redis', () => {
-  limitContractTests({
-    name: 'Redis',
-    createBackend: () => createRedisBackend({ url: REDIS_URL, prefix: uniquePrefix('limits') }),
-    destroyBackend: async (backend) => {
-      await deletePrefix((backend as RedisBackend).prefix);
-    },
-  });
-});
 
 describe.runIf(available)('Redis token buckets expire only once full again', () => {
   it('keeps an emptied bucket at least until it has refilled (a new one would start full)', async () => {

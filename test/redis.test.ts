@@ -1,16 +1,16 @@
 import { describe } from 'vitest';
 import { createRedisBackend } from '../src/backends/redis/index.js';
 import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
-import { conformanceSuite } from './conformance/suite.js';
+import { runStoreConformance } from '../src/testing/conformance/index.js';
 import { PrivateRedis } from './helpers/redis-server.js';
 import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
 
 const available = await redisAvailable();
 
 describe.runIf(available)('Redis', () => {
-  conformanceSuite({
+  runStoreConformance({
     name: 'Redis',
-    createBackend: async () => {
+    open: async () => {
       const backend = await createRedisBackend({
         url: REDIS_URL,
         prefix: uniquePrefix('conformance'),
@@ -18,7 +18,7 @@ describe.runIf(available)('Redis', () => {
       await backend.migrate();
       return backend;
     },
-    destroyBackend: async (backend) => {
+    cleanup: async (backend) => {
       await deletePrefix((backend as RedisBackend).prefix);
     },
     // A private server, killed with kill -9.

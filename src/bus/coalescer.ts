@@ -1,5 +1,5 @@
 import type { NewCommand } from '../core/command.js';
-import type { Backend, InsertedCommand } from '../backends/backend.js';
+import type { CommandStore, InsertedCommand } from '../backends/roles/commands.js';
 
 interface Waiting {
   command: NewCommand;
@@ -33,7 +33,7 @@ export class SendCoalescer {
   ) {}
 
   /** The group commit of a backend's inserts outside any application transaction. */
-  static of(backend: Backend): SendCoalescer {
+  static of(backend: CommandStore): SendCoalescer {
     return new SendCoalescer(
       (commands) => backend.insertCommands({ commands }),
       (error) => backend.isRefusal(error),

@@ -8,7 +8,7 @@ import { logFailure } from '../core/log-safely.js';
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Backend, TakeTokenResult } from '../backends/backend.js';
+import type { LimitStore, TakeTokenResult } from '../backends/roles/limits.js';
 import type { ClaimedCommand, Command } from '../core/command.js';
 import { ConfigurationError, PermanentError } from '../core/errors.js';
 import {
@@ -43,7 +43,8 @@ export type Admission =
     };
 
 export interface LimitGateOptions {
-  backend: Backend;
+  /** Only the limits role: the gate takes tokens and slots, nothing else. */
+  backend: LimitStore;
   catalog: RateLimitCatalog;
   logger: Logger;
   /** How long a global slot lasts without renewal (the worker's lease). */

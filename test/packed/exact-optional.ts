@@ -18,6 +18,7 @@ import { createPGliteBackend, type PGliteBackendOptions } from 'dispatchbox/pgli
 import type { PostgresBackendOptions } from 'dispatchbox/postgres';
 import type { RedisBackendOptions } from 'dispatchbox/redis';
 import { createTestBus, type SentFilter } from 'dispatchbox/testing';
+import type { StoreConformanceOptions } from 'dispatchbox/testing/conformance';
 
 const fromEnv = (name: string): string | undefined => process.env[name];
 
@@ -86,6 +87,17 @@ const redis: RedisBackendOptions = {
   onError: undefined,
 };
 const filter: SentFilter = { domain: undefined, type: undefined, state: undefined };
+// Types only: the suite itself registers vitest tests, and this is no test file.
+const conformance: StoreConformanceOptions = {
+  name: 'a store of our own',
+  open: () => createPGliteBackend(pglite),
+  cleanup: undefined,
+  roles: undefined,
+  sql: undefined,
+  transaction: undefined,
+  outage: undefined,
+  timeoutMs: undefined,
+};
 
 const bus = await createDispatchbox(open);
 let runs = 0;
@@ -130,5 +142,6 @@ const sent = await testBus.sent(filter);
 await testBus.close();
 void postgres;
 void redis;
+void conformance;
 
 console.log(JSON.stringify({ listed: listed.length, states, sent: sent.length }));

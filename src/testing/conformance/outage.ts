@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { StoreError } from '../../src/core/errors.js';
-import type { SuiteContext } from './context.js';
+import { StoreError } from '../../core/errors.js';
+import type { StoreOutage, SuiteContext } from './context.js';
 
 /** With the store down, every call fails as a StoreError that carries the driver's error. */
-export function outageTests(ctx: SuiteContext): void {
+export function outageTests(ctx: SuiteContext, outageOf: () => Promise<StoreOutage>): void {
   describe('with the store down', () => {
     it('every operation fails with a StoreError whose cause is the driver’s error', async () => {
-      const outage = await ctx.options.outage();
+      const outage = await outageOf();
       try {
         const bus = ctx.busOn(outage.backend);
         const domain = ctx.domain('outage');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { CommandBus, OperatorOptions } from '../../src/bus/bus.js';
-import type { ClaimedCommand, Command } from '../../src/core/command.js';
+import type { CommandBus, OperatorOptions } from '../../bus/bus.js';
+import type { ClaimedCommand, Command } from '../../core/command.js';
 import {
   TRANSITIONS,
   type AttemptEffect,
@@ -9,7 +9,7 @@ import {
   type GivenText,
   type OperatorAction,
   type Transition,
-} from '../../src/core/lifecycle.js';
+} from '../../core/lifecycle.js';
 import { eventually, type SuiteContext } from './context.js';
 
 /** What an audit record holds for a field of the table: its fixed text, or what was given. */

@@ -5,13 +5,13 @@ import {
   PayloadTooLargeError,
   UnknownHandlerError,
   ValidationError,
-} from '../../src/core/errors.js';
-import { COPY_AT_LEAST } from '../../src/backends/sql/copy.js';
-import { CommandBus } from '../../src/bus/bus.js';
-import { SendCoalescer } from '../../src/bus/coalescer.js';
-import type { NewCommand } from '../../src/core/command.js';
-import type { SendOptions } from '../../src/core/send-options.js';
-import type { SuiteContext } from './context.js';
+} from '../../../core/errors.js';
+import { COPY_AT_LEAST } from '../../../backends/sql/copy.js';
+import { CommandBus } from '../../../bus/bus.js';
+import { SendCoalescer } from '../../../bus/coalescer.js';
+import type { NewCommand } from '../../../core/command.js';
+import type { SendOptions } from '../../../core/send-options.js';
+import type { SuiteContext } from '../context.js';
 
 export function sendTests(ctx: SuiteContext): void {
   describe('send', () => {
@@ -306,8 +306,8 @@ export function sendTests(ctx: SuiteContext): void {
 
     it('answers every coalesced send with the error when the store fails, reporting none as stored', async () => {
       // a store of its own, closed: every insert fails as an unreachable store does
-      const closed = await ctx.options.createBackend();
-      await ctx.options.destroyBackend?.(closed);
+      const closed = await ctx.options.open();
+      await ctx.options.cleanup?.(closed);
       await closed.close();
       const bus = new CommandBus({ backend: closed, logger: ctx.logger });
       const domain = ctx.domain();

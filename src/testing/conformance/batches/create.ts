@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchInfo } from '../../src/backends/backend.js';
-import type { CommandBus } from '../../src/bus/bus.js';
-import { PermanentError, ValidationError } from '../../src/core/errors.js';
-import { eventually, expectState, type SuiteContext } from './context.js';
+import type { BatchInfo } from '../../../backends/backend.js';
+import type { CommandBus } from '../../../bus/bus.js';
+import { PermanentError, ValidationError } from '../../../core/errors.js';
+import { eventually, expectState, type SuiteContext } from '../context.js';
 
 /** Waits for the batch to finish (its completion command sent) and returns it. */
 async function finished(bus: CommandBus, id: string): Promise<BatchInfo> {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonValue } from '../../src/core/command.js';
-import type { HandlerContext } from '../../src/core/context.js';
-import { PermanentError, SnoozeError, TransientError } from '../../src/core/errors.js';
-import { eventually, expectState, type SuiteContext } from './context.js';
+import type { JsonValue } from '../../../core/command.js';
+import type { HandlerContext } from '../../../core/context.js';
+import { PermanentError, SnoozeError, TransientError } from '../../../core/errors.js';
+import { eventually, expectState, type SuiteContext } from '../context.js';
 
 export function workerTests(ctx: SuiteContext): void {
   describe('worker', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ClaimedCommand } from '../../src/core/command.js';
-import { LeaseLostError } from '../../src/core/errors.js';
-import { eventually, expectState, type SuiteContext } from './context.js';
+import type { ClaimedCommand } from '../../../core/command.js';
+import { LeaseLostError } from '../../../core/errors.js';
+import { eventually, expectState, type SuiteContext } from '../context.js';
 
 export function leaseTests(ctx: SuiteContext): void {
   describe('leases and fencing', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Backend, BatchInfo } from '../../src/backends/backend.js';
-import { Maintenance } from '../../src/worker/maintenance.js';
-import { eventually, type SuiteContext } from './context.js';
+import type { Backend, BatchInfo } from '../../../backends/backend.js';
+import { Maintenance } from '../../../worker/maintenance.js';
+import { eventually, type SuiteContext } from '../context.js';
 
 /**
  * Completes `n` pending commands of `domain` the way a worker does, but without finishing

@@ -1,0 +1,48 @@
+/**
+ * The operator role: what an operator, the CLI and the console read and do, off the hot
+ * path. Reads of one command and its audit trail, the operator actions on the
+ * troubleshooting queue (each a conditional write audited with who and why), and the
+ * list and count queries in `AdminQueries`.
+ */
+import type { AuditRecord, Command } from '../../core/command.js';
+import type { CommandState } from '../../core/states.js';
+
+export type OperatorAction =
+  { action: 'retry' } | { action: 'cancel' } | { action: 'complete'; resultJson: string | null };
+
+export type OperateParams = OperatorAction & {
+  id: string;
+  actor: string;
+  reason: string | null;
+};
+
+export interface ListCommandsParams {
+  state?: CommandState | undefined;
+  domain?: string | undefined;
+  type?: string | undefined;
+  errorCode?: string | undefined;
+  limit: number;
+  /** Keyset pagination: ids after this one. */
+  afterId?: string | undefined;
+}
+
+/** Queries for operators and the console; not on the hot path. */
+export interface AdminQueries {
+  listCommands(params: ListCommandsParams): Promise<Command[]>;
+  countByState(params: { domain?: string }): Promise<Record<CommandState, number>>;
+}
+
+/** Reads and actions for operators: one command, its trail, the troubleshooting queue. */
+export interface OperatorStore {
+  getCommand(id: string): Promise<Command | null>;
+  /** The command's audit trail, oldest first; empty for an unknown (or pruned) id. */
+  getAudit(id: string): Promise<AuditRecord[]>;
+  /**
+   * Retry, cancel or complete, only from a state the action allows (docs/lifecycle.md),
+   * audited with `actor` and `reason` in the same atomic step. Throws
+   * CommandNotFoundError for an unknown id, and InvalidStateError, changing nothing, when
+   * the command's state does not allow the action.
+   */
+  operate(params: OperateParams): Promise<Command>;
+  readonly admin: AdminQueries;
+}
