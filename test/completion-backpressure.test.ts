@@ -31,7 +31,6 @@ describe('worker: backpressure on completion', () => {
   it('stops claiming while more outcomes than the limit are unwritten, and resumes once they are written', async () => {
     const max = 20;
     let storeDown = true;
-    let worker!: Worker;
     /** What the worker's completer held at each claim it sent. */
     const unwrittenAtClaims: number[] = [];
     const backend = new Proxy(real, {
@@ -64,7 +63,7 @@ describe('worker: backpressure on completion', () => {
       Array.from({ length: n }, (_, i) => ({ domain: 'bp', type: 'Work', data: { i } })),
     );
 
-    worker = bus.worker({
+    const worker = bus.worker({
       concurrency: 4,
       claimBatchSize: 5,
       prefetch: 0,
