@@ -17,17 +17,19 @@ const PRUNE_LIMIT = 5000;
 
 /**
  * The store's housekeeping, as services every worker runs (services.ts). Which are
- * store-wide is decided by what a run costs against what taking the lease costs (a
- * transaction on SQL stores, a script on Redis), and by how soon it must happen:
+ * store-wide is decided by what a run costs against what taking the lease costs, and by
+ * how soon it must happen. The lease is a concurrency slot: on PostgreSQL a transaction
+ * that commits a write, 29 ms on a loaded test machine where a recovery that finds
+ * nothing took 3 ms and a sweep of no open batch 9 ms (PGlite: 10, 0.4 and 11 ms).
  *
- * - lease-recovery, 'worker': one statement that finds nothing through an index when no
- *   lease expired, as cheap as the lease itself, and safe in parallel (SKIP LOCKED, or
- *   one script on Redis). It must come soon after a worker dies, and the dead worker may
- *   be the holder. On Redis it also moves due delayed commands and dead consumers'
- *   tickets, which every worker's claims wait on.
+ * - lease-recovery, 'worker': one statement through an index, far cheaper than the lease,
+ *   and safe in parallel (SKIP LOCKED; one script per domain on Redis). It must come soon
+ *   after a worker dies, and the dead worker may be the holder. On Redis it also moves
+ *   due delayed commands and dead consumers' tickets, which every worker's claims wait on.
  * - batch-sweep, 'store': a fallback for batches whose last command settled in a worker
  *   that died before finishing them (the settling worker finishes them at once, see
- *   BatchFinisher); it looks at every open batch, and once a turn is enough.
+ *   BatchFinisher). It reads every open batch, so its cost grows with them where the
+ *   lease's does not, and two sweeps lock the same batch rows.
  * - prune, 'store': deletes history past retention in chunks; two workers would delete
  *   the same rows and wait on each other's locks.
  * - tidy, 'worker': VACUUM once this process's own settles left enough dead rows (the
