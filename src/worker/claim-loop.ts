@@ -124,7 +124,13 @@ export class ClaimLoop {
     await this.running;
   }
 
+  /**
+   * Sleeps until nudged or `timeoutMs`. Not at all once stopped: stop() nudges once, and a
+   * claim on its way then returns into this wait with no one left to nudge it, which held
+   * the worker's stop for the whole poll interval (a minute, in a test that set one).
+   */
   private wait(timeoutMs: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
