@@ -10,6 +10,7 @@ export {
 } from './bus/bus.js';
 export { handler } from './bus/decorators.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './worker/worker.js';
+export type { MaintenanceService } from './worker/services.js';
 export type {
   Command,
   NewCommand,

@@ -315,7 +315,9 @@ for (const store of stores) {
       running.add(worker);
       await store.breakRegistry(backend, schema);
       await waitUntil(
-        () => logged.filter((l) => l.msg.startsWith('worker registry: refresh failed')).length >= 2,
+        () =>
+          logged.filter((l) => l.msg.startsWith('maintenance service worker-registry failed'))
+            .length >= 2,
         5000,
         'two failed refreshes are logged',
       );

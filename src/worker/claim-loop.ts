@@ -70,6 +70,16 @@ export interface ClaimLoopOptions {
   skippedTypes?: (domain: string) => ReadonlyMap<string, unknown> | undefined;
   /** The types of a domain this worker has handlers for. */
   registeredTypes?: (domain: string) => string[];
+  /** Claims wait while more than `max` outcomes are unwritten (see holdWhileBacklogged). */
+  backlog?: { outcomes: OutcomeBacklog; max: number };
+}
+
+/** The completer, as the claim loop sees it. */
+export interface OutcomeBacklog {
+  /** Outcomes queued or being written. */
+  readonly size: number;
+  /** Resolves once fewer than `below` outcomes are queued or being written. */
+  whenBelow(below: number): Promise<void>;
 }
 
 /**
@@ -114,7 +124,13 @@ export class ClaimLoop {
     await this.running;
   }
 
+  /**
+   * Sleeps until nudged or `timeoutMs`. Not at all once stopped: stop() nudges once, and a
+   * claim on its way then returns into this wait with no one left to nudge it, which held
+   * the worker's stop for the whole poll interval (a minute, in a test that set one).
+   */
   private wait(timeoutMs: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -147,6 +163,47 @@ export class ClaimLoop {
     return (target.types ?? this.o.registeredTypes(target.domain)).filter((t) => !skip.has(t));
   }
 
+  /**
+   * Outcomes are written in batches (Completer), and while the store is slow or away they
+   * wait in memory. Claiming on would only add to them (each claimed command soon becomes
+   * one more) and take leases the worker may not get to renew: over `max`, claims wait
+   * until half are written, so a burst of writes does not start and stop claims at every
+   * flush. Resolves to true when it held.
+   */
+  private async holdWhileBacklogged(): Promise<boolean> {
+    const backlog = this.o.backlog;
+    if (!backlog || backlog.outcomes.size <= backlog.max) return false;
+    const since = Date.now();
+    const fields = { unwritten: backlog.outcomes.size, max: backlog.max };
+    try {
+      this.o.logger.warn(fields, 'holding claims: outcomes wait to be written to the store');
+    } catch {
+      // a logger that fails does not change the hold
+    }
+    const signal = this.stopSignal.signal;
+    let onStop!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      onStop = resolve;
+      signal.addEventListener('abort', onStop, { once: true });
+    });
+    try {
+      await Promise.race([
+        backlog.outcomes.whenBelow(Math.max(1, Math.ceil(backlog.max / 2))),
+        stopped,
+      ]);
+    } finally {
+      signal.removeEventListener('abort', onStop);
+    }
+    if (this.stopped) return true;
+    try {
+      const heldMs = Date.now() - since;
+      this.o.logger.info({ unwritten: backlog.outcomes.size, heldMs }, 'claims resume');
+    } catch {
+      // as above
+    }
+    return true;
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
     let turn = 0;
@@ -154,6 +211,7 @@ export class ClaimLoop {
     let caughtUp = false;
     const waits = this.waitsByClaiming;
     while (!this.stopped) {
+      if (await this.holdWhileBacklogged()) continue;
       let asked = 0;
       let got = 0;
       try {

@@ -13,11 +13,15 @@ import { logFailure } from '../core/log-safely.js';
  */
 export class Completer {
   private queue: Settlement[] = [];
+  /** Flushes on their way, and the outcomes they carry. */
   private inFlight = 0;
+  private writing = 0;
   private scheduled = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private drained: (() => void)[] = [];
+  /** Waiting for the backlog to fall below `below` (the claim loop's hold, see whenBelow). */
+  private shrinking: { below: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly backend: Backend,
@@ -33,7 +37,13 @@ export class Completer {
 
   /** Outcomes queued or being written. */
   get size(): number {
-    return this.queue.length + this.inFlight;
+    return this.queue.length + this.writing;
+  }
+
+  /** Resolves once fewer than `below` outcomes are queued or being written. */
+  whenBelow(below: number): Promise<void> {
+    if (this.size < below) return Promise.resolve();
+    return new Promise((resolve) => this.shrinking.push({ below, resolve }));
   }
 
   add(settlement: Settlement): void {
@@ -51,9 +61,16 @@ export class Completer {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0 && !this.retryTimer) {
       const group = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
+      this.writing += group.length;
       void this.flush(group).then(() => {
         this.inFlight--;
         this.pump();
+        if (this.shrinking.length > 0) {
+          const size = this.size;
+          const ready = this.shrinking.filter((w) => size < w.below);
+          this.shrinking = this.shrinking.filter((w) => size >= w.below);
+          for (const w of ready) w.resolve();
+        }
         if (this.size === 0) {
           for (const resolve of this.drained.splice(0)) resolve();
           try {
@@ -72,6 +89,7 @@ export class Completer {
     try {
       result = await this.backend.settle({ workerId: this.workerId, settlements: group });
     } catch (error) {
+      this.writing -= group.length;
       this.queue.unshift(...group);
       this.failures++;
       if (!this.retryTimer) {
@@ -89,6 +107,7 @@ export class Completer {
       );
       return;
     }
+    this.writing -= group.length;
     this.failures = 0;
     // What follows a written group must not put it back in the queue: it is written.
     try {

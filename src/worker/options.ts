@@ -7,6 +7,7 @@ import { ConfigurationError } from '../core/errors.js';
 import type { HandlerRegistry } from '../core/registry.js';
 import type { SendFn } from './execute.js';
 import type { WorkerRegistryOptions } from './registry-refresh.js';
+import type { MaintenanceService } from './services.js';
 
 export interface WorkerOptions {
   /** Names this worker in leases and the audit trail. Default host-pid-random. */
@@ -30,8 +31,24 @@ export interface WorkerOptions {
   prefetch?: number | undefined;
   /** How long shutdown waits for running handlers. Default 10 s. */
   shutdownTimeoutMs?: number | undefined;
-  /** Lease recovery, batch completion and retention in this worker. Default true. */
+  /**
+   * The built-in housekeeping services in this worker: lease recovery, batch completion,
+   * retention, VACUUM. Default true. `services` run either way.
+   */
   maintenance?: boolean | undefined;
+  /**
+   * Periodic jobs of the application's own, run beside the built-in ones: each named,
+   * every `everyMs` plus up to `jitterMs`, in every worker (`scope: 'worker'`) or in one
+   * worker of the store at a time (`scope: 'store'`, held by a lease in the store).
+   */
+  services?: MaintenanceService[] | undefined;
+  /**
+   * Outcomes waiting to be written to the store above which the worker stops claiming,
+   * until half of them are written: a slow or unreachable store then holds the work back
+   * in the store instead of piling finished outcomes up in memory. Default: 4,000, or four
+   * claims or four times concurrency if more.
+   */
+  maxUnwrittenOutcomes?: number | undefined;
   /** Completed and cancelled commands are pruned after this long. Default 7 days. */
   retentionMs?: number | undefined;
   /**
@@ -63,19 +80,33 @@ export interface WorkerStats {
   limited: number;
 }
 
+/**
+ * The completer writes up to 1,000 outcomes per statement, two statements at a time, and
+ * under a steady full load about as many wait for them: a drain of no-op handlers on
+ * PostgreSQL peaks at 2,300-2,800 unwritten (1,100-2,300 at 30,000 commands), PGlite at
+ * about 570, Redis at 200. More than this is a store falling behind.
+ */
+const UNWRITTEN_OUTCOMES_FLOOR = 4000;
+
 /** The options with their defaults, checked once at construction. */
 export function resolveWorkerOptions(o: WorkerOptions, defaultClaimBatchSize: number) {
   const concurrency = positive(o.concurrency ?? 10, 'concurrency');
+  const claimBatchSize = positive(o.claimBatchSize ?? defaultClaimBatchSize, 'claimBatchSize');
   return {
     workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     concurrency,
-    claimBatchSize: positive(o.claimBatchSize ?? defaultClaimBatchSize, 'claimBatchSize'),
+    claimBatchSize,
     /** null: adaptive (see AdaptivePrefetch). */
     prefetch: o.prefetch === undefined ? null : nonNegative(o.prefetch, 'prefetch'),
     leaseMs: positive(o.leaseMs ?? 30_000, 'leaseMs'),
     pollIntervalMs: positive(o.pollIntervalMs ?? 1000, 'pollIntervalMs'),
     shutdownTimeoutMs: nonNegative(o.shutdownTimeoutMs ?? 10_000, 'shutdownTimeoutMs'),
     retentionMs: positive(o.retentionMs ?? 7 * 24 * 3600_000, 'retentionMs'),
+    maxUnwrittenOutcomes: positive(
+      o.maxUnwrittenOutcomes ??
+        Math.max(UNWRITTEN_OUTCOMES_FLOOR, 4 * claimBatchSize, 4 * concurrency),
+      'maxUnwrittenOutcomes',
+    ),
   };
 }
 

@@ -4,9 +4,7 @@
  * a timer with its counters, and marks itself stopped on a graceful stop. A crashed
  * worker stops refreshing, and readers see it turn stale and then disappear.
  *
- * The refresh is a periodic service shaped as the worker's maintenance services are
- * (name, every, jitter, run); until the worker runs a list of those, WorkerRegistration
- * drives it with a timer of its own.
+ * The refresh is one of the worker's maintenance services (services.ts).
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -14,16 +12,7 @@ import type { Logger } from 'pino';
 import type { WorkerInfo, WorkerRegistryStore } from '../backends/worker-registry.js';
 import { ConfigurationError } from '../core/errors.js';
 import { logFailure } from '../core/log-safely.js';
-
-/** A periodic job a worker runs (to be unified with the maintenance services). */
-export interface WorkerService {
-  name: string;
-  everyMs: number;
-  jitterMs?: number | undefined;
-  /** 'worker': every worker runs it for itself (not once per store). */
-  scope: 'worker';
-  run(signal: AbortSignal): Promise<unknown>;
-}
+import type { MaintenanceService } from './services.js';
 
 export interface WorkerRegistryOptions {
   /** How often the worker refreshes its record in the store. Default 5 s. */
@@ -81,12 +70,12 @@ export function workerRegistryService(
   store: WorkerRegistryStore,
   options: WorkerRegistryOptions,
   self: () => WorkerSelf,
-): WorkerService & { options: ResolvedOptions } {
+): MaintenanceService & { options: ResolvedOptions } {
   const resolved = resolve(options);
   const startedAt = new Date();
   const host = hostname();
   return {
-    name: 'worker registry',
+    name: 'worker-registry',
     everyMs: resolved.refreshMs,
     // a tenth of the interval: workers started together spread their refreshes
     jitterMs: Math.floor(resolved.refreshMs / 10),
@@ -102,65 +91,40 @@ export function workerRegistryService(
 }
 
 /**
- * Drives the registry service for one worker: the first record before claiming, then a
- * refresh every interval (an unref'd timer, so it never keeps a process alive), and the
- * stop. A failure is logged and tried again at the next refresh; it never stops the worker.
+ * The registry for one worker: the first record before it claims anything, the refresh as
+ * one of its maintenance services (`service`), and the stopped mark. A failure is logged
+ * and tried again at the next refresh; it never stops the worker.
  */
 export class WorkerRegistration {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private readonly abort = new AbortController();
-  private service: ReturnType<typeof workerRegistryService> | null = null;
+  readonly service: MaintenanceService & { options: ResolvedOptions };
 
   constructor(
     private readonly store: WorkerRegistryStore,
     private readonly logger: Logger,
-    private readonly options: WorkerRegistryOptions,
+    options: WorkerRegistryOptions,
+    self: () => WorkerSelf,
   ) {
-    resolve(options); // bad options are refused when the worker is made, not when it starts
+    // bad options are refused when the worker is made, not when it starts
+    this.service = workerRegistryService(store, options, self);
   }
 
-  async start(self: () => WorkerSelf): Promise<void> {
-    this.service = workerRegistryService(this.store, this.options, self);
-    await this.runOnce();
-    this.schedule();
-  }
-
-  private schedule(): void {
-    const service = this.service;
-    if (!service || this.abort.signal.aborted) return;
-    const jitter = service.jitterMs ? Math.floor(Math.random() * service.jitterMs) : 0;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runOnce().then(() => this.schedule());
-    }, service.everyMs + jitter);
-    this.timer.unref();
-  }
-
-  private runOnce(): Promise<unknown> {
-    const service = this.service!;
-    const run = Promise.resolve()
-      .then(() => service.run(this.abort.signal))
+  /** Writes the first record; the worker's services refresh it from then on. */
+  async start(): Promise<void> {
+    await Promise.resolve()
+      .then(() => this.service.run(new AbortController().signal))
       .catch((error: unknown) =>
         logFailure(
           this.logger,
           'warn',
           {},
           error,
-          'worker registry: refresh failed; will try again',
+          'worker registry: recording this worker failed; will try again',
         ),
       );
-    this.running = run;
-    return run;
   }
 
-  /** Ends the refreshes and marks the worker stopped with its final counters. */
+  /** Marks the worker stopped with its final counters (after its services have stopped). */
   async stop(id: string, counters: Record<string, number>): Promise<void> {
-    this.abort.abort();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-    if (!this.service) return;
     const { forgetAfterMs } = this.service.options;
     await Promise.resolve()
       .then(() => this.store.stopWorker({ id, counters, forgetAfterMs }))

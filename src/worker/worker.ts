@@ -13,7 +13,8 @@ import { logFailure } from '../core/log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
 import { RunningSet } from './running.js';
-import { Maintenance } from './maintenance.js';
+import { BatchFinisher, builtinServices } from './maintenance.js';
+import { ServiceRunner } from './services.js';
 import { ParkedCommands } from './parking.js';
 import { WorkerRegistration } from './registry-refresh.js';
 import {
@@ -59,8 +60,13 @@ export class Worker extends EventEmitter {
   private readonly shutdownTimeoutMs: number;
   private readonly completer: Completer;
   private readonly leases: LeaseKeeper;
-  private readonly maintenance: Maintenance | null;
+  /** Finishes the batches this worker's settles touched; null with `maintenance: false`. */
+  private readonly batches: BatchFinisher | null;
+  private readonly services: ServiceRunner;
+  private readonly maxUnwrittenOutcomes: number;
   private readonly registration: WorkerRegistration | null;
+  /** The domains this worker claims, once started (its registry record). */
+  private claimedDomains: string[] = [];
   private readonly limits: LimitGate;
   private readonly wakes: WakeSchedule;
   private readonly buffer: ClaimedCommand[] = [];
@@ -132,10 +138,11 @@ export class Worker extends EventEmitter {
       leaseMs: this.leaseMs,
       random: o.random,
     });
-    this.maintenance =
+    this.maxUnwrittenOutcomes = resolved.maxUnwrittenOutcomes;
+    const builtin =
       o.maintenance === false
-        ? null
-        : new Maintenance(this.backend, deps.logger, {
+        ? []
+        : builtinServices(this.backend, deps.logger, {
             recoverEveryMs: Math.min(10_000, Math.max(250, this.leaseMs / 2)),
             batchesEveryMs: 5000,
             pruneEveryMs: 60_000,
@@ -145,7 +152,27 @@ export class Worker extends EventEmitter {
     this.registration =
       o.registration === false
         ? null
-        : new WorkerRegistration(deps.backend.workers, deps.logger, o.registration ?? {});
+        : new WorkerRegistration(deps.backend.workers, deps.logger, o.registration ?? {}, () => ({
+            id: this.workerId,
+            domains: this.claimedDomains,
+            types: this.deps.types ?? null,
+            concurrency: this.concurrency,
+            counters: { ...this.stats },
+          }));
+    this.batches = o.maintenance === false ? null : new BatchFinisher(this.backend, deps.logger);
+    this.services = new ServiceRunner(
+      [
+        ...builtin,
+        ...(this.registration ? [this.registration.service] : []),
+        ...(o.services ?? []),
+      ],
+      {
+        backend: this.backend,
+        workerId: this.workerId,
+        logger: deps.logger,
+        random: o.random,
+      },
+    );
   }
 
   /** Starts claiming. Resolves once the worker listens for wake-ups. */
@@ -163,6 +190,7 @@ export class Worker extends EventEmitter {
       room: () => this.room(),
       onClaimed: (commands, sentAt) => this.onClaimed(commands, sentAt),
       onRoundDone: () => this.checkIdle(),
+      backlog: { outcomes: this.completer, max: this.maxUnwrittenOutcomes },
       skippedTypes: (domain) => this.parking.skippedTypes(domain),
       registeredTypes: (domain) =>
         this.deps.registry
@@ -178,15 +206,13 @@ export class Worker extends EventEmitter {
       });
     }
     this.leases.start();
-    this.maintenance?.start();
-    await this.registration?.start(() => ({
-      id: this.workerId,
-      domains: plan.map((p) => p.domain),
-      types: this.deps.types ?? null,
-      concurrency: this.concurrency,
-      counters: { ...this.stats },
-    }));
-    if (!this.stopping) claims.start(); // stop() may have come while it registered
+    this.claimedDomains = plan.map((p) => p.domain);
+    await this.registration?.start();
+    // stop() may have come while it registered: then nothing more starts
+    if (!this.stopping) {
+      this.services.start();
+      claims.start();
+    }
     this.deps.logger.info(
       {
         workerId: this.workerId,
@@ -405,7 +431,7 @@ export class Worker extends EventEmitter {
       if ((s.kind === 'retry' || s.kind === 'release') && s.delayMs === 0) wakeSelf = true;
     }
     this.stats.stale += result.stale.length;
-    if (result.touchedBatchIds.length > 0) this.maintenance?.batchesTouched(result.touchedBatchIds);
+    if (result.touchedBatchIds.length > 0) this.batches?.batchesTouched(result.touchedBatchIds);
     try {
       this.emit('settled', result);
     } catch (error) {
@@ -495,7 +521,8 @@ export class Worker extends EventEmitter {
     this.leases.stop();
     this.wakes.stop();
     await this.limits.close();
-    await this.maintenance?.stop();
+    await this.services.stop(Math.max(1000, deadline - Date.now()));
+    await this.batches?.stop();
     await this.registration?.stop(this.workerId, { ...this.stats });
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }

@@ -68,6 +68,10 @@ const work: WorkerOptions = {
   prefetch: undefined,
   shutdownTimeoutMs: undefined,
   maintenance: undefined,
+  services: [
+    { name: 'app-tidy', everyMs: 60_000, jitterMs: undefined, scope: 'store', run: async () => {} },
+  ],
+  maxUnwrittenOutcomes: undefined,
   retentionMs: undefined,
   registration: { refreshMs: undefined, staleAfterMs: undefined, forgetAfterMs: undefined },
   random: undefined,

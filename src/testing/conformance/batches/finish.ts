@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Backend, BatchInfo } from '../../../backends/backend.js';
-import { Maintenance } from '../../../worker/maintenance.js';
+import { BatchFinisher } from '../../../worker/maintenance.js';
 import { eventually, type SuiteContext } from '../context.js';
 
 /**
@@ -33,15 +33,9 @@ async function completeWithoutFinishing(backend: Backend, domain: string, n: num
   expect(settled.applied).toHaveLength(n);
 }
 
-/** Maintenance that runs only what a test calls: its timers are never started. */
-function idleMaintenance(ctx: SuiteContext, backend: Backend): Maintenance {
-  return new Maintenance(backend, ctx.logger, {
-    recoverEveryMs: 60_000,
-    batchesEveryMs: 60_000,
-    pruneEveryMs: 60_000,
-    retentionMs: 60_000,
-    tidyEveryMs: 60_000,
-  });
+/** A worker's batch finisher, alone: it checks only the batches a test says were touched. */
+function idleMaintenance(ctx: SuiteContext, backend: Backend): BatchFinisher {
+  return new BatchFinisher(backend, ctx.logger);
 }
 
 /**
