@@ -20,12 +20,25 @@ export function formatCommand(c: Command): string {
     ['causation', c.causationId ?? '-'],
     ['batch', c.batchId ?? '-'],
     ['idempotency', c.idempotencyKey ?? '-'],
+    ['headers', formatHeaders(c.headers)],
     ['worker', c.workerId ? `${c.workerId} (lease until ${time(c.leaseExpiresAt)})` : '-'],
     ['last error', c.lastError ? `${c.lastError.code}: ${c.lastError.message}` : '-'],
     ['data', json(c.data)],
     ['result', json(c.result)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+}
+
+/** Control characters in a header value: shown as \u escapes, never sent to the terminal. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const escapeControl = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** One header a line (`name: value`), under the first; '-' for none. */
+function formatHeaders(headers: Record<string, string>): string {
+  const lines = Object.entries(headers).map(
+    ([name, value]) => `${name}: ${value.replace(CONTROL, escapeControl)}`,
+  );
+  return lines.length === 0 ? '-' : lines.join(`\n${' '.repeat(13)}`);
 }
 
 export function formatAudit(records: AuditRecord[]): string {

@@ -1,6 +1,7 @@
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import { pendingCommand } from '../../core/records.js';
 import { StoreError } from '../../core/errors.js';
+import { headersJson } from '../../core/headers.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
 import type {
   AcquireSlotParams,
@@ -78,7 +79,10 @@ export function commandsJson(commands: NewCommand[]): string {
       batch_id: c.batchId,
       idempotency_key: c.idempotencyKey,
     });
-    return `${fields.slice(0, -1)},"data":${c.dataJson}}`;
+    // a command without headers leaves the key out (read as NULL): nothing added to the
+    // common send
+    const headers = c.headers ? `,"headers":${JSON.stringify(c.headers)}` : '';
+    return `${fields.slice(0, -1)},"data":${c.dataJson}${headers}}`;
   });
   return `[${rows.join(',')}]`;
 }
@@ -97,6 +101,7 @@ function oneFreshParams(c: NewCommand): unknown[] {
     c.correlationId,
     c.causationId,
     c.batchId,
+    headersJson(c.headers),
   ];
 }
 

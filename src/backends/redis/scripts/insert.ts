@@ -12,8 +12,8 @@ import { PRELUDE } from './prelude.js';
  * ARGV[2] mode: 'pending' (claimable at once) or 'staged' (a batch being created: stored
  *         but invisible until the batch commits; ARGV[3] is the batch's staging list)
  * ARGV[4] the commands as one JSON array of [id, type, data, priority, maxAttempts,
- *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey]
- *         ('' = none). One argument rather than eleven per command: the client encodes
+ *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey,
+ *         headers JSON] ('' = none). One argument rather than eleven per command: the client encodes
  *         each argument of a call apart, and for a chunk of a thousand commands that was
  *         most of the sender's work; cjson decodes the array in one C call.
  *
@@ -82,6 +82,8 @@ for n = 1, #keys do
       fields[m + 1] = 'k'; fields[m + 2] = ikey; m = m + 2
       redis.call('HSET', KEYS[2], ikey, id)
     end
+    local headers = row[12]
+    if headers and headers ~= '' then fields[m + 1] = 'h'; fields[m + 2] = headers; m = m + 2 end
     redis.call('HSET', key, unpack(fields, 1, m))
     stored[id] = true
     if staged then
