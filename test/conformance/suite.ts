@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { batchFinishTests } from './batch-finish.js';
 import { batchTests } from './batches.js';
 import { SuiteContext, type ConformanceOptions, type StoreOutage } from './context.js';
+import { headerTests } from './headers.js';
 import { leaseTests } from './leases.js';
 import { operatorTests } from './operator.js';
 import { outageTests } from './outage.js';
@@ -33,5 +34,6 @@ export function conformanceSuite(options: ConformanceOptions): void {
     batchTests(ctx);
     batchFinishTests(ctx);
     outageTests(ctx);
+    headerTests(ctx);
   });
 }
