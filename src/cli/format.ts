@@ -33,11 +33,11 @@ export function formatCommand(c: Command): string {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const escapeControl = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
-/** One header a line (`name: value`), under the first; '-' for none. */
+/** One header a line (`name: value`) by name, under the first; '-' for none. */
 function formatHeaders(headers: Record<string, string>): string {
-  const lines = Object.entries(headers).map(
-    ([name, value]) => `${name}: ${value.replace(CONTROL, escapeControl)}`,
-  );
+  // sorted: the stores keep headers as a map, not in the order they were sent
+  const sorted = Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1));
+  const lines = sorted.map(([name, value]) => `${name}: ${value.replace(CONTROL, escapeControl)}`);
   return lines.length === 0 ? '-' : lines.join(`\n${' '.repeat(13)}`);
 }
 

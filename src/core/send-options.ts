@@ -28,8 +28,9 @@ export interface SendOptions {
    * Text carried with the command and given to its handler as `ctx.headers`: trace
    * context (`traceparent`, `tracestate`, `baggage`) and other metadata about the command.
    * Names are HTTP field names, kept in lower case; at most 64 headers, names of 128
-   * characters, values of 4,096, 16 KiB in all (HEADER_LIMITS). A follow-up sent with
-   * `ctx.send` inherits the trace context headers of the command being handled.
+   * characters, values of 4,096, 16 KiB in all (HEADER_LIMITS). Kept as a map: the order
+   * they were given in is not. A follow-up sent with `ctx.send` inherits the trace context
+   * headers of the command being handled.
    */
   headers?: Record<string, string> | undefined;
   /** The application's open transaction: the command exists only if it commits (outbox). */

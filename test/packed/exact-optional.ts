@@ -54,6 +54,7 @@ const send: SendOptions = {
   maxAttempts: undefined,
   correlationId: undefined,
   causationId: undefined,
+  headers: undefined,
   tx: undefined,
 };
 const work: WorkerOptions = {
