@@ -29,15 +29,24 @@ export function formatCommand(c: Command): string {
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
 }
 
-/** Control characters in a header value: shown as \u escapes, never sent to the terminal. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-const escapeControl = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+/** A header value with its control characters (C0, DEL, C1) as \u escapes: kept off the terminal. */
+function escapeControl(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.charCodeAt(0);
+    out +=
+      code < 0x20 || (code >= 0x7f && code <= 0x9f)
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : ch;
+  }
+  return out;
+}
 
 /** One header a line (`name: value`) by name, under the first; '-' for none. */
 function formatHeaders(headers: Record<string, string>): string {
   // sorted: the stores keep headers as a map, not in the order they were sent
   const sorted = Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1));
-  const lines = sorted.map(([name, value]) => `${name}: ${value.replace(CONTROL, escapeControl)}`);
+  const lines = sorted.map(([name, value]) => `${name}: ${escapeControl(value)}`);
   return lines.length === 0 ? '-' : lines.join(`\n${' '.repeat(13)}`);
 }
 
