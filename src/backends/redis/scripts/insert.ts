@@ -13,9 +13,9 @@ import { PRELUDE } from './prelude.js';
  *         but invisible until the batch commits; ARGV[3] is the batch's staging list)
  * ARGV[4] the commands as one JSON array of [id, type, data, priority, maxAttempts,
  *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey,
- *         headers JSON] ('' = none). One argument rather than eleven per command: the client encodes
- *         each argument of a call apart, and for a chunk of a thousand commands that was
- *         most of the sender's work; cjson decodes the array in one C call.
+ *         headers JSON] ('' = none). One argument rather than twelve per command: the
+ *         client encodes each argument of a call apart, and for a chunk of a thousand
+ *         commands that was most of the sender's work; cjson decodes the array in one C call.
  *
  * Returns {now, created, r1, r2, ...}: ri = 1 when stored, else {id, fields...} of the
  * command that existed (COMMAND_FIELDS order).
