@@ -26,12 +26,14 @@ describe('migration 6: cancelled batch commands counted on the batch', () => {
           `INSERT INTO "${schema}".batches (id, name, total, on_complete) VALUES ($1, null, 3, null)`,
           [id],
         );
-        await backend.insertCommands({
-          commands: [0, 1, 2].map((n) => ({
-            ...bus.prepare({ domain: 'm', type: 'T', data: { n } }),
-            batchId: id,
-          })),
-        });
+        // by SQL rather than insertCommands, which writes the columns of the latest schema
+        for (const n of [0, 1, 2]) {
+          await db.query(
+            `INSERT INTO "${schema}".commands (id, domain, type, data, batch_id)
+             VALUES ($1, 'm', 'T', $2::json, $3)`,
+            [randomUUID(), JSON.stringify({ n }), id],
+          );
+        }
         return { id };
       };
       const open = await batch();

@@ -252,6 +252,42 @@ describe('dispatchbox CLI on the embedded database', () => {
     expect(row).toMatch(/\bstopped\b.*\bregistry$/);
   });
 
+  it('sends headers given with --header and shows them', async () => {
+    const id = await sendId(
+      'billing',
+      'charge-card',
+      '{}',
+      '--header',
+      'Tenant=acme',
+      '--header',
+      'note=a=b\u0007',
+    );
+    const shown = await cli('show', id);
+    expect(shown.out).toMatch(/^headers {6}note: a=b\\u0007\n {13}tenant: acme$/m);
+    expect(JSON.parse((await cli('show', id, '--json')).out)).toMatchObject({
+      command: { headers: { tenant: 'acme', note: 'a=b\u0007' } },
+    });
+    expect((await cli('show', await sendId('billing', 'charge-card'))).out).toMatch(
+      /^headers {6}-$/m,
+    );
+    const before = (await cli('list', '--json')).out;
+    expect(await cli('send', 'billing', 'charge-card', '--header', 'tenant')).toEqual({
+      code: 2,
+      out: '',
+      err: 'dispatchbox: --header must be name=value, e.g. --header tenant=acme; got "tenant"',
+    });
+    expect((await cli('send', 'billing', 't', '--header', 'a b=x')).err).toMatch(
+      /^dispatchbox: headers\["a b"\]: a header name must be 1 to 128 characters/,
+    );
+    expect((await cli('send', 'billing', 't', '--header', 'a=1', '--header', 'a=2')).err).toBe(
+      'dispatchbox: --header a is given twice; give it once',
+    );
+    expect((await cli('send', 'billing', 't', '--header', `v=${'x'.repeat(4097)}`)).err).toMatch(
+      /over the limit of 4096/,
+    );
+    expect((await cli('list', '--json')).out).toBe(before);
+  });
+
   it('refuses bad input with one line and stores nothing', async () => {
     const before = (await cli('tsq', 'list', '--json')).out;
     expect(await cli('send', 'billing', 'charge-card', '{oops}')).toMatchObject({

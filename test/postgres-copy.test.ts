@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
-import { COPY_AT_LEAST, COPY_COLUMNS } from '../src/backends/sql/copy.js';
+import { COPY_AT_LEAST, COPY_COLUMNS, copyText } from '../src/backends/sql/copy.js';
 import type { SqlTransaction } from '../src/backends/sql/driver.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import type { NewCommand } from '../src/core/command.js';
@@ -121,9 +121,7 @@ describe.runIf(available)('PostgreSQL bulk sends by COPY', () => {
 
   it('rolls a COPY back when a statement after it fails', async () => {
     const commands = fresh(3);
-    const text = commands
-      .map((c) => `${c.id}\tcopy\tT\t${c.dataJson}\t0\t3\t\\N\t\\N\t\\N\n`)
-      .join('');
+    const text = copyText(commands);
     const copyThen = (statement: string) =>
       backend.driver.transaction(async (tx) => {
         await tx.copy(`"${schema}".commands ${COPY_COLUMNS}`, text);

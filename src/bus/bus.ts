@@ -8,6 +8,7 @@ import {
   UnknownHandlerError,
   ValidationError,
 } from '../core/errors.js';
+import { checkHeaders } from '../core/headers.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import { checkStorableText, toJsonText } from '../core/json.js';
 import {
@@ -52,8 +53,19 @@ export interface CreateBatchOptions {
   name?: string | undefined;
   id?: string | undefined;
   commands: Iterable<SendItem> | AsyncIterable<SendItem>;
-  /** A command sent durably when every command of the batch has finished. */
-  onComplete?: { domain: string; type: string; data?: JsonValue | undefined } | undefined;
+  /**
+   * A command sent durably when every command of the batch has finished. It carries the
+   * `headers` given here, checked as a send's are, and inherits none from the batch's
+   * commands (which may each carry different ones).
+   */
+  onComplete?:
+    | {
+        domain: string;
+        type: string;
+        data?: JsonValue | undefined;
+        headers?: Record<string, string> | undefined;
+      }
+    | undefined;
 }
 
 const BATCH_CHUNK = 5000;
@@ -352,6 +364,7 @@ export class CommandBus {
           data: JSON.parse(
             toJsonText(options.onComplete.data ?? null, 'onComplete.data'),
           ) as JsonValue,
+          headers: checkHeaders(options.onComplete.headers, 'onComplete.headers') ?? undefined,
         }
       : null;
     return this.backend.createBatch({

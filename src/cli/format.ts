@@ -21,12 +21,34 @@ export function formatCommand(c: Command): string {
     ['causation', c.causationId ?? '-'],
     ['batch', c.batchId ?? '-'],
     ['idempotency', c.idempotencyKey ?? '-'],
+    ['headers', formatHeaders(c.headers)],
     ['worker', c.workerId ? `${c.workerId} (lease until ${time(c.leaseExpiresAt)})` : '-'],
     ['last error', c.lastError ? `${c.lastError.code}: ${c.lastError.message}` : '-'],
     ['data', json(c.data)],
     ['result', json(c.result)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+}
+
+/** A header value with its control characters (C0, DEL, C1) as \u escapes: kept off the terminal. */
+function escapeControl(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.charCodeAt(0);
+    out +=
+      code < 0x20 || (code >= 0x7f && code <= 0x9f)
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : ch;
+  }
+  return out;
+}
+
+/** One header a line (`name: value`) by name, under the first; '-' for none. */
+function formatHeaders(headers: Record<string, string>): string {
+  // sorted: the stores keep headers as a map, not in the order they were sent
+  const sorted = Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : 1));
+  const lines = sorted.map(([name, value]) => `${name}: ${escapeControl(value)}`);
+  return lines.length === 0 ? '-' : lines.join(`\n${' '.repeat(13)}`);
 }
 
 export function formatAudit(records: AuditRecord[]): string {

@@ -33,6 +33,8 @@ export interface Command<TData = JsonValue> {
   causationId: string | null;
   batchId: string | null;
   idempotencyKey: string | null;
+  /** Headers sent with the command (SendOptions.headers), names in lower case; `{}` when none. */
+  headers: Record<string, string>;
   lastError: CommandError | null;
   result: JsonValue | null;
   workerId: string | null;
@@ -67,6 +69,8 @@ export interface NewCommand {
   causationId: string | null;
   batchId: string | null;
   idempotencyKey: string | null;
+  /** Checked headers (see checkHeaders), names in lower case; absent when none. */
+  headers?: Record<string, string> | undefined;
 }
 
 /** A command handed to a worker by a claim: the command plus the lease it holds. */

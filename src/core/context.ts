@@ -16,12 +16,21 @@ export interface HandlerContext {
   readonly createdAt: Date;
   readonly correlationId: string | null;
   readonly batchId: string | null;
+  /**
+   * The headers the command was sent with (SendOptions.headers), names in lower case; `{}`
+   * when none. `ctx.send` passes the trace context ones on to follow-ups.
+   */
+  readonly headers: Readonly<Record<string, string>>;
   readonly command: Command;
   /** Fired on timeout, on a lost lease and when shutdown runs out of time. */
   readonly signal: AbortSignal;
   /** A pino logger bound to the command id, type, attempt, correlation and batch ids. */
   readonly logger: Logger;
-  /** Sends a follow-up command that inherits this command's correlation id and names it as cause. */
+  /**
+   * Sends a follow-up command that inherits this command's correlation id, names it as
+   * cause, and carries its trace context headers (`traceparent` with `tracestate`, and
+   * `baggage`) unless `options.headers` names its own.
+   */
   send(
     domain: string,
     type: string,

@@ -19,6 +19,7 @@ export function pendingCommand(c: NewCommand, createdAt: Date, runAt: Date): Com
     causationId: c.causationId,
     batchId: c.batchId,
     idempotencyKey: c.idempotencyKey,
+    headers: c.headers ?? {},
     lastError: null,
     result: null,
     workerId: null,
@@ -32,7 +33,12 @@ export function pendingCommand(c: NewCommand, createdAt: Date, runAt: Date): Com
  */
 export function batchCompletionCommand(
   batchId: string,
-  onComplete: { domain: string; type: string; data: JsonValue },
+  onComplete: {
+    domain: string;
+    type: string;
+    data: JsonValue;
+    headers?: Record<string, string> | undefined;
+  },
   summary: { status: string; counts: object },
 ): NewCommand {
   return {
@@ -48,5 +54,8 @@ export function batchCompletionCommand(
     causationId: null,
     batchId: null,
     idempotencyKey: `batch-completed:${batchId}`,
+    // as the batch's creator gave them (checked then); a batch created before headers
+    // existed has none
+    headers: onComplete.headers,
   };
 }

@@ -4,6 +4,7 @@ import type { ClaimedCommand, Command, JsonValue } from '../core/command.js';
 import type { HandlerContext, Middleware } from '../core/context.js';
 import { describeError } from '../core/describe-error.js';
 import { HandlerTimeoutError, PermanentError } from '../core/errors.js';
+import { followUpHeaders } from '../core/headers.js';
 import type { z } from 'zod';
 import type { Queryable } from '../core/queryable.js';
 import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
@@ -55,6 +56,7 @@ export class CommandContext implements HandlerContext {
   readonly createdAt: Date;
   readonly correlationId: string | null;
   readonly batchId: string | null;
+  readonly headers: Readonly<Record<string, string>>;
   readonly command: Command;
   private childLogger: Logger | undefined;
   private bound: Pick<HandlerContext, 'send' | 'heartbeat' | 'rateLimit'> | undefined;
@@ -72,6 +74,7 @@ export class CommandContext implements HandlerContext {
     this.createdAt = c.createdAt;
     this.correlationId = c.correlationId;
     this.batchId = c.batchId;
+    this.headers = c.headers;
     this.command = c;
   }
 
@@ -114,6 +117,7 @@ export class CommandContext implements HandlerContext {
           ...options,
           correlationId: options?.correlationId ?? c.correlationId ?? c.id,
           causationId: options?.causationId ?? c.id,
+          headers: followUpHeaders(c.headers, options?.headers),
         }),
       // a handler may call it without awaiting it; a lost lease also aborts ctx.signal
       heartbeat: () => handled(run.host.heartbeat(run)),

@@ -55,6 +55,7 @@ const send: SendOptions = {
   maxAttempts: undefined,
   correlationId: undefined,
   causationId: undefined,
+  headers: undefined,
   tx: undefined,
 };
 const work: WorkerOptions = {

@@ -45,6 +45,7 @@ export const COMMAND_FIELDS = [
   'res', // result (JSON)
   'e', // last error (JSON)
   'pm', // max attempts of the handler's policy, written by each claim (used when 'm' is '')
+  'h', // headers (JSON object), absent when the command carries none
 ] as const;
 
 /**
@@ -66,6 +67,7 @@ export const CLAIM_FIELDS = [
   'k',
   'res',
   'e',
+  'h',
 ] as const satisfies readonly CommandField[];
 
 /** The one consumer group of every domain's ticket stream; consumers are worker ids. */

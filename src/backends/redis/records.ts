@@ -18,12 +18,14 @@ const num = (v: string | null | undefined) => Number(v ?? 0);
 const date = (v: string | null | undefined) => new Date(Number(v ?? 0));
 const json = <T>(v: string | null | undefined): T | null =>
   v === null || v === undefined ? null : (JSON.parse(v) as T);
+const headers = (v: string | null | undefined): Record<string, string> =>
+  v ? (JSON.parse(v) as Record<string, string>) : {};
 /** The send's max attempts ('' when it named none), else the last claim's handler policy. */
 const maxAttempts = (sent: string | null | undefined, policy: string | null | undefined) =>
   sent ? Number(sent) : policy ? Number(policy) : null;
 
 export function toCommand(domain: string, reply: CommandReply): Command {
-  const [id, t, s, d, p, a, m, r, c, u, , le, w, , co, ca, b, k, res, e, pm] = reply;
+  const [id, t, s, d, p, a, m, r, c, u, , le, w, , co, ca, b, k, res, e, pm, h] = reply;
   return {
     id,
     domain,
@@ -40,6 +42,7 @@ export function toCommand(domain: string, reply: CommandReply): Command {
     causationId: ca ?? null,
     batchId: b ?? null,
     idempotencyKey: k ?? null,
+    headers: headers(h),
     lastError: json<CommandError>(e),
     result: json<JsonValue>(res),
     workerId: w ?? null,
@@ -63,7 +66,7 @@ export function toClaimed(
   row: ClaimReply,
   claim: { now: number; leaseMs: number; leaseToken: string; workerId: string },
 ): ClaimedCommand {
-  const [id, t, d, p, a, m, r, c, co, ca, b, k, res, e] = row;
+  const [id, t, d, p, a, m, r, c, co, ca, b, k, res, e, h] = row;
   return {
     id,
     domain,
@@ -80,6 +83,7 @@ export function toClaimed(
     causationId: ca ?? null,
     batchId: b ?? null,
     idempotencyKey: k ?? null,
+    headers: headers(h),
     lastError: json<CommandError>(e),
     result: json<JsonValue>(res),
     workerId: claim.workerId,

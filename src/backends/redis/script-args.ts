@@ -38,6 +38,7 @@ export function insertArgs(c: NewCommand): string[] {
     c.causationId ?? '',
     c.batchId ?? '',
     c.idempotencyKey ?? '',
+    c.headers ? JSON.stringify(c.headers) : '',
   ];
 }
 

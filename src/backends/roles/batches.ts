@@ -12,7 +12,12 @@ export interface NewBatch {
    * Sent durably, exactly once, when the batch first finishes: every command of it
    * completed, cancelled or in troubleshooting. Never again after an operator's action.
    */
-  onComplete: { domain: string; type: string; data: JsonValue } | null;
+  onComplete: {
+    domain: string;
+    type: string;
+    data: JsonValue;
+    headers?: Record<string, string> | undefined;
+  } | null;
 }
 
 export type BatchStatus = 'pending' | 'in_progress' | 'completed' | 'completed_with_failures';

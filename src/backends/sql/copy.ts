@@ -11,7 +11,7 @@ import type { NewCommand } from '../../core/command.js';
  * the transaction's now()); any other send takes the INSERT.
  */
 export const COPY_COLUMNS =
-  '(id, domain, type, data, priority, max_attempts, correlation_id, causation_id, batch_id)';
+  '(id, domain, type, data, priority, max_attempts, correlation_id, causation_id, batch_id, headers)';
 
 /** No command of these can exist already: ids the bus made, no idempotency keys. */
 export function allFresh(commands: readonly NewCommand[]): boolean {
@@ -48,7 +48,7 @@ export function copyText(commands: readonly NewCommand[]): string {
   let text = '';
   for (const c of commands) {
     // ids, domains and types are UUIDs and checked names: nothing in them to escape
-    text += `${c.id}\t${c.domain}\t${c.type}\t${field(c.dataJson)}\t${c.priority}\t${c.maxAttempts ?? '\\N'}\t${field(c.correlationId)}\t${field(c.causationId)}\t${field(c.batchId)}\n`;
+    text += `${c.id}\t${c.domain}\t${c.type}\t${field(c.dataJson)}\t${c.priority}\t${c.maxAttempts ?? '\\N'}\t${field(c.correlationId)}\t${field(c.causationId)}\t${field(c.batchId)}\t${c.headers ? field(JSON.stringify(c.headers)) : '\\N'}\n`;
   }
   return text;
 }

@@ -7,7 +7,7 @@ import { COPY_COLUMNS } from './copy.js';
  */
 const CLAIMED_COLUMNS = `c.id, c.domain, c.type, c.data, c.priority, c.attempts,
   coalesce(c.max_attempts, c.policy_max_attempts) AS max_attempts, c.created_at,
-  c.correlation_id, c.causation_id, c.batch_id, c.idempotency_key, c.last_error`;
+  c.correlation_id, c.causation_id, c.batch_id, c.idempotency_key, c.last_error, c.headers`;
 
 /** A command's run_at: the one given, else the statement's now() plus the delay. */
 const runAt = (given: string, delayMs: string) =>
@@ -130,13 +130,13 @@ WITH x AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     id uuid, domain text, type text, data json, priority int, max_attempts int,
     delay_ms bigint, run_at timestamptz, correlation_id text, causation_id uuid,
-    batch_id uuid, idempotency_key text)
+    batch_id uuid, idempotency_key text, headers jsonb)
 ), ins AS (
   INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
-    correlation_id, causation_id, batch_id, idempotency_key)
+    correlation_id, causation_id, batch_id, idempotency_key, headers)
   SELECT id, domain, type, coalesce(data, 'null'), priority, max_attempts,
     ${runAt('run_at', 'delay_ms')},
-    correlation_id, causation_id, batch_id, idempotency_key
+    correlation_id, causation_id, batch_id, idempotency_key, headers
   FROM x
   ${onConflict ? 'ON CONFLICT DO NOTHING' : ''}
   RETURNING ${returning}
@@ -164,10 +164,10 @@ SELECT now() AS at, (SELECT count(*) FROM wake) AS woken,
     this.insertOneFresh = `
 WITH ins AS (
   INSERT INTO ${t}.commands (id, domain, type, data, priority, max_attempts, run_at,
-    correlation_id, causation_id, batch_id)
+    correlation_id, causation_id, batch_id, headers)
   VALUES ($1::uuid, $2::text, $3::text, $4::json, $5::int, $6::int,
     ${runAt('$7::timestamptz', '$8::bigint')},
-    $9::text, $10::uuid, $11::uuid)
+    $9::text, $10::uuid, $11::uuid, $12::jsonb)
   RETURNING domain, run_at
 ), wake AS (
   SELECT pg_notify('${this.channel}', domain) FROM ins WHERE run_at <= now()

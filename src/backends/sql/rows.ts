@@ -29,6 +29,8 @@ export interface CommandRow {
   causation_id: string | null;
   batch_id: string | null;
   idempotency_key: string | null;
+  /** NULL when the command carries none. */
+  headers: Record<string, string> | null;
   data: JsonValue;
   result: JsonValue | null;
   last_error: CommandError | null;
@@ -51,6 +53,7 @@ export function toCommand(row: CommandRow): Command {
     causationId: row.causation_id,
     batchId: row.batch_id,
     idempotencyKey: row.idempotency_key,
+    headers: row.headers ?? {},
     lastError: row.last_error,
     result: row.result,
     workerId: row.worker_id,
@@ -85,6 +88,7 @@ export function toClaimed(row: ClaimedRow, claim: ClaimStamp): ClaimedCommand {
     causationId: row.causation_id,
     batchId: row.batch_id,
     idempotencyKey: row.idempotency_key,
+    headers: row.headers ?? {},
     lastError: row.last_error,
     result: null,
     workerId: claim.workerId,

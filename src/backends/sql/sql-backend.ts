@@ -2,6 +2,7 @@ import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../cor
 import { pendingCommand } from '../../core/records.js';
 import { StoreError } from '../../core/errors.js';
 import { isFinishedForBatch, TERMINAL_STATES, type CommandState } from '../../core/lifecycle.js';
+import { headersJson } from '../../core/headers.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
 import type {
   AcquireSlotParams,
@@ -83,7 +84,10 @@ export function commandsJson(commands: NewCommand[]): string {
       batch_id: c.batchId,
       idempotency_key: c.idempotencyKey,
     });
-    return `${fields.slice(0, -1)},"data":${c.dataJson}}`;
+    // a command without headers leaves the key out (read as NULL): nothing added to the
+    // common send
+    const headers = c.headers ? `,"headers":${JSON.stringify(c.headers)}` : '';
+    return `${fields.slice(0, -1)},"data":${c.dataJson}${headers}}`;
   });
   return `[${rows.join(',')}]`;
 }
@@ -102,6 +106,7 @@ function oneFreshParams(c: NewCommand): unknown[] {
     c.correlationId,
     c.causationId,
     c.batchId,
+    headersJson(c.headers),
   ];
 }
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { toMillis } from '../../core/duration.js';
 import { ValidationError } from '../../core/errors.js';
+import { checkHeaders } from '../../core/headers.js';
 import {
   configOf,
   parseJsonArgument,
@@ -24,22 +25,30 @@ export function sendCommand(io: CliIo): Command {
       'a duplicate send with this key (per domain) returns the first command',
     )
     .option('--max-attempts <n>', 'attempts before the command goes to troubleshooting')
+    .option(
+      '--header <name=value>',
+      'a header carried with the command (repeat for more), e.g. --header tenant=acme',
+      (text: string, given: string[]) => [...given, text],
+      [] as string[],
+    )
     .option('--json', 'print the stored command as JSON')
     .action(
       async (
         domain: string,
         type: string,
         payload: string | undefined,
-        options: Record<string, string | undefined>,
+        options: Record<string, string | undefined> & { header: string[] },
         command: Command,
       ) => {
         const data = parseJsonArgument(payload, 'the payload argument');
+        const headers = parseHeaderFlags(options.header);
         const sendOptions = {
           priority: parseWholeFlag(options['priority'], 'priority'),
           maxAttempts: parseWholeFlag(options['maxAttempts'], 'max-attempts'),
           delay: parseDelayFlag(options['delay']),
           id: options['id'],
           idempotencyKey: options['idempotencyKey'],
+          headers,
         };
         const defined = Object.fromEntries(
           Object.entries(sendOptions).filter(([, v]) => v !== undefined),
@@ -50,6 +59,32 @@ export function sendCommand(io: CliIo): Command {
         else io.out(`sent ${sent.domain}/${sent.type} ${sent.id} (${sent.state})`);
       },
     );
+}
+
+/**
+ * Each `--header name=value` (split at the first '='), checked as a send checks headers,
+ * before the store is opened. Undefined when none was given.
+ */
+function parseHeaderFlags(flags: string[]): Record<string, string> | undefined {
+  if (flags.length === 0) return undefined;
+  const entries = flags.map((flag): [string, string] => {
+    const at = flag.indexOf('=');
+    if (at <= 0) {
+      throw new ValidationError(
+        `--header must be name=value, e.g. --header tenant=acme; got ${JSON.stringify(flag)}`,
+        'headers',
+      );
+    }
+    return [flag.slice(0, at), flag.slice(at + 1)];
+  });
+  const names = new Set<string>();
+  for (const [name] of entries) {
+    if (names.has(name)) {
+      throw new ValidationError(`--header ${name} is given twice; give it once`, 'headers');
+    }
+    names.add(name);
+  }
+  return checkHeaders(Object.fromEntries(entries)) ?? undefined;
 }
 
 /** The longest --delay the CLI takes: a later run is almost surely a typo of the unit. */

@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { batchTests } from './batches/create.js';
 import { batchFinishTests } from './batches/finish.js';
+import { headerTests } from './commands/headers.js';
 import { leaseTests } from './commands/leases.js';
 import { sendTests } from './commands/send.js';
 import { workerTests } from './commands/worker.js';
@@ -39,6 +40,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
     sendTests(ctx);
     workerTests(ctx);
     leaseTests(ctx);
+    headerTests(ctx);
     if (ctx.options.outage) outageTests(ctx, ctx.options.outage);
   },
   operator: (ctx) => {

@@ -12,10 +12,10 @@ import { PRELUDE } from './prelude.js';
  * ARGV[2] mode: 'pending' (claimable at once) or 'staged' (a batch being created: stored
  *         but invisible until the batch commits; ARGV[3] is the batch's staging list)
  * ARGV[4] the commands as one JSON array of [id, type, data, priority, maxAttempts,
- *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey]
- *         ('' = none). One argument rather than eleven per command: the client encodes
- *         each argument of a call apart, and for a chunk of a thousand commands that was
- *         most of the sender's work; cjson decodes the array in one C call.
+ *         delayMs, runAtMs or '', correlationId, causationId, batchId, idempotencyKey,
+ *         headers JSON] ('' = none). One argument rather than twelve per command: the
+ *         client encodes each argument of a call apart, and for a chunk of a thousand
+ *         commands that was most of the sender's work; cjson decodes the array in one C call.
  *
  * Returns {now, created, r1, r2, ...}: ri = 1 when stored, else {id, fields...} of the
  * command that existed (COMMAND_FIELDS order).
@@ -82,6 +82,8 @@ for n = 1, #keys do
       fields[m + 1] = 'k'; fields[m + 2] = ikey; m = m + 2
       redis.call('HSET', KEYS[2], ikey, id)
     end
+    local headers = row[12]
+    if headers and headers ~= '' then fields[m + 1] = 'h'; fields[m + 2] = headers; m = m + 2 end
     redis.call('HSET', key, unpack(fields, 1, m))
     stored[id] = true
     if staged then
