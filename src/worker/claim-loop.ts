@@ -7,6 +7,7 @@ import type { HandlerRegistry } from '../core/registry.js';
 import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
 import { logFailure } from '../core/log-safely.js';
+import type { StoreHealth } from './event-source.js';
 
 /** One claim target: a domain, and the types of it this worker runs (null: all). */
 export interface ClaimTarget {
@@ -70,6 +71,8 @@ export interface ClaimLoopOptions {
   skippedTypes?: (domain: string) => ReadonlyMap<string, unknown> | undefined;
   /** The types of a domain this worker has handlers for. */
   registeredTypes?: (domain: string) => string[];
+  /** Told whether each claim round reaches the store (storeDown and storeUp events). */
+  health?: StoreHealth | undefined;
 }
 
 /**
@@ -194,6 +197,7 @@ export class ClaimLoop {
         }
         turn++;
         failures = 0;
+        this.o.health?.ok();
         this.claiming = false;
         caughtUp = got < asked;
         this.o.onRoundDone();
@@ -201,6 +205,7 @@ export class ClaimLoop {
         this.claiming = false;
         caughtUp = false;
         failures++;
+        this.o.health?.failed(error);
         logFailure(
           this.o.logger,
           'error',

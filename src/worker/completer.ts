@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import { sleep, storeRetryDelay } from './backoff.js';
 import { logFailure } from '../core/log-safely.js';
+import type { StoreHealth } from './event-source.js';
 
 /**
  * The one completion path: every outcome of an attempt is queued here and written in
@@ -18,6 +19,8 @@ export class Completer {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private drained: (() => void)[] = [];
+  /** Told whether each write reaches the store (the worker's storeDown and storeUp events). */
+  health: StoreHealth | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -74,6 +77,7 @@ export class Completer {
     } catch (error) {
       this.queue.unshift(...group);
       this.failures++;
+      this.health?.failed(error);
       if (!this.retryTimer) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;
@@ -90,6 +94,7 @@ export class Completer {
       return;
     }
     this.failures = 0;
+    this.health?.ok();
     // What follows a written group must not put it back in the queue: it is written.
     try {
       if (result.stale.length > 0) {

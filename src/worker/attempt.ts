@@ -1,0 +1,120 @@
+import type { Backend } from '../backends/backend.js';
+import type { Admission, HandlerLimits, LimitGate } from '../ratelimit/index.js';
+import { CommandContext, runHandler, type Execution } from './execute.js';
+import { leaseOf, resultJson, type RunOutcome } from './outcomes.js';
+
+/** One run of a handler on a claimed command, as the worker tracks it. */
+export interface Run extends Execution {
+  /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
+  abandoned: boolean;
+  /** Its place in the worker's RunningSet. */
+  slot: number;
+  /** When the handler started (performance.now()); null until it has. */
+  startedAt: number | null;
+  /** How long the handler ran, once it has ended. */
+  durationMs: number | null;
+}
+
+/** What an attempt needs of its worker. */
+export interface AttemptEnv {
+  readonly backend: Backend;
+  readonly workerId: string;
+  readonly limits: LimitGate;
+  /** Told right before the handler starts. */
+  started(run: Run): void;
+}
+
+const COMMITTED: RunOutcome = { kind: 'committed' };
+const STALE: RunOutcome = { kind: 'stale' };
+const ABANDONED: RunOutcome = { kind: 'abandoned' };
+
+/**
+ * Runs one attempt and says what happened: takes the handler's rate-limit tokens and
+ * global slot, if it has limits, then runs it (in a store transaction when it is
+ * transactional and the store has them). Never rejects: every failure is an outcome, and
+ * the worker turns the outcome into a settlement (settlementFor) and events.
+ */
+export async function runAttempt(run: Run, env: AttemptEnv): Promise<RunOutcome> {
+  const limits = run.handler.limits;
+  if (!limits) return runAdmitted(run, env);
+  // Tokens and the global slot are taken only now, so handlers without limits cost the
+  // store nothing more. A refusal sends the command back to wait, attempt unspent.
+  const admission = await admit(run, limits, env.limits);
+  if ('kind' in admission) return run.abandoned ? ABANDONED : admission;
+  if (!admission.admitted) {
+    const { delayMs, reason, tokenWait } = admission;
+    return { kind: 'limited', delayMs, reason, tokenWait };
+  }
+  try {
+    return await runAdmitted(run, env);
+  } finally {
+    admission.done();
+  }
+}
+
+/**
+ * The gate's answer. It answers store failures itself; what it throws is the command's
+ * own fault (a rateLimit key function that fails on it), so it counts as a handler failure.
+ */
+async function admit(
+  run: Run,
+  limits: HandlerLimits,
+  gate: LimitGate,
+): Promise<Admission | RunOutcome> {
+  try {
+    let admission = await gate.admit(run.command, limits);
+    // A token is used only right after it was granted (ratelimit/freshness.ts): the
+    // handler starts with nothing awaited after this check but the return.
+    while (admission.admitted && admission.late()) admission = await admission.again();
+    return admission;
+  } catch (error) {
+    return { kind: 'handlerFailed', error };
+  }
+}
+
+async function runAdmitted(run: Run, env: AttemptEnv): Promise<RunOutcome> {
+  env.started(run);
+  const startedAt = performance.now();
+  run.startedAt = startedAt;
+  const outcome =
+    run.handler.transactional && env.backend.capabilities.transactions
+      ? await runInTransaction(run, env)
+      : await runAlone(run);
+  run.durationMs = performance.now() - startedAt;
+  // committed or refused in its own transaction, the outcome is written already
+  if (outcome.kind === 'committed' || outcome.kind === 'stale') return outcome;
+  return run.abandoned ? ABANDONED : outcome;
+}
+
+async function runAlone(run: Run): Promise<RunOutcome> {
+  try {
+    const result = resultJson(await runHandler(run, new CommandContext(run, undefined)));
+    return { kind: 'ran', resultJson: result };
+  } catch (error) {
+    return { kind: 'handlerFailed', error };
+  }
+}
+
+/** The handler's writes and its completion commit together, or not at all. */
+async function runInTransaction(run: Run, env: AttemptEnv): Promise<RunOutcome> {
+  // The transaction rethrows what the handler threw, after its rollback: this tells the
+  // handler's failure from the store's.
+  let handlerFailed = false;
+  try {
+    const written = await env.backend.completeInTransaction(
+      { ...leaseOf(run.command), workerId: env.workerId },
+      async (tx) => {
+        try {
+          return resultJson(await runHandler(run, new CommandContext(run, tx)));
+        } catch (error) {
+          handlerFailed = true;
+          throw error;
+        }
+      },
+      run.controller.signal,
+    );
+    return written === 'stale' ? STALE : COMMITTED;
+  } catch (error) {
+    return handlerFailed ? { kind: 'handlerFailed', error } : { kind: 'storeFailed', error };
+  }
+}
