@@ -1,7 +1,13 @@
-import type { Backend } from '../backends/backend.js';
+import type { Logger } from 'pino';
+import type { Backend, Settlement } from '../backends/backend.js';
+import { logFailure } from '../core/log-safely.js';
 import type { Admission, HandlerLimits, LimitGate } from '../ratelimit/index.js';
-import { CommandContext, runHandler, type Execution } from './execute.js';
-import { leaseOf, resultJson, type RunOutcome } from './outcomes.js';
+import type { WorkerEventSource } from './event-source.js';
+import type { ClaimedCommand } from '../core/command.js';
+import type { RegisteredHandler } from '../core/registry.js';
+import { CommandContext, runHandler, type Execution, type ExecutionHost } from './execute.js';
+import { LazyAbort } from './lazy-abort.js';
+import { leaseOf, resultJson, settlementFor, type RunOutcome } from './outcomes.js';
 
 /** One run of a handler on a claimed command, as the worker tracks it. */
 export interface Run extends Execution {
@@ -15,13 +21,38 @@ export interface Run extends Execution {
   durationMs: number | null;
 }
 
+export function newRun(
+  command: ClaimedCommand,
+  handler: RegisteredHandler,
+  host: ExecutionHost,
+): Run {
+  return {
+    command,
+    handler,
+    controller: new LazyAbort(),
+    host,
+    abandoned: false,
+    slot: -1,
+    startedAt: null,
+    durationMs: null,
+  };
+}
+
 /** What an attempt needs of its worker. */
 export interface AttemptEnv {
   readonly backend: Backend;
   readonly workerId: string;
   readonly limits: LimitGate;
-  /** Told right before the handler starts. */
-  started(run: Run): void;
+  readonly events: WorkerEventSource;
+  readonly logger: Logger;
+  /** The retry policy's jitter (injected by tests). */
+  readonly random: (() => number) | undefined;
+  /** Keeps a rate-limited command in the worker until its token is due; false if it cannot. */
+  hold(run: Run, delayMs: number): boolean;
+  /** Has the worker look for work again in `delayMs` (a released command is due then). */
+  wakeAt(delayMs: number): void;
+  /** Queues a settlement for the batched write. */
+  queue(settlement: Settlement, run: Run): void;
 }
 
 const COMMITTED: RunOutcome = { kind: 'committed' };
@@ -73,7 +104,7 @@ async function admit(
 }
 
 async function runAdmitted(run: Run, env: AttemptEnv): Promise<RunOutcome> {
-  env.started(run);
+  env.events.started(run.command);
   const startedAt = performance.now();
   run.startedAt = startedAt;
   const outcome =
@@ -117,4 +148,41 @@ async function runInTransaction(run: Run, env: AttemptEnv): Promise<RunOutcome> 
   } catch (error) {
     return handlerFailed ? { kind: 'handlerFailed', error } : { kind: 'storeFailed', error };
   }
+}
+
+/**
+ * What an attempt's outcome makes: its events, then the settlement `settlementFor`
+ * decides, queued for the batched write. A rate-limited command whose token is due soon
+ * is held in the worker instead.
+ */
+export function settleAttempt(run: Run, outcome: RunOutcome, env: AttemptEnv): void {
+  const { command, handler } = run;
+  switch (outcome.kind) {
+    case 'committed':
+      return env.events.completed(run);
+    case 'stale':
+      return env.events.stale('complete', run);
+    case 'storeFailed':
+      logFailure(
+        env.logger,
+        'warn',
+        { commandId: command.id },
+        outcome.error,
+        'store failed around a handler; handing the command back',
+      );
+      break;
+    case 'limited': {
+      const { delayMs, reason } = outcome;
+      const held = outcome.tokenWait && env.hold(run, delayMs);
+      env.events.rateLimited(command, delayMs, reason, held);
+      if (held) return;
+      // sent back to the store: look for it again when it is due
+      env.wakeAt(delayMs);
+      break;
+    }
+  }
+  const settlement = settlementFor(outcome, command, handler.retryPolicy, env.random);
+  if (!settlement) return;
+  if (settlement.kind === 'retry') env.events.failed(run, settlement);
+  env.queue(settlement, run);
 }

@@ -38,6 +38,8 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
     claim: null,
     settle: null,
   };
+  /** Where each queued settlement came from, kept only while someone listens. */
+  private readonly sources = new WeakMap<Settlement, SettlementSource>();
   /** What the claim loop and the completer report their store calls to. */
   readonly claimHealth: StoreHealth = this.health('claim');
   readonly settleHealth: StoreHealth = this.health('settle');
@@ -66,8 +68,23 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
     });
   }
 
-  /** A settlement the store applied; `source` is unknown for ones queued while nobody listened. */
-  applied(settlement: Settlement, source: SettlementSource | undefined): void {
+  /**
+   * A settlement queued for writing; `run` is the run it ends (null: no handler ran).
+   * Remembered for its events only while someone listens: a listener added later hears
+   * of the settlements queued from then on (and counts in stats from the start).
+   */
+  queued(settlement: Settlement, command: ClaimedCommand, run: SettlementSource | null): void {
+    if (this.listening()) this.sources.set(settlement, run ?? { command, durationMs: null });
+  }
+
+  /** A queued settlement the store applied, or `refused` as stale. */
+  written(settlement: Settlement, refused: boolean): void {
+    const source = this.listening() ? this.sources.get(settlement) : undefined;
+    if (refused) this.stale(settlement.kind, source);
+    else this.applied(settlement, source);
+  }
+
+  private applied(settlement: Settlement, source: SettlementSource | undefined): void {
     switch (settlement.kind) {
       case 'complete':
         return this.completed(source);

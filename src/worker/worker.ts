@@ -6,11 +6,10 @@ import type { RegisteredHandler } from '../core/registry.js';
 import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
 import type { ExecutionHost } from './execute.js';
-import { runAttempt, type AttemptEnv, type Run } from './attempt.js';
-import { WorkerEventSource, type SettlementSource, type WorkerEvents } from './event-source.js';
+import { newRun, runAttempt, settleAttempt, type AttemptEnv, type Run } from './attempt.js';
+import { WorkerEventSource, type WorkerEvents } from './event-source.js';
 import { ClaimLoop, claimPlan } from './claim-loop.js';
-import { LazyAbort } from './lazy-abort.js';
-import { leaseOf, settlementFor, type RunOutcome } from './outcomes.js';
+import { leaseOf } from './outcomes.js';
 import { logFailure } from '../core/log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
@@ -53,8 +52,6 @@ export class Worker extends EventEmitter {
    */
   readonly events: WorkerEvents;
   private readonly source: WorkerEventSource;
-  /** Where each queued settlement came from, kept only while someone listens to events. */
-  private readonly sources = new WeakMap<Settlement, SettlementSource>();
   private readonly backend: Backend;
   private readonly concurrency: number;
   private readonly prefetch: AdaptivePrefetch | number;
@@ -144,7 +141,13 @@ export class Worker extends EventEmitter {
       backend: this.backend,
       workerId: this.workerId,
       limits: this.limits,
-      started: (run) => this.source.started(run.command),
+      events: this.source,
+      logger: deps.logger,
+      random: o.random,
+      hold: (run, delayMs) =>
+        !this.stopping && this.parking.park(run.command, run.handler, delayMs),
+      wakeAt: (delayMs) => this.wakes.at(delayMs),
+      queue: (settlement, run) => this.queue(settlement, run.command, run),
     };
     this.maintenance =
       o.maintenance === false
@@ -284,16 +287,7 @@ export class Worker extends EventEmitter {
       this.queue({ kind: 'troubleshoot', ...leaseOf(command), error }, command, null);
       return;
     }
-    const run: Run = {
-      command,
-      handler,
-      controller: new LazyAbort(),
-      host: this.host,
-      abandoned: false,
-      slot: -1,
-      startedAt: null,
-      durationMs: null,
-    };
+    const run = newRun(command, handler, this.host);
     this.active.add(run);
     if (handler.concurrency !== Number.POSITIVE_INFINITY)
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
@@ -303,52 +297,18 @@ export class Worker extends EventEmitter {
     );
   }
 
-  /** One attempt: what happened (runAttempt), then what it makes (settle), then its place freed. */
+  /** One attempt: what happened, then what that makes (attempt.ts), then its place freed. */
   private async execute(run: Run): Promise<void> {
     try {
-      this.settle(run, await runAttempt(run, this.attemptEnv));
+      settleAttempt(run, await runAttempt(run, this.attemptEnv), this.attemptEnv);
     } finally {
       this.finished(run);
     }
   }
 
-  /** Tells an outcome's events and queues the settlement it makes (settlementFor decides). */
-  private settle(run: Run, outcome: RunOutcome): void {
-    const { command, handler } = run;
-    switch (outcome.kind) {
-      case 'committed':
-        return this.source.completed(run);
-      case 'stale':
-        return this.source.stale('complete', run);
-      case 'storeFailed':
-        logFailure(
-          this.deps.logger,
-          'warn',
-          { commandId: command.id },
-          outcome.error,
-          'store failed around a handler; handing the command back',
-        );
-        break;
-      case 'limited': {
-        const { delayMs, reason } = outcome;
-        const held =
-          outcome.tokenWait && !this.stopping && this.parking.park(command, handler, delayMs);
-        this.source.rateLimited(command, delayMs, reason, held);
-        if (held) return;
-        // sent back to the store: look for it again when it is due
-        this.wakes.at(delayMs);
-        break;
-      }
-    }
-    const settlement = settlementFor(outcome, command, handler.retryPolicy, this.deps.random);
-    if (!settlement) return;
-    if (settlement.kind === 'retry') this.source.failed(run, settlement);
-    this.queue(settlement, command, run);
-  }
-
   /** Queues a settlement for the completer; `run`: the run it ends, if a handler ran. */
   private queue(settlement: Settlement, command: ClaimedCommand, run: Run | null): void {
-    if (this.source.listening()) this.sources.set(settlement, run ?? { command, durationMs: null });
+    this.source.queued(settlement, command, run);
     this.completer.add(settlement);
   }
 
@@ -367,15 +327,11 @@ export class Worker extends EventEmitter {
   private onSettled(result: SettleResult, settlements: Settlement[]): void {
     // every settlement is either applied or stale, and stale ones are rare: look those up
     const stale = result.stale.length > 0 ? new Set(result.stale) : null;
-    const listening = this.source.listening();
     let wakeSelf = false;
     for (const s of settlements) {
-      const source = listening ? this.sources.get(s) : undefined;
-      if (stale?.has(s.id)) {
-        this.source.stale(s.kind, source);
-        continue;
-      }
-      this.source.applied(s, source);
+      const refused = stale?.has(s.id) ?? false;
+      this.source.written(s, refused);
+      if (refused) continue;
       if ((s.kind === 'retry' || s.kind === 'release') && s.delayMs === 0) wakeSelf = true;
     }
     if (result.touchedBatchIds.length > 0) this.maintenance?.batchesTouched(result.touchedBatchIds);
