@@ -65,9 +65,12 @@ const ABANDONED: RunOutcome = { kind: 'abandoned' };
  * transactional and the store has them). Never rejects: every failure is an outcome, and
  * the worker turns the outcome into a settlement (settlementFor) and events.
  */
-export async function runAttempt(run: Run, env: AttemptEnv): Promise<RunOutcome> {
+export function runAttempt(run: Run, env: AttemptEnv): Promise<RunOutcome> {
   const limits = run.handler.limits;
-  if (!limits) return runAdmitted(run, env);
+  return limits ? runLimited(run, limits, env) : runAdmitted(run, env);
+}
+
+async function runLimited(run: Run, limits: HandlerLimits, env: AttemptEnv): Promise<RunOutcome> {
   // Tokens and the global slot are taken only now, so handlers without limits cost the
   // store nothing more. A refusal sends the command back to wait, attempt unspent.
   const admission = await admit(run, limits, env.limits);
