@@ -111,7 +111,7 @@ export const BUS_EVENT_NAMES: readonly BusEventName[] = ['sent'];
 
 // ---- the emitter -----------------------------------------------------------------------
 
-type Listener<E> = (event: E) => unknown;
+type Listener<E> = ((event: E) => unknown) & { original?: (event: E) => unknown };
 
 /**
  * A typed event emitter whose emitting side costs nothing while nobody listens: the
@@ -144,17 +144,19 @@ export class TypedEvents<M extends object> {
   /** Calls `listener` with the next event named `name` only. */
   once<K extends keyof M & string>(name: K, listener: (event: M[K]) => unknown): this {
     this.check(name, listener);
-    const wrapper = (event: M[K]) => {
+    const wrapper: Listener<M[K]> = (event: M[K]) => {
       this.off(name, wrapper);
       return listener(event);
     };
+    // so that off(name, listener) removes it before it has fired
+    wrapper.original = listener;
     return this.on(name, wrapper);
   }
 
-  /** Removes `listener` (added with `on`) from `name`; nothing when it is not there. */
+  /** Removes `listener` (added with `on` or `once`) from `name`; nothing when it is not there. */
   off<K extends keyof M & string>(name: K, listener: (event: M[K]) => unknown): this {
     const list = this.listeners[name];
-    const index = list ? list.lastIndexOf(listener) : -1;
+    const index = list ? list.findLastIndex((l) => l === listener || l.original === listener) : -1;
     if (!list || index < 0) return this;
     const rest = list.filter((_, i) => i !== index);
     if (rest.length === 0) delete this.listeners[name];
