@@ -9,7 +9,26 @@ export {
   type ListParams,
 } from './bus/bus.js';
 export { handler } from './bus/decorators.js';
-export { Worker, type WorkerOptions, type WorkerStats } from './worker/worker.js';
+export {
+  Worker,
+  type WorkerOptions,
+  type WorkerStats,
+  type WorkerEvents,
+} from './worker/worker.js';
+export type { BusEvents } from './bus/bus.js';
+export {
+  TypedEvents,
+  WORKER_EVENT_NAMES,
+  BUS_EVENT_NAMES,
+  type WorkerEventMap,
+  type WorkerEventName,
+  type BusEventMap,
+  type BusEventName,
+  type CommandEvent,
+  type SettledEvent,
+  type SentCommand,
+  type StoreOperation,
+} from './core/events.js';
 export type { MaintenanceService } from './worker/services.js';
 export type {
   Command,

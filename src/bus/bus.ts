@@ -25,6 +25,9 @@ import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
+import { BusEventSource, type BusEvents } from './events.js';
+
+export type { BusEvents };
 
 export interface CommandBusOptions {
   backend: Backend;
@@ -127,6 +130,9 @@ export class CommandBus {
   readonly logger: Logger;
   /** Middleware added with `use`, in order. */
   readonly middleware: Middleware[] = [];
+  /** Typed events of what this bus stores: `bus.events.on('sent', (e) => …)`. */
+  readonly events: BusEvents;
+  private readonly source: BusEventSource;
   private readonly strict: boolean;
   private readonly maxPayloadBytes: number;
   private readonly coalescer: SendCoalescer;
@@ -136,6 +142,8 @@ export class CommandBus {
     this.workerDefaults = options.workerDefaults ?? {};
     this.backend = options.backend;
     this.logger = options.logger ?? pino({ name: 'dispatchbox' });
+    this.source = new BusEventSource(this.logger);
+    this.events = this.source;
     this.strict = options.strict ?? false;
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
     this.coalescer = SendCoalescer.of(this.backend);
@@ -201,9 +209,12 @@ export class CommandBus {
     const command = this.prepare({ ...options, domain, type, data });
     if (options.tx) {
       const [inserted] = await this.backend.insertCommands({ commands: [command], tx: options.tx });
+      this.source.sentOne(inserted!, true);
       return inserted!.command;
     }
-    return (await this.coalescer.send(command)).command;
+    const inserted = await this.coalescer.send(command);
+    this.source.sentOne(inserted, false);
+    return inserted.command;
   }
 
   /** Sends many commands in one statement: all are stored, or (on error) none. */
@@ -220,6 +231,7 @@ export class CommandBus {
     if (items.length === 0) return [];
     const commands = items.map((item, i) => this.prepare(item, `[${i}]`));
     const inserted = await this.backend.insertCommands({ commands, tx: options.tx });
+    this.source.sentMany(inserted, options.tx !== undefined);
     return inserted.map((r) => r.command);
   }
 
@@ -367,25 +379,32 @@ export class CommandBus {
           headers: checkHeaders(options.onComplete.headers, 'onComplete.headers') ?? undefined,
         }
       : null;
-    return this.backend.createBatch({
+    // the batch's commands are kept for the 'sent' event only when someone listens
+    const stored: NewCommand[] | null = this.source.listening('sent') ? [] : null;
+    const batch = await this.backend.createBatch({
       batch: { id: batchId, name, onComplete },
-      chunks: this.chunks(options.commands, batchId),
+      chunks: this.chunks(options.commands, batchId, stored),
     });
+    if (stored) this.source.sent(stored, false);
+    return batch;
   }
 
   private async *chunks(
     items: Iterable<SendItem> | AsyncIterable<SendItem>,
     batchId: string,
+    stored: NewCommand[] | null,
   ): AsyncIterable<NewCommand[]> {
     let chunk: NewCommand[] = [];
     let index = 0;
     for await (const item of items) {
       chunk.push({ ...this.prepare(item, `commands[${index++}]`), batchId });
       if (chunk.length === BATCH_CHUNK) {
+        stored?.push(...chunk);
         yield chunk;
         chunk = [];
       }
     }
+    stored?.push(...chunk);
     if (chunk.length > 0) yield chunk;
   }
 

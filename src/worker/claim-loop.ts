@@ -7,6 +7,7 @@ import type { HandlerRegistry } from '../core/registry.js';
 import { DEFAULT_RETRY_POLICY } from '../core/retry.js';
 import { sleep, storeRetryDelay } from './backoff.js';
 import { logFailure } from '../core/log-safely.js';
+import type { StoreHealth } from './event-source.js';
 
 /** One claim target: a domain, and the types of it this worker runs (null: all). */
 export interface ClaimTarget {
@@ -72,6 +73,8 @@ export interface ClaimLoopOptions {
   registeredTypes?: (domain: string) => string[];
   /** Claims wait while more than `max` outcomes are unwritten (see holdWhileBacklogged). */
   backlog?: { outcomes: OutcomeBacklog; max: number };
+  /** Told whether each claim round reaches the store (storeDown and storeUp events). */
+  health?: StoreHealth | undefined;
 }
 
 /** The completer, as the claim loop sees it. */
@@ -252,6 +255,7 @@ export class ClaimLoop {
         }
         turn++;
         failures = 0;
+        this.o.health?.ok();
         this.claiming = false;
         caughtUp = got < asked;
         this.o.onRoundDone();
@@ -259,6 +263,7 @@ export class ClaimLoop {
         this.claiming = false;
         caughtUp = false;
         failures++;
+        this.o.health?.failed(error);
         logFailure(
           this.o.logger,
           'error',

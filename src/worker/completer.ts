@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import { sleep, storeRetryDelay } from './backoff.js';
 import { logFailure } from '../core/log-safely.js';
+import type { StoreHealth } from './event-source.js';
 
 /**
  * The one completion path: every outcome of an attempt is queued here and written in
@@ -22,6 +23,8 @@ export class Completer {
   private drained: (() => void)[] = [];
   /** Waiting for the backlog to fall below `below` (the claim loop's hold, see whenBelow). */
   private shrinking: { below: number; resolve: () => void }[] = [];
+  /** Told whether each write reaches the store (the worker's storeDown and storeUp events). */
+  health: StoreHealth | null = null;
 
   constructor(
     private readonly backend: Backend,
@@ -92,6 +95,7 @@ export class Completer {
       this.writing -= group.length;
       this.queue.unshift(...group);
       this.failures++;
+      this.health?.failed(error);
       if (!this.retryTimer) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;
@@ -109,6 +113,7 @@ export class Completer {
     }
     this.writing -= group.length;
     this.failures = 0;
+    this.health?.ok();
     // What follows a written group must not put it back in the queue: it is written.
     try {
       if (result.stale.length > 0) {

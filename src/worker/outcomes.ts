@@ -3,8 +3,7 @@ import type { ClaimedCommand } from '../core/command.js';
 import { describeError } from '../core/describe-error.js';
 import { PermanentError } from '../core/errors.js';
 import { toJsonText } from '../core/json.js';
-import type { RegisteredHandler } from '../core/registry.js';
-import { decideFailure } from '../core/retry.js';
+import { decideFailure, type RetryPolicy } from '../core/retry.js';
 
 /** The lease of a claimed command, as settlements and renewals name it. */
 export function leaseOf(command: ClaimedCommand): {
@@ -41,40 +40,83 @@ export function resultJson(result: unknown): string | null {
 }
 
 /** How long a command waits when the store failed around its handler. */
-const STORE_UNAVAILABLE_DELAY_MS = 1000;
+export const STORE_UNAVAILABLE_DELAY_MS = 1000;
 
 /**
- * What a failed run becomes. When the handler itself failed, its retry policy decides
- * (retry, troubleshooting, or a release for a snooze); when the store failed around it
- * (admission, the transaction), it is not the command's fault, so it goes back without
- * spending the attempt.
+ * What happened to one attempt, as a value: the worker turns it into a settlement with
+ * `settlementFor` (the one place that decides), and into events.
  */
-export function failureSettlement(
-  error: unknown,
+export type RunOutcome =
+  /** The handler ran and returned; `resultJson` is its result as stored. */
+  | { kind: 'ran'; resultJson: string | null }
+  /** A transactional handler ran and its completion committed with its writes. */
+  | { kind: 'committed' }
+  /** A transactional handler ran but the store refused its completion: the lease was lost. */
+  | { kind: 'stale' }
+  /** The handler failed (or its result, payload or rate-limit key was unusable). */
+  | { kind: 'handlerFailed'; error: unknown }
+  /** The store failed around the handler (its transaction): not the command's fault. */
+  | { kind: 'storeFailed'; error: unknown }
+  /** A rate limit or global concurrency cap refused the attempt; no attempt spent. */
+  | { kind: 'limited'; delayMs: number; reason: string; tokenWait: boolean }
+  /** Kept by the worker until a rate-limit token is due: it runs from there, unsettled. */
+  | { kind: 'held' }
+  /** Its lease was lost or it was handed back: the outcome is no longer this worker's. */
+  | { kind: 'abandoned' };
+
+/**
+ * The settlement an outcome makes, or null when there is nothing to write (already
+ * written in the handler's transaction, refused as stale, held, abandoned). Pure:
+ * `random` is the retry policy's jitter.
+ *
+ * - ran → complete with its result;
+ * - handler failed → its retry policy decides: retry with backoff, troubleshooting for a
+ *   permanent error or exhausted attempts, a release for a snooze;
+ * - store failed → released for a second, attempt unspent (not the command's fault);
+ * - limited → released until the limit lets it through, attempt unspent.
+ */
+export function settlementFor(
+  outcome: RunOutcome,
   command: ClaimedCommand,
-  handler: RegisteredHandler,
-  handlerFailed: boolean,
+  policy: RetryPolicy,
   random?: () => number,
-): Settlement {
-  const lease = leaseOf(command);
-  if (!handlerFailed) {
-    return {
-      kind: 'release',
-      ...lease,
-      delayMs: STORE_UNAVAILABLE_DELAY_MS,
-      reason: 'store unavailable',
-    };
+): Settlement | null {
+  switch (outcome.kind) {
+    case 'ran':
+      return { kind: 'complete', ...leaseOf(command), resultJson: outcome.resultJson };
+    case 'storeFailed':
+      return {
+        kind: 'release',
+        ...leaseOf(command),
+        delayMs: STORE_UNAVAILABLE_DELAY_MS,
+        reason: 'store unavailable',
+      };
+    case 'limited':
+      return {
+        kind: 'release',
+        ...leaseOf(command),
+        delayMs: outcome.delayMs,
+        reason: outcome.reason,
+      };
+    case 'handlerFailed': {
+      const lease = leaseOf(command);
+      const decision = decideFailure(
+        outcome.error,
+        command.attempts,
+        command.maxAttempts,
+        policy,
+        random,
+      );
+      if (decision.kind === 'release')
+        return { kind: 'release', ...lease, delayMs: decision.delayMs, reason: decision.reason };
+      if (decision.kind === 'retry')
+        return { kind: 'retry', ...lease, delayMs: decision.delayMs, error: decision.error };
+      return { kind: 'troubleshoot', ...lease, error: decision.error };
+    }
+    case 'committed':
+    case 'stale':
+    case 'held':
+    case 'abandoned':
+      return null;
   }
-  const decision = decideFailure(
-    error,
-    command.attempts,
-    command.maxAttempts,
-    handler.retryPolicy,
-    random,
-  );
-  if (decision.kind === 'release')
-    return { kind: 'release', ...lease, delayMs: decision.delayMs, reason: decision.reason };
-  if (decision.kind === 'retry')
-    return { kind: 'retry', ...lease, delayMs: decision.delayMs, error: decision.error };
-  return { kind: 'troubleshoot', ...lease, error: decision.error };
 }

@@ -5,10 +5,11 @@ import { LeaseLostError } from '../core/errors.js';
 import type { RegisteredHandler } from '../core/registry.js';
 import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
-import { CommandContext, runHandler, type Execution, type ExecutionHost } from './execute.js';
+import type { ExecutionHost } from './execute.js';
+import { newRun, runAttempt, settleAttempt, type AttemptEnv, type Run } from './attempt.js';
+import { WorkerEventSource, type WorkerEvents } from './event-source.js';
 import { ClaimLoop, claimPlan } from './claim-loop.js';
-import { LazyAbort } from './lazy-abort.js';
-import { failureSettlement, leaseOf, resultJson } from './outcomes.js';
+import { leaseOf } from './outcomes.js';
 import { logFailure } from '../core/log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
@@ -24,15 +25,8 @@ import {
   type WorkerStats,
 } from './options.js';
 
-export type { WorkerDeps, WorkerOptions, WorkerStats };
-import { LimitGate, WakeSchedule, type Admission } from '../ratelimit/index.js';
-
-interface Active extends Execution {
-  /** Handed back at shutdown or lost with its lease: its outcome is no longer ours to write. */
-  abandoned: boolean;
-  /** Its place in the worker's RunningSet. */
-  slot: number;
-}
+export type { WorkerDeps, WorkerOptions, WorkerStats, WorkerEvents };
+import { LimitGate, WakeSchedule } from '../ratelimit/index.js';
 
 /**
  * Claims commands in batches into a small local buffer, runs their handlers with a
@@ -41,7 +35,10 @@ interface Active extends Execution {
 export class Worker extends EventEmitter {
   /** Names this worker in claims and in the audit trail (host, pid and a random part). */
   readonly workerId: string;
-  /** What this worker did since it started: attempts started and their outcomes. */
+  /**
+   * What this worker did since it started: attempts started and their outcomes. Counted
+   * from the same calls that emit `events`, so each equals its event's count.
+   */
   readonly stats: WorkerStats = {
     started: 0,
     completed: 0,
@@ -51,6 +48,12 @@ export class Worker extends EventEmitter {
     stale: 0,
     limited: 0,
   };
+  /**
+   * Typed events of every attempt and outcome: `worker.events.on('completed', (e) => …)`.
+   * Free while nobody listens; a listener that throws is logged (core/events.ts).
+   */
+  readonly events: WorkerEvents;
+  private readonly source: WorkerEventSource;
   private readonly backend: Backend;
   private readonly concurrency: number;
   private readonly prefetch: AdaptivePrefetch | number;
@@ -72,10 +75,11 @@ export class Worker extends EventEmitter {
   private readonly buffer: ClaimedCommand[] = [];
   /** Rate-limited commands held until their next token is due (parking.ts). */
   private readonly parking: ParkedCommands;
-  private readonly active = new RunningSet<Active>();
+  private readonly active = new RunningSet<Run>();
   /** Runs per handler, kept only for handlers with a concurrency of their own. */
   private readonly runningPerHandler = new Map<RegisteredHandler, number>();
   private readonly host: ExecutionHost;
+  private readonly attemptEnv: AttemptEnv;
   private claims: ClaimLoop | null = null;
   private stopping = false;
   private started = false;
@@ -90,12 +94,14 @@ export class Worker extends EventEmitter {
       logger: deps.logger,
       middleware: deps.middleware,
       send: deps.send,
-      // every run this host sees is one of this worker's Active entries
-      heartbeat: (run) => this.heartbeat(run as Active),
+      // every run this host sees is one of this worker's runs
+      heartbeat: (run) => this.heartbeat(run as Run),
       rateLimit: (run, key, options) => this.limits.take(key, options, run.controller.signal),
     };
     const resolved = resolveWorkerOptions(o, deps.backend.capabilities.claimBatchSize);
     this.workerId = resolved.workerId;
+    this.source = new WorkerEventSource(deps.logger, this.workerId, this.stats);
+    this.events = this.source;
     this.concurrency = resolved.concurrency;
     this.claimBatchSize = resolved.claimBatchSize;
     this.prefetch = resolved.prefetch ?? new AdaptivePrefetch(resolved.concurrency, 1000);
@@ -109,6 +115,7 @@ export class Worker extends EventEmitter {
       (result, settlements) => this.onSettled(result, settlements),
       () => this.checkIdle(),
     );
+    this.completer.health = this.source.settleHealth;
     this.leases = new LeaseKeeper(
       this.backend,
       this.leaseMs,
@@ -139,6 +146,18 @@ export class Worker extends EventEmitter {
       random: o.random,
     });
     this.maxUnwrittenOutcomes = resolved.maxUnwrittenOutcomes;
+    this.attemptEnv = {
+      backend: this.backend,
+      workerId: this.workerId,
+      limits: this.limits,
+      events: this.source,
+      logger: deps.logger,
+      random: o.random,
+      hold: (run, delayMs) =>
+        !this.stopping && this.parking.park(run.command, run.handler, delayMs),
+      wakeAt: (delayMs) => this.wakes.at(delayMs),
+      queue: (settlement, run) => this.queue(settlement, run.command, run),
+    };
     const builtin =
       o.maintenance === false
         ? []
@@ -191,6 +210,7 @@ export class Worker extends EventEmitter {
       onClaimed: (commands, sentAt) => this.onClaimed(commands, sentAt),
       onRoundDone: () => this.checkIdle(),
       backlog: { outcomes: this.completer, max: this.maxUnwrittenOutcomes },
+      health: this.source.claimHealth,
       skippedTypes: (domain) => this.parking.skippedTypes(domain),
       registeredTypes: (domain) =>
         this.deps.registry
@@ -299,39 +319,43 @@ export class Worker extends EventEmitter {
   private startCommand(command: ClaimedCommand): void {
     const handler = this.deps.registry.get(command.domain, command.type);
     if (!handler) {
-      this.completer.add({
-        kind: 'troubleshoot',
-        ...leaseOf(command),
-        error: {
-          code: 'UNKNOWN_HANDLER',
-          message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}`,
-        },
-      });
+      const error = {
+        code: 'UNKNOWN_HANDLER',
+        message: `no handler for ${command.domain}/${command.type} in worker ${this.workerId}`,
+      };
+      this.queue({ kind: 'troubleshoot', ...leaseOf(command), error }, command, null);
       return;
     }
-    const active: Active = {
-      command,
-      handler,
-      controller: new LazyAbort(),
-      host: this.host,
-      abandoned: false,
-      slot: -1,
-    };
-    this.active.add(active);
+    const run = newRun(command, handler, this.host);
+    this.active.add(run);
     if (handler.concurrency !== Number.POSITIVE_INFINITY)
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
-    if (!handler.limits) this.stats.started++;
     // execute answers every failure itself; this catch is the last guard of the process
-    this.execute(active).catch((error: unknown) =>
+    this.execute(run).catch((error: unknown) =>
       logFailure(this.deps.logger, 'error', { commandId: command.id }, error, 'run failed'),
     );
   }
 
+  /** One attempt: what happened, then what that makes (attempt.ts), then its place freed. */
+  private async execute(run: Run): Promise<void> {
+    try {
+      settleAttempt(run, await runAttempt(run, this.attemptEnv), this.attemptEnv);
+    } finally {
+      this.finished(run);
+    }
+  }
+
+  /** Queues a settlement for the completer; `run`: the run it ends, if a handler ran. */
+  private queue(settlement: Settlement, command: ClaimedCommand, run: Run | null): void {
+    this.source.queued(settlement, command, run);
+    this.completer.add(settlement);
+  }
+
   /** After a run, whatever its outcome: frees its place and starts what waits. */
-  private finished(active: Active): void {
-    const { handler } = active;
+  private finished(run: Run): void {
+    const { handler } = run;
     if (typeof this.prefetch !== 'number') this.prefetch.finished();
-    this.active.remove(active);
+    this.active.remove(run);
     if (handler.concurrency !== Number.POSITIVE_INFINITY)
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 1) - 1);
     this.dispatch();
@@ -339,98 +363,16 @@ export class Worker extends EventEmitter {
     this.checkIdle();
   }
 
-  private async execute(active: Active): Promise<void> {
-    const { command, handler } = active;
-    let admission: Admission | null = null;
-    let handlerFailed = false;
-    try {
-      if (handler.limits) {
-        // Tokens and the global slot are taken only now, so handlers without limits cost
-        // the store nothing more. A refusal sends the command back to wait, attempt unspent.
-        // admit() answers store failures itself; what it throws is the command's own fault
-        // (a rateLimit key function that fails on it), so it counts like a handler failure.
-        const ownFault = (error: unknown) => {
-          handlerFailed = true;
-          throw error;
-        };
-        admission = await this.limits.admit(command, handler.limits).catch(ownFault);
-        // A token is used only right after it was granted (ratelimit/freshness.ts): the
-        // handler starts with nothing awaited after this check.
-        while (admission.admitted && admission.late()) {
-          admission = await admission.again().catch(ownFault);
-        }
-        if (!admission.admitted) {
-          this.stats.limited++;
-          const { delayMs, reason } = admission;
-          if (admission.tokenWait && !this.stopping && this.parking.park(command, handler, delayMs))
-            return;
-          // sent back to the store: look for it again when it is due
-          this.wakes.at(delayMs);
-          this.completer.add({ kind: 'release', ...leaseOf(command), delayMs, reason });
-          return;
-        }
-        this.stats.started++;
-      }
-      if (handler.transactional && this.backend.capabilities.transactions) {
-        const outcome = await this.backend.completeInTransaction(
-          { ...leaseOf(command), workerId: this.workerId },
-          async (tx) => {
-            try {
-              return resultJson(await runHandler(active, new CommandContext(active, tx)));
-            } catch (error) {
-              handlerFailed = true;
-              throw error;
-            }
-          },
-          active.controller.signal,
-        );
-        if (outcome === 'stale') this.stats.stale++;
-        else this.stats.completed++;
-        return;
-      }
-      let result: string | null;
-      try {
-        result = resultJson(await runHandler(active, new CommandContext(active, undefined)));
-      } catch (error) {
-        handlerFailed = true;
-        throw error;
-      }
-      if (!active.abandoned) {
-        this.completer.add({ kind: 'complete', ...leaseOf(command), resultJson: result });
-      }
-    } catch (error) {
-      if (active.abandoned) return;
-      if (!handlerFailed) {
-        logFailure(
-          this.deps.logger,
-          'warn',
-          { commandId: command.id },
-          error,
-          'store failed around a handler; handing the command back',
-        );
-      }
-      this.completer.add(
-        failureSettlement(error, command, handler, handlerFailed, this.deps.random),
-      );
-    } finally {
-      if (admission?.admitted) admission.done();
-      this.finished(active);
-    }
-  }
-
   private onSettled(result: SettleResult, settlements: Settlement[]): void {
     // every settlement is either applied or stale, and stale ones are rare: look those up
     const stale = result.stale.length > 0 ? new Set(result.stale) : null;
     let wakeSelf = false;
     for (const s of settlements) {
-      if (stale?.has(s.id)) continue;
-      if (s.kind === 'complete') this.stats.completed++;
-      else if (s.kind === 'troubleshoot') this.stats.troubleshooting++;
-      else if (s.kind === 'retry') this.stats.retried++;
-      else this.stats.released++;
+      const refused = stale?.has(s.id) ?? false;
+      this.source.written(s, refused);
+      if (refused) continue;
       if ((s.kind === 'retry' || s.kind === 'release') && s.delayMs === 0) wakeSelf = true;
     }
-    this.stats.stale += result.stale.length;
     if (result.touchedBatchIds.length > 0) this.batches?.batchesTouched(result.touchedBatchIds);
     try {
       this.emit('settled', result);
@@ -451,14 +393,21 @@ export class Worker extends EventEmitter {
 
   /** Abandons the run holding `leaseToken` on `id` (not a newer run of the same command). */
   private loseLease(id: string, leaseToken: string): void {
-    const active = this.active.find(id, leaseToken);
-    if (active && !active.abandoned) {
-      active.abandoned = true;
-      active.controller.abort(new LeaseLostError(id));
-    }
-    this.parking.drop(id, leaseToken);
-    const index = this.buffer.findIndex((c) => c.id === id && c.leaseToken === leaseToken);
-    if (index >= 0) this.buffer.splice(index, 1);
+    const run = this.active.find(id, leaseToken);
+    if (run && !run.abandoned) this.loseRun(run);
+    const held = (c: ClaimedCommand) => c.id === id && c.leaseToken === leaseToken;
+    // the held command is looked up only for a listener: dropping it needs the id alone
+    const parked = this.source.listening('leaseLost') ? this.parking.commands().find(held) : null;
+    if (this.parking.drop(id, leaseToken) && parked) this.source.leaseLost(parked, null);
+    const index = this.buffer.findIndex(held);
+    if (index >= 0) this.source.leaseLost(this.buffer.splice(index, 1)[0]!, null);
+  }
+
+  /** Aborts a run whose lease is gone; its outcome will not be written. */
+  private loseRun(run: Run): void {
+    run.abandoned = true;
+    run.controller.abort(new LeaseLostError(run.command.id));
+    this.source.leaseLost(run.command, run.startedAt);
   }
 
   /**
@@ -469,23 +418,18 @@ export class Worker extends EventEmitter {
    */
   private loseAllLeases(): void {
     const running = this.active.list().filter((a) => !a.abandoned);
-    for (const active of running) {
-      active.abandoned = true;
-      active.controller.abort(new LeaseLostError(active.command.id));
-    }
+    for (const run of running) this.loseRun(run);
     // commands held for a rate-limit token are dropped with the buffered ones
-    const buffered = this.buffer.splice(0).length + this.parking.drain().length;
-    this.emit('leasesExpired', { running: running.length, buffered });
+    const dropped = [...this.buffer.splice(0), ...this.parking.drain()];
+    for (const command of dropped) this.source.leaseLost(command, null);
+    this.emit('leasesExpired', { running: running.length, buffered: dropped.length });
     this.nudge();
   }
 
-  private async heartbeat(active: Active): Promise<void> {
-    const { command } = active;
+  private async heartbeat(run: Run): Promise<void> {
+    const { command } = run;
     if (await this.leases.renewOne(leaseOf(command))) return;
-    if (!active.abandoned) {
-      active.abandoned = true;
-      active.controller.abort(new LeaseLostError(command.id));
-    }
+    if (!run.abandoned) this.loseRun(run);
     throw new LeaseLostError(command.id);
   }
 
@@ -508,11 +452,11 @@ export class Worker extends EventEmitter {
         new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
         sleep(Math.max(0, deadline - Date.now())),
       ]);
-      for (const active of running) {
-        if (!this.active.has(active) || active.abandoned) continue;
-        active.abandoned = true;
-        active.controller.abort(new Error('worker shutting down'));
-        this.handBack(active.command);
+      for (const run of running) {
+        if (!this.active.has(run) || run.abandoned) continue;
+        run.abandoned = true;
+        run.controller.abort(new Error('worker shutting down'));
+        this.handBack(run.command, run);
       }
     }
     const unwritten = await this.completer.drain(
@@ -527,12 +471,11 @@ export class Worker extends EventEmitter {
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 
-  private handBack(command: ClaimedCommand): void {
-    this.completer.add({
-      kind: 'release',
-      ...leaseOf(command),
-      delayMs: 0,
-      reason: 'worker shutdown',
-    });
+  private handBack(command: ClaimedCommand, run: Run | null = null): void {
+    this.queue(
+      { kind: 'release', ...leaseOf(command), delayMs: 0, reason: 'worker shutdown' },
+      command,
+      run,
+    );
   }
 }
