@@ -25,7 +25,7 @@ import { RedisAdminQueries } from './admin.js';
 import { RedisBatches } from './batches.js';
 import { RedisCommands } from './commands.js';
 import { isRefusal, toStoreError } from './errors.js';
-import { DomainKeys, GlobalKeys } from './keys.js';
+import { DomainKeys, GlobalKeys, SCHEMA_VERSION } from './keys.js';
 import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
 import { toClaimed, type ClaimReply } from './records.js';
@@ -34,7 +34,6 @@ import { chunks, handlerMaxAttemptsArgs, packSettlements } from './script-args.j
 import { RedisSending } from './sending.js';
 import { TicketDelivery } from './tickets.js';
 
-const SCHEMA_VERSION = '1';
 /** The lease a dead consumer's tickets are judged by when no claim recorded one lately. */
 const DEFAULT_LEASE_MS = 30_000;
 /** Ticket retention (scripts/tickets.ts): per call, cap, and when an empty consumer is forgotten. */
@@ -96,14 +95,41 @@ export class RedisBackend implements Backend {
     return keys;
   }
 
+  /**
+   * Brings the layout to SCHEMA_VERSION. Layout 1 counted commands per state only; 2
+   * counts them per type and state, so the step from 1 recounts every domain's commands
+   * (scripts/counts.ts: one atomic script per domain, exact, safe to repeat). A store
+   * with commands and no version is layout 1 (layout 2 writes its version before its first
+   * command: sending.ts). Workers of layout 1 must be stopped first: their transitions
+   * are not counted per type.
+   */
   async migrate(): Promise<void> {
-    await this.client.set(this.keys.schema, SCHEMA_VERSION, 'NX');
-    await this.checkSchema();
+    const version = await this.client.get(this.keys.schema);
+    if (version === SCHEMA_VERSION) return;
+    if (version !== null && version !== '1') return this.checkSchema();
+    for (const domain of await this.client.smembers(this.keys.domains)) {
+      const k = this.keysOf(domain);
+      await runScript(this.client, 'rebuildCounts', [k.ids, k.counts], [k.base]);
+    }
+    await this.client.set(this.keys.schema, SCHEMA_VERSION);
   }
 
-  /** Redis keys are made on first write, so an empty store is fine; a newer layout is not. */
+  /**
+   * Redis keys are made on first write, so an empty store is fine (and is marked with this
+   * layout); a store of another layout is not.
+   */
   async checkSchema(): Promise<void> {
-    const version = await this.client.get(this.keys.schema);
+    let version = await this.client.get(this.keys.schema);
+    if (version === null) {
+      if ((await this.client.scard(this.keys.domains)) > 0) version = '1';
+      else if (await this.client.set(this.keys.schema, SCHEMA_VERSION, 'NX')) return;
+      else version = await this.client.get(this.keys.schema);
+    }
+    if (version === '1') {
+      throw new SchemaVersionError(
+        `the Redis keys under prefix ${this.prefix} are layout version 1, this Dispatchbox needs ${SCHEMA_VERSION}: stop the workers of the older Dispatchbox and run \`dispatchbox migrate\` (or start with migrate: true / DISPATCHBOX_MIGRATE=true), which recounts the commands once`,
+      );
+    }
     if (version !== null && version !== SCHEMA_VERSION) {
       throw new SchemaVersionError(
         `the Redis keys under prefix ${this.prefix} are layout version ${version}, and this Dispatchbox reads version ${SCHEMA_VERSION}; upgrade Dispatchbox or use another prefix`,
@@ -283,7 +309,7 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * The domains' maintenance step (scripts/settle.ts, recover): due delayed commands to
+   * The domains' maintenance step (scripts/recover.ts): due delayed commands to
    * their ready queues, dead consumers' tickets taken back, expired leases recovered;
    * then the ticket streams are trimmed of acknowledged history.
    */
