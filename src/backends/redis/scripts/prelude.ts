@@ -2,8 +2,7 @@ import { COMMAND_STATES } from '../../../core/states.js';
 import { COMMAND_FIELDS, COUNT_SEPARATOR, STAGED_STATE, TICKET_GROUP } from '../keys.js';
 
 /** A list of names as Lua table items: 'a', 'b'. */
-export const luaList = (names: readonly string[]): string =>
-  names.map((n) => `'${n}'`).join(', ');
+export const luaList = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
 
 /** The states as Lua constants (PENDING = 'pending', ...), so no script spells one out. */
 /** The separator as a Lua string escape. */
