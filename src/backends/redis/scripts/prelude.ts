@@ -4,10 +4,10 @@ import { COMMAND_FIELDS, COUNT_SEPARATOR, STAGED_STATE, TICKET_GROUP } from '../
 /** A list of names as Lua table items: 'a', 'b'. */
 export const luaList = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
 
-/** The states as Lua constants (PENDING = 'pending', ...), so no script spells one out. */
-/** The separator as a Lua string escape. */
+/** The separator of a count field's type and state, as a Lua string escape. */
 const COUNT_SEPARATOR_LUA = `\\${COUNT_SEPARATOR.charCodeAt(0)}`;
 
+/** The states as Lua constants (PENDING = 'pending', ...), so no script spells one out. */
 const STATE_CONSTANTS = [...COMMAND_STATES, STAGED_STATE]
   .map((state) => `local ${state.toUpperCase()} = '${state}'`)
   .join('\n');
