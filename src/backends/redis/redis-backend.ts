@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
-import { ConfigurationError, SchemaVersionError } from '../../core/errors.js';
+import { ConfigurationError } from '../../core/errors.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -25,12 +25,13 @@ import { RedisAdminQueries } from './admin.js';
 import { RedisBatches } from './batches.js';
 import { RedisCommands } from './commands.js';
 import { isRefusal, toStoreError } from './errors.js';
-import { DomainKeys, GlobalKeys, SCHEMA_VERSION } from './keys.js';
+import { DomainKeys, GlobalKeys } from './keys.js';
 import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
 import { toClaimed, type ClaimReply } from './records.js';
 import { defineScripts, runScript, runScripts, type ScriptCall } from './scripts/runner.js';
 import { chunks, handlerMaxAttemptsArgs, packSettlements } from './script-args.js';
+import { checkLayout, migrateLayout } from './schema.js';
 import { RedisSending } from './sending.js';
 import { TicketDelivery } from './tickets.js';
 
@@ -95,46 +96,14 @@ export class RedisBackend implements Backend {
     return keys;
   }
 
-  /**
-   * Brings the layout to SCHEMA_VERSION. Layout 1 counted commands per state only; 2
-   * counts them per type and state, so the step from 1 recounts every domain's commands
-   * (scripts/counts.ts: one atomic script per domain, exact, safe to repeat). A store
-   * with commands and no version is layout 1 (layout 2 writes its version before its first
-   * command: sending.ts). Workers of layout 1 must be stopped first: their transitions
-   * are not counted per type.
-   */
-  async migrate(): Promise<void> {
-    const version = await this.client.get(this.keys.schema);
-    if (version === SCHEMA_VERSION) return;
-    if (version !== null && version !== '1') return this.checkSchema();
-    for (const domain of await this.client.smembers(this.keys.domains)) {
-      const k = this.keysOf(domain);
-      await runScript(this.client, 'rebuildCounts', [k.ids, k.counts], [k.base]);
-    }
-    await this.client.set(this.keys.schema, SCHEMA_VERSION);
+  /** Brings the key layout to this version's (schema.ts). */
+  migrate(): Promise<void> {
+    return migrateLayout(this.client, this.keys, (d) => this.keysOf(d));
   }
 
-  /**
-   * Redis keys are made on first write, so an empty store is fine (and is marked with this
-   * layout); a store of another layout is not.
-   */
-  async checkSchema(): Promise<void> {
-    let version = await this.client.get(this.keys.schema);
-    if (version === null) {
-      if ((await this.client.scard(this.keys.domains)) > 0) version = '1';
-      else if (await this.client.set(this.keys.schema, SCHEMA_VERSION, 'NX')) return;
-      else version = await this.client.get(this.keys.schema);
-    }
-    if (version === '1') {
-      throw new SchemaVersionError(
-        `the Redis keys under prefix ${this.prefix} are layout version 1, this Dispatchbox needs ${SCHEMA_VERSION}: stop the workers of the older Dispatchbox and run \`dispatchbox migrate\` (or start with migrate: true / DISPATCHBOX_MIGRATE=true), which recounts the commands once`,
-      );
-    }
-    if (version !== null && version !== SCHEMA_VERSION) {
-      throw new SchemaVersionError(
-        `the Redis keys under prefix ${this.prefix} are layout version ${version}, and this Dispatchbox reads version ${SCHEMA_VERSION}; upgrade Dispatchbox or use another prefix`,
-      );
-    }
+  /** Throws SchemaVersionError unless the keys are of this version's layout (schema.ts). */
+  checkSchema(): Promise<void> {
+    return checkLayout(this.client, this.keys);
   }
 
   // ---- sending ---------------------------------------------------------------------------
