@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Command } from '../../core/command.js';
-import { COMMAND_STATES, type CommandState } from '../../core/states.js';
-import type { AdminQueries, ListCommandsParams } from '../backend.js';
+import { COMMAND_STATES, isCommandState, type CommandState } from '../../core/states.js';
+import type { AdminQueries, CommandCount, ListCommandsParams } from '../backend.js';
 import { toStoreError } from './errors.js';
-import type { DomainKeys, GlobalKeys } from './keys.js';
+import { COUNT_SEPARATOR, type DomainKeys, type GlobalKeys } from './keys.js';
 import { toCommand, type CommandReply } from './records.js';
 import { runScript } from './scripts/runner.js';
 
@@ -23,6 +23,7 @@ export class RedisAdminQueries implements AdminQueries {
   ) {}
 
   private domains(domain: string | undefined): Promise<string[]> {
+    // every domain that ever had a command is in the registry (sending.ts adds it first)
     return domain ? Promise.resolve([domain]) : this.client.smembers(this.keys.domains);
   }
 
@@ -35,8 +36,39 @@ export class RedisAdminQueries implements AdminQueries {
   }
 
   async countByState(params: { domain?: string }): Promise<Record<CommandState, number>> {
+    const counts = Object.fromEntries(COMMAND_STATES.map((s) => [s, 0])) as Record<
+      CommandState,
+      number
+    >;
+    for (const c of await this.countCommands(params)) counts[c.state] += c.count;
+    return counts;
+  }
+
+  /**
+   * Reads each domain's `counts` hash (keys.ts): one field per type and state, changed by
+   * the script of every transition, so one HGETALL per domain answers whatever the history.
+   */
+  async countCommands(params: { domain?: string | undefined }): Promise<CommandCount[]> {
     try {
-      return await this.count(params);
+      const domains = await this.domains(params.domain);
+      if (domains.length === 0) return [];
+      const pipeline = this.client.pipeline();
+      for (const domain of domains) pipeline.hgetall(this.keysOf(domain).counts);
+      const replies = (await pipeline.exec()) ?? [];
+      const found: CommandCount[] = [];
+      replies.forEach(([error, reply], i) => {
+        if (error) throw error;
+        const domain = domains[i]!;
+        for (const [field, n] of Object.entries(reply as Record<string, string>)) {
+          const cut = field.lastIndexOf(COUNT_SEPARATOR);
+          const state = field.slice(cut + 1);
+          const count = Number(n);
+          // a field of another layout (a worker of layout 1 still running) is no count here
+          if (cut < 0 || !isCommandState(state) || count === 0) continue;
+          found.push({ domain, type: field.slice(0, cut), state, count });
+        }
+      });
+      return found;
     } catch (error) {
       throw toStoreError(error, 'counting commands');
     }
@@ -72,23 +104,5 @@ export class RedisAdminQueries implements AdminQueries {
     }
     found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return found.slice(0, params.limit);
-  }
-
-  private async count(params: { domain?: string }): Promise<Record<CommandState, number>> {
-    const counts = Object.fromEntries(COMMAND_STATES.map((s) => [s, 0])) as Record<
-      CommandState,
-      number
-    >;
-    const domains = await this.domains(params.domain);
-    if (domains.length === 0) return counts;
-    const pipeline = this.client.pipeline();
-    for (const domain of domains) pipeline.hgetall(this.keysOf(domain).counts);
-    for (const [error, reply] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-      for (const [state, n] of Object.entries(reply as Record<string, string>)) {
-        if (state in counts) counts[state as CommandState] += Number(n);
-      }
-    }
-    return counts;
   }
 }

@@ -4,9 +4,9 @@ import { CommandNotFoundError } from '../../core/errors.js';
 import { isFinishedForBatch, OPERATOR_RULES } from '../../core/lifecycle.js';
 import type { OperateParams } from '../backend.js';
 import { isScriptError, scriptError, toStoreError } from './errors.js';
-import { COMMAND_FIELDS, type DomainKeys } from './keys.js';
+import { COMMAND_FIELDS, STAGED_STATE, type DomainKeys } from './keys.js';
 import type { CommandLocator } from './locator.js';
-import { toAuditTrail, toCommand, type CommandReply } from './records.js';
+import { COMMAND_AT, toAuditTrail, toCommand, type CommandReply } from './records.js';
 import { runScript } from './scripts/runner.js';
 
 /** What reads and operator actions need of the backend. */
@@ -32,16 +32,13 @@ export class RedisCommands {
       ...COMMAND_FIELDS,
       ...extra,
     );
-    const state = values[1];
-    if (!state || state === 'staged') {
+    const reply: CommandReply = [id, ...values.slice(0, COMMAND_FIELDS.length)];
+    const state = reply[COMMAND_AT.s];
+    if (!state || state === STAGED_STATE) {
       this.host.locator.forget(id);
       return null;
     }
-    return {
-      domain,
-      reply: [id, ...values.slice(0, COMMAND_FIELDS.length)],
-      extra: values.slice(COMMAND_FIELDS.length),
-    };
+    return { domain, reply, extra: values.slice(COMMAND_FIELDS.length) };
   }
 
   async get(id: string): Promise<Command | null> {
@@ -60,7 +57,7 @@ export class RedisCommands {
       return toAuditTrail(
         toCommand(found.domain, found.reply),
         found.extra[0] ?? null,
-        found.reply[13] ?? null,
+        found.reply[COMMAND_AT.sa] ?? null,
       );
     } catch (error) {
       throw toStoreError(error, `reading the audit trail of ${id}`);

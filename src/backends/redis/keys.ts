@@ -16,7 +16,8 @@
  *   done          zset, completed and cancelled commands (score updated ms, for retention)
  *   ids           zset, every visible command (score 0, ordered by id, for listing)
  *   idem          hash, idempotency key -> command id
- *   counts        hash, state -> number of commands
+ *   counts        hash, `<type>\0<state>` -> number of commands of that type in that state
+ *                 (never 0: a field that reaches 0 is deleted); see COUNT_SEPARATOR
  *   bc:<batch>    hash, the batch's commands in this domain: state -> n, `failed` -> n
  *   staged:<batch> list, commands of a batch being created, not yet visible
  *   stream        stream of delivery tickets, one entry (`id <command id>`) each time a
@@ -69,6 +70,24 @@ export const CLAIM_FIELDS = [
   'e',
   'h',
 ] as const satisfies readonly CommandField[];
+
+/**
+ * Between a type and a state in a field of the domain's `counts` hash. A state never holds
+ * it, so the state is what follows the last one whatever the type's name.
+ */
+export const COUNT_SEPARATOR = '\0';
+
+/**
+ * The state of a command of a batch being created: stored but invisible (not counted,
+ * listed or claimable) until its batch commits. Redis's own, not a CommandState.
+ */
+export const STAGED_STATE = 'staged';
+
+/**
+ * The key layout, kept under GlobalKeys.schema. 2 keeps the domains' counts per type and
+ * state; 1 kept them per state (RedisBackend.migrate recounts).
+ */
+export const SCHEMA_VERSION = '2';
 
 /** The one consumer group of every domain's ticket stream; consumers are worker ids. */
 export const TICKET_GROUP = 'dispatchbox';

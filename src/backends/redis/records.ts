@@ -7,12 +7,24 @@ import type {
 } from '../../core/command.js';
 import type { CommandState } from '../../core/states.js';
 import { sentRecord, toAuditRecords } from '../sql/rows.js';
+import { CLAIM_FIELDS, COMMAND_FIELDS } from './keys.js';
+
+/** Where each named field sits in a reply row that starts with `offset` other items. */
+export function positionsOf<const F extends string>(
+  fields: readonly F[],
+  offset = 0,
+): Record<F, number> {
+  return Object.fromEntries(fields.map((f, i) => [f, offset + i])) as Record<F, number>;
+}
 
 /**
  * A command as the scripts return it: its id, then the hash fields in COMMAND_FIELDS
- * order (null where a field is absent).
+ * order (null where a field is absent), read by name through COMMAND_AT.
  */
 export type CommandReply = [string, ...(string | null)[]];
+
+/** The position of each field in a CommandReply (the id comes first). */
+export const COMMAND_AT = positionsOf(COMMAND_FIELDS, 1);
 
 const num = (v: string | null | undefined) => Number(v ?? 0);
 const date = (v: string | null | undefined) => new Date(Number(v ?? 0));
@@ -25,28 +37,29 @@ const maxAttempts = (sent: string | null | undefined, policy: string | null | un
   sent ? Number(sent) : policy ? Number(policy) : null;
 
 export function toCommand(domain: string, reply: CommandReply): Command {
-  const [id, t, s, d, p, a, m, r, c, u, , le, w, , co, ca, b, k, res, e, pm, h] = reply;
+  const at = COMMAND_AT;
+  const leaseExpires = reply[at.le];
   return {
-    id,
+    id: reply[0],
     domain,
-    type: t!,
-    data: json<JsonValue>(d) as JsonValue,
-    state: s as CommandState,
-    priority: num(p),
-    attempts: num(a),
-    maxAttempts: maxAttempts(m, pm),
-    runAt: date(r),
-    createdAt: date(c),
-    updatedAt: date(u),
-    correlationId: co ?? null,
-    causationId: ca ?? null,
-    batchId: b ?? null,
-    idempotencyKey: k ?? null,
-    headers: headers(h),
-    lastError: json<CommandError>(e),
-    result: json<JsonValue>(res),
-    workerId: w ?? null,
-    leaseExpiresAt: le ? date(le) : null,
+    type: reply[at.t]!,
+    data: json<JsonValue>(reply[at.d]) as JsonValue,
+    state: reply[at.s] as CommandState,
+    priority: num(reply[at.p]),
+    attempts: num(reply[at.a]),
+    maxAttempts: maxAttempts(reply[at.m], reply[at.pm]),
+    runAt: date(reply[at.r]),
+    createdAt: date(reply[at.c]),
+    updatedAt: date(reply[at.u]),
+    correlationId: reply[at.co] ?? null,
+    causationId: reply[at.ca] ?? null,
+    batchId: reply[at.b] ?? null,
+    idempotencyKey: reply[at.k] ?? null,
+    headers: headers(reply[at.h]),
+    lastError: json<CommandError>(reply[at.e]),
+    result: json<JsonValue>(reply[at.res]),
+    workerId: reply[at.w] ?? null,
+    leaseExpiresAt: leaseExpires ? date(leaseExpires) : null,
   };
 }
 
@@ -57,6 +70,9 @@ export function toCommand(domain: string, reply: CommandReply): Command {
  */
 export type ClaimReply = [string, ...(string | null)[]];
 
+/** The position of each field in a ClaimReply; the id is where the state was read. */
+const CLAIM_AT = positionsOf(CLAIM_FIELDS);
+
 /**
  * Written out rather than built on toCommand: this runs once per claimed command, and one
  * object literal of one shape is the cheapest thing to make (no intermediate copy).
@@ -66,26 +82,26 @@ export function toClaimed(
   row: ClaimReply,
   claim: { now: number; leaseMs: number; leaseToken: string; workerId: string },
 ): ClaimedCommand {
-  const [id, t, d, p, a, m, r, c, co, ca, b, k, res, e, h] = row;
+  const at = CLAIM_AT;
   return {
-    id,
+    id: row[at.s]!,
     domain,
-    type: t!,
-    data: json<JsonValue>(d) as JsonValue,
+    type: row[at.t]!,
+    data: json<JsonValue>(row[at.d]) as JsonValue,
     state: 'in_progress',
-    priority: num(p),
-    attempts: num(a),
-    maxAttempts: num(m),
-    runAt: date(r),
-    createdAt: date(c),
+    priority: num(row[at.p]),
+    attempts: num(row[at.a]),
+    maxAttempts: num(row[at.m]),
+    runAt: date(row[at.r]),
+    createdAt: date(row[at.c]),
     updatedAt: new Date(claim.now),
-    correlationId: co ?? null,
-    causationId: ca ?? null,
-    batchId: b ?? null,
-    idempotencyKey: k ?? null,
-    headers: headers(h),
-    lastError: json<CommandError>(e),
-    result: json<JsonValue>(res),
+    correlationId: row[at.co] ?? null,
+    causationId: row[at.ca] ?? null,
+    batchId: row[at.b] ?? null,
+    idempotencyKey: row[at.k] ?? null,
+    headers: headers(row[at.h]),
+    lastError: json<CommandError>(row[at.e]),
+    result: json<JsonValue>(row[at.res]),
     workerId: claim.workerId,
     leaseExpiresAt: new Date(claim.now + claim.leaseMs),
     leaseToken: claim.leaseToken,

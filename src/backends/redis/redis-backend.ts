@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
-import { ConfigurationError, SchemaVersionError } from '../../core/errors.js';
+import { ConfigurationError } from '../../core/errors.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -31,11 +31,11 @@ import { CommandLocator } from './locator.js';
 import { toClaimed, type ClaimReply } from './records.js';
 import { defineScripts, runScript, runScripts, type ScriptCall } from './scripts/runner.js';
 import { chunks, handlerMaxAttemptsArgs, packSettlements } from './script-args.js';
+import { checkLayout, migrateLayout } from './schema.js';
 import { RedisSending } from './sending.js';
 import { TicketDelivery } from './tickets.js';
 import { RedisWorkerRegistry } from './workers.js';
 
-const SCHEMA_VERSION = '1';
 /** The lease a dead consumer's tickets are judged by when no claim recorded one lately. */
 const DEFAULT_LEASE_MS = 30_000;
 /** Ticket retention (scripts/tickets.ts): per call, cap, and when an empty consumer is forgotten. */
@@ -99,19 +99,14 @@ export class RedisBackend implements Backend {
     return keys;
   }
 
-  async migrate(): Promise<void> {
-    await this.client.set(this.keys.schema, SCHEMA_VERSION, 'NX');
-    await this.checkSchema();
+  /** Brings the key layout to this version's (schema.ts). */
+  migrate(): Promise<void> {
+    return migrateLayout(this.client, this.keys, (d) => this.keysOf(d));
   }
 
-  /** Redis keys are made on first write, so an empty store is fine; a newer layout is not. */
-  async checkSchema(): Promise<void> {
-    const version = await this.client.get(this.keys.schema);
-    if (version !== null && version !== SCHEMA_VERSION) {
-      throw new SchemaVersionError(
-        `the Redis keys under prefix ${this.prefix} are layout version ${version}, and this Dispatchbox reads version ${SCHEMA_VERSION}; upgrade Dispatchbox or use another prefix`,
-      );
-    }
+  /** Throws SchemaVersionError unless the keys are of this version's layout (schema.ts). */
+  checkSchema(): Promise<void> {
+    return checkLayout(this.client, this.keys);
   }
 
   // ---- sending ---------------------------------------------------------------------------
@@ -286,7 +281,7 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * The domains' maintenance step (scripts/settle.ts, recover): due delayed commands to
+   * The domains' maintenance step (scripts/recover.ts): due delayed commands to
    * their ready queues, dead consumers' tickets taken back, expired leases recovered;
    * then the ticket streams are trimmed of acknowledged history.
    */

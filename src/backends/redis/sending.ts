@@ -3,7 +3,7 @@ import type { NewCommand } from '../../core/command.js';
 import { ConfigurationError } from '../../core/errors.js';
 import type { InsertCommandsParams, InsertedCommand } from '../backend.js';
 import { toStoreError } from './errors.js';
-import type { DomainKeys, GlobalKeys } from './keys.js';
+import { SCHEMA_VERSION, type DomainKeys, type GlobalKeys } from './keys.js';
 import type { CommandLocator } from './locator.js';
 import { toCommand, type CommandReply } from './records.js';
 import { execAll, runScript } from './scripts/runner.js';
@@ -57,10 +57,14 @@ export class RedisSending {
       } else {
         // All or none: MULTI makes every domain's script one atomic step on the server.
         const multi = this.host.client.multi();
-        if (fresh.length > 0) multi.sadd(this.host.keys.domains, ...fresh);
+        // a new domain marks the layout first (redis-backend.ts, checkSchema)
+        if (fresh.length > 0) {
+          multi.set(this.host.keys.schema, SCHEMA_VERSION, 'NX');
+          multi.sadd(this.host.keys.domains, ...fresh);
+        }
         for (const call of calls) run(multi, call);
         replies = await execAll(multi);
-        if (fresh.length > 0) replies.shift();
+        if (fresh.length > 0) replies.splice(0, 2);
       }
     } catch (error) {
       throw toStoreError(error, 'storing commands');
@@ -95,6 +99,7 @@ export class RedisSending {
     }
     const domains = [...new Set(calls.map((c) => c.domain))];
     const pipeline = this.host.client.pipeline();
+    pipeline.set(this.host.keys.schema, SCHEMA_VERSION, 'NX');
     pipeline.sadd(this.host.keys.domains, ...domains);
     for (const call of calls) {
       const k = this.host.keysOf(call.domain);
@@ -105,7 +110,7 @@ export class RedisSending {
         [k.base, 'staged', k.staged(batchId), JSON.stringify(call.items.map(insertArgs))],
       );
     }
-    const replies = (await execAll(pipeline)).slice(1) as [number, number][];
+    const replies = (await execAll(pipeline)).slice(2) as [number, number][];
     for (const d of domains) this.registered.add(d);
     return { domains, created: replies.reduce((sum, r) => sum + r[1], 0) };
   }

@@ -1,6 +1,6 @@
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, type CommandState } from '../../core/states.js';
-import type { AdminQueries, ListCommandsParams, Queryable } from '../backend.js';
+import type { AdminQueries, CommandCount, ListCommandsParams, Queryable } from '../backend.js';
 import { toCommand, type CommandRow } from './rows.js';
 
 export class SqlAdminQueries implements AdminQueries {
@@ -45,5 +45,25 @@ export class SqlAdminQueries implements AdminQueries {
     >;
     for (const row of result.rows) counts[row.state] = Number(row.n);
     return counts;
+  }
+
+  // replaced by the counters
+  async countCommands(params: { domain?: string | undefined }): Promise<CommandCount[]> {
+    const result = await this.db.query<{
+      domain: string;
+      type: string;
+      state: CommandState;
+      n: number | string;
+    }>(
+      `SELECT domain, type, state, count(*) AS n FROM ${this.t}.commands
+       ${params.domain ? 'WHERE domain = $1' : ''} GROUP BY domain, type, state`,
+      params.domain ? [params.domain] : [],
+    );
+    return result.rows.map((row) => ({
+      domain: row.domain,
+      type: row.type,
+      state: row.state,
+      count: Number(row.n),
+    }));
   }
 }

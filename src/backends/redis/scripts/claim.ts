@@ -1,5 +1,5 @@
 import { CLAIM_FIELDS } from '../keys.js';
-import { PRELUDE } from './prelude.js';
+import { luaList, PRELUDE } from './prelude.js';
 
 /**
  * claim: takes up to ARGV[2] ready commands of one domain, highest priority first, then
@@ -13,7 +13,7 @@ import { PRELUDE } from './prelude.js';
  * (priority desc, run_at, id) in O(log n), and one script call claims a whole batch.
  * The lease lives in the command hash and a `leases` zset: per command, renewable and
  * fenced by a token, which a stream entry's idle time is not; that idle time only tells
- * recover (settle.ts) which tickets a dead consumer left behind.
+ * recover (recover.ts) which tickets a dead consumer left behind.
  *
  * Streams carry the wake-ups and the bookkeeping of deliveries, not the order: each
  * command that becomes ready puts one ticket on the domain's stream. A claim reads up to
@@ -117,35 +117,38 @@ local expires = int(now + lease_ms)
 local nows = int(now)
 local leases = {}
 local pinned = 0
--- one field list for every command's HSET (the attempt, 4, the ticket, 16, and the
--- handler's max attempts, 18, change)
-local fields = {'s', 'in_progress', 'a', '', 'lt', token, 'le', expires, 'w', worker, 'sa', nows, 'u', nows, 'tk', '', 'pm', ''}
+-- one HSET list for every command (the attempt, the ticket and the handler's max
+-- attempts change)
+local set = named_pairs({'s', IN_PROGRESS, 'a', '', 'lt', token, 'le', expires, 'w', worker, 'sa', nows, 'u', nows, 'tk', '', 'pm', ''})
+-- read once: the state to check, and what the worker gets (CLAIM_FIELDS); the fields
+-- this claim writes are known to the caller and not read back
+local R = named({${luaList(CLAIM_FIELDS)}})
 local attempts = {}
 for _, member in ipairs(picked) do
   local id = string.sub(member, 14)
   local key = ckey(id)
-  -- read once: the state to check, and what the worker gets (CLAIM_FIELDS); the fields
-  -- this claim writes are known to the caller and not read back
-  local f = redis.call('HMGET', key, ${CLAIM_FIELDS.map((f) => `'${f}'`).join(', ')})
-  if f[1] == 'pending' then
+  local f = redis.call('HMGET', key, unpack(R))
+  if f[R.s] == PENDING then
     local ticket = tickets[pinned + 1]
     if ticket then pinned = pinned + 1 end
     -- the attempt as text, made once per distinct value (a Lua number given to
     -- redis.call is printed with '%.17g', which costs more than the HSET field)
-    local a = f[5] or '0'
+    local a = f[R.a] or '0'
     local attempt = attempts[a]
     if not attempt then
       attempt = string.format('%d', tonumber(a) + 1)
       attempts[a] = attempt
     end
-    local policy = limits[f[2]] or fallback_limit
-    fields[4], fields[16], fields[18] = attempt, ticket or '', policy
-    redis.call('HSET', key, unpack(fields))
+    local typ = f[R.t]
+    local policy = limits[typ] or fallback_limit
+    set[set.a], set[set.tk], set[set.pm] = attempt, ticket or '', policy
+    redis.call('HSET', key, unpack(set))
     leases[#leases + 1] = expires
     leases[#leases + 1] = id
-    moved(f[11], 'pending', 'in_progress')
-    f[1], f[5] = id, attempt
-    if not f[6] or f[6] == '' then f[6] = policy end
+    moved(typ, f[R.b], PENDING, IN_PROGRESS)
+    -- the reply row: the id in the state's place (see toClaimed)
+    f[R.s], f[R.a] = id, attempt
+    if not f[R.m] or f[R.m] == '' then f[R.m] = policy end
     out[#out + 1] = f
   end
 end

@@ -20,9 +20,10 @@ export const operateScript = {
   lua: `${PRELUDE}
 local id, to = ARGV[2], ARGV[3]
 local key = ckey(id)
-local f = redis.call('HMGET', key, 's', 'a', 't', 'r', 'b', 'e')
-local from = f[1]
-if not from or from == 'staged' then return {'NOT_FOUND'} end
+local R = named({'s', 'a', 't', 'r', 'b', 'e', 'p'})
+local f = redis.call('HMGET', key, unpack(R))
+local from, typ = f[R.s], f[R.t]
+if not from or from == STAGED then return {'NOT_FOUND'} end
 local allowed = false
 for state in string.gmatch(ARGV[4], '[^,]+') do
   if state == from then allowed = true end
@@ -30,19 +31,19 @@ end
 if not allowed then return {'INVALID_STATE', from} end
 
 local now = now_ms()
-if from == 'pending' then dequeue(id, f[3], f[4]) end
-if from == 'troubleshooting' then redis.call('ZREM', KEYS[1], id) end
+if from == PENDING then dequeue(id, typ, f[R.r]) end
+if from == TROUBLESHOOTING then redis.call('ZREM', KEYS[1], id) end
 redis.call('HDEL', key, 'lt', 'le')
-if to == 'pending' then
+if to == PENDING then
   redis.call('HSET', key, 's', to, 'a', 0, 'r', int(now), 'u', int(now))
-  enqueue(id, f[3], redis.call('HGET', key, 'p'), now, now)
+  enqueue(id, typ, f[R.p], now, now)
 else
   redis.call('HSET', key, 's', to, 'u', int(now))
   if ARGV[7] ~= '' then redis.call('HSET', key, 'res', ARGV[7]) end
   redis.call('ZADD', KEYS[2], now, id)
 end
-audit(key, now, nil, from, to, tonumber(f[2]), nil, ARGV[5], ARGV[6], nil)
-moved(f[5], from, to, f[6], f[6])
+audit(key, now, nil, from, to, tonumber(f[R.a]), nil, ARGV[5], ARGV[6], nil)
+moved(typ, f[R.b], from, to, f[R.e], f[R.e])
 flush_writes()
 local row = read_command(key)
 table.insert(row, 1, id)

@@ -1,4 +1,16 @@
-import { COMMAND_FIELDS, TICKET_GROUP } from '../keys.js';
+import { COMMAND_STATES } from '../../../core/states.js';
+import { COMMAND_FIELDS, COUNT_SEPARATOR, STAGED_STATE, TICKET_GROUP } from '../keys.js';
+
+/** A list of names as Lua table items: 'a', 'b'. */
+export const luaList = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
+
+/** The separator of a count field's type and state, as a Lua string escape. */
+const COUNT_SEPARATOR_LUA = `\\${COUNT_SEPARATOR.charCodeAt(0)}`;
+
+/** The states as Lua constants (PENDING = 'pending', ...), so no script spells one out. */
+const STATE_CONSTANTS = [...COMMAND_STATES, STAGED_STATE]
+  .map((state) => `local ${state.toUpperCase()} = '${state}'`)
+  .join('\n');
 
 /**
  * Lua shared by every script, prepended to each (Redis scripts cannot import). Keys of
@@ -7,9 +19,27 @@ import { COMMAND_FIELDS, TICKET_GROUP } from '../keys.js';
  *
  * Conventions: times are milliseconds from the Redis server clock (TIME), so all workers
  * agree; JSON values (data, result, error) travel as text and are stored untouched.
+ * Hash fields are read and written by name: a field list made by `named` (reads) or
+ * `named_pairs` (an HSET argument list) also maps each name to its position, resolved
+ * once per script, so `f[R.s]` costs what `f[1]` did and survives a reordered list.
  */
 export const PRELUDE = `
-local FIELDS = {${COMMAND_FIELDS.map((f) => `'${f}'`).join(', ')}}
+${STATE_CONSTANTS}
+
+-- A list of hash field names that also maps each name to its position (for HMGET: the
+-- reply's item of field 's' is f[list.s]). Only the array part goes to unpack.
+local function named(list)
+  for i, name in ipairs(list) do list[name] = i end
+  return list
+end
+-- An HSET argument list (name, value, ...) that maps each name to its value's position,
+-- so a reused list is changed by name: args[args.s] = PENDING.
+local function named_pairs(list)
+  for i = 1, #list, 2 do list[list[i]] = i + 1 end
+  return list
+end
+
+local FIELDS = named({${luaList(COMMAND_FIELDS)}})
 local base = ARGV[1]
 local STREAM = base .. 'stream'
 local GROUP = '${TICKET_GROUP}'
@@ -120,13 +150,14 @@ local function enqueue(id, typ, prio, run, now)
   end
 end
 
+local DUE = named({'s', 't', 'p', 'r'})
 -- Moves up to 1,000 due commands from the delayed set (the schedule) to their ready
 -- queues, each with its ticket.
 local function promote_due(now)
   local due = redis.call('ZRANGEBYSCORE', base .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
-    local f = redis.call('HMGET', ckey(id), 's', 't', 'p', 'r')
-    if f[1] == 'pending' then enqueue(id, f[2], f[3], f[4], now) end
+    local f = redis.call('HMGET', ckey(id), unpack(DUE))
+    if f[DUE.s] == PENDING then enqueue(id, f[DUE.t], f[DUE.p], f[DUE.r], now) end
   end
   call_many('ZREM', base .. 'delayed', due)
   flush_zadds()
@@ -154,8 +185,10 @@ local function audit(key, at, started, from, to, attempt, worker, actor, reason,
   redis.call('HSET', key, 'au', trail)
 end
 
--- Counters per state (domain and batch), summed in memory and written once per script
--- (flush_writes, which also writes the deferred sorted-set additions).
+-- Counters (see COUNTS below and the batch's bc:<batch>), summed in memory and written
+-- once per script by flush_writes, which also writes the deferred sorted-set additions.
+-- A field brought to zero is deleted, so a counter hash holds only live counts and does
+-- not grow with every type that ever existed.
 local deltas = {}
 local function bump(key, field, n)
   local t = deltas[key]
@@ -166,20 +199,36 @@ local function flush_writes()
   flush_zadds()
   for key, t in pairs(deltas) do
     for field, n in pairs(t) do
-      if n ~= 0 then redis.call('HINCRBY', key, field, n) end
+      if n ~= 0 and redis.call('HINCRBY', key, field, n) == 0 then redis.call('HDEL', key, field) end
     end
   end
+  deltas = {}
 end
 local function is_failed(state, err)
-  return (err and err ~= '') and (state == 'pending' or state == 'in_progress' or state == 'troubleshooting') or false
+  return (err and err ~= '') and (state == PENDING or state == IN_PROGRESS or state == TROUBLESHOOTING) or false
 end
--- Records that a command went from one state to another (from = nil for a new one).
--- A batch's counter key is built once per script: its commands come in runs.
+-- The domain's counts: one field per type and state, '<type>${COUNT_SEPARATOR_LUA}<state>' -> number of
+-- commands, changed in the same script as every transition (so exact, and read without a
+-- scan). Field names are made once per script.
 local COUNTS = base .. 'counts'
+local count_fields = {}
+local function count_field(typ, state)
+  local of_type = count_fields[typ]
+  if not of_type then of_type = {}; count_fields[typ] = of_type end
+  local field = of_type[state]
+  if not field then
+    field = typ .. '${COUNT_SEPARATOR_LUA}' .. state
+    of_type[state] = field
+  end
+  return field
+end
+-- Records that a command of a type went from one state to another (from = nil for a new
+-- one, to = nil for one deleted). A batch's counter key is built once per script: its
+-- commands come in runs.
 local batch_keys = {}
-local function moved(batch, from, to, err_before, err_after)
-  if from then bump(COUNTS, from, -1) end
-  bump(COUNTS, to, 1)
+local function moved(typ, batch, from, to, err_before, err_after)
+  if from then bump(COUNTS, count_field(typ, from), -1) end
+  if to then bump(COUNTS, count_field(typ, to), 1) end
   if batch and batch ~= '' then
     local bk = batch_keys[batch]
     if not bk then
@@ -187,7 +236,7 @@ local function moved(batch, from, to, err_before, err_after)
       batch_keys[batch] = bk
     end
     if from then bump(bk, from, -1) end
-    bump(bk, to, 1)
+    if to then bump(bk, to, 1) end
     local fb, fa = is_failed(from, err_before), is_failed(to, err_after)
     if fb ~= fa then bump(bk, 'failed', fa and 1 or -1) end
   end

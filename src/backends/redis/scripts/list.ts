@@ -1,38 +1,6 @@
 import { PRELUDE } from './prelude.js';
 
 /**
- * prune: deletes completed and cancelled commands of one domain last updated before
- * ARGV[2], with their audit trail and idempotency key.
- *
- * KEYS[1] done    KEYS[2] ids    KEYS[3] idem    KEYS[4] counts
- * ARGV[1] key base, ARGV[2] cut-off age in ms, ARGV[3] limit
- * Returns the number deleted.
- */
-export const pruneScript = {
-  name: 'dbxPrune',
-  keys: 4,
-  lua: `${PRELUDE}
-local cutoff = now_ms() - tonumber(ARGV[2])
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(cutoff), 'LIMIT', 0, tonumber(ARGV[3]))
-local n = 0
-for _, id in ipairs(old) do
-  local key = ckey(id)
-  local f = redis.call('HMGET', key, 's', 'k')
-  if f[1] == 'completed' or f[1] == 'cancelled' then
-    if f[2] and redis.call('HGET', KEYS[3], f[2]) == id then redis.call('HDEL', KEYS[3], f[2]) end
-    redis.call('DEL', key)
-    redis.call('ZREM', KEYS[2], id)
-    bump(KEYS[4], f[1], -1)
-    n = n + 1
-  end
-end
-call_many('ZREM', KEYS[1], old)
-flush_writes()
-return n
-`,
-};
-
-/**
  * list: commands of one domain in id order after ARGV[3], filtered by state, type and
  * error code, for operators. Examines at most ARGV[8] commands per call so a long scan
  * never blocks Redis; the caller continues from the returned cursor.
@@ -48,7 +16,7 @@ export const listScript = {
   lua: `${PRELUDE}
 local state, after, typ, code = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local limit, budget = tonumber(ARGV[6]), tonumber(ARGV[7])
-local source = state == 'troubleshooting' and KEYS[2] or KEYS[1]
+local source = state == TROUBLESHOOTING and KEYS[2] or KEYS[1]
 local out = {''}
 local cursor = after
 local examined = 0
@@ -60,11 +28,12 @@ while true do
     cursor = id
     examined = examined + 1
     local row = read_command(ckey(id))
-    local ok = row[2] and row[2] ~= 'staged'
-    if ok and state ~= '' and row[2] ~= state then ok = false end
-    if ok and typ ~= '' and row[1] ~= typ then ok = false end
+    local row_state = row[FIELDS.s]
+    local ok = row_state and row_state ~= STAGED
+    if ok and state ~= '' and row_state ~= state then ok = false end
+    if ok and typ ~= '' and row[FIELDS.t] ~= typ then ok = false end
     if ok and code ~= '' then
-      local e = row[19]
+      local e = row[FIELDS.e]
       ok = e and cjson.decode(e).code == code
     end
     if ok then
