@@ -42,7 +42,11 @@ export type { HandlerContext, Middleware, Handler } from './core/context.js';
 export type { SendOptions } from './core/send-options.js';
 export { HEADER_LIMITS } from './core/headers.js';
 export type { HandlerOptions } from './core/registry.js';
-export type { RateLimitOption, RateLimitSpec, RateLimitCallOptions } from './ratelimit/spec.js';
+export type {
+  RateLimitOption,
+  RateLimitSpec,
+  RateLimitCallOptions,
+} from './core/rate-limit-spec.js';
 export type { RetryPolicy, Backoff } from './core/retry.js';
 export { decideFailure, backoffDelay } from './core/retry.js';
 export type { Duration } from './core/duration.js';

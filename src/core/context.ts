@@ -2,8 +2,7 @@ import type { Logger } from 'pino';
 import type { Queryable } from './queryable.js';
 import type { Command, JsonValue } from './command.js';
 import type { SendOptions } from './send-options.js';
-import type { RateLimitCallOptions } from '../ratelimit/spec.js';
-import type { TakeTokenResult } from '../backends/backend.js';
+import type { RateLimitCallOptions, TakeTokenResult } from './rate-limit-spec.js';
 
 /** What a handler gets besides its payload. */
 export interface HandlerContext {

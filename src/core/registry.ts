@@ -6,7 +6,7 @@ import {
   resolveHandlerLimits,
   type HandlerLimits,
   type RateLimitOption,
-} from '../ratelimit/spec.js';
+} from './rate-limit-spec.js';
 import {
   DEFAULT_RETRY_POLICY,
   validateRetryPolicy,
@@ -134,7 +134,7 @@ export class HandlerRegistry<TContext = unknown> {
     };
     this.handlers.set(key, registered);
     let types = this.byDomain.get(domain);
-    if (!types) this.byDomain.set(domain, (types = new Map()));
+    if (!types) this.byDomain.set(domain, (types = new Map<string, RegisteredHandler<TContext>>()));
     types.set(type, registered);
   }
 

@@ -18,7 +18,7 @@
  * above 36 tokens a second the bound has floor(limit × 25 ms / per) tokens of slack; and
  * at most 1 s, which slow buckets (a few an hour) never need more of.
  */
-import type { BucketSpec } from './spec.js';
+import type { BucketSpec } from '../core/rate-limit-spec.js';
 
 export const MIN_FRESH_MS = 25;
 export const MAX_FRESH_MS = 1000;

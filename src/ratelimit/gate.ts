@@ -17,7 +17,7 @@ import {
   type HandlerLimits,
   type RateLimitCallOptions,
   type RateLimitCatalog,
-} from './spec.js';
+} from '../core/rate-limit-spec.js';
 import { BucketWaits, CapPacer } from './pacing.js';
 import { freshMs } from './freshness.js';
 
@@ -72,7 +72,7 @@ export class LimitGate {
   async admit(command: ClaimedCommand, limits: HandlerLimits, lateTries = 0): Promise<Admission> {
     const buckets = limits.rateLimits.map((r) => ({
       key: bucketKey(r.key, command),
-      spec: r as BucketSpec,
+      spec: r,
     }));
     const cap = limits.globalConcurrency;
     // Buckets whose next token is due, that this command is the one to ask for.

@@ -8,5 +8,5 @@ export {
   type RateLimitCallOptions,
   type RateLimitOption,
   type RateLimitSpec,
-} from './spec.js';
+} from '../core/rate-limit-spec.js';
 export { WakeSchedule } from './wake-schedule.js';

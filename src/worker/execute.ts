@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { Queryable } from '../core/queryable.js';
 import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
 import type { SendOptions } from '../core/send-options.js';
-import type { RateLimitCallOptions } from '../ratelimit/spec.js';
+import type { RateLimitCallOptions } from '../core/rate-limit-spec.js';
 import type { LazyAbort } from './lazy-abort.js';
 import { logFailure } from '../core/log-safely.js';
 
@@ -158,6 +158,7 @@ export async function runHandler(
 }
 
 /** The handler's own call: a synchronous throw becomes a rejection, like an async handler's. */
+// eslint-disable-next-line @typescript-eslint/require-await -- async for the rejection above
 async function callHandler(run: Execution, data: unknown, ctx: HandlerContext): Promise<unknown> {
   return run.handler.fn(data, ctx);
 }

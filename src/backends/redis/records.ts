@@ -6,7 +6,7 @@ import type {
   JsonValue,
 } from '../../core/command.js';
 import type { CommandState } from '../../core/states.js';
-import { sentRecord, toAuditRecords } from '../sql/rows.js';
+import { sentRecord, toAuditRecords } from '../../core/records.js';
 import { CLAIM_FIELDS, COMMAND_FIELDS } from './keys.js';
 
 /** Where each named field sits in a reply row that starts with `offset` other items. */
@@ -43,7 +43,7 @@ export function toCommand(domain: string, reply: CommandReply): Command {
     id: reply[0],
     domain,
     type: reply[at.t]!,
-    data: json<JsonValue>(reply[at.d]) as JsonValue,
+    data: json<JsonValue>(reply[at.d]),
     state: reply[at.s] as CommandState,
     priority: num(reply[at.p]),
     attempts: num(reply[at.a]),
@@ -87,7 +87,7 @@ export function toClaimed(
     id: row[at.s]!,
     domain,
     type: row[at.t]!,
-    data: json<JsonValue>(row[at.d]) as JsonValue,
+    data: json<JsonValue>(row[at.d]),
     state: 'in_progress',
     priority: num(row[at.p]),
     attempts: num(row[at.a]),

@@ -3,6 +3,10 @@
  * atomic in the store and timed by the store's clock, never a worker's (workers' clocks
  * drift; the store's is one).
  */
+import type { TakeTokenResult } from '../../core/rate-limit-spec.js';
+
+// Defined in core, where a handler's `ctx.rateLimit` returns it too; a store imports it here.
+export type { TakeTokenResult };
 
 /**
  * One take from a token bucket shared by every worker of the store. `key` is opaque to
@@ -17,12 +21,6 @@ export interface TakeTokenParams {
   perMs: number;
   /** Most tokens the bucket holds (the largest burst). Whole number >= 1. */
   capacity: number;
-}
-
-export interface TakeTokenResult {
-  granted: boolean;
-  /** 0 when granted; otherwise ms until the next token is due (>= 1), by the store's clock. */
-  retryAfterMs: number;
 }
 
 export interface AcquireSlotParams {

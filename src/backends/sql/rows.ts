@@ -1,10 +1,4 @@
-import type {
-  AuditRecord,
-  ClaimedCommand,
-  Command,
-  CommandError,
-  JsonValue,
-} from '../../core/command.js';
+import type { ClaimedCommand, Command, CommandError, JsonValue } from '../../core/command.js';
 import type { CommandState } from '../../core/states.js';
 
 /** A row of the commands table as both drivers return it. */
@@ -112,62 +106,3 @@ export type ClaimedRow = Omit<
   /** Resolved by the claim: the send's, else the handler policy it wrote. */
   max_attempts: number;
 };
-
-export interface AuditRow {
-  command_id: string;
-  at: Date;
-  started_at: Date | null;
-  from_state: CommandState | null;
-  to_state: CommandState;
-  attempt: number;
-  worker_id: string | null;
-  actor: string | null;
-  reason: string | null;
-  error: CommandError | null;
-}
-
-/**
- * An attempt is stored as one row (started_at … at, in_progress → outcome); reading it
- * back gives both transitions, so the trail shows the claim as well as its end.
- */
-export function toAuditRecords(row: AuditRow): AuditRecord[] {
-  const end: AuditRecord = {
-    commandId: row.command_id,
-    at: row.at,
-    fromState: row.from_state,
-    toState: row.to_state,
-    attempt: row.attempt,
-    workerId: row.worker_id,
-    actor: row.actor,
-    reason: row.reason,
-    error: row.error,
-  };
-  if (row.from_state !== 'in_progress' || row.started_at === null) return [end];
-  const start: AuditRecord = {
-    commandId: row.command_id,
-    at: row.started_at,
-    fromState: 'pending',
-    toState: 'in_progress',
-    attempt: row.attempt,
-    workerId: row.worker_id,
-    actor: null,
-    reason: 'claimed',
-    error: null,
-  };
-  return [start, end];
-}
-
-/** The send itself is derived from the command row: one fewer write per command. */
-export function sentRecord(command: Command): AuditRecord {
-  return {
-    commandId: command.id,
-    at: command.createdAt,
-    fromState: null,
-    toState: 'pending',
-    attempt: 0,
-    workerId: null,
-    actor: null,
-    reason: 'sent',
-    error: null,
-  };
-}

@@ -1,5 +1,11 @@
-import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
-import { pendingCommand } from '../../core/records.js';
+import type {
+  AuditRecord,
+  ClaimedCommand,
+  Command,
+  JsonValue,
+  NewCommand,
+} from '../../core/command.js';
+import { pendingCommand, sentRecord, toAuditRecords, type AuditRow } from '../../core/records.js';
 import { StoreError } from '../../core/errors.js';
 import { isFinishedForBatch, TERMINAL_STATES, type CommandState } from '../../core/lifecycle.js';
 import { headersJson } from '../../core/headers.js';
@@ -34,15 +40,7 @@ import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
 import { CommandQueries } from './queries.js';
 import { SqlWorkerRegistry } from './workers.js';
-import {
-  sentRecord,
-  toAuditRecords,
-  toClaimed,
-  type ClaimedRow,
-  toCommand,
-  type AuditRow,
-  type CommandRow,
-} from './rows.js';
+import { toClaimed, type ClaimedRow, toCommand, type CommandRow } from './rows.js';
 
 /** A claim's handler policy when no type differs from the fallback (see ClaimParams). */
 const NO_TYPES: string[] = [];
@@ -265,7 +263,10 @@ export class SqlBackend implements Backend {
       token: s.leaseToken,
       attempt: s.attempt,
       kind: s.kind,
-      result: s.kind === 'complete' && s.resultJson !== null ? JSON.parse(s.resultJson) : null,
+      result:
+        s.kind === 'complete' && s.resultJson !== null
+          ? (JSON.parse(s.resultJson) as JsonValue)
+          : null,
       error: s.kind === 'retry' || s.kind === 'troubleshoot' ? s.error : null,
       delay_ms: s.kind === 'retry' || s.kind === 'release' ? s.delayMs : 0,
       reason: s.kind === 'release' ? s.reason : null,

@@ -2,10 +2,10 @@
  * Rate limit and concurrency cap options: their types, their validation at registration,
  * and the catalog of named limits that `ctx.rateLimit(key)` reads. No I/O.
  */
-import type { Command } from '../core/command.js';
-import { toMillis, type Duration } from '../core/duration.js';
-import { ConfigurationError } from '../core/errors.js';
-import { lazySchema } from '../core/lazy-zod.js';
+import type { Command } from './command.js';
+import { toMillis, type Duration } from './duration.js';
+import { ConfigurationError } from './errors.js';
+import { lazySchema } from './lazy-zod.js';
 
 /** A token bucket: `limit` tokens every `per`, holding at most `burst` (default `limit`). */
 export interface RateLimitSpec {
@@ -20,6 +20,13 @@ export interface RateLimitSpec {
 export interface RateLimitCallOptions extends Partial<RateLimitSpec> {
   /** Wait for the token (default true, honouring ctx.signal); false reports at once. */
   wait?: boolean | undefined;
+}
+
+/** The answer to one take from a bucket (`ctx.rateLimit`, and the store's limits role). */
+export interface TakeTokenResult {
+  granted: boolean;
+  /** 0 when granted; otherwise ms until the next token is due (>= 1), by the store's clock. */
+  retryAfterMs: number;
 }
 
 /** A handler's rate limit: a named bucket (an API) or one per value of a function (a tenant). */
