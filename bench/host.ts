@@ -224,9 +224,9 @@ const ops: { [O in Op]: (args: Requests[O][0]) => Promise<Requests[O][1]> } = {
     }
     return { produced };
   },
-  async doneUpdate({ done }) {
+  doneUpdate({ done }) {
     relayedDone = done;
-    return null;
+    return Promise.resolve(null);
   },
   async windows({ durationMs, windowMs }) {
     const done: number[] = [];

@@ -15,7 +15,7 @@ bus.handle<{ to: string; subject: string }>(
   'email',
   'send-welcome',
   { maxAttempts: 3, backoff: { type: 'fixed', delay: '50ms' } },
-  async (data, ctx) => {
+  (data, ctx) => {
     // The first attempt fails, to show a retry in the audit trail.
     if (!failedOnce) {
       failedOnce = true;

@@ -13,9 +13,9 @@ import { createDispatchbox, handler, PermanentError, type HandlerContext } from 
 /** A stand-in for a payment provider's client. */
 class PaymentGateway {
   readonly charges: { orderId: string; cents: number }[] = [];
-  async charge(orderId: string, cents: number): Promise<string> {
+  charge(orderId: string, cents: number): Promise<string> {
     this.charges.push({ orderId, cents });
-    return `ch_${orderId}`;
+    return Promise.resolve(`ch_${orderId}`);
   }
 }
 
@@ -35,7 +35,7 @@ class BillingHandlers {
   }
 
   @handler('billing', 'send-receipt')
-  async sendReceipt(data: { orderId: string; chargeId: string }) {
+  sendReceipt(data: { orderId: string; chargeId: string }) {
     console.log(`receipt for order ${data.orderId} (charge ${data.chargeId})`);
   }
 }

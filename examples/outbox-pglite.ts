@@ -20,7 +20,7 @@ await db.exec('CREATE TABLE orders (id text PRIMARY KEY, total_cents integer NOT
 const backend = await createPGliteBackend({ db });
 await backend.migrate();
 const bus = new CommandBus({ backend, logger: pino({ level: 'silent' }) });
-bus.handle<{ orderId: string }>('shipping', 'ship-order', async (data) => {
+bus.handle<{ orderId: string }>('shipping', 'ship-order', (data) => {
   console.log(`shipping order ${data.orderId}`);
 });
 

@@ -32,16 +32,18 @@ const stores: { name: string; available: boolean; make: () => Promise<FinisherSt
   {
     name: 'PostgreSQL',
     available: await requireServer('PostgreSQL', 5432),
-    make: async () => ({
-      kind: 'postgres',
-      url: POSTGRES_URL,
-      schema: `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
-    }),
+    make: () =>
+      Promise.resolve({
+        kind: 'postgres',
+        url: POSTGRES_URL,
+        schema: `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+      }),
   },
   {
     name: 'Redis',
     available: await redisAvailable(),
-    make: async () => ({ kind: 'redis', url: REDIS_URL, prefix: uniquePrefix('batch-crash') }),
+    make: () =>
+      Promise.resolve({ kind: 'redis', url: REDIS_URL, prefix: uniquePrefix('batch-crash') }),
   },
   {
     name: 'embedded (PGlite)',

@@ -539,7 +539,7 @@ describe('dispatchbox CLI: version, usage errors, listings and bulk actions', ()
     expect(JSON.parse(cancelled.out)).toEqual({
       matched: 3,
       confirmed: true,
-      acted: expect.arrayContaining(ids),
+      acted: expect.arrayContaining(ids) as unknown,
       skipped: [],
     });
     const audit = JSON.parse((await cli2('show', ids[2]!, '--json')).out) as {

@@ -94,11 +94,11 @@ describe.runIf(available)('crash: a worker killed with SIGKILL, on PostgreSQL', 
     // server has closed every session of the child before reading what it held.
     await waitUntil(
       async () => {
-        const r = await db!.query(
+        const r = await db!.query<{ n: string }>(
           'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1',
           [deadWorkerId],
         );
-        return Number(r.rows[0].n) === 0;
+        return Number(r.rows[0]!.n) === 0;
       },
       15_000,
       'the server has closed the killed worker’s sessions',

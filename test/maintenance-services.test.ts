@@ -233,7 +233,7 @@ describe('maintenance services: failures, stop, the worker option', () => {
     const logged: { msg: string; service?: string; err?: { message: string } }[] = [];
     const logger = pino(
       { level: 'warn' },
-      { write: (line: string) => logged.push(JSON.parse(line)) },
+      { write: (line: string) => logged.push(JSON.parse(line) as (typeof logged)[number]) },
     );
     let runs = 0;
     const service: MaintenanceService = {
@@ -298,8 +298,18 @@ describe('maintenance services: failures, stop, the worker option', () => {
     bus.handle('svc', 'Noop', () => null);
     const ran = { store: 0, worker: 0 };
     const services: MaintenanceService[] = [
-      { name: 'app-store', everyMs: 20, scope: 'store', run: async () => void ran.store++ },
-      { name: 'app-worker', everyMs: 20, scope: 'worker', run: async () => void ran.worker++ },
+      {
+        name: 'app-store',
+        everyMs: 20,
+        scope: 'store',
+        run: () => Promise.resolve(void ran.store++),
+      },
+      {
+        name: 'app-worker',
+        everyMs: 20,
+        scope: 'worker',
+        run: () => Promise.resolve(void ran.worker++),
+      },
     ];
     for (const maintenance of [true, false]) {
       ran.store = ran.worker = 0;

@@ -71,12 +71,12 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
       quiesced: (workerId) =>
         waitUntil(
           async () => {
-            const r = await db!.query(
+            const r = await db!.query<{ n: number }>(
               `SELECT count(*)::int AS n FROM pg_stat_activity
                WHERE application_name = $1 AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock'`,
               [workerId],
             );
-            return r.rows[0].n === 0;
+            return r.rows[0]!.n === 0;
           },
           10_000,
           'nothing the cut-off worker sent is still running',
@@ -115,22 +115,22 @@ describe.runIf(available)('network cut: a worker cut off from PostgreSQL in sile
        WHERE a.worker_id IS DISTINCT FROM e.worker_id LIMIT 5`,
     );
     expect(mismatched.rows).toEqual([]);
-    const effectsByA = await db!.query(
+    const effectsByA = await db!.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${t}.app_effects WHERE worker_id = $1`,
       [run.aId],
     );
-    expect(effectsByA.rows[0].n).toBeGreaterThan(0);
+    expect(effectsByA.rows[0]!.n).toBeGreaterThan(0);
 
     // A listens for wake-ups again, on a connection made after the network came back (its
     // last statement is the LISTEN, or the check that the connection is alive).
     await waitUntil(
       async () => {
-        const listening = await db!.query(
+        const listening = await db!.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
            WHERE application_name = $1 AND (query LIKE 'LISTEN %' OR query = 'SELECT 1') AND backend_start > to_timestamp($2 / 1000.0)`,
           [run.aId, run.restoreAt],
         );
-        return listening.rows[0].n === 1;
+        return listening.rows[0]!.n === 1;
       },
       15_000,
       'the cut-off worker listens on a new connection',

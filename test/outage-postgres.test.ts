@@ -127,11 +127,11 @@ describe.runIf(unavailable === null)('outage: PostgreSQL stops mid-run and comes
 
     await check(async (db) => {
       const t = `"${schema}"`;
-      const present = await db.query(
+      const present = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${t}.commands WHERE id = ANY($1::uuid[])`,
         [ids],
       );
-      expect(present.rows[0].n).toBe(ids.length);
+      expect(present.rows[0]!.n).toBe(ids.length);
       const effects = await db.query(
         `SELECT count(*)::int AS rows, count(DISTINCT e.command_id)::int AS commands
            FROM ${t}.app_effects e JOIN ${t}.commands c ON c.id = e.command_id AND c.type = 'transactional'`,

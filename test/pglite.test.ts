@@ -1,7 +1,6 @@
 import { createPGliteBackend } from '../src/backends/pglite/index.js';
 import type { PGliteDriver } from '../src/backends/pglite/driver.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
-import type { Queryable } from '../src/backends/backend.js';
 import { runStoreConformance } from '../src/testing/conformance/index.js';
 
 let current: SqlBackend | undefined;
@@ -15,7 +14,7 @@ runStoreConformance({
     current ??= backend; // the suite's store is the first made; a test may make more
     return backend;
   },
-  sql: () => current!.driver as Queryable,
+  sql: () => current!.driver,
   transaction: (fn) => current!.driver.transaction(fn),
   // The embedded database is down when its PGlite instance is closed under the backend.
   outage: async () => {

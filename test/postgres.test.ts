@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { describe } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
-import type { Queryable } from '../src/backends/backend.js';
 import { runStoreConformance } from '../src/testing/conformance/index.js';
 import { PrivatePostgres } from './helpers/postgres-server.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
@@ -27,7 +26,7 @@ describe.runIf(available)('PostgreSQL', () => {
         `DROP SCHEMA "${(backend as SqlBackend).schema}" CASCADE`,
       );
     },
-    sql: () => current!.driver as Queryable,
+    sql: () => current!.driver,
     transaction: (fn) => current!.driver.transaction(fn),
     // A private server, stopped as a crash would stop it.
     outage: async () => {

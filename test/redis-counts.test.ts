@@ -276,7 +276,7 @@ describe.runIf(available)('Redis counts per domain, type and state', () => {
   describe('a store of layout 1 (counts per state only)', () => {
     let backend: RedisBackend;
     let raw: Redis;
-    beforeAll(async () => {
+    beforeAll(() => {
       raw = new Redis(REDIS_URL);
     });
     afterAll(() => raw.disconnect());

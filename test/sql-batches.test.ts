@@ -69,8 +69,9 @@ describe.each(stores)('SQL batch finish: $name', ({ available, open }) => {
         await bus.retry(member!.id);
         const sent: string[] = [];
         const finished = await backend.driver.transaction((tx) =>
-          store.finish(tx, batch.id, async (_db, command) => {
+          store.finish(tx, batch.id, (_db, command) => {
             sent.push(command.id);
+            return Promise.resolve();
           }),
         );
         expect(finished).toBeNull();

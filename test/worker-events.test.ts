@@ -199,7 +199,7 @@ for (const store of stores) {
       };
       expect(recorder.of('started', sent.id)).toEqual([about]);
       const [completed] = recorder.of('completed', sent.id);
-      expect(completed).toEqual({ ...about, durationMs: expect.any(Number) });
+      expect(completed).toEqual({ ...about, durationMs: expect.any(Number) as unknown });
       // the handler waited 20 ms; timers may fire a millisecond early
       expect(completed!.durationMs).toBeGreaterThanOrEqual(19);
       expect(recorder.names(sent.id)).toEqual(['started', 'completed']);
@@ -229,11 +229,16 @@ for (const store of stores) {
           type: 'Flaky',
           error,
           retryInMs: 0,
-          durationMs: expect.any(Number),
+          durationMs: expect.any(Number) as unknown,
         }),
       ]);
       expect(recorder.of('retried', sent.id)).toEqual([
-        expect.objectContaining({ attempt: 1, error, delayMs: 0, durationMs: expect.any(Number) }),
+        expect.objectContaining({
+          attempt: 1,
+          error,
+          delayMs: 0,
+          durationMs: expect.any(Number) as unknown,
+        }) as unknown,
       ]);
       expect(recorder.of('started', sent.id).map((e) => e.attempt)).toEqual([1, 2]);
       expect(recorder.of('completed', sent.id)).toEqual([
@@ -260,7 +265,7 @@ for (const store of stores) {
           domain: d,
           type: 'Pay',
           attempt: 1,
-          durationMs: expect.any(Number),
+          durationMs: expect.any(Number) as unknown,
           error: { code: 'DECLINED', message: 'card declined' },
         },
       ]);
@@ -287,7 +292,7 @@ for (const store of stores) {
           attempt: 1,
           delayMs: 50,
           reason: 'supplier closed',
-          durationMs: expect.any(Number),
+          durationMs: expect.any(Number) as unknown,
         }),
       ]);
       // a snooze gives the attempt back
@@ -311,13 +316,13 @@ for (const store of stores) {
       for (const event of limited) {
         expect(event).toEqual({
           workerId: worker.workerId,
-          commandId: expect.any(String),
+          commandId: expect.any(String) as unknown,
           domain: d,
           type: 'Call',
           attempt: 1,
-          delayMs: expect.any(Number),
+          delayMs: expect.any(Number) as unknown,
           reason: `rate limited: ${key}`,
-          held: expect.any(Boolean),
+          held: expect.any(Boolean) as unknown,
         });
         expect(event.delayMs).toBeGreaterThan(0);
       }
@@ -354,7 +359,7 @@ for (const store of stores) {
           domain: d,
           type: 'Late',
           attempt: 1,
-          durationMs: expect.any(Number),
+          durationMs: expect.any(Number) as unknown,
           outcome: 'complete',
         },
       ]);
@@ -389,7 +394,7 @@ for (const store of stores) {
           domain: d,
           type: 'Beat',
           attempt: 1,
-          durationMs: expect.any(Number),
+          durationMs: expect.any(Number) as unknown,
           running: true,
         },
       ]);
@@ -458,7 +463,7 @@ for (const store of stores) {
       expect(sent).toEqual([
         { count: 1, ids: [one.id], inTransaction: false },
         { count: 2, ids: many.map((c) => c.id), inTransaction: false },
-        { count: 3, ids: expect.any(Array), inTransaction: false },
+        { count: 3, ids: expect.any(Array) as unknown, inTransaction: false },
       ]);
       const batchIds = (await bus.list({ domain: d, type: 'C' })).map((c) => c.id);
       expect(sent[2]!.ids.sort()).toEqual(batchIds.sort());
@@ -544,7 +549,10 @@ describe('events: the store going away and coming back (embedded store)', () => 
     await worker.start();
     await recorder.until('completed', sent.id);
     const health = recorder.events.filter((r) => r.name === 'storeDown' || r.name === 'storeUp');
-    const error = { code: 'ERROR', message: expect.stringContaining('connection refused') };
+    const error = {
+      code: 'ERROR',
+      message: expect.stringContaining('connection refused') as unknown,
+    };
     // one down and one up per operation, whatever the number of failed calls
     expect(health.filter((r) => r.event.operation === 'claim')).toEqual([
       {
@@ -556,7 +564,7 @@ describe('events: the store going away and coming back (embedded store)', () => 
         event: {
           workerId: worker.workerId,
           operation: 'claim',
-          downMs: expect.any(Number),
+          downMs: expect.any(Number) as unknown,
           failures: 2,
         },
       },
@@ -571,7 +579,7 @@ describe('events: the store going away and coming back (embedded store)', () => 
         event: {
           workerId: worker.workerId,
           operation: 'settle',
-          downMs: expect.any(Number),
+          downMs: expect.any(Number) as unknown,
           failures: 1,
         },
       },

@@ -161,7 +161,7 @@ describe('worker: no promise it starts rejects unhandled', () => {
 
     expect((await bus.get(bad.id)).lastError).toMatchObject({
       code: 'ERROR',
-      message: expect.stringMatching(/cannot be turned into text/),
+      message: expect.stringMatching(/cannot be turned into text/) as unknown,
     });
     expect((await bus.get(detached.id)).result).toBe('detached');
     expect(calls['settle']).toBeGreaterThanOrEqual(3);

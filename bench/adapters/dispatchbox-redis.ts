@@ -8,8 +8,8 @@ export class DispatchboxRedis extends DispatchboxAdapter {
   readonly name = 'dispatchbox-redis';
   readonly store = 'redis' as const;
 
-  protected async options(): Promise<CreateDispatchboxOptions> {
-    return { databaseUrl: REDIS_URL };
+  protected options(): Promise<CreateDispatchboxOptions> {
+    return Promise.resolve({ databaseUrl: REDIS_URL });
   }
 
   override async open(): Promise<void> {

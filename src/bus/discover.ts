@@ -74,11 +74,14 @@ async function importHandlerModule(file: string): Promise<unknown> {
   return import(`${url}?typescript`);
 }
 
+// A string, not a literal in import(): TypeScript then leaves the optional peer unresolved.
+const TSX_API: string = 'tsx/esm/api';
+
 async function registerTsx(file: string): Promise<void> {
   let api: { register: () => unknown };
   try {
     // tsx is an optional peer dependency: only TypeScript handler modules need it.
-    api = (await import('tsx/esm/api' as string)) as { register: () => unknown };
+    api = (await import(TSX_API)) as { register: () => unknown };
   } catch {
     throw new ConfigurationError(
       `${file} is TypeScript, which Node cannot load by itself: install tsx next to dispatchbox (npm i -D tsx) and dispatchbox loads it, or compile your handlers to .js and point the handler directory (--handlers, DISPATCHBOX_HANDLERS_DIR) at the output`,

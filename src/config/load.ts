@@ -30,7 +30,7 @@ export function resolveSettings<S extends Record<string, Setting<unknown>>>(
   for (const [key, s] of Object.entries(settings)) {
     const flagValue = s.flag === null ? undefined : flags[camelCase(s.flag)];
     const fromFlag = flagValue !== undefined;
-    const raw = fromFlag ? String(flagValue) : env[s.env];
+    const raw = fromFlag ? flagText(flagValue) : env[s.env];
     // An empty variable counts as unset, as shells make `FOO= cmd` easy to write by mistake.
     if (raw === undefined || (!fromFlag && raw.trim() === '')) {
       values[key] = s.fallback;
@@ -64,3 +64,10 @@ export function loadConfig(sources: ConfigSources = {}): DispatchboxConfig {
 
 /** The URL with its credentials replaced, for messages and logs (see redactSecrets). */
 export const redact = redactSecrets;
+
+/** A flag's value as the text a variable would hold: commander gives a string, or true for a bare flag. */
+function flagText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value) ?? '';
+}

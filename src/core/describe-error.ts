@@ -32,7 +32,7 @@ export function describeError(error: unknown): CommandError {
   if (handlerError) {
     let details: unknown;
     try {
-      details = (error as HandlerError).details;
+      details = error.details;
     } catch (reason) {
       details = { unstorable: `the error's details cannot be read${because(reason)}` };
     }

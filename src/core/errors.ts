@@ -100,7 +100,7 @@ export class LeaseLostError extends DispatchboxError {
 export interface HandlerErrorOptions {
   code?: string | undefined;
   details?: JsonValue | undefined;
-  cause?: unknown | undefined;
+  cause?: unknown;
 }
 
 /** Base of the errors a handler throws on purpose. */

@@ -151,10 +151,7 @@ function explain(value: unknown, root: string): void {
         } else {
           const proto = Object.getPrototypeOf(v) as unknown;
           if (proto !== Object.prototype && proto !== null) {
-            fail(
-              path,
-              `a ${(v as object).constructor?.name ?? 'class'} instance is not plain JSON`,
-            );
+            fail(path, `a ${v.constructor?.name ?? 'class'} instance is not plain JSON`);
           }
           for (const [k, item] of Object.entries(v)) {
             const why = unstorableText(k);

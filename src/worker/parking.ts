@@ -99,7 +99,7 @@ export class ParkedCommands {
 
   private count(handler: RegisteredHandler, by: number): void {
     let types = this.skipped.get(handler.domain);
-    if (!types) this.skipped.set(handler.domain, (types = new Map()));
+    if (!types) this.skipped.set(handler.domain, (types = new Map<string, number>()));
     const n = (types.get(handler.type) ?? 0) + by;
     if (n > 0) types.set(handler.type, n);
     else types.delete(handler.type);

@@ -228,16 +228,16 @@ export class ServiceRunner {
       turns.timer = null;
       turns.controller?.abort(new Error('worker stopping'));
     }
-    const running = this.turns.filter((t) => t.current);
+    const running = this.turns.filter((t) => t.current !== null);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled(running.map((t) => t.current)),
+      Promise.allSettled(running.map((t) => t.current ?? Promise.resolve())),
       new Promise<void>((resolve) => {
         if (Number.isFinite(timeoutMs)) timer = setTimeout(resolve, timeoutMs);
       }),
     ]);
     clearTimeout(timer);
-    const unfinished = running.filter((t) => t.current).map((t) => t.service.name);
+    const unfinished = running.filter((t) => t.current !== null).map((t) => t.service.name);
     if (unfinished.length > 0)
       logFailure(
         this.o.logger,
@@ -246,7 +246,7 @@ export class ServiceRunner {
         new Error(`still running after ${timeoutMs} ms`),
         'maintenance services still running at shutdown; their leases will expire',
       );
-    const release = this.turns.filter((t) => t.holding && !t.current);
+    const release = this.turns.filter((t) => t.holding && t.current === null);
     await Promise.all(
       release.map(async (turns) => {
         turns.holding = false;

@@ -178,10 +178,12 @@ describe('SendCoalescer', () => {
 
   it('reports no send as stored when the store answers for fewer commands than it was given', async () => {
     const coalescer = new SendCoalescer(
-      async (commands) =>
-        commands
-          .slice(commands.length > 1 ? 1 : 0)
-          .map((c) => ({ command: c, created: true }) as never),
+      (commands) =>
+        Promise.resolve(
+          commands
+            .slice(commands.length > 1 ? 1 : 0)
+            .map((c) => ({ command: c, created: true }) as never),
+        ),
       neverRefused,
     );
     const results = await outcomes([0, 1, 2].map((i) => coalescer.send(command(i))));

@@ -61,13 +61,13 @@ describe('describeError', () => {
     cyclic['self'] = cyclic;
     const details = (d: unknown) =>
       describeError(new PermanentError('d', { details: d as never })).details;
-    expect(details(cyclic)).toEqual({ unstorable: expect.stringMatching(/cycle/) });
+    expect(details(cyclic)).toEqual({ unstorable: expect.stringMatching(/cycle/) as unknown });
     expect(details({ big: 'x'.repeat(70_000) })).toEqual({
-      unstorable: expect.stringMatching(/over the limit of 65536/),
+      unstorable: expect.stringMatching(/over the limit of 65536/) as unknown,
     });
     expect(
       describeError(throwingGetter(new PermanentError('g', { details: 1 }), 'details')).details,
-    ).toEqual({ unstorable: expect.stringMatching(/details cannot be read/) });
+    ).toEqual({ unstorable: expect.stringMatching(/details cannot be read/) as unknown });
   });
 
   it('gives a snooze with an unusable delay none', () => {

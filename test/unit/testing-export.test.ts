@@ -46,8 +46,11 @@ describe('dispatchbox/testing', () => {
     expect(packagesLoadedBy(resolve(root, 'src/testing/conformance/index.ts')).has('vitest')).toBe(
       true,
     );
-    const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
-    expect(pkg.exports['./testing/conformance'].default).toBe(
+    const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, { default: string }>;
+      peerDependenciesMeta: Record<string, unknown>;
+    };
+    expect(pkg.exports['./testing/conformance']?.default).toBe(
       './dist/testing/conformance/index.js',
     );
     expect(pkg.peerDependenciesMeta.vitest).toEqual({ optional: true });

@@ -11,7 +11,10 @@ interface Events {
 /** TypedEvents with its emit opened for the test, and every log line kept. */
 function emitter() {
   const lines: { msg: string; event?: string }[] = [];
-  const logger = pino({ level: 'error' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+  const logger = pino(
+    { level: 'error' },
+    { write: (l: string) => lines.push(JSON.parse(l) as (typeof lines)[number]) },
+  );
   class Open extends TypedEvents<Events> {
     fire<K extends keyof Events>(name: K, event: Events[K]) {
       this.emit(name, event);

@@ -87,7 +87,11 @@ export class PreparedStatements {
     if (type === JSON_OID && typeof value === 'string' && value.length > 4096)
       return Buffer.from(value);
     const serialiser = type === undefined ? undefined : this.db.serializers[type];
-    return serialiser ? serialiser(value) : String(value);
+    if (serialiser) return serialiser(value);
+    // PGlite's own fallback for a type it has no serialiser for (text-like types): what
+    // reaches it is a string or a number, never an object.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- see above
+    return String(value);
   }
 }
 

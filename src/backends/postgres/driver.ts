@@ -236,7 +236,7 @@ export class PostgresDriver implements SqlDriver {
         if (dead) return;
         dead = true;
         this.onError(error, 'listen connection');
-        void reconnect(next);
+        reconnect(next);
       };
       next.on('notification', (msg) => {
         if (msg.channel === channel) onPayload(msg.payload ?? '');
@@ -253,7 +253,7 @@ export class PostgresDriver implements SqlDriver {
         fail(error as Error);
       }
     };
-    const reconnect = async (dead: pg.Client): Promise<void> => {
+    const reconnect = (dead: pg.Client): void => {
       if (client === dead) client = null;
       // not awaited: on a connection cut off in silence, a polite end waits for the network
       void dead.end().catch(() => {});
@@ -303,7 +303,7 @@ export class PostgresDriver implements SqlDriver {
       host: o.host,
       port: o.port,
       user: o.user,
-      password: o.password as string | undefined,
+      password: o.password,
       database: o.database,
       ...safety,
     };

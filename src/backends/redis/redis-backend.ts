@@ -29,7 +29,13 @@ import { DomainKeys, GlobalKeys } from './keys.js';
 import { RedisLimits } from './limits.js';
 import { CommandLocator } from './locator.js';
 import { toClaimed, type ClaimReply } from './records.js';
-import { defineScripts, runScript, runScripts, type ScriptCall } from './scripts/runner.js';
+import {
+  defineScripts,
+  queueScript,
+  runScript,
+  runScripts,
+  type ScriptCall,
+} from './scripts/runner.js';
 import { chunks, handlerMaxAttemptsArgs, packSettlements } from './script-args.js';
 import { checkLayout, migrateLayout } from './schema.js';
 import { RedisSending } from './sending.js';
@@ -167,7 +173,7 @@ export class RedisBackend implements Backend {
           params.workerId,
           params.domain,
           { count: params.limit, waitMs, signal: params.signal },
-          (pipeline) => void runScript(pipeline, 'claim', keys, args),
+          (pipeline) => queueScript(pipeline, 'claim', keys, args),
         );
         this.tickets.giveBack(params.workerId, params.domain, read.tickets);
         reply = read.replies[0] as typeof reply;
@@ -334,9 +340,11 @@ export class RedisBackend implements Backend {
    */
   subscribe(listener: WakeListener): Promise<() => Promise<void>> {
     const unsubscribe = this.tickets.subscribe(listener);
-    return Promise.resolve(async () => {
+    const stop = (): Promise<void> => {
       unsubscribe();
-    });
+      return Promise.resolve();
+    };
+    return Promise.resolve(stop);
   }
 
   // ---- reading and operating ----------------------------------------------------------------

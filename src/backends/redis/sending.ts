@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { NewCommand } from '../../core/command.js';
 import { ConfigurationError } from '../../core/errors.js';
 import type { InsertCommandsParams, InsertedCommand } from '../backend.js';
@@ -6,7 +6,7 @@ import { toStoreError } from './errors.js';
 import { SCHEMA_VERSION, type DomainKeys, type GlobalKeys } from './keys.js';
 import type { CommandLocator } from './locator.js';
 import { toCommand, type CommandReply } from './records.js';
-import { execAll, runScript } from './scripts/runner.js';
+import { execAll, queueScript, runScript } from './scripts/runner.js';
 import { chunks, groupBy, insertArgs, newCommand } from './script-args.js';
 
 /** What sending needs of the backend. */
@@ -41,19 +41,18 @@ export class RedisSending {
       for (const part of chunks(items)) calls.push({ domain, items: part });
     }
     const fresh = [...new Set(calls.map((c) => c.domain))].filter((d) => !this.registered.has(d));
-    const run = (target: Redis | ChainableCommander, call: (typeof calls)[number]) => {
+    const scriptCall = (call: (typeof calls)[number]) => {
       const k = this.host.keysOf(call.domain);
-      return runScript(
-        target,
-        'insert',
-        [k.ids, k.idem, k.counts, k.stream],
-        [k.base, 'pending', '', JSON.stringify(call.items.map((i) => insertArgs(i.command)))],
-      );
+      return {
+        keys: [k.ids, k.idem, k.counts, k.stream],
+        args: [k.base, 'pending', '', JSON.stringify(call.items.map((i) => insertArgs(i.command)))],
+      };
     };
     let replies: unknown[];
     try {
       if (calls.length === 1 && fresh.length === 0) {
-        replies = [await run(this.host.client, calls[0]!)];
+        const { keys, args } = scriptCall(calls[0]!);
+        replies = [await runScript(this.host.client, 'insert', keys, args)];
       } else {
         // All or none: MULTI makes every domain's script one atomic step on the server.
         const multi = this.host.client.multi();
@@ -62,7 +61,10 @@ export class RedisSending {
           multi.set(this.host.keys.schema, SCHEMA_VERSION, 'NX');
           multi.sadd(this.host.keys.domains, ...fresh);
         }
-        for (const call of calls) run(multi, call);
+        for (const call of calls) {
+          const { keys, args } = scriptCall(call);
+          queueScript(multi, 'insert', keys, args);
+        }
         replies = await execAll(multi);
         if (fresh.length > 0) replies.splice(0, 2);
       }
@@ -103,7 +105,7 @@ export class RedisSending {
     pipeline.sadd(this.host.keys.domains, ...domains);
     for (const call of calls) {
       const k = this.host.keysOf(call.domain);
-      runScript(
+      queueScript(
         pipeline,
         'insert',
         [k.ids, k.idem, k.counts, k.stream],

@@ -97,7 +97,7 @@ export class SuiteContext {
 }
 
 /** Polls `check` until it passes; for state that changes in the store, not in this process. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

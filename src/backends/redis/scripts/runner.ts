@@ -1,7 +1,8 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { SCRIPTS, type ScriptName } from './index.js';
 
-type ScriptMethod = (...args: (string | number)[]) => Promise<unknown>;
+// Promise<unknown> on a client; the pipeline itself on a pipeline or MULTI.
+type ScriptMethod = (...args: (string | number)[]) => unknown;
 
 /** Registers every script on a client (ioredis keeps the SHA and falls back to EVAL once). */
 export function defineScripts(client: Redis): void {
@@ -10,18 +11,36 @@ export function defineScripts(client: Redis): void {
   }
 }
 
-/** Runs a script on a client or queues it on a pipeline / MULTI. */
+/** Runs a script on a client and resolves to its reply. */
 export function runScript(
-  target: Redis | ChainableCommander,
+  client: Redis,
   name: ScriptName,
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
+  return scriptMethod(client, name, keys).call(client, ...keys, ...args) as Promise<unknown>;
+}
+
+/** Queues a script on a pipeline or MULTI; its reply comes from `execAll`. */
+export function queueScript(
+  pipeline: ChainableCommander,
+  name: ScriptName,
+  keys: string[],
+  args: (string | number)[],
+): void {
+  scriptMethod(pipeline, name, keys).call(pipeline, ...keys, ...args);
+}
+
+/** The command `defineScripts` added for a script (on a client it runs, on a pipeline it queues). */
+function scriptMethod(
+  target: Redis | ChainableCommander,
+  name: ScriptName,
+  keys: string[],
+): ScriptMethod {
   const script = SCRIPTS[name];
   if (keys.length !== script.keys)
     throw new Error(`script ${name} takes ${script.keys} keys, got ${keys.length}`);
-  const call = (target as unknown as Record<string, ScriptMethod>)[script.name]!;
-  return call.call(target, ...keys, ...args);
+  return (target as unknown as Record<string, ScriptMethod>)[script.name]!;
 }
 
 /** Runs a pipeline or MULTI and returns its replies, throwing the first error. */
@@ -54,6 +73,6 @@ export async function runScripts(
   const [only] = calls;
   if (calls.length === 1 && only) return [await runScript(client, name, only.keys, only.args)];
   const pipeline = client.pipeline();
-  for (const call of calls) void runScript(pipeline, name, call.keys, call.args);
+  for (const call of calls) queueScript(pipeline, name, call.keys, call.args);
   return execAll(pipeline);
 }

@@ -46,7 +46,7 @@ export function batchTests(ctx: SuiteContext): void {
         counts: { total: 120, pending: 120 },
       });
       await ctx.worker(bus, { concurrency: 16 });
-      await eventually(async () => expect(notified).toHaveLength(1));
+      await eventually(() => expect(notified).toHaveLength(1));
       const done = await bus.getBatch(batch.id);
       expect(done.status).toBe('completed_with_failures');
       expect(done.counts).toMatchObject({

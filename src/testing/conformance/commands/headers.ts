@@ -122,7 +122,7 @@ export function headerTests(ctx: SuiteContext): void {
         ],
       });
       await ctx.worker(bus, { concurrency: 16 });
-      await eventually(async () => expect(seen.get('done')).toBeDefined());
+      await eventually(() => expect(seen.get('done')).toBeDefined());
       expect(seen.get('item 0')).toEqual({});
       expect(seen.get('item 7')).toEqual({ 'x-item': '7', traceparent: TRACEPARENT });
       expect(seen.get('item -1')).toEqual({ keyed: 'yes' });
@@ -229,17 +229,15 @@ export function headerTests(ctx: SuiteContext): void {
         expect(error.path).toBe(path);
         expect(error.message).toMatch(message);
       });
-      expect(results[0]!.status).toBe('fulfilled');
+      expect(results[0].status).toBe('fulfilled');
       expect(results.at(-1)!.status).toBe('fulfilled');
       expect((await bus.countByState(domain)).pending).toBe(2);
 
       // a bulk send or a batch is all or nothing: one bad header stores none of it
-      const many = Array.from({ length: Math.max(200, COPY_AT_LEAST) }, (_, i) => ({
-        domain,
-        type: 'T',
-        data: { i },
-        headers: (i === 150 ? { é: 'x' } : { ok: 'yes' }) as Record<string, string>,
-      }));
+      const many = Array.from({ length: Math.max(200, COPY_AT_LEAST) }, (_, i) => {
+        const headers: Record<string, string> = i === 150 ? { é: 'x' } : { ok: 'yes' };
+        return { domain, type: 'T', data: { i }, headers };
+      });
       await expect(bus.sendMany(many)).rejects.toThrow(/\[150\] headers\["é"\]/);
       await expect(bus.createBatch({ commands: many })).rejects.toThrow(
         /commands\[150\] headers\["é"\]/,

@@ -10,7 +10,7 @@ export function workerTests(ctx: SuiteContext): void {
       const bus = ctx.bus();
       const domain = ctx.domain();
       const seen: HandlerContext[] = [];
-      bus.handle(domain, 'Add', async (data: { a: number; b: number }, c) => {
+      bus.handle(domain, 'Add', (data: { a: number; b: number }, c) => {
         seen.push(c);
         return { sum: data.a + data.b };
       });
@@ -128,7 +128,9 @@ export function workerTests(ctx: SuiteContext): void {
       expect((await bus.get(failed.id)).lastError).toEqual({
         code: 'X\uFFFD',
         message: 'bad\uFFFDbyte \uFFFD',
-        details: { unstorable: expect.stringMatching(/details\.n is not JSON-serialisable/) },
+        details: {
+          unstorable: expect.stringMatching(/details\.n is not JSON-serialisable/) as unknown,
+        },
       });
     });
 
@@ -150,7 +152,7 @@ export function workerTests(ctx: SuiteContext): void {
         const cyclic: Record<string, unknown> = {};
         cyclic['self'] = cyclic;
         const throwers: Record<string, () => unknown> = {
-          NullProto: () => Object.create(null),
+          NullProto: () => Object.create(null) as unknown,
           ToStringThrows: () => ({
             toString() {
               throw new Error('no text');
@@ -194,7 +196,7 @@ export function workerTests(ctx: SuiteContext): void {
         expect(byType.get('Cyclic')).toMatchObject({
           code: 'PERMANENT',
           message: 'cyclic',
-          details: { unstorable: expect.stringMatching(/cycl/) },
+          details: { unstorable: expect.stringMatching(/cycl/) as unknown },
         });
         expect(byType.get('NullProto')!.message).toMatch(/cannot be turned into text/);
         expect(byType.get('Revoked')!.message).toMatch(/revoked/);
@@ -330,6 +332,7 @@ export function workerTests(ctx: SuiteContext): void {
         return next();
       });
       // destructured: the context's methods must not depend on being called on it
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- what this test checks
       bus.handle(domain, 'Parent', async (_d, { send }) => {
         calls.push('Parent:handler');
         // options left undefined keep the defaults taken from the parent
@@ -427,7 +430,7 @@ export function workerTests(ctx: SuiteContext): void {
         Array.from({ length: 6 }, () => ({ domain, type: 'Block', data: {} })),
       );
       const worker = await ctx.worker(bus, { concurrency: 2, prefetch: 4 });
-      await eventually(async () => expect(startedCount).toBe(2));
+      await eventually(() => expect(startedCount).toBe(2));
       await worker.stop(200);
       release();
       const states = await Promise.all(sent.map((c) => bus.get(c.id)));
