@@ -331,8 +331,21 @@ export interface ListCommandsParams {
   afterId?: string | undefined;
 }
 
+/** How many commands are in one state, for one domain and type. */
+export interface CommandCount {
+  domain: string;
+  type: string;
+  state: CommandState;
+  count: number;
+}
+
 /** Queries for operators and the console; not on the hot path. */
 export interface AdminQueries {
   listCommands(params: ListCommandsParams): Promise<Command[]>;
   countByState(params: { domain?: string }): Promise<Record<CommandState, number>>;
+  /**
+   * Commands per domain, type and state, read from counters the store keeps with every
+   * transition: the cost does not grow with history. Zero counts are left out.
+   */
+  countCommands(params: { domain?: string | undefined }): Promise<CommandCount[]>;
 }

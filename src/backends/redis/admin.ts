@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, type CommandState } from '../../core/states.js';
-import type { AdminQueries, ListCommandsParams } from '../backend.js';
+import type { AdminQueries, CommandCount, ListCommandsParams } from '../backend.js';
 import { toStoreError } from './errors.js';
 import type { DomainKeys, GlobalKeys } from './keys.js';
 import { toCommand, type CommandReply } from './records.js';
@@ -39,6 +39,23 @@ export class RedisAdminQueries implements AdminQueries {
       return await this.count(params);
     } catch (error) {
       throw toStoreError(error, 'counting commands');
+    }
+  }
+
+  // replaced by the counters
+  async countCommands(params: { domain?: string | undefined }): Promise<CommandCount[]> {
+    const counts = new Map<string, CommandCount>();
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.listCommands({ domain: params.domain, limit: 1000, afterId });
+      for (const c of page) {
+        const key = `${c.domain}\u0000${c.type}\u0000${c.state}`;
+        const count = counts.get(key);
+        if (count) count.count += 1;
+        else counts.set(key, { domain: c.domain, type: c.type, state: c.state, count: 1 });
+      }
+      if (page.length < 1000) return [...counts.values()];
+      afterId = page[page.length - 1]!.id;
     }
   }
 

@@ -47,6 +47,8 @@ const NO_LIMITS: number[] = [];
 
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
+/** Rows folded out of command_counts worth a VACUUM of it (see tidy). */
+const TIDY_MIN_FOLDED = 5_000;
 
 /**
  * SQLSTATE classes of a value the store refuses: 22 data exception (out of range, bad
@@ -114,6 +116,8 @@ export class SqlBackend implements Backend {
   private readonly channel: string;
   /** Rows this process changed in the commands table since its last VACUUM (see tidy). */
   private churn = 0;
+  /** Rows this process folded out of command_counts since its last VACUUM (see tidy). */
+  private folded = 0;
   private readonly batches: BatchStore;
   private readonly limits: LimitStore;
 
@@ -465,8 +469,17 @@ export class SqlBackend implements Backend {
    * statistics collector, which PGlite does not have; a VACUUM on the one PGlite
    * connection blocks everything else, so it must not run when there is little to gain).
    * SKIP_LOCKED: when another worker is already vacuuming, there is nothing to add.
+   *
+   * It also folds the rows the count triggers appended since the last fold (migration 8),
+   * so a read of the counts sums about one row per count, and vacuums that small table
+   * once enough rows have gone (PGlite has no autovacuum).
    */
   async tidy(): Promise<void> {
+    this.folded += await this.admin.foldCounts();
+    if (this.folded >= TIDY_MIN_FOLDED) {
+      this.folded = 0;
+      await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".command_counts`);
+    }
     if (this.churn < TIDY_MIN_DEAD) return;
     this.churn = 0;
     await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".commands`);

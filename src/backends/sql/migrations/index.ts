@@ -5,6 +5,7 @@ import * as m004 from './004_batch_index.js';
 import * as m005 from './005_handler_max_attempts.js';
 import * as m006 from './006_refused_outcomes.js';
 import * as m007 from './007_batch_cancelled.js';
+import * as m008 from './008_command_counts.js';
 
 export interface Migration {
   version: number;
@@ -26,6 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 6, name: 'audit trail view with refused outcomes', up: m006.up },
   { version: 7, name: 'cancelled batch commands counted on the batch', up: m007.up },
+  { version: 8, name: 'command counts kept by triggers', up: m008.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
