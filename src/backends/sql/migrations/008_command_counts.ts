@@ -16,13 +16,13 @@
  * counts. Rows appended by a transaction that rolls back vanish with it, so counts stay
  * exact.
  *
- * The counts start from the commands there at migration time: the table lock keeps
- * every write out from the count to the commit, and writes queued behind it see the
- * triggers once they get the lock.
+ * The counts start from the commands there at migration time, counted after the
+ * triggers are created: CREATE TRIGGER locks the commands table against writes until
+ * the migration commits (it waits for the writes under way to end), so no write falls
+ * between the count and the triggers, and the writes queued behind the lock fire them.
+ * (No LOCK TABLE of its own: the SQL of schemaSql may be run outside a transaction.)
  */
 export const up = `
-LOCK TABLE $SCHEMA.commands IN SHARE ROW EXCLUSIVE MODE;
-
 CREATE TABLE $SCHEMA.command_counts (
   domain text NOT NULL,
   type   text NOT NULL,
