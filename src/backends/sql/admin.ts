@@ -1,6 +1,7 @@
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, type CommandState } from '../../core/states.js';
 import type { AdminQueries, CommandCount, ListCommandsParams, Queryable } from '../backend.js';
+import { recountSql } from './migrations/008_command_counts.js';
 import { toCommand, type CommandRow } from './rows.js';
 
 /**
@@ -37,12 +38,14 @@ SELECT count(*)::int AS removed FROM folded`;
 export class SqlAdminQueries implements AdminQueries {
   private readonly t: string;
   private readonly fold: string;
+  private readonly recount: string;
   constructor(
     private readonly db: Queryable,
     schema: string,
   ) {
     this.t = `"${schema}"`;
     this.fold = foldCountsSql(schema);
+    this.recount = recountSql(this.t);
   }
 
   async listCommands(params: ListCommandsParams): Promise<Command[]> {
@@ -106,5 +109,14 @@ export class SqlAdminQueries implements AdminQueries {
   async foldCounts(): Promise<number> {
     const result = await this.db.query<{ removed: number }>(this.fold);
     return result.rows[0]?.removed ?? 0;
+  }
+
+  /**
+   * Counts every command afresh (a scan of the table, writes held off while it runs):
+   * a repair after processes of a version before the counts changed commands (see
+   * migration 8).
+   */
+  async recountCommands(): Promise<void> {
+    await this.db.query(this.recount);
   }
 }

@@ -3,6 +3,7 @@ import { CommandNotFoundError, InvalidStateError } from '../../core/errors.js';
 import type { CommandState } from '../../core/states.js';
 import type { OperateParams, Queryable } from '../backend.js';
 import { toCommand, type CommandRow } from './rows.js';
+import { countOperated } from './counts.js';
 
 const RULES: Record<OperateParams['action'], { from: CommandState[]; to: CommandState }> = {
   retry: { from: ['troubleshooting'], to: 'pending' },
@@ -52,6 +53,7 @@ export async function operate(
      WHERE id = $1 RETURNING *`,
     [params.id, rule.to, params.action === 'complete' ? params.resultJson : null],
   );
+  await tx.query(countOperated(t), [row.domain, row.type, row.state, rule.to]);
   await tx.query(
     `INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, actor, reason)
      VALUES ($1, $2, $3, $4, $5, $6)`,

@@ -26,6 +26,7 @@ import type {
 import { SqlAdminQueries } from './admin.js';
 import { BatchStore } from './batches.js';
 import { allFresh, copyable, copyText } from './copy.js';
+import { CopyTally, countDeleted } from './counts.js';
 import type { SqlDriver, SqlTransaction } from './driver.js';
 import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
@@ -148,8 +149,11 @@ export class SqlBackend implements Backend {
       !params.tx && copyable(params.commands)
         ? await this.driver.transaction(async (tx) => {
             await this.copyCommands(tx, params.commands);
+            const copied = new CopyTally();
+            copied.add(params.commands);
             return tx.query<Inserted>(this.q.afterCopy, [
               [...new Set(params.commands.map((c) => c.domain))],
+              ...copied.params(),
             ]);
           })
         : await db.query<Inserted>(...this.insertStatement(params.commands));
@@ -383,7 +387,10 @@ export class SqlBackend implements Backend {
     return command;
   }
 
-  /** Fresh commands due at once (copy.ts: copyable), by COPY in the transaction `tx`. */
+  /**
+   * Fresh commands due at once (copy.ts: copyable), by COPY in the transaction `tx`. The
+   * caller counts them in the same transaction (CopyTally): a COPY returns no rows.
+   */
   private copyCommands(tx: SqlTransaction, commands: readonly NewCommand[]): Promise<void> {
     return tx.copy(this.q.copyTarget, copyText(commands));
   }
@@ -391,10 +398,12 @@ export class SqlBackend implements Backend {
   async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
     await this.driver.transaction(async (tx) => {
       const domains = new Set<string>();
+      const copied = new CopyTally();
       await this.batches.create(tx, params, async (commands) => {
         for (const c of commands) domains.add(c.domain);
         if (copyable(commands)) {
           await this.copyCommands(tx, commands);
+          copied.add(commands);
           return commands.length;
         }
         const inserted = await tx.query<{ n: number }>(
@@ -403,8 +412,9 @@ export class SqlBackend implements Backend {
         );
         return Number(inserted.rows[0]?.n ?? 0);
       });
-      // One wake-up per domain, delivered at commit, instead of one per chunk.
-      await tx.query(this.q.wakeDomains, [[...domains]]);
+      // One wake-up per domain, delivered at commit, instead of one per chunk; and the
+      // count of the chunks that went by COPY.
+      await tx.query(this.q.afterBatch, [[...domains], ...copied.params()]);
     });
     return (await this.batches.get(this.driver, params.batch.id))!;
   }
@@ -435,8 +445,8 @@ export class SqlBackend implements Backend {
            SELECT id FROM ${t}.commands
            WHERE state IN ('completed', 'cancelled') AND updated_at < now() - $1 * interval '1 millisecond'
            LIMIT $2)
-         RETURNING id
-       ), audit AS (
+         RETURNING id, domain, type, state
+       ), ${countDeleted(t, 'gone')}, audit AS (
          DELETE FROM ${t}.audit WHERE command_id IN (SELECT id FROM gone)
        )
        SELECT count(*) AS n FROM gone`,
@@ -470,7 +480,7 @@ export class SqlBackend implements Backend {
    * connection blocks everything else, so it must not run when there is little to gain).
    * SKIP_LOCKED: when another worker is already vacuuming, there is nothing to add.
    *
-   * It also folds the rows the count triggers appended since the last fold (migration 8),
+   * It also folds the rows the statements appended to the counts since the last fold (counts.ts),
    * so a read of the counts sums about one row per count, and vacuums that small table
    * once enough rows have gone (PGlite has no autovacuum).
    */
