@@ -211,14 +211,18 @@ WHERE c.id = ANY($1::uuid[])
     // policy_max_attempts is the claiming worker's handler policy for the row's type ($6
     // types, $7 their max attempts, $8 every other type's), which applies when the send
     // named none (max_attempts NULL); recover reads it when the lease expires.
+    //
+    // The claim is counted from the rows it locked (picked), every one of which it then
+    // updates: counting from the UPDATE's rows would keep each claimed command, payload
+    // and all, in a CTE once more (picked, locked, is kept anyway).
     const claim = (typeFilter: string) => `
 WITH picked AS (
-  SELECT id FROM ${t}.commands
+  SELECT id, domain, type FROM ${t}.commands
   WHERE state = 'pending' AND domain = $1 AND run_at <= now() ${typeFilter}
   ORDER BY priority DESC, run_at, id
   LIMIT $2
   FOR UPDATE SKIP LOCKED
-), claimed AS (
+), ${countMoved(t, 'picked', 'pending', "'in_progress'")}
 UPDATE ${t}.commands c
 SET state = 'in_progress', attempts = c.attempts + 1, lease_token = $3,
     lease_expires_at = now() + $4 * interval '1 millisecond', worker_id = $5,
@@ -226,9 +230,7 @@ SET state = 'in_progress', attempts = c.attempts + 1, lease_token = $3,
     policy_max_attempts = coalesce(($7::int[])[array_position($6::text[], c.type)], $8::int)
 FROM picked, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 WHERE c.id = picked.id
-RETURNING ${CLAIMED_COLUMNS}
-), ${countMoved(t, 'claimed', 'pending', "'in_progress'")}
-SELECT * FROM claimed`;
+RETURNING ${CLAIMED_COLUMNS}`;
     this.claimAnyType = claim('');
     this.claimTypes = claim('AND type = ANY($9::text[])');
 
