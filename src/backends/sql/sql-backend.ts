@@ -480,9 +480,9 @@ export class SqlBackend implements Backend {
    * connection blocks everything else, so it must not run when there is little to gain).
    * SKIP_LOCKED: when another worker is already vacuuming, there is nothing to add.
    *
-   * It also folds the rows the statements appended to the counts since the last fold (counts.ts),
-   * so a read of the counts sums about one row per count, and vacuums that small table
-   * once enough rows have gone (PGlite has no autovacuum).
+   * It also folds the rows appended to the command counts since the last fold (counts.ts),
+   * so that a read of the counts sums about one row per count, and vacuums that small
+   * table once enough rows have gone (PGlite has no autovacuum).
    */
   async tidy(): Promise<void> {
     this.folded += await this.admin.foldCounts();
