@@ -140,12 +140,15 @@ const states = (await Promise.all([first.id, failing.id].map((id) => bus.get(id)
 await bus.close();
 
 const backend = await createPGliteBackend(pglite);
+await backend.migrate();
+const counted = await backend.admin.countCommands({ domain: undefined });
 await backend.close();
 const testBus = await createTestBus({ logger: undefined, strict: undefined });
 await testBus.bus.send('mail', 'send', {});
 const sent = await testBus.sent(filter);
 await testBus.close();
 void postgres;
+void counted;
 void redis;
 void conformance;
 

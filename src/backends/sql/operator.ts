@@ -3,6 +3,7 @@ import { CommandNotFoundError, InvalidStateError } from '../../core/errors.js';
 import { OPERATOR_RULES } from '../../core/lifecycle.js';
 import type { OperateParams, Queryable } from '../backend.js';
 import { toCommand, type CommandRow } from './rows.js';
+import { countOperated } from './counts.js';
 
 /**
  * An operator action, in the caller's transaction: lock the row, check its state, move
@@ -46,6 +47,7 @@ export async function operate(
       rule.attempts === 'reset to 0',
     ],
   );
+  await tx.query(countOperated(t), [row.domain, row.type, row.state, rule.to]);
   await tx.query(
     `INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, actor, reason)
      VALUES ($1, $2, $3, $4, $5, $6)`,

@@ -1,4 +1,5 @@
 import { COPY_COLUMNS } from './copy.js';
+import { countCopied, countInserted, countMoved } from './counts.js';
 
 /**
  * What a claim brings back: what the handler and the worker use. Every timestamp column
@@ -97,6 +98,11 @@ export class CommandQueries {
   /** The table and columns of a COPY of commands (copy.ts), and what follows it (a row like insert's). */
   readonly copyTarget: string;
   readonly afterCopy: string;
+  /**
+   * Wakes the domains in $1 and counts the commands that COPY sent in the transaction
+   * ($2-$4: CopyTally.params), at the end of a batch.
+   */
+  readonly afterBatch: string;
   /** The insert for batch chunks: no rows back, no wake-up (the batch wakes once, at commit). */
   readonly insertQuiet: string;
   readonly insertQuietFresh: string;
@@ -148,7 +154,7 @@ WITH x AS (
     // and parse per command, a sixth of a bulk send on the embedded store.
     const insert = (
       onConflict: boolean,
-    ) => `${insertInto('id, domain, run_at', onConflict)}, wake AS (
+    ) => `${insertInto('id, domain, type, run_at', onConflict)}, ${countInserted(t, 'ins')}, wake AS (
   SELECT pg_notify('${this.channel}', d.domain)
   FROM (SELECT DISTINCT domain FROM ins WHERE run_at <= now()) d
 )
@@ -169,17 +175,21 @@ WITH ins AS (
     ${runAt('$7::timestamptz', '$8::bigint')},
     $9::text, $10::uuid, $11::uuid, $12::jsonb)
   RETURNING domain, run_at
+), counted AS (
+  INSERT INTO ${t}.command_counts (domain, type, state, n) VALUES ($2, $3, 'pending', 1)
 ), wake AS (
   SELECT pg_notify('${this.channel}', domain) FROM ins WHERE run_at <= now()
 )
 ${NONE_MISSING}`;
-    const insertQuiet = (onConflict: boolean) => `${insertInto('1', onConflict)}
+    const insertQuiet = (onConflict: boolean) => `${insertInto('domain, type', onConflict)},
+${countInserted(t, 'ins')}
 SELECT count(*)::int AS n FROM ins`;
     this.wakeDomains = `SELECT pg_notify('${this.channel}', d) FROM unnest($1::text[]) AS d`;
     this.copyTarget = `${t}.commands ${COPY_COLUMNS}`;
     this.afterCopy = `
-WITH wake AS (${this.wakeDomains})
+WITH wake AS (${this.wakeDomains}), ${countCopied(t, 2)}
 ${NONE_MISSING}`;
+    this.afterBatch = `WITH ${countCopied(t, 2)}\n${this.wakeDomains}`;
     this.insertQuiet = insertQuiet(true);
     this.insertQuietFresh = insertQuiet(false);
 
@@ -201,14 +211,18 @@ WHERE c.id = ANY($1::uuid[])
     // policy_max_attempts is the claiming worker's handler policy for the row's type ($6
     // types, $7 their max attempts, $8 every other type's), which applies when the send
     // named none (max_attempts NULL); recover reads it when the lease expires.
+    //
+    // The claim is counted from the rows it locked (picked), every one of which it then
+    // updates: counting from the UPDATE's rows would keep each claimed command, payload
+    // and all, in a CTE once more (picked, locked, is kept anyway).
     const claim = (typeFilter: string) => `
 WITH picked AS (
-  SELECT id FROM ${t}.commands
+  SELECT id, domain, type FROM ${t}.commands
   WHERE state = 'pending' AND domain = $1 AND run_at <= now() ${typeFilter}
   ORDER BY priority DESC, run_at, id
   LIMIT $2
   FOR UPDATE SKIP LOCKED
-)
+), ${countMoved(t, 'picked', 'pending', "'in_progress'")}
 UPDATE ${t}.commands c
 SET state = 'in_progress', attempts = c.attempts + 1, lease_token = $3,
     lease_expires_at = now() + $4 * interval '1 millisecond', worker_id = $5,
@@ -239,8 +253,8 @@ WITH s AS (
   FROM s
   WHERE c.id = s.id AND c.lease_token = s.token
   RETURNING c.id, s.token, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain,
-    s.kind, s.error, s.reason, s.delay_ms
-), audit AS (
+    c.type, s.kind, s.error, s.reason, s.delay_ms
+), ${countMoved(t, 'done', 'in_progress')}, audit AS (
   INSERT INTO ${t}.audit (command_id, started_at, from_state, to_state, attempt, worker_id, reason, error)
   SELECT id, started_at, 'in_progress', state,
     CASE WHEN kind = 'release' THEN attempts + 1 ELSE attempts END, worker_id,
@@ -267,8 +281,8 @@ WITH done AS (
   SET state = 'completed', lease_token = NULL, lease_expires_at = NULL, updated_at = now()
   FROM unnest($1::uuid[], $2::uuid[]) AS s(id, token)
   WHERE c.id = s.id AND c.lease_token = s.token
-  RETURNING c.id, s.token, c.batch_id
-), ${refusedAudit(
+  RETURNING c.id, s.token, c.batch_id, c.domain, c.type
+), ${countMoved(t, 'done', 'in_progress', "'completed'")}, ${refusedAudit(
       t,
       '$4::text',
       `(SELECT *, 'complete'::text AS kind, NULL::jsonb AS error
@@ -324,8 +338,9 @@ WITH expired AS (
       'message', 'the worker stopped renewing its lease (crashed, hung or cut off)'),
     lease_token = NULL, lease_expires_at = NULL, run_at = now(), updated_at = now()
   FROM expired WHERE c.id = expired.id
-  RETURNING c.id, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain, c.last_error
-), audit AS (
+  RETURNING c.id, c.state, c.attempts, c.batch_id, c.started_at, c.worker_id, c.domain, c.type,
+    c.last_error
+), ${countMoved(t, 'moved', 'in_progress')}, audit AS (
   INSERT INTO ${t}.audit (command_id, started_at, from_state, to_state, attempt, worker_id, actor, reason, error)
   SELECT id, started_at, 'in_progress', state, attempts, worker_id, 'system', 'lease expired', last_error
   FROM moved

@@ -34,6 +34,7 @@ import type {
 import { SqlAdminQueries } from './admin.js';
 import { BatchStore } from './batches.js';
 import { allFresh, copyable, copyText } from './copy.js';
+import { CopyTally, countDeleted } from './counts.js';
 import type { SqlDriver, SqlTransaction } from './driver.js';
 import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
@@ -51,6 +52,8 @@ const PRUNABLE = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
+/** Rows folded out of command_counts worth a VACUUM of it (see tidy). */
+const TIDY_MIN_FOLDED = 5_000;
 
 /**
  * SQLSTATE classes of a value the store refuses: 22 data exception (out of range, bad
@@ -123,6 +126,8 @@ export class SqlBackend implements Backend {
   private readonly channel: string;
   /** Rows this process changed in the commands table since its last VACUUM (see tidy). */
   private churn = 0;
+  /** Rows this process folded out of command_counts since its last VACUUM (see tidy). */
+  private folded = 0;
   private readonly batches: BatchStore;
   private readonly limits: LimitStore;
 
@@ -154,8 +159,11 @@ export class SqlBackend implements Backend {
       !params.tx && copyable(params.commands)
         ? await this.driver.transaction(async (tx) => {
             await this.copyCommands(tx, params.commands);
+            const copied = new CopyTally();
+            copied.add(params.commands);
             return tx.query<Inserted>(this.q.afterCopy, [
               [...new Set(params.commands.map((c) => c.domain))],
+              ...copied.params(),
             ]);
           })
         : await db.query<Inserted>(...this.insertStatement(params.commands));
@@ -398,7 +406,10 @@ export class SqlBackend implements Backend {
     return command;
   }
 
-  /** Fresh commands due at once (copy.ts: copyable), by COPY in the transaction `tx`. */
+  /**
+   * Fresh commands due at once (copy.ts: copyable), by COPY in the transaction `tx`. The
+   * caller counts them in the same transaction (CopyTally): a COPY returns no rows.
+   */
   private copyCommands(tx: SqlTransaction, commands: readonly NewCommand[]): Promise<void> {
     return tx.copy(this.q.copyTarget, copyText(commands));
   }
@@ -406,10 +417,12 @@ export class SqlBackend implements Backend {
   async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
     await this.driver.transaction(async (tx) => {
       const domains = new Set<string>();
+      const copied = new CopyTally();
       await this.batches.create(tx, params, async (commands) => {
         for (const c of commands) domains.add(c.domain);
         if (copyable(commands)) {
           await this.copyCommands(tx, commands);
+          copied.add(commands);
           return commands.length;
         }
         const inserted = await tx.query<{ n: number }>(
@@ -418,8 +431,9 @@ export class SqlBackend implements Backend {
         );
         return Number(inserted.rows[0]?.n ?? 0);
       });
-      // One wake-up per domain, delivered at commit, instead of one per chunk.
-      await tx.query(this.q.wakeDomains, [[...domains]]);
+      // One wake-up per domain, delivered at commit, instead of one per chunk; and the
+      // count of the chunks that went by COPY.
+      await tx.query(this.q.afterBatch, [[...domains], ...copied.params()]);
     });
     return (await this.batches.get(this.driver, params.batch.id))!;
   }
@@ -450,8 +464,8 @@ export class SqlBackend implements Backend {
            SELECT id FROM ${t}.commands
            WHERE state IN (${PRUNABLE}) AND updated_at < now() - $1 * interval '1 millisecond'
            LIMIT $2)
-         RETURNING id
-       ), audit AS (
+         RETURNING id, domain, type, state
+       ), ${countDeleted(t, 'gone')}, audit AS (
          DELETE FROM ${t}.audit WHERE command_id IN (SELECT id FROM gone)
        )
        SELECT count(*) AS n FROM gone`,
@@ -484,8 +498,17 @@ export class SqlBackend implements Backend {
    * statistics collector, which PGlite does not have; a VACUUM on the one PGlite
    * connection blocks everything else, so it must not run when there is little to gain).
    * SKIP_LOCKED: when another worker is already vacuuming, there is nothing to add.
+   *
+   * It also folds the rows appended to the command counts since the last fold (counts.ts),
+   * so that a read of the counts sums about one row per count, and vacuums that small
+   * table once enough rows have gone (PGlite has no autovacuum).
    */
   async tidy(): Promise<void> {
+    this.folded += await this.admin.foldCounts();
+    if (this.folded >= TIDY_MIN_FOLDED) {
+      this.folded = 0;
+      await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".command_counts`);
+    }
     if (this.churn < TIDY_MIN_DEAD) return;
     this.churn = 0;
     await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".commands`);

@@ -7,6 +7,7 @@ import * as m006 from './006_refused_outcomes.js';
 import * as m007 from './007_batch_cancelled.js';
 import * as m008 from './008_worker_registry.js';
 import * as m009 from './009_command_headers.js';
+import * as m010 from './010_command_counts.js';
 
 export interface Migration {
   version: number;
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'cancelled batch commands counted on the batch', up: m007.up },
   { version: 8, name: 'worker registry', up: m008.up },
   { version: 9, name: 'command headers', up: m009.up },
+  { version: 10, name: 'command counts', up: m010.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
