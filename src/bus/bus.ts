@@ -19,7 +19,7 @@ import {
 } from '../core/registry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import type { CommandState } from '../core/states.js';
-import type { Backend, BatchInfo } from '../backends/backend.js';
+import type { Backend, BatchInfo, CommandCount } from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
@@ -293,16 +293,27 @@ export class CommandBus {
   }
 
   /**
+   * Commands per domain, type and state (zero counts left out), read from counters the
+   * store keeps with every transition: its cost does not grow with history.
+   */
+  counts(domain?: string): Promise<CommandCount[]> {
+    return this.backend.admin.countCommands({ domain });
+  }
+
+  /**
    * How many commands match `filter`: what `list` would return without a limit. A filter
-   * of state and domain only is read from the store's counts; one that names a type or an
-   * error code walks the matching commands, a page at a time (an operator's question,
-   * never the hot path).
+   * of state, domain and type is read from the store's counts; one that names an error
+   * code walks the matching commands, a page at a time (an operator's question, never the
+   * hot path).
    */
   async count(filter: CommandFilter = {}): Promise<number> {
     const { state, domain, type, errorCode } = filter;
-    if (type === undefined && errorCode === undefined) {
-      const counts = await this.countByState(domain);
-      return state ? counts[state] : Object.values(counts).reduce((sum, n) => sum + n, 0);
+    if (errorCode === undefined) {
+      let total = 0;
+      for (const c of await this.counts(domain))
+        if ((type === undefined || c.type === type) && (state === undefined || c.state === state))
+          total += c.count;
+      return total;
     }
     let counted = 0;
     let afterId: string | undefined;

@@ -53,6 +53,29 @@ export function operatorTests(ctx: SuiteContext): void {
       expect(await bus.listTroubleshooting({ domain: ctx.domain() })).toEqual([]);
     });
 
+    it('counts commands per domain, type and state, as the listing shows them', async () => {
+      const { bus, domain, sent, fix } = await failing();
+      fix();
+      await bus.retry(sent[0]!.id, { actor: 'alice', reason: 'counted' });
+      await bus.cancel(sent[1]!.id, { actor: 'bob', reason: 'counted' });
+      await expectState(bus, sent[0]!.id, 'completed');
+      const counts = await bus.counts(domain);
+      expect(
+        counts.toSorted((a, b) => `${a.type}${a.state}`.localeCompare(`${b.type}${b.state}`)),
+      ).toEqual([
+        { domain, type: 'Charge', state: 'cancelled', count: 1 },
+        { domain, type: 'Charge', state: 'completed', count: 1 },
+        { domain, type: 'Charge', state: 'troubleshooting', count: 1 },
+        { domain, type: 'Other', state: 'troubleshooting', count: 1 },
+      ]);
+      expect(await bus.count({ domain, type: 'Charge' })).toBe(3);
+      expect(await bus.count({ domain, state: 'troubleshooting' })).toBe(2);
+      expect(await bus.count({ domain, type: 'Other', state: 'troubleshooting' })).toBe(1);
+      expect(await bus.count({ domain, errorCode: 'BROKEN' })).toBe(1);
+      expect((await bus.counts()).filter((c) => c.domain === domain)).toEqual(counts);
+      expect(await bus.counts(ctx.domain())).toEqual([]);
+    });
+
     it('retries (attempts reset), cancels and completes, recording who and why', async () => {
       const { bus, sent, fix } = await failing();
       const [retried, cancelled, completed] = sent;
