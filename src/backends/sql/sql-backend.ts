@@ -7,8 +7,7 @@ import type {
 } from '../../core/command.js';
 import { pendingCommand, sentRecord, toAuditRecords, type AuditRow } from '../../core/records.js';
 import { StoreError } from '../../core/errors.js';
-import { isFinishedForBatch, TERMINAL_STATES, type CommandState } from '../../core/lifecycle.js';
-import { headersJson } from '../../core/headers.js';
+import { isFinishedForBatch, type CommandState } from '../../core/lifecycle.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
 import type {
   AcquireSlotParams,
@@ -32,9 +31,11 @@ import type {
   WakeListener,
 } from '../backend.js';
 import { SqlAdminQueries } from './admin.js';
+import { SqlHousekeeping } from './housekeeping.js';
+import { commandsJson, oneFreshParams } from './insert-rows.js';
 import { BatchStore } from './batches.js';
 import { allFresh, copyable, copyText } from './copy.js';
-import { CopyTally, countDeleted } from './counts.js';
+import { CopyTally } from './counts.js';
 import type { SqlDriver, SqlTransaction } from './driver.js';
 import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
@@ -47,14 +48,6 @@ import { toClaimed, type ClaimedRow, toCommand, type CommandRow } from './rows.j
 const NO_TYPES: string[] = [];
 const NO_LIMITS: number[] = [];
 
-/** Retention deletes commands in a terminal state: nothing moves them again. */
-const PRUNABLE = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
-
-/** Dead rows in the commands table worth a VACUUM (see tidy). */
-const TIDY_MIN_DEAD = 20_000;
-/** Rows folded out of command_counts worth a VACUUM of it (see tidy). */
-const TIDY_MIN_FOLDED = 5_000;
-
 /**
  * SQLSTATE classes of a value the store refuses: 22 data exception (out of range, bad
  * text or JSON), 23 integrity constraint violation, 54 program limit exceeded (a row or
@@ -64,52 +57,6 @@ const REFUSAL_CLASSES = new Set(['22', '23', '54']);
 
 /** Thrown inside completeInTransaction to roll back when the lease was lost. */
 class StaleLease extends Error {}
-
-/**
- * The commands as one JSON array for json_to_recordset. Each payload is already JSON text
- * (serialised once, at validation), so it is spliced in rather than parsed and
- * serialised again on the hot send path.
- */
-export function commandsJson(commands: NewCommand[]): string {
-  const rows = commands.map((c) => {
-    const fields = JSON.stringify({
-      id: c.id,
-      domain: c.domain,
-      type: c.type,
-      priority: c.priority,
-      max_attempts: c.maxAttempts,
-      delay_ms: c.delayMs,
-      run_at: c.runAt?.toISOString() ?? null,
-      correlation_id: c.correlationId,
-      causation_id: c.causationId,
-      batch_id: c.batchId,
-      idempotency_key: c.idempotencyKey,
-    });
-    // a command without headers leaves the key out (read as NULL): nothing added to the
-    // common send
-    const headers = c.headers ? `,"headers":${JSON.stringify(c.headers)}` : '';
-    return `${fields.slice(0, -1)},"data":${c.dataJson}${headers}}`;
-  });
-  return `[${rows.join(',')}]`;
-}
-
-/** The parameters of insertOneFresh, in its order. */
-function oneFreshParams(c: NewCommand): unknown[] {
-  return [
-    c.id,
-    c.domain,
-    c.type,
-    c.dataJson,
-    c.priority,
-    c.maxAttempts,
-    c.runAt?.toISOString() ?? null,
-    c.delayMs,
-    c.correlationId,
-    c.causationId,
-    c.batchId,
-    headersJson(c.headers),
-  ];
-}
 
 /** The Backend for every PostgreSQL-speaking engine: PostgreSQL itself and PGlite. */
 export class SqlBackend implements Backend {
@@ -124,10 +71,7 @@ export class SqlBackend implements Backend {
   readonly workers: SqlWorkerRegistry;
   private readonly q: CommandQueries;
   private readonly channel: string;
-  /** Rows this process changed in the commands table since its last VACUUM (see tidy). */
-  private churn = 0;
-  /** Rows this process folded out of command_counts since its last VACUUM (see tidy). */
-  private folded = 0;
+  private readonly housekeeping: SqlHousekeeping;
   private readonly batches: BatchStore;
   private readonly limits: LimitStore;
 
@@ -142,6 +86,7 @@ export class SqlBackend implements Backend {
     this.admin = new SqlAdminQueries(driver, schema);
     this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
+    this.housekeeping = new SqlHousekeeping(driver, schema, this.admin, this.batches, this.limits);
   }
 
   async migrate(): Promise<void> {
@@ -240,7 +185,7 @@ export class SqlBackend implements Backend {
     const claimedAt = new Date();
     const result = await this.driver.query<ClaimedRow>(sql, args);
     const leaseExpiresAt = new Date(claimedAt.getTime() + params.leaseMs);
-    this.churn += result.rows.length;
+    this.housekeeping.churn += result.rows.length;
     return result.rows.map((row) =>
       toClaimed(row, {
         claimedAt,
@@ -292,7 +237,7 @@ export class SqlBackend implements Backend {
     rows: { id: string; state?: CommandState; batch_id: string | null }[],
   ): SettleResult {
     const applied = new Set(rows.map((r) => r.id));
-    this.churn += applied.size;
+    this.housekeeping.churn += applied.size;
     const touched = new Set<string>();
     for (const r of rows)
       if (r.batch_id && (r.state === undefined || isFinishedForBatch(r.state)))
@@ -456,24 +401,8 @@ export class SqlBackend implements Backend {
     return finished;
   }
 
-  async prune(params: PruneParams): Promise<number> {
-    const t = `"${this.schema}"`;
-    const result = await this.driver.query<{ n: number | string }>(
-      `WITH gone AS (
-         DELETE FROM ${t}.commands WHERE id IN (
-           SELECT id FROM ${t}.commands
-           WHERE state IN (${PRUNABLE}) AND updated_at < now() - $1 * interval '1 millisecond'
-           LIMIT $2)
-         RETURNING id, domain, type, state
-       ), ${countDeleted(t, 'gone')}, audit AS (
-         DELETE FROM ${t}.audit WHERE command_id IN (SELECT id FROM gone)
-       )
-       SELECT count(*) AS n FROM gone`,
-      [params.olderThanMs, params.limit],
-    );
-    await this.driver.query(this.batches.prune, [params.olderThanMs]);
-    await this.limits.prune();
-    return Number(result.rows[0]?.n ?? 0);
+  prune(params: PruneParams): Promise<number> {
+    return this.housekeeping.prune(params);
   }
 
   takeToken(params: TakeTokenParams): Promise<TakeTokenResult> {
@@ -488,30 +417,8 @@ export class SqlBackend implements Backend {
     return this.limits.releaseSlot(params);
   }
 
-  /**
-   * A claim scans the pending index from its oldest end, where every claimed command
-   * leaves a dead entry until VACUUM removes it. Autovacuum looks at a table once a minute
-   * at best, and a worker draining 10,000 commands a second leaves 20,000 dead rows a
-   * second: measured, the claim went from 1 ms to 20 ms in 60 s (2,700 buffers for 128
-   * rows) and throughput fell by two thirds. So maintenance vacuums the table itself once
-   * this process has left enough dead rows behind (counted here rather than asked of the
-   * statistics collector, which PGlite does not have; a VACUUM on the one PGlite
-   * connection blocks everything else, so it must not run when there is little to gain).
-   * SKIP_LOCKED: when another worker is already vacuuming, there is nothing to add.
-   *
-   * It also folds the rows appended to the command counts since the last fold (counts.ts),
-   * so that a read of the counts sums about one row per count, and vacuums that small
-   * table once enough rows have gone (PGlite has no autovacuum).
-   */
-  async tidy(): Promise<void> {
-    this.folded += await this.admin.foldCounts();
-    if (this.folded >= TIDY_MIN_FOLDED) {
-      this.folded = 0;
-      await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".command_counts`);
-    }
-    if (this.churn < TIDY_MIN_DEAD) return;
-    this.churn = 0;
-    await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".commands`);
+  tidy(): Promise<void> {
+    return this.housekeeping.tidy();
   }
 
   close(): Promise<void> {
