@@ -12,7 +12,7 @@ const PRUNABLE = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 /** Dead rows in the commands table worth a VACUUM (see tidy). */
 const TIDY_MIN_DEAD = 20_000;
 /** Rows folded out of command_counts worth a VACUUM of it (see tidy). */
-const TIDY_MIN_FOLDED = 5_000;
+const TIDY_MIN_FOLDED = 20_000;
 
 /** Retention and VACUUM for the SQL stores (MaintenanceStore's prune and tidy). */
 export class SqlHousekeeping {
