@@ -95,8 +95,15 @@ export class PostgresDriver implements SqlDriver {
     // it) and its socket destroyed, so nothing waits on it again.
     let client: pg.PoolClient | undefined;
     let broken = false;
+    // pg-pool stops listening to a client it hands out, and node-postgres emits 'error' on
+    // a connection the server ends while a statement runs (besides failing the statement):
+    // without a listener of ours for the checkout, that is an uncaught exception.
+    const markBroken = () => {
+      broken = true;
+    };
     try {
       client = await this.pool.connect();
+      client.on('error', markBroken);
       const connection = client;
       const rows = await new Promise<T[]>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -115,6 +122,7 @@ export class PostgresDriver implements SqlDriver {
     } catch (error) {
       throw storeError(error, 'PostgreSQL');
     } finally {
+      client?.removeListener('error', markBroken);
       if (client && broken) {
         // an error event after the query's own end has no listener of pg-pool's any more
         client.on('error', () => {});
