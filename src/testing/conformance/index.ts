@@ -16,6 +16,7 @@ import { batchFinishTests } from './batches/finish.js';
 import { headerTests } from './commands/headers.js';
 import { leaseTests } from './commands/leases.js';
 import { sendTests } from './commands/send.js';
+import { workerValueTests } from './commands/worker-values.js';
 import { workerTests } from './commands/worker.js';
 import {
   STORE_ROLES,
@@ -39,6 +40,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   commands: (ctx) => {
     sendTests(ctx);
     workerTests(ctx);
+    workerValueTests(ctx);
     leaseTests(ctx);
     headerTests(ctx);
     if (ctx.options.outage) outageTests(ctx, ctx.options.outage);
