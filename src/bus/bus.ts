@@ -10,14 +10,10 @@ import {
 } from '../core/errors.js';
 import { checkHeaders } from '../core/headers.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
-import { checkStorableText, toJsonText } from '../core/json.js';
-import {
-  checkName,
-  HandlerRegistry,
-  parseWithSchema,
-  type HandlerOptions,
-} from '../core/registry.js';
+import { toJsonText } from '../core/json.js';
+import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/registry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
+import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
 import type { CommandState } from '../core/states.js';
 import type { Backend, BatchInfo, CommandCount } from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
@@ -72,35 +68,6 @@ export interface CreateBatchOptions {
 }
 
 const BATCH_CHUNK = 5000;
-const MAX_ACTOR = 255;
-const MAX_REASON = 10_000;
-const MAX_BATCH_NAME = 255;
-
-/**
- * An operator's actor or reason, or a batch's name: absent (null), or text of 1 to `max`
- * characters that every store can hold.
- */
-function operatorText(value: unknown, path: string, max: number): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new ValidationError(
-      `${path} must be text of 1 to ${max} characters, or left out; got ${typeof value === 'string' ? `${value.length} characters` : typeof value}`,
-      path,
-    );
-  }
-  return checkStorableText(value, path);
-}
-
-/** The domain or type of a batch's completion command, checked as a send's are. */
-function completionName(value: unknown, what: 'domain' | 'type'): string {
-  try {
-    return checkName(value, what);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    throw new ValidationError(`onComplete.${error.message}`, `onComplete.${what}`);
-  }
-}
-
 /** Commands read per page when counting by a filter the store keeps no count for. */
 const COUNT_PAGE = 1000;
 
@@ -368,8 +335,8 @@ export class CommandBus {
     return this.backend.operate({
       ...action,
       id,
-      actor: operatorText(options.actor, 'actor', MAX_ACTOR) ?? 'operator',
-      reason: operatorText(options.reason, 'reason', MAX_REASON),
+      actor: checkActor(options.actor),
+      reason: checkReason(options.reason),
     });
   }
 
@@ -379,7 +346,7 @@ export class CommandBus {
   async createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
     const batchId = options.id ?? uuidv7();
     if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
-    const name = operatorText(options.name, 'name', MAX_BATCH_NAME);
+    const name = checkBatchName(options.name);
     const onComplete = options.onComplete
       ? {
           domain: completionName(options.onComplete.domain, 'domain'),
