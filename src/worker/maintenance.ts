@@ -3,12 +3,24 @@ import type { Backend } from '../backends/backend.js';
 import { logFailure } from '../core/log-safely.js';
 import type { MaintenanceService } from './services.js';
 
+/** What the built-in services depend on: the worker's lease and the store's retention. */
 export interface MaintenanceOptions {
-  recoverEveryMs: number;
-  batchesEveryMs: number;
-  pruneEveryMs: number;
+  leaseMs: number;
   retentionMs: number;
-  tidyEveryMs: number;
+}
+
+/** How often each built-in service runs, given the worker's lease. */
+function intervals(leaseMs: number) {
+  return {
+    // well within a lease, so a crashed worker's commands are back soon after it expires
+    recoverEveryMs: Math.min(10_000, Math.max(250, leaseMs / 2)),
+    batchesEveryMs: 5000,
+    pruneEveryMs: 60_000,
+    // every second: a fold of the counts holds the embedded store's one connection, so
+    // small folds often (5–11 ms for 1,000 rows) rather than 20–40 ms every 5 s, which
+    // showed as send-to-start latency p99 of 16–63 ms instead of 5–9
+    tidyEveryMs: 1000,
+  };
 }
 
 /** Rows per statement of the looping jobs: one statement stays short, a backlog takes several. */
@@ -40,8 +52,9 @@ const PRUNE_LIMIT = 5000;
 export function builtinServices(
   backend: Backend,
   logger: Logger,
-  o: MaintenanceOptions,
+  options: MaintenanceOptions,
 ): MaintenanceService[] {
+  const o = { ...intervals(options.leaseMs), retentionMs: options.retentionMs };
   // a tenth of the period: enough to spread workers started together
   const jitter = (everyMs: number) => Math.round(everyMs / 10);
   const services: MaintenanceService[] = [

@@ -162,14 +162,8 @@ export class Worker extends EventEmitter {
       o.maintenance === false
         ? []
         : builtinServices(this.backend, deps.logger, {
-            recoverEveryMs: Math.min(10_000, Math.max(250, this.leaseMs / 2)),
-            batchesEveryMs: 5000,
-            pruneEveryMs: 60_000,
+            leaseMs: this.leaseMs,
             retentionMs: resolved.retentionMs,
-            // every second: a fold of the counts holds the embedded store's one connection,
-            // so small folds often (5–11 ms for 1,000 rows) rather than 20–40 ms every 5 s,
-            // which showed as send-to-start latency p99 of 16–63 ms instead of 5–9
-            tidyEveryMs: 1000,
           });
     this.registration =
       o.registration === false
