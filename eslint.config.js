@@ -7,7 +7,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 /**
  * The layers of src/ (docs/architecture.md, "Layers"), lowest first:
  * core → backends (the contract: backend.ts and roles/; then the stores) → ratelimit →
- * worker → bus → config and create.ts → cli. A layer imports only from layers below it;
+ * worker → bus → observability → config and create.ts → cli. A layer imports only from layers below it;
  * testing/ may import any of src/; nothing in src/ imports from outside src/.
  */
 const STORES = ['sql', 'postgres', 'pglite', 'redis'].map((s) => `./src/backends/${s}`);
@@ -15,6 +15,7 @@ const ABOVE_BACKENDS = [
   './src/ratelimit',
   './src/worker',
   './src/bus',
+  './src/observability',
   './src/config',
   './src/create.ts',
   './src/cli',
@@ -89,6 +90,7 @@ const LAYER_ZONES = [
     target: './src/worker',
     from: [
       './src/bus',
+      './src/observability',
       './src/config',
       './src/create.ts',
       './src/cli',
@@ -102,6 +104,7 @@ const LAYER_ZONES = [
   {
     target: './src/bus',
     from: [
+      './src/observability',
       './src/config',
       './src/create.ts',
       './src/cli',
@@ -111,6 +114,19 @@ const LAYER_ZONES = [
     ],
     message:
       'bus/ sits below config, create.ts, the CLI and testing, and reaches the store only through the roles: it may not import a layer above it or a store.',
+  },
+  {
+    target: './src/observability',
+    from: [
+      './src/config',
+      './src/create.ts',
+      './src/cli',
+      './src/testing',
+      './src/index.ts',
+      ...STORES,
+    ],
+    message:
+      'observability/ (metrics, the health server, the stats line) listens to the bus and the worker from above: it may not import config, create.ts, the CLI, testing or a store.',
   },
   {
     target: ['./src/config', './src/create.ts'],

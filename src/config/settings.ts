@@ -11,7 +11,7 @@ export interface Setting<T> {
   /** The CLI flag, long form without dashes; null when there is only the variable. */
   flag: string | null;
   /** Where the setting applies: opening the store, or running a worker. */
-  scope: 'store' | 'worker' | 'demo';
+  scope: 'store' | 'worker' | 'operations' | 'demo';
   /** Completes "X must be …". */
   accepted: string;
   schema: z.ZodType<T, string>;
@@ -56,6 +56,13 @@ const retention: z.ZodType<number, string> = z
   .trim()
   .transform((v) => ms(v as ms.StringValue) as number | undefined)
   .pipe(z.number().min(60_000));
+
+/** A duration such as '60s' (ms's syntax) of at least a second, or 0 for off; in milliseconds. */
+const statsInterval: z.ZodType<number, string> = z
+  .string()
+  .trim()
+  .transform((v) => (v === '0' ? 0 : (ms(v as ms.StringValue) as number | undefined)))
+  .pipe(z.number().refine((n) => n === 0 || (n >= 1000 && n <= 86_400_000)));
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
@@ -256,6 +263,28 @@ export const SETTINGS = {
     fallback: undefined,
     description:
       '`dispatchbox worker` registers every handler module found here (one file per command type).',
+  }),
+  healthPort: setting<number>({
+    env: 'DISPATCHBOX_HEALTH_PORT',
+    flag: 'health-port',
+    scope: 'operations',
+    accepted: 'a whole number from 0 to 65535 (0 turns the endpoints off)',
+    schema: wholeNumber(0, 65_535),
+    defaultText: '8080',
+    fallback: 8080,
+    description:
+      '`dispatchbox worker` and `dispatchbox start` serve /health, /ready and /metrics on this port.',
+  }),
+  statsIntervalMs: setting<number>({
+    env: 'DISPATCHBOX_STATS_INTERVAL',
+    flag: 'stats-interval',
+    scope: 'operations',
+    accepted: "a duration such as '60s' or '5m', or 0 for no stats line",
+    schema: statsInterval,
+    defaultText: '60s',
+    fallback: 60_000,
+    description:
+      'How often a worker logs one line of throughput, success rate, processing time and queue depth.',
   }),
 } as const;
 
