@@ -188,6 +188,9 @@ class ThirdPartyStore implements Backend {
   async tidy() {
     await this.engine.tidy?.();
   }
+  ping() {
+    return this.engine.ping();
+  }
   close() {
     return this.engine.close();
   }

@@ -83,6 +83,7 @@ export class Worker extends EventEmitter {
   private claims: ClaimLoop | null = null;
   private stopping = false;
   private started = false;
+  private claiming = false;
   private unsubscribe: (() => Promise<void>) | null = null;
   private idleWaiters: (() => void)[] = [];
 
@@ -191,6 +192,14 @@ export class Worker extends EventEmitter {
     );
   }
 
+  /**
+   * True from the end of start() until stop() is called: the worker claims and runs
+   * commands (what a readiness probe asks).
+   */
+  get running(): boolean {
+    return this.claiming;
+  }
+
   /** Starts claiming. Resolves once the worker listens for wake-ups. */
   async start(): Promise<this> {
     if (this.started) return this;
@@ -229,6 +238,7 @@ export class Worker extends EventEmitter {
     if (!this.stopping) {
       this.services.start();
       claims.start();
+      this.claiming = true;
     }
     this.deps.logger.info(
       {
@@ -438,6 +448,7 @@ export class Worker extends EventEmitter {
   async stop(timeoutMs = this.shutdownTimeoutMs): Promise<void> {
     if (!this.started || this.stopping) return;
     this.stopping = true;
+    this.claiming = false;
     const deadline = Date.now() + timeoutMs;
     await this.unsubscribe?.().catch(() => {});
     await this.claims?.stop();

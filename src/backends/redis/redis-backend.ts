@@ -411,6 +411,14 @@ export class RedisBackend implements Backend {
     return total;
   }
 
+  async ping(): Promise<void> {
+    try {
+      await this.client.ping();
+    } catch (error) {
+      throw toStoreError(error, 'pinging the store');
+    }
+  }
+
   async close(): Promise<void> {
     this.tickets.close();
     await this.client.quit().catch(() => this.client.disconnect());

@@ -1,6 +1,6 @@
 /**
  * The schema and maintenance role: bring the store's schema to this code's version, check
- * it at start-up, delete what retention lets go, reclaim space, and close.
+ * it at start-up, delete what retention lets go, reclaim space, answer a ping, and close.
  */
 
 export interface PruneParams {
@@ -29,5 +29,11 @@ export interface MaintenanceStore {
    * few seconds; it must be cheap when there is nothing to do. Optional.
    */
   tidy?(): Promise<void>;
+  /**
+   * Resolves when the store answers one round trip that reads nothing (`SELECT 1`, Redis
+   * PING); rejects with a StoreError when it cannot be reached. A readiness probe calls it
+   * about once a second, so it must cost the store nothing worth counting.
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -421,6 +421,10 @@ export class SqlBackend implements Backend {
     return this.housekeeping.tidy();
   }
 
+  async ping(): Promise<void> {
+    await this.driver.query('SELECT 1');
+  }
+
   close(): Promise<void> {
     return this.driver.close();
   }

@@ -6,6 +6,7 @@ import { configOf, withBus, type CliIo } from '../context.js';
 import { DEMO_DOMAIN, registerDemoHandlers } from '../demo/handlers.js';
 import { sendDemoLoad } from '../demo/load.js';
 import { drained, ProgressView, type ProgressSnapshot } from '../demo/progress.js';
+import { startOperations } from '../operations.js';
 import { waitForStopSignal } from '../signals.js';
 import { addWorkerOptions } from './worker.js';
 
@@ -75,7 +76,8 @@ async function runDemo(
   io: CliIo,
 ): Promise<void> {
   registerDemoHandlers(bus, demo);
-  const worker = await bus.worker(toWorkerOptions(config)).start();
+  const worker = bus.worker(toWorkerOptions(config));
+  const stopOperations = await startOperations(bus, worker, config, io);
   const startedAt = Date.now();
   let sent = 0;
   const stopSending = new AbortController();
@@ -127,7 +129,7 @@ async function runDemo(
       ? `\n${demo.durationS}s passed: stopping gracefully`
       : `\n${reason}: stopping gracefully`,
   );
-  await worker.stop();
+  await stopOperations();
   view.show(await snapshot());
   io.out(`stopped. this run: ${JSON.stringify(worker.stats)}`);
 }

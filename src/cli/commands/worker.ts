@@ -4,11 +4,15 @@ import type { HandlerSink } from '../../bus/decorators.js';
 import { discoverHandlers } from '../../bus/discover.js';
 import { ConfigurationError } from '../../core/errors.js';
 import { configOf, withBus, type CliIo } from '../context.js';
+import { addOperationsOptions, startOperations } from '../operations.js';
 import { waitForStopSignal } from '../signals.js';
 
-/** The flags of every setting with scope 'worker' (see src/config/settings.ts). */
+/**
+ * The flags of every setting with scope 'worker' (see src/config/settings.ts), and those
+ * of the operations endpoints every long-running worker serves.
+ */
 export function addWorkerOptions(command: Command): Command {
-  return command
+  return addOperationsOptions(command)
     .option('--concurrency <n>', 'handlers running at once (DISPATCHBOX_CONCURRENCY)')
     .option('--lease-ms <ms>', 'lease length (DISPATCHBOX_LEASE_MS)')
     .option('--poll-interval-ms <ms>', 'idle polling interval (DISPATCHBOX_POLL_INTERVAL_MS)')
@@ -54,7 +58,7 @@ export function workerCommand(io: CliIo): Command {
       worker.on('settled', (r: { applied: string[]; stale: string[] }) =>
         bus.logger.debug({ applied: r.applied.length, stale: r.stale.length }, 'settled'),
       );
-      await worker.start();
+      const stopOperations = await startOperations(bus, worker, config, io);
       io.out(
         `worker ${worker.workerId} running ${registered.join(', ')}; stop with Ctrl-C or SIGTERM`,
       );
@@ -62,7 +66,8 @@ export function workerCommand(io: CliIo): Command {
       io.out(
         `${signal}: stopping gracefully (up to ${config.shutdownTimeoutMs} ms for running handlers)`,
       );
-      await worker.stop();
+      // /ready answers 503 first, then the handlers drain, then the endpoints close
+      await stopOperations();
       io.out(`worker stopped: ${JSON.stringify(worker.stats)}`);
     });
   });

@@ -17,6 +17,11 @@ export function maintenanceTests(ctx: SuiteContext): void {
       expect((await bus.get(sent.id)).data).toEqual({ kept: true });
     });
 
+    it('answers a ping, also many at once', async () => {
+      await ctx.backend.ping();
+      await Promise.all(Array.from({ length: 20 }, () => ctx.backend.ping()));
+    });
+
     it('tidies, when the store has tidy, with nothing to do and again at once', async () => {
       await ctx.backend.tidy?.();
       await ctx.backend.tidy?.();
