@@ -71,6 +71,8 @@ async function runWorkerUntilSettled(
         ...env,
         DISPATCHBOX_LOG_LEVEL: 'debug',
         DISPATCHBOX_POLL_INTERVAL_MS: '100',
+        // test files run side by side: no health endpoints on the shared default port
+        DISPATCHBOX_HEALTH_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

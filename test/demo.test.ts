@@ -3,20 +3,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/servers.js';
 
 const root = path.join(import.meta.dirname, '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Starts `dispatchbox start …args` (what `npm start` runs) on a temp embedded database. */
+/**
+ * Starts `dispatchbox start …args` (what `npm start` runs) on a temp embedded database,
+ * with its health endpoints on `healthPort` (none by default: tests run side by side).
+ */
 function startDemo(
   args: string[],
   onLine: (line: string, stop: () => void) => void = () => {},
   dataDir = path.join(dir, String(Math.random()).slice(2)),
+  healthPort = 0,
 ) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', ...args], {
     cwd: root,
-    env: { ...process.env, DISPATCHBOX_DATA_DIR: dataDir },
+    env: {
+      ...process.env,
+      DISPATCHBOX_DATA_DIR: dataDir,
+      DISPATCHBOX_HEALTH_PORT: String(healthPort),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -61,14 +70,26 @@ describe('npm start (the demo)', () => {
     expect(r.out).toMatch(/stopped\. this run: \{"started":\d+,"completed":\d+/);
   });
 
-  it('stops gracefully on Ctrl-C (SIGINT) and exits 0', async () => {
+  it('serves /ready while it runs, stops gracefully on Ctrl-C (SIGINT) and exits 0', async () => {
+    const port = await freePort();
     let signalled = false;
-    const r = await startDemo(['--count', '100000', '--rate', '500'], (line, stop) => {
-      if (!signalled && line.startsWith('[')) {
-        signalled = true;
-        stop();
-      }
-    });
+    let ready: unknown = null;
+    const r = await startDemo(
+      ['--count', '100000', '--rate', '500'],
+      (line, stop) => {
+        if (!signalled && line.startsWith('[')) {
+          signalled = true;
+          void fetch(`http://127.0.0.1:${port}/ready`)
+            .then(async (response) => (ready = [response.status, await response.json()]))
+            .catch((error: unknown) => (ready = error))
+            .finally(stop);
+        }
+      },
+      undefined,
+      port,
+    );
+    expect(ready).toEqual([200, { status: 'ready' }]);
+    expect(r.out).toContain(`health endpoints: http://127.0.0.1:${port}/health (liveness)`);
     expect(r.code).toBe(0);
     expect(r.out).toContain('SIGINT: stopping gracefully');
     expect(r.out).toContain('stopped. this run:');

@@ -56,6 +56,11 @@ afterAll(async () => {
 
 /** The environment that points a run at `store`, each run in a store of its own. */
 function storeEnv(store: Store, dataDir: string): Record<string, string> {
+  return { ...storeOnly(store, dataDir), DISPATCHBOX_HEALTH_PORT: '0' };
+}
+
+/** The store's variables; storeEnv adds no health endpoints (the runs go side by side). */
+function storeOnly(store: Store, dataDir: string): Record<string, string> {
   if (store === 'embedded') return { DISPATCHBOX_DATA_DIR: dataDir };
   if (store === 'postgres') {
     const schema = uniqueSchema('readme');

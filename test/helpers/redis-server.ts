@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reachable } from './servers.js';
+import { freePort, reachable } from './servers.js';
 
 /**
  * A redis-server of the test's own, on a free port with its data in a temporary directory
@@ -67,13 +66,25 @@ export class PrivateRedis {
     }
   }
 
+  /**
+   * SIGSTOP: the server keeps its connections open and answers nothing, as a hung or
+   * partitioned one does. `resume` (SIGCONT) lets it go on.
+   */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   /** kill -9, and wait until the process is gone. */
   async kill(): Promise<void> {
     const child = this.process;
     this.process = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill('SIGKILL'); // ends a paused process too
     await exited;
   }
 
@@ -90,12 +101,4 @@ export function redisServerInstalled(): Promise<boolean> {
     child.once('error', () => resolve(false));
     child.once('exit', (code) => resolve(code === 0));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -1,4 +1,4 @@
-import { Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 
 /** True when something accepts TCP connections at host:port within the timeout. */
 export function reachable(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
@@ -12,6 +12,15 @@ export function reachable(port: number, host = '127.0.0.1', timeoutMs = 1000): P
     socket.once('error', () => done(false));
     socket.connect(port, host, () => done(true));
   });
+}
+
+/** A TCP port on 127.0.0.1 that nothing listened on a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /**
