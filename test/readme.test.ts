@@ -295,6 +295,7 @@ describe('the packed package', () => {
         listed: 3,
         states: ['completed', 'cancelled'],
         sent: 1,
+        ready: 200,
       });
     },
     RUN_TIMEOUT_MS,

@@ -25,14 +25,14 @@ export interface OperationsServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   /** Default '0.0.0.0' (containers); tests use '127.0.0.1'. */
-  host?: string;
+  host?: string | undefined;
   /** Served at /metrics; without it /metrics answers 404 with a clear body. */
-  metrics?: MetricsSource;
-  logger?: Logger;
+  metrics?: MetricsSource | undefined;
+  logger?: Logger | undefined;
   /** Adds more routes to the app before it listens (the console's /api). */
-  mount?: (app: Hono) => void;
+  mount?: ((app: Hono) => void) | undefined;
   /** How long /ready's store check may take before it counts as unreachable. Default 2000 ms. */
-  storeCheckTimeoutMs?: number;
+  storeCheckTimeoutMs?: number | undefined;
 }
 
 export interface OperationsServer {

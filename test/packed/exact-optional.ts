@@ -14,6 +14,7 @@ import type {
   SendOptions,
   WorkerOptions,
 } from 'dispatchbox';
+import { startOperationsServer, type OperationsServerOptions } from 'dispatchbox/observability';
 import { createPGliteBackend, type PGliteBackendOptions } from 'dispatchbox/pglite';
 import type { PostgresBackendOptions } from 'dispatchbox/postgres';
 import type { RedisBackendOptions } from 'dispatchbox/redis';
@@ -104,7 +105,19 @@ const conformance: StoreConformanceOptions = {
   timeoutMs: undefined,
 };
 
+const operations: OperationsServerOptions = {
+  port: 0,
+  host: '127.0.0.1',
+  metrics: undefined,
+  logger: undefined,
+  mount: undefined,
+  storeCheckTimeoutMs: undefined,
+};
+
 const bus = await createDispatchbox(open);
+const server = await startOperationsServer(bus, operations);
+const ready = (await fetch(`${server.url}/ready`)).status;
+await server.close();
 let runs = 0;
 bus.handle<{ n: number }>('mail', 'send', handlerOptions, async (data, ctx) => {
   if (data.n === 2)
@@ -152,4 +165,4 @@ void counted;
 void redis;
 void conformance;
 
-console.log(JSON.stringify({ listed: listed.length, states, sent: sent.length }));
+console.log(JSON.stringify({ listed: listed.length, states, sent: sent.length, ready }));
