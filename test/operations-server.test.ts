@@ -11,6 +11,7 @@ import { createRedisBackend } from '../src/backends/redis/index.js';
 import { CommandBus } from '../src/bus/bus.js';
 import { ConfigurationError } from '../src/core/errors.js';
 import type { Backend } from '../src/backends/backend.js';
+import type { PGliteDriver } from '../src/backends/pglite/driver.js';
 import {
   startOperationsServer,
   type MetricsSource,
@@ -186,6 +187,41 @@ describe('the operations server on the embedded store', () => {
     ).rejects.toThrow(
       "the operations server's port must be a whole number from 0 to 65535 (DISPATCHBOX_HEALTH_PORT); got 70000",
     );
+  });
+
+  it('/ready reports a watched worker whose store calls fail (its storeDown event)', async () => {
+    const own = await createPGliteBackend();
+    await own.migrate();
+    const ownBus = new CommandBus({ backend: own, logger: silent });
+    ownBus.handle('ops', 'Noop', () => 'ok');
+    const server = await serve(ownBus);
+    const worker = ownBus.worker({ pollIntervalMs: 50 });
+    workers.push(worker);
+    server.watchWorker(worker);
+    await worker.start();
+    expect((await get(`${server.url}/ready`)).status).toBe(200);
+
+    await (own.driver as PGliteDriver).db.close();
+    let reasons: string[] = [];
+    await waitUntil(
+      async () => {
+        const ready = await get(`${server.url}/ready`);
+        reasons = (ready.body as { reasons?: string[] }).reasons ?? [];
+        return (
+          reasons.some((r) => r.startsWith(`worker ${worker.workerId}: claims failing`)) &&
+          reasons.some((r) => r.startsWith('the store cannot be reached'))
+        );
+      },
+      10_000,
+      'the failing claims and the failed ping are reasons',
+    );
+    expect(reasons.join('\n')).toMatch(
+      new RegExp(
+        `^worker ${worker.workerId}: claims failing since \\d{4}-\\d\\d-\\d\\dT.*Z: PGlite`,
+        'm',
+      ),
+    );
+    expect(reasons.join('\n')).toMatch(/^the store cannot be reached: /m);
   });
 
   it('pings the store once for a storm of probes in the same second', async () => {

@@ -81,6 +81,8 @@ export async function startOperationsServer(
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await listen(server, port, host);
+  // after listening, a server error (a failing socket) is logged; the process goes on
+  server.on('error', (error) => logFailure(logger, 'warn', {}, error, 'operations server error'));
   delay.enable();
   const resetDelay = setInterval(() => delay.reset(), DELAY_WINDOW_MS).unref();
   const bound = (server.address() as AddressInfo).port;
@@ -185,8 +187,6 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     };
     const listening = () => {
       server.off('error', failed);
-      // from now on a failing connection is logged by no one and must not end the process
-      server.on('error', () => {});
       resolve();
     };
     server.once('error', failed).once('listening', listening);
