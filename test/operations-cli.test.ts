@@ -1,7 +1,7 @@
 /**
  * `dispatchbox worker` serves /health and /ready on DISPATCHBOX_HEALTH_PORT, and on
  * SIGTERM answers 503 on /ready while a running handler drains, then exits 0 with the
- * command completed. A port in use stops it at once with a message naming the variable.
+ * command completed. A port in use stops it with a message naming the variable.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -129,7 +129,7 @@ describe('dispatchbox worker with its health endpoints', () => {
     expect(shown.out).toContain('{"built":true}');
   }, 120_000);
 
-  it('stops at once, exit 2, naming DISPATCHBOX_HEALTH_PORT when the port is in use', async () => {
+  it('exits 2 naming DISPATCHBOX_HEALTH_PORT when the port is in use, starting no worker', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
     const { port } = taken.address() as { port: number };
@@ -151,7 +151,7 @@ describe('dispatchbox worker with its health endpoints', () => {
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
-  });
+  }, 120_000);
 
   it('takes the port from --health-port too, checked before anything starts', async () => {
     const dataDir = path.join(dir, 'data-flag');
