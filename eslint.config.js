@@ -198,6 +198,13 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The container image's scripts and example handlers run on Node without a build.
+    files: ['deploy/**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', fetch: 'readonly', AbortSignal: 'readonly' },
+    },
+  },
+  {
     // The peers' adapters import packages installed only by `npm --prefix bench install`;
     // without them their types are unresolved, so they are linted without type information.
     files: [
