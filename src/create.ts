@@ -123,10 +123,19 @@ export async function withEnvironment(
       options.storeTimeoutMs,
       config.storeTimeoutMs ?? storeTimeoutForLease(leaseMs ?? config.leaseMs),
     ),
-    handlerDefaults: { ...toHandlerDefaults(config), ...options.handlerDefaults },
-    workerDefaults: { ...toWorkerOptions(fromEnv), ...options.workerDefaults },
+    // an option given as undefined means "not given": its variable still applies
+    handlerDefaults: { ...toHandlerDefaults(config), ...given(options.handlerDefaults) },
+    workerDefaults: { ...toWorkerOptions(fromEnv), ...given(options.workerDefaults) },
     env: {},
   };
+}
+
+/** The options that are not undefined. */
+function given<T extends object>(options: T | undefined): Partial<T> {
+  if (options === undefined) return {};
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
 }
 
 /** An empty variable counts as unset, as it does for the CLI. */

@@ -247,15 +247,29 @@ describe('the settings reach the workers and handlers of createDispatchbox', () 
     }
   }, 30_000);
 
-  it('DISPATCHBOX_REGISTRATION=false: the worker does not record itself', async () => {
+  it('DISPATCHBOX_REGISTRATION=false: the worker does not record itself; options in code win', async () => {
     const bus = await createDispatchbox({
       dataDir: 'memory',
       logger: silent,
-      env: { DISPATCHBOX_REGISTRATION: 'false' },
+      // given in code: the timeout wins over its variable; undefined leaves the variable
+      handlerDefaults: { timeout: '2s', maxAttempts: undefined },
+      workerDefaults: { claimBatchSize: 9, prefetch: undefined },
+      env: {
+        DISPATCHBOX_REGISTRATION: 'false',
+        DISPATCHBOX_HANDLER_TIMEOUT: '100ms',
+        DISPATCHBOX_MAX_ATTEMPTS: '2',
+        DISPATCHBOX_CLAIM_BATCH_SIZE: '3',
+        DISPATCHBOX_PREFETCH: '4',
+      },
     });
     bus.handle('settings', 'noop', async () => {});
+    expect(bus.registry.get('settings', 'noop')).toMatchObject({
+      timeoutMs: 2000,
+      retryPolicy: { maxAttempts: 2 },
+    });
     const worker = await bus.worker().start();
     try {
+      expect(resolved(worker)).toMatchObject({ claimBatchSize: 9, prefetch: 4 });
       expect(resolved(worker).registration).toBeNull();
       expect(await bus.workers()).toEqual([]);
     } finally {
