@@ -192,6 +192,23 @@ export default tseslint.config(
     },
   },
   {
+    // A library writes nothing to stdout, the application's: its logs go through pino to
+    // stderr (config/logger.ts). Only the CLI prints, through its CliIo.
+    files: ['src/**'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'stdout',
+          message: 'The library writes nothing to stdout; log through the bus logger (stderr).',
+        },
+      ],
+    },
+  },
+  {
     // Plain JavaScript, and the packed-package check (compiled against the installed
     // package by test/readme.test.ts, outside this project's type-check): no type information.
     files: ['**/*.js', '**/*.mjs', '**/*.cjs', 'test/packed/**'],

@@ -18,6 +18,7 @@ import {
   type GivenText,
   type Transition,
 } from '../src/core/lifecycle.js';
+import { markdownTable as table } from './markdown-table.js';
 
 export const START = '<!-- lifecycle-table:start -->';
 export const END = '<!-- lifecycle-table:end -->';
@@ -55,18 +56,6 @@ function leftBy(state: CommandState): string {
   if (ACTIVE_STATES.includes(state)) return 'active: a worker or the store moves it on';
   if (TERMINAL_STATES.includes(state)) return 'terminal: never moved again, pruned by retention';
   return 'settled: only an operator moves it on';
-}
-
-/** A Markdown table padded as Prettier pads it, so `prettier --check` leaves it alone. */
-function table(header: string[], rows: string[][]): string[] {
-  const cells = [header, ...rows].map((r) => r.map((c) => c.replaceAll('|', '\\|')));
-  const widths = header.map((_, i) => Math.max(3, ...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [
-    line(cells[0]!),
-    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
-    ...cells.slice(1).map(line),
-  ];
 }
 
 /** The generated part of the page, markers excluded. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { checkDatabaseUrl } from './config/database-url.js';
-import { createLogger } from './config/logger.js';
+import { createLogger, LIBRARY_LOG_LEVEL } from './config/logger.js';
 import { ConfigurationError } from './core/errors.js';
 import { redactSecrets } from './core/redact.js';
 import type { Backend } from './backends/backend.js';
@@ -18,6 +18,10 @@ export interface CreateDispatchboxOptions extends Omit<CommandBusOptions, 'backe
   schema?: string | undefined;
   /** Apply pending migrations at start. Default true for the embedded store, false otherwise. */
   migrate?: boolean | undefined;
+  /**
+   * Where Dispatchbox logs. Default: stderr at level `warn` (DISPATCHBOX_LOG_LEVEL,
+   * DISPATCHBOX_LOG_FORMAT), so an application hears of warnings and errors only.
+   */
   logger?: Logger | undefined;
   poolSize?: number | undefined;
   /** How long to keep trying to reach a server store at start. Default 10 s. */
@@ -85,19 +89,24 @@ export async function withEnvironment(
   if (!setsAnyVariable(env)) {
     return {
       ...options,
-      logger: options.logger ?? createLogger('info'),
+      // A library is quiet unless asked: warnings and errors only, on stderr.
+      logger: options.logger ?? createLogger(LIBRARY_LOG_LEVEL),
       storeTimeoutMs: options.storeTimeoutMs ?? storeTimeoutForLease(leaseMs ?? DEFAULT_LEASE_MS),
       env: {},
     };
   }
-  const { SETTINGS, loadConfig, toWorkerOptions } = await import('./config/index.js');
+  const { SETTINGS, loadConfig, toHandlerDefaults, toWorkerOptions } =
+    await import('./config/index.js');
   const config = loadConfig({ env });
   const pick = <T>(given: T | undefined, fromEnv: T): T => (given === undefined ? fromEnv : given);
-  // The worker settings whose variable is set (the worker has its own defaults for the rest).
-  const workerSettings = Object.entries(toWorkerOptions(config)).filter(([key]) => {
-    const variable = SETTINGS[key as keyof typeof SETTINGS].env;
-    return (env[variable] ?? '').trim() !== '';
-  });
+  // The settings whose variable (or secret file) is set: the worker has its own defaults
+  // for the rest, some of which depend on the store.
+  const fromEnv = Object.fromEntries(
+    Object.entries(config).filter(([key]) => {
+      const variable = SETTINGS[key as keyof typeof SETTINGS].env;
+      return isSet(env[variable]) || isSet(env[`${variable}_FILE`]);
+    }),
+  );
   return {
     ...options,
     databaseUrl: pick(options.databaseUrl, config.databaseUrl),
@@ -105,23 +114,36 @@ export async function withEnvironment(
     schema: pick(options.schema, config.schema),
     migrate: pick(options.migrate, config.migrate),
     poolSize: pick(options.poolSize, config.poolSize),
+    connectTimeoutMs: pick(options.connectTimeoutMs, config.connectTimeoutMs),
     strict: pick(options.strict, config.strict),
     maxPayloadBytes: pick(options.maxPayloadBytes, config.maxPayloadBytes),
-    logger: options.logger ?? createLogger(config.logLevel),
+    logger: options.logger ?? createLogger(config.logLevel ?? LIBRARY_LOG_LEVEL, config.logFormat),
     // a third of the workers' lease, so that they find a silent store out within it
     storeTimeoutMs: pick(
       options.storeTimeoutMs,
       config.storeTimeoutMs ?? storeTimeoutForLease(leaseMs ?? config.leaseMs),
     ),
-    workerDefaults: { ...Object.fromEntries(workerSettings), ...options.workerDefaults },
+    // an option given as undefined means "not given": its variable still applies
+    handlerDefaults: { ...toHandlerDefaults(config), ...given(options.handlerDefaults) },
+    workerDefaults: { ...toWorkerOptions(fromEnv), ...given(options.workerDefaults) },
     env: {},
   };
 }
 
+/** The options that are not undefined. */
+function given<T extends object>(options: T | undefined): Partial<T> {
+  if (options === undefined) return {};
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
+
 /** An empty variable counts as unset, as it does for the CLI. */
+const isSet = (value: string | undefined) => (value ?? '').trim() !== '';
+
 function setsAnyVariable(env: Record<string, string | undefined>): boolean {
   for (const [name, value] of Object.entries(env))
-    if (name.startsWith('DISPATCHBOX_') && (value ?? '').trim() !== '') return true;
+    if (name.startsWith('DISPATCHBOX_') && isSet(value)) return true;
   return false;
 }
 

@@ -41,7 +41,7 @@ export type {
 export type { HandlerContext, Middleware, Handler } from './core/context.js';
 export type { SendOptions } from './core/send-options.js';
 export { HEADER_LIMITS } from './core/headers.js';
-export type { HandlerOptions } from './core/registry.js';
+export type { HandlerDefaults, HandlerOptions } from './core/registry.js';
 export type {
   RateLimitOption,
   RateLimitSpec,

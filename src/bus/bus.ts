@@ -11,7 +11,12 @@ import {
 import { checkHeaders } from '../core/headers.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import { toJsonText } from '../core/json.js';
-import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/registry.js';
+import {
+  HandlerRegistry,
+  parseWithSchema,
+  type HandlerDefaults,
+  type HandlerOptions,
+} from '../core/registry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
 import type { CommandState } from '../core/states.js';
@@ -34,6 +39,8 @@ export interface CommandBusOptions {
   maxPayloadBytes?: number | undefined;
   /** Options of every worker(); those given to worker() itself win (DISPATCHBOX_* variables). */
   workerDefaults?: WorkerOptions | undefined;
+  /** The timeout and attempts of handlers registered without their own. Default 30 s and 5. */
+  handlerDefaults?: HandlerDefaults | undefined;
 }
 
 export interface SendItem extends SendOptions {
@@ -92,7 +99,7 @@ export class CommandBus {
   /** The store this bus sends to and reads from. */
   readonly backend: Backend;
   /** The handlers registered on this bus, by domain and type. */
-  readonly registry = new HandlerRegistry();
+  readonly registry: HandlerRegistry;
   /** The bus's pino logger; workers and handler contexts log through children of it. */
   readonly logger: Logger;
   /** Middleware added with `use`, in order. */
@@ -108,7 +115,12 @@ export class CommandBus {
   constructor(options: CommandBusOptions) {
     this.workerDefaults = options.workerDefaults ?? {};
     this.backend = options.backend;
-    this.logger = options.logger ?? pino({ name: 'dispatchbox' });
+    this.registry = new HandlerRegistry(options.handlerDefaults);
+    // Without a logger of the application's, a library stays quiet: warnings and errors on
+    // stderr, never a line on stdout (createDispatchbox passes one from config/logger.ts).
+    this.logger =
+      options.logger ??
+      pino({ name: 'dispatchbox', level: 'warn' }, pino.destination({ dest: 2, sync: true }));
     this.source = new BusEventSource(this.logger);
     this.events = this.source;
     this.strict = options.strict ?? false;

@@ -1,6 +1,7 @@
 import type { Command as CommanderCommand } from 'commander';
 import type { CommandBus } from '../bus/bus.js';
 import {
+  CLI_LOG_LEVEL,
   createLogger,
   loadConfig,
   toCreateOptions,
@@ -39,7 +40,11 @@ export async function withBus<T>(
   fn: (bus: CommandBus) => Promise<T>,
   overrides: { migrate?: boolean; logLevel?: DispatchboxConfig['logLevel'] } = {},
 ): Promise<T> {
-  const logger = createLogger(overrides.logLevel ?? config.logLevel);
+  // The CLI and the container log routine events (info); the library is quieter.
+  const logger = createLogger(
+    overrides.logLevel ?? config.logLevel ?? CLI_LOG_LEVEL,
+    config.logFormat,
+  );
   const bus = await createDispatchbox({
     ...toCreateOptions(config, logger),
     ...(overrides.migrate === undefined ? {} : { migrate: overrides.migrate }),

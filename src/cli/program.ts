@@ -31,6 +31,10 @@ export function buildProgram(io: CliIo): Command {
       '--log-level <level>',
       'fatal, error, warn, info, debug, trace or silent (DISPATCHBOX_LOG_LEVEL)',
     )
+    .option(
+      '--log-format <format>',
+      'json, pretty, or auto: pretty when stderr is a terminal (DISPATCHBOX_LOG_FORMAT)',
+    )
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()

@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { checkDatabaseUrl } from './database-url.js';
+import { readSecretFile, secretFileVariable } from './secret-file.js';
 import { SETTINGS, type Setting, type SettingValues } from './settings.js';
 
 export { checkDatabaseUrl };
@@ -28,11 +29,13 @@ export function resolveSettings<S extends Record<string, Setting<unknown>>>(
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, s] of Object.entries(settings)) {
-    const flagValue = s.flag === null ? undefined : flags[camelCase(s.flag)];
-    const fromFlag = flagValue !== undefined;
-    const raw = fromFlag ? flagText(flagValue) : env[s.env];
-    // An empty variable counts as unset, as shells make `FOO= cmd` easy to write by mistake.
-    if (raw === undefined || (!fromFlag && raw.trim() === '')) {
+    const found = rawText(s, env, flags);
+    if ('problem' in found) {
+      problems.push(found.problem);
+      continue;
+    }
+    const { raw, name } = found;
+    if (raw === undefined) {
       values[key] = s.fallback;
       continue;
     }
@@ -40,12 +43,41 @@ export function resolveSettings<S extends Record<string, Setting<unknown>>>(
     if (parsed.success) {
       values[key] = parsed.data;
     } else {
-      const name = fromFlag ? `--${s.flag}` : s.env;
-      problems.push(`${name} must be ${s.accepted}; got ${JSON.stringify(raw)}`);
+      // A secret is never echoed, not even masked: its whole text may be the secret.
+      const got = s.secret ? 'the value is not shown' : `got ${JSON.stringify(raw)}`;
+      problems.push(`${name} must be ${s.accepted}; ${got}`);
     }
   }
   if (problems.length > 0) throw new ConfigurationError(problems.join('\n'));
   return values as SettingValues<S>;
+}
+
+/**
+ * A setting's text and where it came from: its flag, else its variable, else (for a
+ * secret) the file its `_FILE` variable names. `raw` is undefined when none is set.
+ */
+function rawText(
+  s: Setting<unknown>,
+  env: Record<string, string | undefined>,
+  flags: Record<string, unknown>,
+): { raw: string | undefined; name: string } | { problem: string } {
+  // An empty variable counts as unset, as shells make `FOO= cmd` easy to write by mistake.
+  const given = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+  const fileVariable = secretFileVariable(s.env);
+  const path = s.secret ? env[fileVariable] : undefined;
+  if (given(path) && given(env[s.env])) {
+    return {
+      problem: `${s.env} and ${fileVariable} are both set; set only one (${fileVariable} names a file that holds the value, as Kubernetes and Docker mount secrets)`,
+    };
+  }
+  const flagValue = s.flag === null ? undefined : flags[camelCase(s.flag)];
+  if (flagValue !== undefined) return { raw: flagText(flagValue), name: `--${s.flag}` };
+  if (given(path)) {
+    const read = readSecretFile(fileVariable, path);
+    return 'problem' in read ? read : { raw: read.value, name: `${fileVariable} (${path})` };
+  }
+  const value = env[s.env];
+  return { raw: given(value) ? value : undefined, name: s.env };
 }
 
 function camelCase(flag: string): string {
@@ -56,10 +88,47 @@ function camelCase(flag: string): string {
 export function loadConfig(sources: ConfigSources = {}): DispatchboxConfig {
   const config = resolveSettings(SETTINGS, sources);
   if (config.databaseUrl !== undefined) {
-    const fromFlag = sources.flags?.['databaseUrl'] !== undefined;
-    checkDatabaseUrl(config.databaseUrl, fromFlag ? '--database-url' : 'DISPATCHBOX_DATABASE_URL');
+    const from = sourceOf(SETTINGS.databaseUrl, sources);
+    // A URL read from a secret file is not shown at all; one from a variable or a flag is
+    // shown with its password masked, as the user wrote it there.
+    checkDatabaseUrl(config.databaseUrl, from.name, { show: !from.file });
   }
+  checkRegistration(config, sources);
   return config;
+}
+
+/** Where a setting's value came from: its flag, its secret file or its variable. */
+function sourceOf(s: Setting<unknown>, sources: ConfigSources): { name: string; file: boolean } {
+  const env = sources.env ?? process.env;
+  if (s.flag !== null && sources.flags?.[camelCase(s.flag)] !== undefined)
+    return { name: `--${s.flag}`, file: false };
+  const fileVariable = secretFileVariable(s.env);
+  const path = env[fileVariable];
+  if (s.secret && path !== undefined && path.trim() !== '')
+    return { name: `${fileVariable} (${path})`, file: true };
+  return { name: s.env, file: false };
+}
+
+/**
+ * The worker registry's ages must grow: refresh < stale < forget. Checked here, for the
+ * ones set, so that the message names the variables rather than the worker's options.
+ */
+function checkRegistration(config: DispatchboxConfig, sources: ConfigSources): void {
+  const order = [
+    'registrationRefreshMs',
+    'registrationStaleAfterMs',
+    'registrationForgetAfterMs',
+  ] as const;
+  const set = order.filter((key) => config[key] !== undefined);
+  for (let i = 1; i < set.length; i++) {
+    const [lower, higher] = [set[i - 1]!, set[i]!];
+    if (config[higher]! <= config[lower]!) {
+      const name = (key: (typeof order)[number]) => sourceOf(SETTINGS[key], sources).name;
+      throw new ConfigurationError(
+        `${name(higher)} must be more than ${name(lower)}; got ${config[higher]} <= ${config[lower]}`,
+      );
+    }
+  }
 }
 
 /** The URL with its credentials replaced, for messages and logs (see redactSecrets). */

@@ -69,6 +69,14 @@ export function checkName(value: unknown, what: 'domain' | 'type'): string {
   return value;
 }
 
+/** What a handler registered without its own `timeout` or `maxAttempts` gets. */
+export interface HandlerDefaults {
+  /** Default 30 s. */
+  timeout?: Duration | undefined;
+  /** Default 5 (the default retry policy's). */
+  maxAttempts?: number | undefined;
+}
+
 /** The handlers known to a bus, keyed by domain and type. No I/O. */
 export class HandlerRegistry<TContext = unknown> {
   private readonly handlers = new Map<string, RegisteredHandler<TContext>>();
@@ -76,6 +84,24 @@ export class HandlerRegistry<TContext = unknown> {
   private readonly byDomain = new Map<string, Map<string, RegisteredHandler<TContext>>>();
   /** Named rate limits: declared by handlers or defined for `ctx.rateLimit(key)`. */
   readonly rateLimits = new RateLimitCatalog();
+  private readonly defaultTimeoutMs: number;
+  private readonly defaultMaxAttempts: number;
+
+  constructor(defaults: HandlerDefaults = {}) {
+    try {
+      this.defaultTimeoutMs =
+        defaults.timeout === undefined
+          ? DEFAULT_HANDLER_TIMEOUT_MS
+          : toMillis(defaults.timeout, 'handlerDefaults.timeout');
+      this.defaultMaxAttempts = defaults.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
+      validateRetryPolicy(
+        { ...DEFAULT_RETRY_POLICY, maxAttempts: this.defaultMaxAttempts },
+        'handlerDefaults',
+      );
+    } catch (error) {
+      throw new ConfigurationError((error as Error).message);
+    }
+  }
 
   register(
     domain: string,
@@ -95,7 +121,7 @@ export class HandlerRegistry<TContext = unknown> {
       throw new ConfigurationError(`the handler for ${key} is not a function`);
     const where = `handler ${key}`;
     const retryPolicy: RetryPolicy = {
-      maxAttempts: options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+      maxAttempts: options.maxAttempts ?? this.defaultMaxAttempts,
       backoff: options.backoff ?? DEFAULT_RETRY_POLICY.backoff,
     };
     try {
@@ -113,7 +139,7 @@ export class HandlerRegistry<TContext = unknown> {
     try {
       timeoutMs =
         options.timeout === undefined
-          ? DEFAULT_HANDLER_TIMEOUT_MS
+          ? this.defaultTimeoutMs
           : toMillis(options.timeout, `${where}.timeout`);
     } catch (error) {
       throw new ConfigurationError((error as Error).message);

@@ -35,6 +35,7 @@ const open: CreateDispatchboxOptions = {
   maxPayloadBytes: undefined,
   storeTimeoutMs: undefined,
   workerDefaults: undefined,
+  handlerDefaults: { timeout: undefined, maxAttempts: undefined },
   env: undefined,
 };
 const handlerOptions: HandlerOptions = {

@@ -76,4 +76,29 @@ describe('handler registration', () => {
     expect(() => registry.register('bad domain', 'T', {}, fn)).toThrow(/domain must be/);
     expect(registry.all()).toHaveLength(1);
   });
+
+  it('gives handlers without their own timeout and attempts the defaults, and checks them', () => {
+    const fn = () => null;
+    const plain = new HandlerRegistry();
+    plain.register('d', 'T', {}, fn);
+    expect(plain.get('d', 'T')).toMatchObject({
+      timeoutMs: 30_000,
+      retryPolicy: { maxAttempts: 5 },
+    });
+    const tuned = new HandlerRegistry({ timeout: '2m', maxAttempts: 9 });
+    tuned.register('d', 'T', {}, fn);
+    tuned.register('d', 'Own', { timeout: 50, maxAttempts: 1 }, fn);
+    expect(tuned.get('d', 'T')).toMatchObject({
+      timeoutMs: 120_000,
+      retryPolicy: { maxAttempts: 9 },
+    });
+    expect(tuned.get('d', 'Own')).toMatchObject({ timeoutMs: 50, retryPolicy: { maxAttempts: 1 } });
+    expect(() => new HandlerRegistry({ maxAttempts: 0 })).toThrow(ConfigurationError);
+    expect(() => new HandlerRegistry({ maxAttempts: 0 })).toThrow(
+      /handlerDefaults\.maxAttempts must be a whole number of at least 1; got 0/,
+    );
+    expect(() => new HandlerRegistry({ timeout: 'soon' })).toThrow(
+      /handlerDefaults\.timeout must be/,
+    );
+  });
 });

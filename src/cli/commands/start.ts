@@ -41,16 +41,13 @@ export function startCommand(io: CliIo): Command {
   ).action(async (options: Record<string, unknown>, command: Command) => {
     const config = configOf(command, io);
     const demo = loadDemoConfig({ env: io.env, flags: options });
-    // Failed attempts are part of the show; logging each one would bury the progress view.
-    const logLevelChosen =
-      io.env['DISPATCHBOX_LOG_LEVEL'] !== undefined ||
-      command.optsWithGlobals()['logLevel'] !== undefined;
     const where = config.databaseUrl
       ? redact(config.databaseUrl)
       : `the embedded database in ${config.dataDir}`;
     io.out(describe(demo, where));
     await withBus(config, 'start', (bus) => runDemo(bus, demo, config, io), {
-      logLevel: logLevelChosen ? config.logLevel : 'error',
+      // Failed attempts are part of the show; logging each one would bury the progress view.
+      logLevel: config.logLevel ?? 'error',
     });
   });
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { toWorkerOptions } from '../../config/index.js';
+import { toWorkerOptions, WORKER_SETTINGS, type Setting } from '../../config/index.js';
 import type { HandlerSink } from '../../bus/decorators.js';
 import { discoverHandlers } from '../../bus/discover.js';
 import { ConfigurationError } from '../../core/errors.js';
@@ -8,24 +8,27 @@ import { addOperationsOptions, startOperations } from '../operations.js';
 import { waitForStopSignal } from '../signals.js';
 
 /**
- * The flags of every setting with scope 'worker' (see src/config/settings.ts), and those
- * of the operations endpoints every long-running worker serves.
+ * The flags of every worker setting (src/config/worker-settings.ts) but the handlers
+ * directory, which only `dispatchbox worker` takes; each help line names its variable. And
+ * those of the operations endpoints every long-running worker serves.
  */
 export function addWorkerOptions(command: Command): Command {
-  return addOperationsOptions(command)
-    .option('--concurrency <n>', 'handlers running at once (DISPATCHBOX_CONCURRENCY)')
-    .option('--lease-ms <ms>', 'lease length (DISPATCHBOX_LEASE_MS)')
-    .option('--poll-interval-ms <ms>', 'idle polling interval (DISPATCHBOX_POLL_INTERVAL_MS)')
-    .option(
-      '--shutdown-timeout-ms <ms>',
-      'how long a graceful stop waits (DISPATCHBOX_SHUTDOWN_TIMEOUT_MS)',
-    )
-    .option(
-      '--retention <duration>',
-      "prune finished commands after, e.g. '7d' (DISPATCHBOX_RETENTION)",
-    )
-    .option('--domains <list>', 'only these domains, comma-separated (DISPATCHBOX_DOMAINS)')
-    .option('--types <list>', 'only these command types, comma-separated (DISPATCHBOX_TYPES)');
+  addOperationsOptions(command);
+  for (const s of Object.values(WORKER_SETTINGS)) {
+    if (s.flag === null || s.flag === WORKER_SETTINGS.handlersDir.flag) continue;
+    command.option(`--${s.flag} ${placeholder(s)}`, `${s.description} (${s.env})`);
+  }
+  return command;
+}
+
+function placeholder(s: Setting<unknown>): string {
+  if (s.env.endsWith('_MS')) return '<ms>';
+  if (s.accepted === 'true or false') return '<true|false>';
+  if (s.accepted.startsWith('a duration')) return '<duration>';
+  if (s.accepted.startsWith('a comma-separated')) return '<list>';
+  if (s.accepted.startsWith("'auto'")) return '<n|auto>';
+  if (s.accepted.startsWith('a name')) return '<name>';
+  return s.accepted.startsWith('a whole number') ? '<n>' : '<value>';
 }
 
 export function workerCommand(io: CliIo): Command {
