@@ -107,6 +107,7 @@ export async function withEnvironment(
     poolSize: pick(options.poolSize, config.poolSize),
     strict: pick(options.strict, config.strict),
     maxPayloadBytes: pick(options.maxPayloadBytes, config.maxPayloadBytes),
+    tracing: pick(options.tracing, config.tracing),
     logger: options.logger ?? createLogger(config.logLevel),
     // a third of the workers' lease, so that they find a silent store out within it
     storeTimeoutMs: pick(

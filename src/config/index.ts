@@ -29,6 +29,7 @@ export function toCreateOptions(
     poolSize: config.poolSize,
     strict: config.strict,
     maxPayloadBytes: config.maxPayloadBytes,
+    tracing: config.tracing,
     // the worker this process runs has DISPATCHBOX_LEASE_MS
     storeTimeoutMs: config.storeTimeoutMs ?? storeTimeoutForLease(config.leaseMs),
     logger,
