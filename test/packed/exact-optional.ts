@@ -34,6 +34,7 @@ const open: CreateDispatchboxOptions = {
   maxPayloadBytes: undefined,
   storeTimeoutMs: undefined,
   workerDefaults: undefined,
+  tracing: undefined,
   env: undefined,
 };
 const handlerOptions: HandlerOptions = {
