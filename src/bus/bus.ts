@@ -179,7 +179,7 @@ export class CommandBus {
     return inserted.command;
   }
 
-  /** The tracer when this bus traces and an SDK is installed; null costs nothing more. */
+  /** The tracer when this bus traces and an SDK is installed; null when not (no cost). */
   private tracer() {
     return this.tracing ? activeTracer() : null;
   }

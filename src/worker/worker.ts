@@ -331,7 +331,13 @@ export class Worker extends EventEmitter {
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
     // execute answers every failure itself; this catch is the last guard of the process
     this.execute(run).catch((error: unknown) =>
-      logFailure(this.deps.logger, 'error', commandLogFields(command, run.trace), error, 'run failed'),
+      logFailure(
+        this.deps.logger,
+        'error',
+        commandLogFields(command, run.trace),
+        error,
+        'run failed',
+      ),
     );
   }
 
