@@ -16,6 +16,8 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backends/backend.js';
+import { createPGliteBackend } from '../src/backends/pglite/index.js';
 import { CommandBus, createDispatchbox, PermanentError, type Worker } from '../src/index.js';
 import {
   installSdk,
@@ -80,6 +82,18 @@ function only(spans: ReadableSpan[], name: string): ReadableSpan {
   return found[0]!;
 }
 
+/** One embedded store for the buses of this file (each in domains of its own). */
+let embedded: Backend;
+
+beforeAll(async () => {
+  embedded = await createPGliteBackend({});
+  await embedded.migrate();
+});
+
+afterAll(async () => {
+  await embedded?.close();
+});
+
 describe('tracing with an SDK installed, on the embedded store', () => {
   const domain = `tr-${randomUUID().slice(0, 8)}`;
   let sdk: InstalledSdk;
@@ -90,11 +104,7 @@ describe('tracing with an SDK installed, on the embedded store', () => {
 
   beforeAll(async () => {
     sdk = installSdk();
-    bus = await createDispatchbox({
-      dataDir: 'memory',
-      logger: pino({ level: 'info' }, logs.stream),
-      env: {},
-    });
+    bus = new CommandBus({ backend: embedded, logger: pino({ level: 'info' }, logs.stream) });
     bus.handle(domain, 'Charge', (_data, ctx) => {
       // the handler's own span, started in the active context
       app().startSpan('charge card').end();
@@ -128,7 +138,6 @@ describe('tracing with an SDK installed, on the embedded store', () => {
 
   afterAll(async () => {
     await worker?.stop();
-    await bus?.close();
     await removeSdk(sdk);
   });
 
@@ -382,11 +391,7 @@ describe('tracing with no SDK installed', () => {
   let followUp = '';
 
   beforeAll(async () => {
-    bus = await createDispatchbox({
-      dataDir: 'memory',
-      logger: pino({ level: 'info' }, logs.stream),
-      env: {},
-    });
+    bus = new CommandBus({ backend: embedded, logger: pino({ level: 'info' }, logs.stream) });
     bus.handle(domain, 'T', async (_data, ctx) => {
       ctx.logger.info('handling');
       followUp = (await ctx.send(domain, 'After', {})).id;
@@ -397,7 +402,6 @@ describe('tracing with no SDK installed', () => {
 
   afterAll(async () => {
     await worker?.stop();
-    await bus?.close();
   });
 
   it('adds no header and throws nothing; a given traceparent still reaches follow-ups and logs', async () => {
