@@ -2,18 +2,14 @@
  * OpenTelemetry tracing with the SDK's in-memory exporter: a send makes a PRODUCER span
  * whose context the command carries in its headers, each attempt a CONSUMER span whose
  * parent is that producer, with the messaging conventions' attributes; the handler's own
- * spans nest inside, failures are recorded, follow-ups continue the trace. A command sent
- * in another process (to PostgreSQL) and handled here makes one connected trace. With
- * tracing off, or no SDK installed, no span is made and no header added. Every log line
- * about a command carries its id, type, attempt, correlation id and trace id.
+ * spans nest inside, failures are recorded, follow-ups continue the trace (across two
+ * processes: tracing-processes.test.ts). With tracing off, or no SDK installed, no span
+ * is made and no header added. Every log line about a command carries its id, type,
+ * attempt, correlation id and trace id.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
@@ -21,39 +17,12 @@ import { createPGliteBackend } from '../src/backends/pglite/index.js';
 import { CommandBus, createDispatchbox, PermanentError, type Worker } from '../src/index.js';
 import {
   installSdk,
+  only,
+  outcome,
+  outcomes,
   removeSdk,
   type InstalledSdk,
-  type SpanRecord,
 } from './fixtures/tracing-sdk.js';
-import { dropSchema, uniqueSchema } from './helpers/postgres.js';
-import { POSTGRES_URL, requireServer } from './helpers/servers.js';
-
-const run = promisify(execFile);
-
-type Written = { commandId: string; type: string };
-
-/** Resolves once `worker` has written `count` outcomes `name` of commands that `match`. */
-function outcomes(
-  worker: Worker,
-  name: 'completed' | 'troubleshooting',
-  match: (event: Written) => boolean,
-  count = 1,
-): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let seen = 0;
-    const listener = (event: Written) => {
-      if (!match(event) || ++seen < count) return;
-      worker.events.off(name, listener);
-      resolve();
-    };
-    worker.events.on(name, listener);
-  });
-}
-
-/** Resolves when `worker` has written the outcome `name` of the command `id()` names. */
-function outcome(worker: Worker, name: 'completed' | 'troubleshooting', id: () => string) {
-  return outcomes(worker, name, (event) => event.commandId === id());
-}
 
 /** Log lines as objects, as pino writes them. */
 function captureLogs(): { lines: Record<string, unknown>[]; stream: Writable } {
@@ -74,12 +43,6 @@ function spanIdsOf(traceparent: string | undefined): { traceId: string; spanId: 
   const match = TRACEPARENT.exec(traceparent ?? '');
   if (!match) throw new Error(`not a traceparent: ${traceparent}`);
   return { traceId: match[1]!, spanId: match[2]! };
-}
-
-function only(spans: ReadableSpan[], name: string): ReadableSpan {
-  const found = spans.filter((s) => s.name === name);
-  expect(found.map((s) => s.name)).toEqual([name]);
-  return found[0]!;
 }
 
 /** One embedded store for the buses of this file (each in domains of its own). */
@@ -422,68 +385,5 @@ describe('tracing with no SDK installed', () => {
       attempt: 1,
       traceId,
     });
-  });
-});
-
-const postgres = await requireServer('PostgreSQL (two-process trace)', 5432);
-
-describe.runIf(postgres)('one trace across two processes, through PostgreSQL', () => {
-  const schema = uniqueSchema('trace');
-  const domain = `xp-${randomUUID().slice(0, 8)}`;
-  let sdk: InstalledSdk;
-  let bus: CommandBus;
-  let worker: Worker;
-
-  beforeAll(async () => {
-    sdk = installSdk();
-    bus = await createDispatchbox({
-      databaseUrl: POSTGRES_URL,
-      schema,
-      migrate: true,
-      logger: pino({ level: 'warn' }),
-      env: {},
-    });
-    bus.handle(domain, 'Pay', () => 'paid');
-  });
-
-  afterAll(async () => {
-    await worker?.stop();
-    await bus?.close();
-    await dropSchema(POSTGRES_URL, schema);
-    await removeSdk(sdk);
-  });
-
-  it('the command sent by another process and handled here: same trace, the consumer a child of its producer', async () => {
-    const sender = fileURLToPath(new URL('./fixtures/trace-sender.ts', import.meta.url));
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', sender], {
-      env: {
-        ...process.env,
-        DISPATCHBOX_TRACE_SENDER: JSON.stringify({
-          databaseUrl: POSTGRES_URL,
-          schema,
-          domain,
-          type: 'Pay',
-        }),
-      },
-      timeout: 60_000,
-    });
-    const sent = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
-      commandId: string;
-      spans: SpanRecord[];
-    };
-    const producer = sent.spans.find((s) => s.kind === 'producer');
-    const root = sent.spans.find((s) => s.name === 'place order');
-    expect(producer?.name).toBe(`send ${domain}.Pay`);
-    expect(producer?.parentSpanId).toBe(root?.spanId);
-
-    worker = bus.worker({ pollIntervalMs: 50 });
-    const done = outcome(worker, 'completed', () => sent.commandId);
-    await worker.start();
-    await done;
-    const consumer = only(sdk.exporter.getFinishedSpans(), `process ${domain}.Pay`);
-    expect(consumer.spanContext().traceId).toBe(producer!.traceId);
-    expect(consumer.parentSpanContext?.spanId).toBe(producer!.spanId);
-    expect(consumer.parentSpanContext?.isRemote).toBe(true);
-    expect(consumer.attributes['messaging.message.id']).toBe(sent.commandId);
   });
 });
