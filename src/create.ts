@@ -117,6 +117,7 @@ export async function withEnvironment(
     connectTimeoutMs: pick(options.connectTimeoutMs, config.connectTimeoutMs),
     strict: pick(options.strict, config.strict),
     maxPayloadBytes: pick(options.maxPayloadBytes, config.maxPayloadBytes),
+    tracing: pick(options.tracing, config.tracing),
     logger: options.logger ?? createLogger(config.logLevel ?? LIBRARY_LOG_LEVEL, config.logFormat),
     // a third of the workers' lease, so that they find a silent store out within it
     storeTimeoutMs: pick(

@@ -1,9 +1,11 @@
+import type { Context } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 import type { AuditRecord, Command, JsonValue, NewCommand } from '../core/command.js';
 import type { Handler, Middleware } from '../core/context.js';
 import {
   BatchNotFoundError,
   CommandNotFoundError,
+  ConfigurationError,
   PayloadTooLargeError,
   UnknownHandlerError,
   ValidationError,
@@ -18,6 +20,13 @@ import {
   type HandlerOptions,
 } from '../core/registry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
+import {
+  activeTracer,
+  sendSpanEnds,
+  startBatchSpan,
+  startSendSpan,
+  withTrace,
+} from '../core/tracing.js';
 import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
 import type { CommandState } from '../core/states.js';
 import type { Backend, BatchInfo, CommandCount } from '../backends/backend.js';
@@ -27,8 +36,16 @@ import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
 import { BusEventSource, type BusEvents } from './events.js';
+import type {
+  CommandFilter,
+  CreateBatchOptions,
+  ListParams,
+  OperatorOptions,
+  SendItem,
+} from './params.js';
 
 export type { BusEvents };
+export type * from './params.js';
 
 export interface CommandBusOptions {
   backend: Backend;
@@ -41,58 +58,17 @@ export interface CommandBusOptions {
   workerDefaults?: WorkerOptions | undefined;
   /** The timeout and attempts of handlers registered without their own. Default 30 s and 5. */
   handlerDefaults?: HandlerDefaults | undefined;
-}
-
-export interface SendItem extends SendOptions {
-  domain: string;
-  type: string;
-  data: unknown;
-}
-
-export interface OperatorOptions {
-  /** Who acts: a user name, a service. Recorded in the audit trail. */
-  actor?: string | undefined;
-  reason?: string | undefined;
-}
-
-export interface CreateBatchOptions {
-  name?: string | undefined;
-  id?: string | undefined;
-  commands: Iterable<SendItem> | AsyncIterable<SendItem>;
   /**
-   * A command sent durably when every command of the batch has finished. It carries the
-   * `headers` given here, checked as a send's are, and inherits none from the batch's
-   * commands (which may each carry different ones).
+   * OpenTelemetry spans: a producer span per send and a consumer span per attempt, the
+   * trace context carried in the command's headers. They cost nothing until the
+   * application installs an SDK. Default true (DISPATCHBOX_TRACING); see docs/tracing.md.
    */
-  onComplete?:
-    | {
-        domain: string;
-        type: string;
-        data?: JsonValue | undefined;
-        headers?: Record<string, string> | undefined;
-      }
-    | undefined;
+  tracing?: boolean | undefined;
 }
 
 const BATCH_CHUNK = 5000;
 /** Commands read per page when counting by a filter the store keeps no count for. */
 const COUNT_PAGE = 1000;
-
-/** A page of `list`: a filter, at most `limit` commands (default 100), ids after `afterId`. */
-export interface ListParams extends CommandFilter {
-  limit?: number | undefined;
-  /** Keyset pagination: the last id of the previous page. */
-  afterId?: string | undefined;
-}
-
-/** Which commands an operator query means; every field narrows it. */
-export interface CommandFilter {
-  state?: CommandState | undefined;
-  domain?: string | undefined;
-  type?: string | undefined;
-  /** The code of the command's last error. */
-  errorCode?: string | undefined;
-}
 
 /** Sends commands, reads them back, and carries the operator actions. */
 export class CommandBus {
@@ -111,8 +87,15 @@ export class CommandBus {
   private readonly maxPayloadBytes: number;
   private readonly coalescer: SendCoalescer;
   private readonly workerDefaults: WorkerOptions;
+  private readonly tracing: boolean;
 
   constructor(options: CommandBusOptions) {
+    if (options.tracing !== undefined && typeof options.tracing !== 'boolean') {
+      throw new ConfigurationError(
+        `the tracing option must be true, false or left out (default true); got ${typeof options.tracing}`,
+      );
+    }
+    this.tracing = options.tracing ?? true;
     this.workerDefaults = options.workerDefaults ?? {};
     this.backend = options.backend;
     this.registry = new HandlerRegistry(options.handlerDefaults);
@@ -173,7 +156,16 @@ export class CommandBus {
    * application's transaction (outbox). A repeated `id` or `idempotencyKey` resolves to
    * the command first sent.
    */
-  async send(
+  send(domain: string, type: string, data: unknown, options: SendOptions = {}): Promise<Command> {
+    return this.sendIn(undefined, domain, type, data, options);
+  }
+
+  /**
+   * `send`, its producer span a child of `parent` (a handler's follow-up: the attempt's
+   * context) or, when undefined, of the active context.
+   */
+  private async sendIn(
+    parent: Context | undefined,
     domain: string,
     type: string,
     data: unknown,
@@ -186,14 +178,22 @@ export class CommandBus {
       );
     }
     const command = this.prepare({ ...options, domain, type, data });
+    const tracer = this.tracer();
+    const span = tracer && startSendSpan(tracer, [command], parent);
     if (options.tx) {
-      const [inserted] = await this.backend.insertCommands({ commands: [command], tx: options.tx });
+      const insert = this.backend.insertCommands({ commands: [command], tx: options.tx });
+      const [inserted] = await sendSpanEnds(span, insert);
       this.source.sentOne(inserted!, true);
       return inserted!.command;
     }
-    const inserted = await this.coalescer.send(command);
+    const inserted = await sendSpanEnds(span, this.coalescer.send(command));
     this.source.sentOne(inserted, false);
     return inserted.command;
+  }
+
+  /** The tracer when this bus traces and an SDK is installed; null when not (no cost). */
+  private tracer() {
+    return this.tracing ? activeTracer() : null;
   }
 
   /** Sends many commands in one statement: all are stored, or (on error) none. */
@@ -209,7 +209,11 @@ export class CommandBus {
     }
     if (items.length === 0) return [];
     const commands = items.map((item, i) => this.prepare(item, `[${i}]`));
-    const inserted = await this.backend.insertCommands({ commands, tx: options.tx });
+    // one span for the call, its context in every command: not one span per command
+    const tracer = this.tracer();
+    const span = tracer && startSendSpan(tracer, commands);
+    const insert = this.backend.insertCommands({ commands, tx: options.tx });
+    const inserted = await sendSpanEnds(span, insert);
     this.source.sentMany(inserted, options.tx !== undefined);
     return inserted.map((r) => r.command);
   }
@@ -369,12 +373,18 @@ export class CommandBus {
           headers: checkHeaders(options.onComplete.headers, 'onComplete.headers') ?? undefined,
         }
       : null;
+    // one span for the batch, its context in every command and in the completion command
+    const tracer = this.tracer();
+    const traced = tracer && startBatchSpan(tracer, batchId);
+    if (onComplete && traced?.carrier)
+      onComplete.headers = withTrace(onComplete.headers, traced.carrier);
     // the batch's commands are kept for the 'sent' event only when someone listens
     const stored: NewCommand[] | null = this.source.listening('sent') ? [] : null;
-    const batch = await this.backend.createBatch({
+    const creating = this.backend.createBatch({
       batch: { id: batchId, name, onComplete },
-      chunks: this.chunks(options.commands, batchId, stored),
+      chunks: this.chunks(options.commands, batchId, stored, traced),
     });
+    const batch = await sendSpanEnds(traced?.span ?? null, creating, traced);
     if (stored) this.source.sent(stored, false);
     return batch;
   }
@@ -383,11 +393,15 @@ export class CommandBus {
     items: Iterable<SendItem> | AsyncIterable<SendItem>,
     batchId: string,
     stored: NewCommand[] | null,
+    traced: { carrier: Record<string, string> | null; count: number } | null,
   ): AsyncIterable<NewCommand[]> {
     let chunk: NewCommand[] = [];
     let index = 0;
     for await (const item of items) {
-      chunk.push({ ...this.prepare(item, `commands[${index++}]`), batchId });
+      const command: NewCommand = { ...this.prepare(item, `commands[${index++}]`), batchId };
+      if (traced?.carrier) command.headers = withTrace(command.headers, traced.carrier);
+      chunk.push(command);
+      if (traced) traced.count = index;
       if (chunk.length === BATCH_CHUNK) {
         stored?.push(...chunk);
         yield chunk;
@@ -414,7 +428,9 @@ export class CommandBus {
       registry: this.registry,
       middleware: this.middleware,
       logger: this.logger,
-      send: (domain, type, data, sendOptions) => this.send(domain, type, data, sendOptions),
+      tracing: this.tracing,
+      send: (domain, type, data, sendOptions, parent) =>
+        this.sendIn(parent, domain, type, data, sendOptions),
       ...this.workerDefaults,
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     });

@@ -39,6 +39,7 @@ export function toCreateOptions(
     strict: config.strict,
     maxPayloadBytes: config.maxPayloadBytes,
     connectTimeoutMs: config.connectTimeoutMs,
+    tracing: config.tracing,
     // the worker this process runs has DISPATCHBOX_LEASE_MS
     storeTimeoutMs: config.storeTimeoutMs ?? storeTimeoutForLease(config.leaseMs),
     handlerDefaults: toHandlerDefaults(config),

@@ -129,6 +129,17 @@ export const SETTINGS = {
     fallback: 1024 * 1024,
     description: 'Largest payload accepted by send, in bytes of JSON.',
   }),
+  tracing: setting<boolean>({
+    env: 'DISPATCHBOX_TRACING',
+    flag: null,
+    scope: 'store',
+    accepted: 'true or false',
+    schema: booleanText,
+    defaultText: 'true',
+    fallback: true,
+    description:
+      'OpenTelemetry spans for sends and attempts, when the application installs an SDK (docs/tracing.md).',
+  }),
   ...WORKER_SETTINGS,
   logLevel: setting<LogLevel | undefined>({
     env: 'DISPATCHBOX_LOG_LEVEL',

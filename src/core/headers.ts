@@ -110,12 +110,16 @@ const BAGGAGE = 'baggage';
  * `baggage` when it does not name it. Nothing else is inherited: other headers are the
  * sender's metadata about that one command (a tenant, a reply address, a content type),
  * which may not be true of another, so a handler passes on what it means to pass on.
+ *
+ * `passTraceparent` false leaves the pair out: the attempt is traced and the follow-up's
+ * send writes a fresh one, from its own span (core/tracing.ts).
  */
 export function followUpHeaders(
   parent: Readonly<Record<string, string>>,
   own: Readonly<Record<string, string>> | undefined,
+  passTraceparent = true,
 ): Readonly<Record<string, string>> | undefined {
-  const traceparent = parent.traceparent;
+  const traceparent = passTraceparent ? parent.traceparent : undefined;
   const baggage = parent[BAGGAGE];
   // the common case, a command without trace context, adds nothing to the send
   if (traceparent === undefined && baggage === undefined) return own;

@@ -8,6 +8,7 @@ import { logFailure } from '../core/log-safely.js';
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { commandLogFields } from '../core/log-fields.js';
 import type { LimitStore, TakeTokenResult } from '../backends/roles/limits.js';
 import type { ClaimedCommand, Command } from '../core/command.js';
 import { ConfigurationError, PermanentError } from '../core/errors.js';
@@ -88,8 +89,11 @@ export class LimitGate {
       if (cap && capWait !== null) return this.refuse(capWait, capReason(cap));
       return await this.ask(command, limits, buckets, lateTries);
     } catch (error) {
-      this.o.logger.warn(
-        { err: error },
+      logFailure(
+        this.o.logger,
+        'warn',
+        commandLogFields(command),
+        error,
         'cannot check rate limits in the store; the command waits',
       );
       return this.refuse(STORE_ERROR_RETRY_MS, 'rate limits unavailable: store error');

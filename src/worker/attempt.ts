@@ -1,6 +1,9 @@
+import { context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Backend, Settlement } from '../backends/backend.js';
+import { commandLogFields } from '../core/log-fields.js';
 import { logFailure } from '../core/log-safely.js';
+import { activeTracer, endProcessSpan, startProcessSpan } from '../core/tracing.js';
 import type { Admission, HandlerLimits, LimitGate } from '../ratelimit/index.js';
 import type { WorkerEventSource } from './event-source.js';
 import type { ClaimedCommand } from '../core/command.js';
@@ -31,6 +34,7 @@ export function newRun(
     handler,
     controller: new LazyAbort(),
     host,
+    trace: null,
     abandoned: false,
     slot: -1,
     startedAt: null,
@@ -45,6 +49,8 @@ export interface AttemptEnv {
   readonly limits: LimitGate;
   readonly events: WorkerEventSource;
   readonly logger: Logger;
+  /** A consumer span per attempt when an OpenTelemetry SDK is installed (core/tracing.ts). */
+  readonly tracing: boolean;
   /** The retry policy's jitter (injected by tests). */
   readonly random: (() => number) | undefined;
   /** Keeps a rate-limited command in the worker until its token is due; false if it cannot. */
@@ -108,11 +114,16 @@ async function admit(
 
 async function runAdmitted(run: Run, env: AttemptEnv): Promise<RunOutcome> {
   env.events.started(run.command);
+  const tracer = env.tracing ? activeTracer() : null;
+  // the handler runs in the span's context, so that its own spans nest inside
+  const trace = tracer ? (run.trace = startProcessSpan(tracer, run.command)) : null;
   const startedAt = performance.now();
   run.startedAt = startedAt;
   let outcome: RunOutcome;
   if (run.handler.transactional && env.backend.capabilities.transactions) {
-    outcome = await runInTransaction(run, env);
+    outcome = trace
+      ? await context.with(trace.context, runInTransaction, undefined, run, env)
+      : await runInTransaction(run, env);
     // committed or refused in its own transaction, the outcome is written already
     if (outcome.kind === 'committed' || outcome.kind === 'stale') {
       run.durationMs = performance.now() - startedAt;
@@ -121,7 +132,11 @@ async function runAdmitted(run: Run, env: AttemptEnv): Promise<RunOutcome> {
   } else {
     // written out here rather than as a function of its own: one promise less per run
     try {
-      const result = resultJson(await runHandler(run, new CommandContext(run, undefined)));
+      const ctx = new CommandContext(run, undefined);
+      const returned = trace
+        ? context.with(trace.context, runHandler, undefined, run, ctx)
+        : runHandler(run, ctx);
+      const result = resultJson(await returned);
       outcome = { kind: 'ran', resultJson: result };
     } catch (error) {
       outcome = { kind: 'handlerFailed', error };
@@ -164,14 +179,16 @@ export function settleAttempt(run: Run, outcome: RunOutcome, env: AttemptEnv): v
   const { command, handler } = run;
   switch (outcome.kind) {
     case 'committed':
+      endTrace(run, outcome, null);
       return env.events.completed(run);
     case 'stale':
+      endTrace(run, outcome, null);
       return env.events.stale('complete', run);
     case 'storeFailed':
       logFailure(
         env.logger,
         'warn',
-        { commandId: command.id },
+        commandLogFields(command, run.trace),
         outcome.error,
         'store failed around a handler; handing the command back',
       );
@@ -187,7 +204,40 @@ export function settleAttempt(run: Run, outcome: RunOutcome, env: AttemptEnv): v
     }
   }
   const settlement = settlementFor(outcome, command, handler.retryPolicy, env.random);
+  endTrace(run, outcome, settlement);
   if (!settlement) return;
   if (settlement.kind === 'retry') env.events.failed(run, settlement);
   env.queue(settlement, run);
+}
+
+/**
+ * Ends the attempt's span, if it is traced, with what became of the attempt (see
+ * endProcessSpan): the outcome as the worker decided it, before the batched write.
+ */
+function endTrace(run: Run, outcome: RunOutcome, settlement: Settlement | null): void {
+  const span = run.trace?.span;
+  if (!span) return;
+  switch (outcome.kind) {
+    case 'ran':
+    case 'committed':
+      return endProcessSpan(span, 'completed');
+    case 'stale':
+    case 'abandoned':
+      return endProcessSpan(span, outcome.kind);
+    case 'storeFailed':
+      return endProcessSpan(span, 'released', { error: outcome.error, code: 'STORE_FAILED' });
+    case 'handlerFailed':
+      if (settlement?.kind === 'retry')
+        return endProcessSpan(span, 'retry', { error: outcome.error, code: settlement.error.code });
+      if (settlement?.kind === 'troubleshoot')
+        return endProcessSpan(span, 'troubleshooting', {
+          error: outcome.error,
+          code: settlement.error.code,
+        });
+      // a snooze: the handler asked to run later
+      return endProcessSpan(span, 'released');
+    case 'limited':
+    case 'held':
+      return endProcessSpan(span, 'released');
+  }
 }

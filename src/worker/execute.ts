@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { TakeTokenResult } from '../backends/backend.js';
 import type { ClaimedCommand, Command, JsonValue } from '../core/command.js';
@@ -5,6 +6,8 @@ import type { HandlerContext, Middleware } from '../core/context.js';
 import { describeError } from '../core/describe-error.js';
 import { HandlerTimeoutError, PermanentError } from '../core/errors.js';
 import { followUpHeaders } from '../core/headers.js';
+import { commandLogFields } from '../core/log-fields.js';
+import { followUpContext, propagatesTraceparent, type ProcessTrace } from '../core/tracing.js';
 import type { z } from 'zod';
 import type { Queryable } from '../core/queryable.js';
 import { parseWithSchema, type RegisteredHandler } from '../core/registry.js';
@@ -13,11 +16,13 @@ import type { RateLimitCallOptions } from '../core/rate-limit-spec.js';
 import type { LazyAbort } from './lazy-abort.js';
 import { logFailure } from '../core/log-safely.js';
 
+/** The bus's send; `parent`: the trace context a follow-up's producer span starts in. */
 export type SendFn = (
   domain: string,
   type: string,
   data: unknown,
   options?: SendOptions,
+  parent?: Context,
 ) => Promise<Command>;
 
 /** What every run of one worker shares: made once per worker, not per command. */
@@ -37,6 +42,8 @@ export interface Execution {
   readonly handler: RegisteredHandler;
   readonly controller: LazyAbort;
   readonly host: ExecutionHost;
+  /** The attempt's consumer span and the context its handler runs in; null when untraced. */
+  trace: ProcessTrace | null;
 }
 
 /**
@@ -83,15 +90,8 @@ export class CommandContext implements HandlerContext {
   }
 
   get logger(): Logger {
-    const c = this.run.command;
-    this.childLogger ??= this.run.host.logger.child({
-      commandId: c.id,
-      domain: c.domain,
-      type: c.type,
-      attempt: c.attempts,
-      correlationId: c.correlationId,
-      batchId: c.batchId,
-    });
+    const { run } = this;
+    this.childLogger ??= run.host.logger.child(commandLogFields(run.command, run.trace));
     return this.childLogger;
   }
 
@@ -112,13 +112,23 @@ export class CommandContext implements HandlerContext {
     const c = run.command;
     this.bound ??= {
       // an option left undefined keeps the default taken from this command
-      send: (domain, type, data, options = {}) =>
-        run.host.send(domain, type, data, {
-          ...options,
-          correlationId: options?.correlationId ?? c.correlationId ?? c.id,
-          causationId: options?.causationId ?? c.id,
-          headers: followUpHeaders(c.headers, options?.headers),
-        }),
+      send: (domain, type, data, options = {}) => {
+        // a traced attempt's follow-up gets a traceparent of its own send's span, a child
+        // of this attempt's (or of the handler's span that is active)
+        const traced = run.trace !== null && propagatesTraceparent();
+        return run.host.send(
+          domain,
+          type,
+          data,
+          {
+            ...options,
+            correlationId: options?.correlationId ?? c.correlationId ?? c.id,
+            causationId: options?.causationId ?? c.id,
+            headers: followUpHeaders(c.headers, options?.headers, !traced),
+          },
+          run.trace ? followUpContext(run.trace) : undefined,
+        );
+      },
       // a handler may call it without awaiting it; a lost lease also aborts ctx.signal
       heartbeat: () => handled(run.host.heartbeat(run)),
       rateLimit: (key, options) => run.host.rateLimit(run, key, options),

@@ -67,6 +67,8 @@ export interface WorkerDeps {
   middleware: readonly Middleware[];
   logger: Logger;
   send: SendFn;
+  /** A consumer span per attempt when an OpenTelemetry SDK is installed. Default true. */
+  tracing?: boolean | undefined;
 }
 
 export interface WorkerStats {

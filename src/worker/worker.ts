@@ -10,6 +10,7 @@ import { newRun, runAttempt, settleAttempt, type AttemptEnv, type Run } from './
 import { WorkerEventSource, type WorkerEvents } from './event-source.js';
 import { ClaimLoop, claimPlan } from './claim-loop.js';
 import { leaseOf } from './outcomes.js';
+import { commandLogFields } from '../core/log-fields.js';
 import { logFailure } from '../core/log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
@@ -153,6 +154,7 @@ export class Worker extends EventEmitter {
       limits: this.limits,
       events: this.source,
       logger: deps.logger,
+      tracing: deps.tracing ?? true,
       random: o.random,
       hold: (run, delayMs) =>
         !this.stopping && this.parking.park(run.command, run.handler, delayMs),
@@ -339,7 +341,13 @@ export class Worker extends EventEmitter {
       this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
     // execute answers every failure itself; this catch is the last guard of the process
     this.execute(run).catch((error: unknown) =>
-      logFailure(this.deps.logger, 'error', { commandId: command.id }, error, 'run failed'),
+      logFailure(
+        this.deps.logger,
+        'error',
+        commandLogFields(command, run.trace),
+        error,
+        'run failed',
+      ),
     );
   }
 

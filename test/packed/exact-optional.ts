@@ -36,6 +36,7 @@ const open: CreateDispatchboxOptions = {
   storeTimeoutMs: undefined,
   workerDefaults: undefined,
   handlerDefaults: { timeout: undefined, maxAttempts: undefined },
+  tracing: undefined,
   env: undefined,
 };
 const handlerOptions: HandlerOptions = {
