@@ -15,7 +15,7 @@ import { HandlerRegistry, parseWithSchema, type HandlerOptions } from '../core/r
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
 import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
 import type { CommandState } from '../core/states.js';
-import type { Backend, BatchInfo, CommandCount } from '../backends/backend.js';
+import type { Backend, BatchInfo, CommandCount, OldestPending } from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
@@ -265,6 +265,15 @@ export class CommandBus {
    */
   counts(domain?: string): Promise<CommandCount[]> {
     return this.backend.admin.countCommands({ domain });
+  }
+
+  /**
+   * Per domain (or for `domain`), the run time of the earliest command pending and due: its
+   * age is how long the queue has waited for a worker. Domains with nothing due are left
+   * out. A few index lookups per domain, whatever the depth of the queue.
+   */
+  oldestPending(domain?: string): Promise<OldestPending[]> {
+    return this.backend.admin.oldestPending({ domain });
   }
 
   /**

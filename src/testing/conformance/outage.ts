@@ -33,6 +33,7 @@ export function outageTests(ctx: SuiteContext, outageOf: () => Promise<StoreOuta
           ['cancel', () => bus.cancel(sent.id)],
           ['list', () => bus.list({ domain })],
           ['countByState', () => bus.countByState(domain)],
+          ['oldestPending', () => bus.oldestPending(domain)],
         ];
         const outcomes = await Promise.all(
           calls.map(([name, call]) =>
