@@ -167,6 +167,7 @@ export class CommandBus {
     data: unknown,
     options: SendOptions = {},
   ): Promise<Command> {
+    const calledAt = performance.now();
     if (typeof options !== 'object' || options === null) {
       throw new ValidationError(
         `options must be an object of send options, or left out; got ${options === null ? 'null' : typeof options}`,
@@ -176,11 +177,11 @@ export class CommandBus {
     const command = this.prepare({ ...options, domain, type, data });
     if (options.tx) {
       const [inserted] = await this.backend.insertCommands({ commands: [command], tx: options.tx });
-      this.source.sentOne(inserted!, true);
+      this.source.sentOne(inserted!, true, calledAt);
       return inserted!.command;
     }
     const inserted = await this.coalescer.send(command);
-    this.source.sentOne(inserted, false);
+    this.source.sentOne(inserted, false, calledAt);
     return inserted.command;
   }
 
@@ -189,6 +190,7 @@ export class CommandBus {
     items: SendItem[],
     options: { tx?: SendOptions['tx'] | undefined } = {},
   ): Promise<Command[]> {
+    const calledAt = performance.now();
     if (!Array.isArray(items)) {
       throw new ValidationError(
         'sendMany takes an array of { domain, type, data, ...options }',
@@ -198,7 +200,7 @@ export class CommandBus {
     if (items.length === 0) return [];
     const commands = items.map((item, i) => this.prepare(item, `[${i}]`));
     const inserted = await this.backend.insertCommands({ commands, tx: options.tx });
-    this.source.sentMany(inserted, options.tx !== undefined);
+    this.source.sentMany(inserted, options.tx !== undefined, calledAt);
     return inserted.map((r) => r.command);
   }
 
@@ -353,6 +355,7 @@ export class CommandBus {
 
   /** Creates a batch and all its commands atomically (streamed in chunks, one transaction). */
   async createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
+    const calledAt = performance.now();
     const batchId = options.id ?? uuidv7();
     if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
     const name = checkBatchName(options.name);
@@ -372,7 +375,7 @@ export class CommandBus {
       batch: { id: batchId, name, onComplete },
       chunks: this.chunks(options.commands, batchId, stored),
     });
-    if (stored) this.source.sent(stored, false);
+    if (stored) this.source.sent(stored, false, calledAt);
     return batch;
   }
 

@@ -164,6 +164,7 @@ export class Worker extends EventEmitter {
         : builtinServices(this.backend, deps.logger, {
             leaseMs: this.leaseMs,
             retentionMs: resolved.retentionMs,
+            onRecovered: (count) => this.source.leasesRecovered(count),
           });
     this.registration =
       o.registration === false
@@ -243,6 +244,7 @@ export class Worker extends EventEmitter {
 
   private onClaimed(commands: ClaimedCommand[], sentAt: number): void {
     if (commands.length === 0) return;
+    this.source.claimed(commands);
     if (this.leases.claimed(sentAt, this.holding())) this.take(commands);
     else
       void this.leases.confirmLate(commands, () => this.holding()).then((kept) => this.take(kept));
