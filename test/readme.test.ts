@@ -290,6 +290,8 @@ describe('the packed package', () => {
         listed: 3,
         states: ['completed', 'cancelled'],
         sent: 1,
+        // the first command and the batch's, each completed once
+        completed: 2,
       });
     },
     RUN_TIMEOUT_MS,

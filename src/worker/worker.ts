@@ -192,6 +192,11 @@ export class Worker extends EventEmitter {
     );
   }
 
+  /** The domains this worker claims from; empty until it has started. */
+  get domains(): readonly string[] {
+    return this.claimedDomains;
+  }
+
   /** Starts claiming. Resolves once the worker listens for wake-ups. */
   async start(): Promise<this> {
     if (this.started) return this;

@@ -1,0 +1,124 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Every metric Dispatchbox exports, made on one registry. Labels are bounded: a domain, a
+ * type, an outcome or state from a fixed list, a reason from a fixed list; never a
+ * command id, a worker id, an error message or a rate-limit key (keys may name tenants).
+ * docs/metrics.md lists them with their meaning and example queries.
+ */
+
+/** What a finished attempt came to: the `outcome` label of the processed counter. */
+export const OUTCOMES = [
+  'completed',
+  'retried',
+  'troubleshooting',
+  'released',
+  'stale',
+  'lease_lost',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Why a rate limit refused an attempt: the `reason` label of the refusals counter. */
+export const LIMIT_REASONS = ['rate_limit', 'concurrency_cap', 'store_unavailable'] as const;
+export type LimitReason = (typeof LIMIT_REASONS)[number];
+
+/** Handler run times: a millisecond to five minutes. */
+const PROCESSING_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+/** Send acknowledgements: a fraction of a millisecond (a coalesced insert) to seconds. */
+const SEND_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Commands per claim: one to the largest claim a store allows (1,000). */
+const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+const DOMAIN_TYPE = ['domain', 'type'] as const;
+
+export function defineMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    processed: new Counter({
+      name: 'dispatchbox_commands_processed_total',
+      help: 'Attempts finished, by what they came to (completed, retried, troubleshooting, released, stale, lease_lost).',
+      labelNames: ['domain', 'type', 'outcome'] as const,
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'dispatchbox_processing_duration_seconds',
+      help: 'How long handlers ran, for every attempt whose outcome was written or refused as stale.',
+      labelNames: DOMAIN_TYPE,
+      buckets: PROCESSING_BUCKETS,
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'dispatchbox_commands_in_flight',
+      help: 'Attempts started whose outcome is not written yet (the handler runs, or its outcome waits to be written).',
+      labelNames: DOMAIN_TYPE,
+      registers,
+    }),
+    retries: new Counter({
+      name: 'dispatchbox_retry_attempts_total',
+      help: 'Retries written: a transient failure with attempts left, to run again after a backoff.',
+      labelNames: DOMAIN_TYPE,
+      registers,
+    }),
+    troubleshooting: new Counter({
+      name: 'dispatchbox_troubleshooting_total',
+      help: 'Commands written to the troubleshooting queue (a permanent error, attempts exhausted, no handler).',
+      labelNames: DOMAIN_TYPE,
+      registers,
+    }),
+    stale: new Counter({
+      name: 'dispatchbox_stale_outcomes_total',
+      help: "Outcomes the store refused as late: the lease had expired and another attempt owns the command. 'outcome' is what this worker tried to write.",
+      labelNames: ['domain', 'type', 'outcome'] as const,
+      registers,
+    }),
+    leasesRecovered: new Counter({
+      name: 'dispatchbox_leases_recovered_total',
+      help: "Commands whose lease had expired (their worker died or was cut off) that this process's lease recovery gave back.",
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'dispatchbox_rate_limited_total',
+      help: 'Attempts a rate limit or a global concurrency cap refused (no attempt spent).',
+      labelNames: ['domain', 'type', 'reason'] as const,
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'dispatchbox_batch_size',
+      help: 'Commands brought by each claim that found some.',
+      labelNames: ['domain'] as const,
+      buckets: BATCH_BUCKETS,
+      registers,
+    }),
+    sent: new Counter({
+      name: 'dispatchbox_commands_sent_total',
+      help: 'Commands stored by this process (send, sendMany, createBatch, ctx.send); repeats of an id or idempotency key left out.',
+      labelNames: DOMAIN_TYPE,
+      registers,
+    }),
+    sendDuration: new Histogram({
+      name: 'dispatchbox_send_duration_seconds',
+      help: "From a send's call to the store's acknowledgement that its commands are stored (sends outside an application transaction).",
+      buckets: SEND_BUCKETS,
+      registers,
+    }),
+    scrapeErrors: new Counter({
+      name: 'dispatchbox_scrape_errors_total',
+      help: 'Scrapes whose read of the queue gauges from the store failed; the gauges kept their last values.',
+      registers,
+    }),
+  };
+}
+
+export type MetricSet = ReturnType<typeof defineMetrics>;
+
+/**
+ * Buckets a rate-limit refusal's reason (which names the limit's key) into a bounded
+ * label: the texts are the rate-limit gate's (ratelimit/gate.ts) and the worker's.
+ */
+export function limitReason(reason: string): LimitReason {
+  if (reason.startsWith('concurrency cap')) return 'concurrency_cap';
+  if (reason.includes('unavailable')) return 'store_unavailable';
+  return 'rate_limit';
+}
