@@ -103,11 +103,6 @@ export function defineMetrics(registry: Registry) {
       buckets: SEND_BUCKETS,
       registers,
     }),
-    scrapeErrors: new Counter({
-      name: 'dispatchbox_scrape_errors_total',
-      help: 'Scrapes whose read of the queue gauges from the store failed; the gauges kept their last values.',
-      registers,
-    }),
   };
 }
 

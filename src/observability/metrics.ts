@@ -61,7 +61,7 @@ export function createMetrics(bus: CommandBus, options: MetricsOptions = {}): Di
       this.set({ state: 'waiting' }, stats.waiting);
     },
   });
-  if (options.queueGauges !== false) defineQueueGauges(registry, bus, metrics.scrapeErrors);
+  defineQueueGauges(registry, bus, options.queueGauges !== false);
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
 
   const sentCounters = new Map<string, { inc(n: number): void }>();

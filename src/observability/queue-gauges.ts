@@ -1,4 +1,4 @@
-import { Gauge, type Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CommandCount, OldestPending } from '../backends/backend.js';
 import type { CommandBus } from '../bus/bus.js';
 
@@ -23,11 +23,17 @@ interface QueueRead {
  * the store does not answer, the gauges keep their last values and `scrapeErrors` counts
  * it: a scrape never fails for it.
  */
-export function defineQueueGauges(
-  registry: Registry,
-  bus: CommandBus,
-  scrapeErrors: Counter,
-): void {
+export function defineQueueGauges(registry: Registry, bus: CommandBus, enabled: boolean): void {
+  const registers = [registry];
+  // registered either way, so a dashboard's queries find it
+  const scrapeErrors = new Counter({
+    name: 'dispatchbox_scrape_errors_total',
+    help: 'Scrapes whose read of the queue gauges from the store failed; the gauges kept their last values.',
+    registers,
+    // waits for this scrape's read, so that a failure counts in the scrape it failed
+    collect: enabled ? () => read().then(() => undefined) : undefined,
+  });
+  if (!enabled) return;
   let reading: Promise<QueueRead | null> | null = null;
   // one read for the scrape that asks both gauges at once (prom-client collects in parallel)
   const read = () => {
@@ -49,7 +55,7 @@ export function defineQueueGauges(
     name: 'dispatchbox_commands',
     help: "Commands per domain, type and state now, from the store's counts (read at each scrape).",
     labelNames: ['domain', 'type', 'state'] as const,
-    registers: [registry],
+    registers,
     async collect() {
       const result = await read();
       if (!result) return;
@@ -65,7 +71,7 @@ export function defineQueueGauges(
     name: 'dispatchbox_oldest_pending_age_seconds',
     help: 'Per domain, how long its oldest due pending command has waited for a worker (0 when none waits); read at each scrape.',
     labelNames: ['domain'] as const,
-    registers: [registry],
+    registers,
     async collect() {
       const result = await read();
       if (!result) return;
