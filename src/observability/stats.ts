@@ -16,6 +16,8 @@ export interface StatsLineOptions {
 /** The line's fields; rates and times cover the interval since the last line. */
 export interface StatsLine {
   intervalMs: number;
+  /** Attempts whose outcome was written in the interval: completed, retried, troubleshooting. */
+  processed: number;
   /** Attempts whose outcome was written (completed, retried, troubleshooting) per second. */
   processedPerSecond: number;
   /** Completed among them, 0 to 1; null when none was. */
@@ -80,6 +82,7 @@ export function startStatsLine(
       const processed = completed + failed;
       const line: StatsLine = {
         intervalMs: Math.round(now - since),
+        processed,
         processedPerSecond: round((processed * 1000) / Math.max(1, now - since))!,
         successRate: processed === 0 ? null : round(completed / processed, 4),
         meanMs: round(durations.mean()),
