@@ -238,17 +238,16 @@ for (const store of stores) {
       const d = domain();
       bus.handle(d, 'Each', () => 'ok');
       const worker = await startWorker(bus, metrics, [d]);
+      let total = 0;
       const drain = async () => {
+        total += 500;
         const sent = await bus.sendMany(
           Array.from({ length: 500 }, (_, i) => ({ domain: d, type: 'Each', data: { i } })),
         );
         await waitUntil(
-          async () =>
-            (await bus.countByState(d)).completed % 500 === 0 &&
-            (await bus.countByState(d)).pending === 0 &&
-            (await bus.countByState(d)).in_progress === 0,
+          async () => (await bus.countByState(d)).completed === total,
           30_000,
-          'the 500 are completed',
+          `${total} are completed`,
         );
         await worker.idle();
         return sent.map((c) => c.id);
@@ -276,18 +275,29 @@ describe('metrics: a scrape while the store is down (embedded store)', () => {
     await backend.migrate();
     const bus = new CommandBus({ backend, logger: silent });
     const metrics = createMetrics(bus);
+    // a worker of another domain, whose claims fail once the store is down
+    bus.handle('up', 'T', () => 'ok');
+    const worker = bus.worker({ pollIntervalMs: 50, maintenance: false, registration: false });
+    metrics.observeWorker(worker);
     try {
       await bus.send('down', 'T', {}, { runAt: new Date(Date.now() - 2000) });
+      await worker.start();
       const before = await MetricValues.read(metrics.registry);
       expect(before.value('dispatchbox_commands', { domain: 'down', state: 'pending' })).toBe(1);
+      expect(before.value('dispatchbox_worker_health')).toBe(1);
+      const down = new Promise((resolve) => worker.events.once('storeDown', resolve));
       await (backend.driver as PGliteDriver).db.close();
+      await down;
 
       const text = await metrics.text();
       expect(text).toMatch(/^dispatchbox_commands\{domain="down",type="T",state="pending"\} 1$/m);
       expect(text).toMatch(/^dispatchbox_oldest_pending_age_seconds\{domain="down"\} \d/m);
+      // the scrape that failed counts itself; the worker's claims fail too
       expect(text).toMatch(/^dispatchbox_scrape_errors_total 1$/m);
+      expect(text).toMatch(/^dispatchbox_worker_health 0$/m);
       const after = await MetricValues.read(metrics.registry);
       expect(after.value('dispatchbox_scrape_errors_total')).toBe(2);
+      await worker.stop(1000);
     } finally {
       metrics.close();
       await backend.close().catch(() => {});
