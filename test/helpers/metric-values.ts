@@ -9,7 +9,7 @@ export class MetricValues {
   ) {}
 
   static async read(registry: Registry): Promise<MetricValues> {
-    const all = (await registry.getMetricsAsJSON());
+    const all = await registry.getMetricsAsJSON();
     return new MetricValues(new Map(all.map((m) => [m.name, m])));
   }
 

@@ -1,12 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, isCommandState, type CommandState } from '../../core/states.js';
-import type {
-  AdminQueries,
-  CommandCount,
-  ListCommandsParams,
-  OldestPending,
-} from '../backend.js';
+import type { AdminQueries, CommandCount, ListCommandsParams, OldestPending } from '../backend.js';
 import { toStoreError } from './errors.js';
 import { COUNT_SEPARATOR, type DomainKeys, type GlobalKeys } from './keys.js';
 import { toCommand, type CommandReply } from './records.js';
