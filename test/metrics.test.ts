@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
+import { Counter, Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import type { PGliteDriver } from '../src/backends/pglite/driver.js';
@@ -15,7 +16,7 @@ import { createRedisBackend } from '../src/backends/redis/index.js';
 import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { CommandBus } from '../src/bus/bus.js';
-import { PermanentError, TransientError } from '../src/core/errors.js';
+import { ConfigurationError, PermanentError, TransientError } from '../src/core/errors.js';
 import { createMetrics, type DispatchboxMetrics } from '../src/observability/index.js';
 import type { Worker } from '../src/worker/worker.js';
 import { waitUntil } from './fixtures/wait-until.js';
@@ -301,6 +302,31 @@ describe('metrics: a scrape while the store is down (embedded store)', () => {
     } finally {
       metrics.close();
       await backend.close().catch(() => {});
+    }
+  });
+
+  it('refuses a registry that already holds its metrics, and shares one with the application', async () => {
+    const backend = await createPGliteBackend();
+    try {
+      const bus = new CommandBus({ backend, logger: silent });
+      const registry = new Registry();
+      const own = new Counter({
+        name: 'app_requests_total',
+        help: 'the app',
+        registers: [registry],
+      });
+      own.inc(3);
+      const metrics = createMetrics(bus, { registry, queueGauges: false });
+      expect(() => createMetrics(bus, { registry })).toThrow(ConfigurationError);
+      expect(() => createMetrics(bus, { registry })).toThrow(
+        /call createMetrics once per registry/,
+      );
+      const text = await metrics.text();
+      expect(text).toMatch(/^app_requests_total 3$/m);
+      expect(text).toContain('# TYPE dispatchbox_commands_processed_total counter');
+      metrics.close();
+    } finally {
+      await backend.close();
     }
   });
 

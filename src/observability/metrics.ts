@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CommandBus } from '../bus/bus.js';
+import { ConfigurationError } from '../core/errors.js';
 import type { BusEventMap } from '../core/events.js';
 import type { Worker } from '../worker/worker.js';
 import { defineMetrics } from './metric-definitions.js';
@@ -36,6 +37,11 @@ export interface DispatchboxMetrics {
  */
 export function createMetrics(bus: CommandBus, options: MetricsOptions = {}): DispatchboxMetrics {
   const registry = options.registry ?? new Registry();
+  if (registry.getSingleMetric('dispatchbox_commands_processed_total')) {
+    throw new ConfigurationError(
+      "this registry already holds Dispatchbox's metrics: call createMetrics once per registry (observeWorker adds each worker), or give each its own registry",
+    );
+  }
   const metrics = defineMetrics(registry);
   const cache = new SeriesCache(metrics);
   const health = new WorkerHealth();
