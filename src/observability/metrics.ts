@@ -3,9 +3,9 @@ import type { CommandBus } from '../bus/bus.js';
 import { ConfigurationError } from '../core/errors.js';
 import type { BusEventMap } from '../core/events.js';
 import type { Worker } from '../worker/worker.js';
-import { defineMetrics } from './metric-definitions.js';
+import { defineMetrics, type SentCounts } from './metric-definitions.js';
 import { defineQueueGauges } from './queue-gauges.js';
-import { observeWorker, SeriesCache, WorkerHealth } from './worker-observer.js';
+import { observeWorker, TypeCountsCache, WorkerHealth } from './worker-observer.js';
 
 export interface MetricsOptions {
   /** Where the metrics are registered; default a new Registry of their own. */
@@ -42,8 +42,14 @@ export function createMetrics(bus: CommandBus, options: MetricsOptions = {}): Di
       "this registry already holds Dispatchbox's metrics: call createMetrics once per registry (observeWorker adds each worker), or give each its own registry",
     );
   }
-  const metrics = defineMetrics(registry);
-  const cache = new SeriesCache(metrics);
+  // the cache takes the duration histogram, the metrics read the cache: the first use of
+  // either comes after both are made
+  const cache = new TypeCountsCache(() => metrics.duration);
+  const sentCounts = new Map<string, SentCounts>();
+  const metrics = defineMetrics(registry, {
+    types: () => cache.all(),
+    sent: () => sentCounts.values(),
+  });
   const health = new WorkerHealth();
 
   new Gauge({
@@ -70,16 +76,12 @@ export function createMetrics(bus: CommandBus, options: MetricsOptions = {}): Di
   defineQueueGauges(registry, bus, options.queueGauges !== false);
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
 
-  const sentCounters = new Map<string, { inc(n: number): void }>();
   const onSent = (e: BusEventMap['sent']) => {
     for (const c of e.commands) {
       const key = `${c.domain}\u0000${c.type}`;
-      let counter = sentCounters.get(key);
-      if (!counter) {
-        counter = metrics.sent.labels({ domain: c.domain, type: c.type });
-        sentCounters.set(key, counter);
-      }
-      counter.inc(1);
+      const counts = sentCounts.get(key);
+      if (counts) counts.sent++;
+      else sentCounts.set(key, { domain: c.domain, type: c.type, sent: 1 });
     }
     // in an application's transaction the reply is not yet the commit: not an acknowledgement
     if (!e.inTransaction) metrics.sendDuration.observe(e.durationMs / 1000);
@@ -91,7 +93,7 @@ export function createMetrics(bus: CommandBus, options: MetricsOptions = {}): Di
     registry,
     contentType: registry.contentType,
     observeWorker(worker) {
-      const stop = observeWorker(worker, cache, health);
+      const stop = observeWorker(worker, metrics, cache, health);
       const once = () => {
         if (stops.delete(once)) stop();
       };

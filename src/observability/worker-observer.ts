@@ -1,45 +1,40 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Histogram } from 'prom-client';
 import type { StoreOperation, WorkerEventMap, WorkerEventName } from '../core/events.js';
 import type { Worker } from '../worker/worker.js';
-import { limitReason, OUTCOMES, type MetricSet, type Outcome } from './metric-definitions.js';
+import {
+  limitReason,
+  OUTCOMES,
+  type MetricSet,
+  type Outcome,
+  type TypeCounts,
+} from './metric-definitions.js';
 
-/**
- * The labelled children of one (domain, type), made on its first event: prom-client
- * hashes a label set at every call, a child only once, so each event costs a map lookup
- * and the increments.
- */
-interface TypeSeries {
-  outcomes: Record<Outcome, Counter.Internal>;
-  duration: Histogram.Internal<'domain' | 'type'>;
-  inFlight: Gauge.Internal<'domain' | 'type'>;
-  retries: Counter.Internal;
-  troubleshooting: Counter.Internal;
-}
+/** The counts of every (domain, type) the observed workers told of. */
+export class TypeCountsCache {
+  private readonly byType = new Map<string, TypeCounts>();
 
-/** The label children of every (domain, type) seen, shared by the observed workers. */
-export class SeriesCache {
-  private readonly byType = new Map<string, TypeSeries>();
+  constructor(private readonly duration: () => Histogram<'domain' | 'type'>) {}
 
-  constructor(readonly metrics: MetricSet) {}
-
-  of(domain: string, type: string): TypeSeries {
+  of(domain: string, type: string): TypeCounts {
     const key = `${domain}\u0000${type}`;
-    let series = this.byType.get(key);
-    if (!series) {
-      const m = this.metrics;
-      const labels = { domain, type };
-      series = {
-        outcomes: Object.fromEntries(
-          OUTCOMES.map((outcome) => [outcome, m.processed.labels({ ...labels, outcome })]),
-        ) as Record<Outcome, Counter.Internal>,
-        duration: m.duration.labels(labels),
-        inFlight: m.inFlight.labels(labels),
-        retries: m.retries.labels(labels),
-        troubleshooting: m.troubleshooting.labels(labels),
+    let counts = this.byType.get(key);
+    if (!counts) {
+      counts = {
+        domain,
+        type,
+        outcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>,
+        inFlight: 0,
+        retries: 0,
+        troubleshooting: 0,
+        duration: this.duration().labels({ domain, type }),
       };
-      this.byType.set(key, series);
+      this.byType.set(key, counts);
     }
-    return series;
+    return counts;
+  }
+
+  all(): Iterable<TypeCounts> {
+    return this.byType.values();
   }
 }
 
@@ -77,28 +72,28 @@ type Handlers = { [K in WorkerEventName]?: (event: WorkerEventMap[K]) => void };
  */
 export function observeWorker(
   worker: Worker,
-  cache: SeriesCache,
+  m: MetricSet,
+  cache: TypeCountsCache,
   health: WorkerHealth,
 ): () => void {
-  const m = cache.metrics;
   /** An attempt's outcome is written (or refused): counted, and its run timed. */
   const finished = (
     e: { domain: string; type: string; durationMs: number | null },
     outcome: Outcome,
   ) => {
-    const series = cache.of(e.domain, e.type);
-    series.outcomes[outcome].inc();
+    const counts = cache.of(e.domain, e.type);
+    counts.outcomes[outcome]++;
     if (e.durationMs !== null) {
-      series.duration.observe(e.durationMs / 1000);
-      series.inFlight.dec();
+      counts.duration.observe(e.durationMs / 1000);
+      counts.inFlight--;
     }
-    return series;
+    return counts;
   };
   const handlers: Handlers = {
-    started: (e) => cache.of(e.domain, e.type).inFlight.inc(),
+    started: (e) => void cache.of(e.domain, e.type).inFlight++,
     completed: (e) => void finished(e, 'completed'),
-    retried: (e) => finished(e, 'retried').retries.inc(),
-    troubleshooting: (e) => finished(e, 'troubleshooting').troubleshooting.inc(),
+    retried: (e) => void finished(e, 'retried').retries++,
+    troubleshooting: (e) => void finished(e, 'troubleshooting').troubleshooting++,
     released: (e) => void finished(e, 'released'),
     stale: (e) => {
       finished(e, 'stale');
@@ -106,9 +101,9 @@ export function observeWorker(
     },
     leaseLost: (e) => {
       if (!e.running) return;
-      const series = cache.of(e.domain, e.type);
-      series.outcomes.lease_lost.inc();
-      series.inFlight.dec();
+      const counts = cache.of(e.domain, e.type);
+      counts.outcomes.lease_lost++;
+      counts.inFlight--;
     },
     rateLimited: (e) =>
       m.rateLimited.inc({ domain: e.domain, type: e.type, reason: limitReason(e.reason) }),
