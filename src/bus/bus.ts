@@ -21,7 +21,8 @@ import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
-import { BusEventSource, type BusEvents } from './events.js';
+import { BusEventSource, sentCommand, type BusEvents } from './events.js';
+import type { SentCommand } from '../core/events.js';
 
 export type { BusEvents };
 
@@ -370,7 +371,8 @@ export class CommandBus {
         }
       : null;
     // the batch's commands are kept for the 'sent' event only when someone listens
-    const stored: NewCommand[] | null = this.source.listening('sent') ? [] : null;
+    // only the fields the event names: a batch of millions keeps no payloads for it
+    const stored: SentCommand[] | null = this.source.listening('sent') ? [] : null;
     const batch = await this.backend.createBatch({
       batch: { id: batchId, name, onComplete },
       chunks: this.chunks(options.commands, batchId, stored),
@@ -382,19 +384,19 @@ export class CommandBus {
   private async *chunks(
     items: Iterable<SendItem> | AsyncIterable<SendItem>,
     batchId: string,
-    stored: NewCommand[] | null,
+    stored: SentCommand[] | null,
   ): AsyncIterable<NewCommand[]> {
     let chunk: NewCommand[] = [];
     let index = 0;
     for await (const item of items) {
       chunk.push({ ...this.prepare(item, `commands[${index++}]`), batchId });
       if (chunk.length === BATCH_CHUNK) {
-        stored?.push(...chunk);
+        stored?.push(...chunk.map(sentCommand));
         yield chunk;
         chunk = [];
       }
     }
-    stored?.push(...chunk);
+    stored?.push(...chunk.map(sentCommand));
     if (chunk.length > 0) yield chunk;
   }
 

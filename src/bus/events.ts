@@ -26,7 +26,7 @@ export class BusEventSource extends TypedEvents<BusEventMap> {
     if (!inserted.created || !this.listening('sent')) return;
     this.emit('sent', {
       count: 1,
-      commands: [described(inserted.command)],
+      commands: [sentCommand(inserted.command)],
       inTransaction,
       durationMs: performance.now() - calledAt,
     });
@@ -47,14 +47,15 @@ export class BusEventSource extends TypedEvents<BusEventMap> {
     if (commands.length === 0 || !this.listening('sent')) return;
     this.emit('sent', {
       count: commands.length,
-      commands: commands.map(described),
+      commands: commands.map(sentCommand),
       inTransaction,
       durationMs: performance.now() - calledAt,
     });
   }
 }
 
-function described(c: Sendable): SentCommand {
+/** What the 'sent' event names of a command: no payload. */
+export function sentCommand(c: Sendable): SentCommand {
   return {
     id: c.id,
     domain: c.domain,
