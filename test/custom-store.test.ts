@@ -110,6 +110,10 @@ class ThirdPartyStore implements Backend {
   get workers() {
     return this.engine.workers;
   }
+  /** The engine's pool, where it has one (PGlite has none): read by metrics. */
+  get poolStats() {
+    return this.engine.poolStats;
+  }
 
   // commands
   insertCommands(p: InsertCommandsParams) {

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
 import { BatchStore } from '../src/backends/sql/batches.js';
+import { oldestPendingSql } from '../src/backends/sql/oldest-pending.js';
 import { CommandQueries } from '../src/backends/sql/queries.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { newCommands } from './helpers/commands.js';
@@ -44,9 +45,11 @@ describe.runIf(available)('PostgreSQL plans', () => {
   });
 
   async function genericPlan(name: string, sql: string, types: string[], args: string[]) {
-    await client.query(`PREPARE ${name}(${types.join(', ')}) AS ${sql}`);
+    // a statement of no parameters takes no parentheses
+    const list = (items: string[]) => (items.length > 0 ? `(${items.join(', ')})` : '');
+    await client.query(`PREPARE ${name}${list(types)} AS ${sql}`);
     const plan = await client.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN EXECUTE ${name}(${args.join(', ')})`,
+      `EXPLAIN EXECUTE ${name}${list(args)}`,
     );
     return plan.rows.map((r) => r['QUERY PLAN']).join('\n');
   }
@@ -108,6 +111,19 @@ describe.runIf(available)('PostgreSQL plans', () => {
       [`'plans'`, '500', id, '30000', `'w'`, `'{}'`, `'{}'`, '5'],
     );
     expect(plan).toContain('commands_claim');
+  });
+
+  // Read at every metrics scrape: probes of the claim index per domain and priority, never
+  // a pass over the pending commands (the counts table it starts from is small).
+  it.each([
+    ['oldest_pending_all', false, [], []],
+    ['oldest_pending_one', true, ['text'], [`'plans'`]],
+  ] as const)('%s probes the claim index', async (name, forDomain, types, args) => {
+    const sql = oldestPendingSql(`"${schema}"`, forDomain);
+    const plan = await genericPlan(name, sql, [...types], [...args]);
+    expect(plan).toContain('Index Only Scan using commands_claim');
+    expect(plan).not.toMatch(/Seq Scan on commands |Bitmap Heap Scan on commands /);
+    expect(plan.match(/-> {2}Limit/g)?.length).toBe(3);
   });
 
   // A claim lost in a server crash leaves its command pending, to be claimed again: the

@@ -296,6 +296,8 @@ describe('the packed package', () => {
         states: ['completed', 'cancelled'],
         sent: 1,
         ready: 200,
+        // the first command and the batch's, each completed once
+        completed: 2,
       });
     },
     RUN_TIMEOUT_MS,

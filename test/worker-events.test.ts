@@ -444,13 +444,16 @@ for (const store of stores) {
       const bus = new CommandBus({ backend, logger: silent });
       const d = domain();
       const sent: { count: number; ids: string[]; inTransaction: boolean }[] = [];
-      bus.events.on('sent', (e) =>
+      const durations: number[] = [];
+      bus.events.on('sent', (e) => {
         sent.push({
           count: e.count,
           ids: e.commands.map((c) => c.id),
           inTransaction: e.inTransaction,
-        }),
-      );
+        });
+        durations.push(e.durationMs);
+      });
+      const before = performance.now();
       const one = await bus.send(d, 'A', {}, { idempotencyKey: 'once' });
       await bus.send(d, 'A', {}, { idempotencyKey: 'once' });
       const many = await bus.sendMany([
@@ -465,9 +468,65 @@ for (const store of stores) {
         { count: 2, ids: many.map((c) => c.id), inTransaction: false },
         { count: 3, ids: expect.any(Array) as unknown, inTransaction: false },
       ]);
+      // each from its call to the store's reply: more than nothing, less than all the sends
+      const all = performance.now() - before;
+      for (const ms of durations) expect(ms > 0 && ms <= all, `${ms} of ${all}`).toBe(true);
       const batchIds = (await bus.list({ domain: d, type: 'C' })).map((c) => c.id);
       expect(sent[2]!.ids.sort()).toEqual(batchIds.sort());
       expect(batch.counts.pending).toBe(3);
+    });
+
+    it('tells each claim that brought commands, with its domain and size', async () => {
+      const bus = new CommandBus({ backend, logger: silent });
+      const d = domain();
+      bus.handle(d, 'Small', () => 'ok');
+      const sent = await bus.sendMany(
+        Array.from({ length: 25 }, (_, i) => ({ domain: d, type: 'Small', data: i })),
+      );
+      const { worker, recorder } = await start(bus, { concurrency: 4, claimBatchSize: 10 });
+      for (const s of sent) await recorder.until('completed', s.id);
+      const claims = recorder.of('claimed');
+      for (const c of claims) {
+        expect(c).toEqual({
+          workerId: worker.workerId,
+          domain: d,
+          count: expect.any(Number) as unknown,
+        });
+        expect(c.count).toBeGreaterThanOrEqual(1);
+        expect(c.count).toBeLessThanOrEqual(10);
+      }
+      // every command came by exactly one claim (none was handed back or claimed again)
+      expect(claims.reduce((n, c) => n + c.count, 0)).toBe(25);
+      expect(claims.length).toBeGreaterThanOrEqual(3);
+    });
+
+    it("tells the commands its lease recovery gave back: 'leasesRecovered'", async () => {
+      const bus = new CommandBus({ backend, logger: silent });
+      const d = domain();
+      bus.handle(d, 'Lost', () => 'ok');
+      const sent = await bus.send(d, 'Lost', {});
+      // a worker that died holding the command: a lease that runs out and is never renewed
+      const [held] = await backend.claim({
+        workerId: 'died',
+        domain: d,
+        types: null,
+        limit: 1,
+        leaseMs: 100,
+        leaseToken: randomUUID(),
+      });
+      expect(held?.id).toBe(sent.id);
+      const { worker, recorder } = recorded(bus, { leaseMs: 600 });
+      const recovered = new Promise<WorkerEventMap['leasesRecovered']>((resolve) =>
+        worker.events.once('leasesRecovered', resolve),
+      );
+      await worker.start();
+      // other tests' expired leases in the same store may come back in the same run
+      expect(await recovered).toEqual({
+        workerId: worker.workerId,
+        count: expect.any(Number) as unknown,
+      });
+      await recorder.until('completed', sent.id);
+      expect(recorder.of('leasesRecovered').every((e) => e.count >= 1)).toBe(true);
     });
 
     it('refuses a listener of an event that does not exist, naming the events', () => {

@@ -34,6 +34,13 @@ export type * from './roles/maintenance.js';
 export type * from './roles/operator.js';
 export type * from './worker-registry.js';
 
+/** A connection pool's connections: all it holds, the idle ones, and the callers waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 /**
  * A whole store: every role. A member that belongs to one role goes in that role's file;
  * one that belongs to none (a new role) goes in a new file under ./roles/, extended here.
@@ -44,4 +51,10 @@ export interface Backend
   readonly kind: string;
   /** The worker registry: each worker's record of itself (docs/api.md, Worker registry). */
   readonly workers: WorkerRegistryStore;
+  /**
+   * The store's connection pool now, for metrics; only a store with a pool has it
+   * (PostgreSQL: node-postgres's totalCount, idleCount and waitingCount). A plain read of
+   * counters, no call to the store.
+   */
+  poolStats?(): PoolStats;
 }

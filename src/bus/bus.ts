@@ -29,13 +29,14 @@ import {
 } from '../core/tracing.js';
 import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
 import type { CommandState } from '../core/states.js';
-import type { Backend, BatchInfo, CommandCount } from '../backends/backend.js';
+import type { Backend, BatchInfo, CommandCount, OldestPending } from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
-import { BusEventSource, type BusEvents } from './events.js';
+import { BusEventSource, sentCommand, type BusEvents } from './events.js';
+import type { SentCommand } from '../core/events.js';
 import type {
   CommandFilter,
   CreateBatchOptions,
@@ -171,6 +172,7 @@ export class CommandBus {
     data: unknown,
     options: SendOptions = {},
   ): Promise<Command> {
+    const calledAt = performance.now();
     if (typeof options !== 'object' || options === null) {
       throw new ValidationError(
         `options must be an object of send options, or left out; got ${options === null ? 'null' : typeof options}`,
@@ -183,11 +185,11 @@ export class CommandBus {
     if (options.tx) {
       const insert = this.backend.insertCommands({ commands: [command], tx: options.tx });
       const [inserted] = await sendSpanEnds(span, insert);
-      this.source.sentOne(inserted!, true);
+      this.source.sentOne(inserted!, true, calledAt);
       return inserted!.command;
     }
     const inserted = await sendSpanEnds(span, this.coalescer.send(command));
-    this.source.sentOne(inserted, false);
+    this.source.sentOne(inserted, false, calledAt);
     return inserted.command;
   }
 
@@ -201,6 +203,7 @@ export class CommandBus {
     items: SendItem[],
     options: { tx?: SendOptions['tx'] | undefined } = {},
   ): Promise<Command[]> {
+    const calledAt = performance.now();
     if (!Array.isArray(items)) {
       throw new ValidationError(
         'sendMany takes an array of { domain, type, data, ...options }',
@@ -214,7 +217,7 @@ export class CommandBus {
     const span = tracer && startSendSpan(tracer, commands);
     const insert = this.backend.insertCommands({ commands, tx: options.tx });
     const inserted = await sendSpanEnds(span, insert);
-    this.source.sentMany(inserted, options.tx !== undefined);
+    this.source.sentMany(inserted, options.tx !== undefined, calledAt);
     return inserted.map((r) => r.command);
   }
 
@@ -281,6 +284,15 @@ export class CommandBus {
    */
   counts(domain?: string): Promise<CommandCount[]> {
     return this.backend.admin.countCommands({ domain });
+  }
+
+  /**
+   * Per domain (or for `domain`), the run time of the earliest command pending and due: its
+   * age is how long the queue has waited for a worker. Domains with nothing due are left
+   * out. A few index lookups per domain, whatever the depth of the queue.
+   */
+  oldestPending(domain?: string): Promise<OldestPending[]> {
+    return this.backend.admin.oldestPending({ domain });
   }
 
   /**
@@ -360,6 +372,7 @@ export class CommandBus {
 
   /** Creates a batch and all its commands atomically (streamed in chunks, one transaction). */
   async createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
+    const calledAt = performance.now();
     const batchId = options.id ?? uuidv7();
     if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
     const name = checkBatchName(options.name);
@@ -379,20 +392,21 @@ export class CommandBus {
     if (onComplete && traced?.carrier)
       onComplete.headers = withTrace(onComplete.headers, traced.carrier);
     // the batch's commands are kept for the 'sent' event only when someone listens
-    const stored: NewCommand[] | null = this.source.listening('sent') ? [] : null;
+    // only the fields the event names: a batch of millions keeps no payloads for it
+    const stored: SentCommand[] | null = this.source.listening('sent') ? [] : null;
     const creating = this.backend.createBatch({
       batch: { id: batchId, name, onComplete },
       chunks: this.chunks(options.commands, batchId, stored, traced),
     });
     const batch = await sendSpanEnds(traced?.span ?? null, creating, traced);
-    if (stored) this.source.sent(stored, false);
+    if (stored) this.source.sent(stored, false, calledAt);
     return batch;
   }
 
   private async *chunks(
     items: Iterable<SendItem> | AsyncIterable<SendItem>,
     batchId: string,
-    stored: NewCommand[] | null,
+    stored: SentCommand[] | null,
     traced: { carrier: Record<string, string> | null; count: number } | null,
   ): AsyncIterable<NewCommand[]> {
     let chunk: NewCommand[] = [];
@@ -403,12 +417,12 @@ export class CommandBus {
       chunk.push(command);
       if (traced) traced.count = index;
       if (chunk.length === BATCH_CHUNK) {
-        stored?.push(...chunk);
+        stored?.push(...chunk.map(sentCommand));
         yield chunk;
         chunk = [];
       }
     }
-    stored?.push(...chunk);
+    stored?.push(...chunk.map(sentCommand));
     if (chunk.length > 0) yield chunk;
   }
 

@@ -1,16 +1,21 @@
 import type { Command } from 'commander';
 import type { CommandBus } from '../bus/bus.js';
 import type { DispatchboxConfig } from '../config/index.js';
-import { startOperationsServer } from '../observability/index.js';
+import { createMetrics, startOperationsServer, startStatsLine } from '../observability/index.js';
 import type { Worker } from '../worker/worker.js';
 import type { CliIo } from './context.js';
 
 /** The flags of every setting with scope 'operations' (see src/config/settings.ts). */
 export function addOperationsOptions(command: Command): Command {
-  return command.option(
-    '--health-port <port>',
-    'serve /health, /ready and /metrics on this port, 0 for none (DISPATCHBOX_HEALTH_PORT, default 8080)',
-  );
+  return command
+    .option(
+      '--health-port <port>',
+      'serve /health, /ready and /metrics on this port, 0 for none (DISPATCHBOX_HEALTH_PORT, default 8080)',
+    )
+    .option(
+      '--stats-interval <duration>',
+      "log one stats line this often, e.g. '60s', 0 for none (DISPATCHBOX_STATS_INTERVAL, default 60s)",
+    );
 }
 
 /**
@@ -22,9 +27,11 @@ export type StopOperations = () => Promise<void>;
 
 /**
  * Starts `worker` with what a long-running `dispatchbox worker` or `dispatchbox start`
- * offers operators: the operations server on DISPATCHBOX_HEALTH_PORT (none when it is 0),
- * watching the worker, so /ready answers 503 until the worker has started. A worker that
- * fails to start closes the server again. Resolves to the function that stops both.
+ * offers operators: the operations server on DISPATCHBOX_HEALTH_PORT (none when it is 0)
+ * with the Prometheus metrics of the bus and the worker, watching the worker, so /ready
+ * answers 503 until the worker has started; and the stats line every
+ * DISPATCHBOX_STATS_INTERVAL. A worker that fails to start closes the server again.
+ * Resolves to the function that stops all of it.
  */
 export async function startOperations(
   bus: CommandBus,
@@ -32,32 +39,56 @@ export async function startOperations(
   config: DispatchboxConfig,
   io: CliIo,
 ): Promise<StopOperations> {
-  if (config.healthPort === 0) {
-    await worker.start();
-    return () => worker.stop();
-  }
-  const server = await startOperationsServer(bus, {
-    port: config.healthPort,
-    host: '0.0.0.0',
-    metrics: undefined,
-    logger: bus.logger,
-  });
-  server.watchWorker(worker);
+  const server = config.healthPort === 0 ? null : await serve(bus, worker, config.healthPort);
   try {
     await worker.start();
   } catch (error) {
-    await server.close();
+    await server?.close();
     throw error;
   }
-  io.out(
-    `health endpoints: ${server.url}/health (liveness), ${server.url}/ready (readiness), ${server.url}/metrics (listening on 0.0.0.0:${server.port}, DISPATCHBOX_HEALTH_PORT)`,
-  );
+  const stopStats =
+    config.statsIntervalMs === 0
+      ? () => {}
+      : startStatsLine(bus, worker, { intervalMs: config.statsIntervalMs, logger: bus.logger });
+  if (server) {
+    io.out(
+      `health endpoints: ${server.url}/health (liveness), ${server.url}/ready (readiness), ${server.url}/metrics (listening on 0.0.0.0:${server.port}, DISPATCHBOX_HEALTH_PORT)`,
+    );
+  }
   return async () => {
-    server.beginShutdown();
+    server?.beginShutdown();
     try {
       await worker.stop();
     } finally {
-      await server.close();
+      stopStats();
+      await server?.close();
     }
   };
+}
+
+/** The operations server with the bus's and the worker's metrics, counting before it starts. */
+async function serve(bus: CommandBus, worker: Worker, port: number) {
+  const metrics = createMetrics(bus, { processMetrics: true });
+  metrics.observeWorker(worker);
+  try {
+    const server = await startOperationsServer(bus, {
+      port,
+      host: '0.0.0.0',
+      metrics,
+      logger: bus.logger,
+    });
+    server.watchWorker(worker);
+    return {
+      url: server.url,
+      port: server.port,
+      beginShutdown: () => server.beginShutdown(),
+      close: async () => {
+        await server.close();
+        metrics.close();
+      },
+    };
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
 }

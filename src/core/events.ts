@@ -64,6 +64,17 @@ export interface WorkerEventMap {
    * the worker keeps the command until `delayMs` has passed; otherwise it is released.
    */
   rateLimited: CommandEvent & { delayMs: number; reason: string; held: boolean };
+  /**
+   * A claim brought `count` commands (at least one) of `domain` into the worker: the claim
+   * batch size. Claims that found nothing are not told.
+   */
+  claimed: { workerId: string; domain: string; count: number };
+  /**
+   * This worker's lease recovery (a maintenance service) gave back `count` commands whose
+   * lease had expired, whoever held them: to pending, or to troubleshooting when no
+   * attempt was left. Told only when it recovered some.
+   */
+  leasesRecovered: { workerId: string; count: number };
   /** Claims or outcome writes started failing; the worker retries them with a backoff. */
   storeDown: { workerId: string; operation: StoreOperation; error: CommandError };
   /** Claims or outcome writes succeed again after `failures` failed calls over `downMs`. */
@@ -82,6 +93,8 @@ export const WORKER_EVENT_NAMES: readonly WorkerEventName[] = [
   'stale',
   'leaseLost',
   'rateLimited',
+  'claimed',
+  'leasesRecovered',
   'storeDown',
   'storeUp',
 ];
@@ -100,9 +113,15 @@ export interface BusEventMap {
   /**
    * Commands were stored by one `send`, `sendMany` or `createBatch` (a repeated id or
    * idempotency key stores nothing and is left out). `inTransaction`: written in the
-   * application's transaction, so stored only once it commits.
+   * application's transaction, so stored only once it commits. `durationMs`: from the
+   * call to the store's acknowledgement (its reply that the commands are stored).
    */
-  sent: { count: number; commands: readonly SentCommand[]; inTransaction: boolean };
+  sent: {
+    count: number;
+    commands: readonly SentCommand[];
+    inTransaction: boolean;
+    durationMs: number;
+  };
 }
 
 export type BusEventName = keyof BusEventMap;

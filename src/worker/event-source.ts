@@ -146,6 +146,20 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
     }
   }
 
+  /** One claim's commands (of one domain); a claim that found nothing is not told. */
+  claimed(commands: readonly ClaimedCommand[]): void {
+    const first = commands[0];
+    if (!first || !this.listening('claimed')) return;
+    this.emit('claimed', { workerId: this.workerId, domain: first.domain, count: commands.length });
+  }
+
+  /** Commands whose lease had expired, given back by this worker's lease recovery. */
+  leasesRecovered(count: number): void {
+    if (count > 0 && this.listening('leasesRecovered')) {
+      this.emit('leasesRecovered', { workerId: this.workerId, count });
+    }
+  }
+
   private health(operation: StoreOperation): StoreHealth {
     return {
       failed: (error) => {

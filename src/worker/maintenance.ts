@@ -7,6 +7,8 @@ import type { MaintenanceService } from './services.js';
 export interface MaintenanceOptions {
   leaseMs: number;
   retentionMs: number;
+  /** Told how many commands a run of lease-recovery gave back, when it gave back any. */
+  onRecovered?: ((count: number) => void) | undefined;
 }
 
 /** How often each built-in service runs, given the worker's lease. */
@@ -63,7 +65,11 @@ export function builtinServices(
       everyMs: o.recoverEveryMs,
       jitterMs: jitter(o.recoverEveryMs),
       scope: 'worker',
-      run: (signal) => recover(backend, logger, signal),
+      run: async (signal) => {
+        const recovered = await recover(backend, logger, signal);
+        if (recovered > 0) options.onRecovered?.(recovered);
+        return recovered;
+      },
     },
     {
       name: 'batch-sweep',

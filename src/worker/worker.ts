@@ -167,6 +167,7 @@ export class Worker extends EventEmitter {
         : builtinServices(this.backend, deps.logger, {
             leaseMs: this.leaseMs,
             retentionMs: resolved.retentionMs,
+            onRecovered: (count) => this.source.leasesRecovered(count),
           });
     this.registration =
       o.registration === false
@@ -200,6 +201,11 @@ export class Worker extends EventEmitter {
    */
   get running(): boolean {
     return this.claiming;
+  }
+
+  /** The domains this worker claims from; empty until it has started. */
+  get domains(): readonly string[] {
+    return this.claimedDomains;
   }
 
   /** Starts claiming. Resolves once the worker listens for wake-ups. */
@@ -255,6 +261,7 @@ export class Worker extends EventEmitter {
 
   private onClaimed(commands: ClaimedCommand[], sentAt: number): void {
     if (commands.length === 0) return;
+    this.source.claimed(commands);
     if (this.leases.claimed(sentAt, this.holding())) this.take(commands);
     else
       void this.leases.confirmLate(commands, () => this.holding()).then((kept) => this.take(kept));

@@ -18,6 +18,7 @@ import { startOperationsServer, type OperationsServerOptions } from 'dispatchbox
 import { createPGliteBackend, type PGliteBackendOptions } from 'dispatchbox/pglite';
 import type { PostgresBackendOptions } from 'dispatchbox/postgres';
 import type { RedisBackendOptions } from 'dispatchbox/redis';
+import { createMetrics, startStatsLine, type MetricsOptions } from 'dispatchbox/observability';
 import { createTestBus, type SentFilter } from 'dispatchbox/testing';
 import type { StoreConformanceOptions } from 'dispatchbox/testing/conformance';
 
@@ -94,6 +95,11 @@ const redis: RedisBackendOptions = {
   connectTimeoutMs: undefined,
   onError: undefined,
 };
+const metricsOptions: MetricsOptions = {
+  registry: undefined,
+  processMetrics: undefined,
+  queueGauges: undefined,
+};
 const filter: SentFilter = { domain: undefined, type: undefined, state: undefined };
 // Types only: the suite itself registers vitest tests, and this is no test file.
 const conformance: StoreConformanceOptions = {
@@ -141,11 +147,18 @@ const batchOptions: CreateBatchOptions = {
   onComplete: undefined,
 };
 await bus.createBatch(batchOptions);
-const worker = await bus.worker(work).start();
+const metrics = createMetrics(bus, metricsOptions);
+const worker = bus.worker(work);
+metrics.observeWorker(worker);
+const stopStats = startStatsLine(bus, worker, { intervalMs: 60_000, logger: bus.logger });
+await worker.start();
 while ((await bus.countByState()).pending + (await bus.countByState()).in_progress > 0) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 await worker.stop();
+stopStats();
+const exposition = await metrics.text();
+metrics.close();
 const listed = await bus.list({ state: undefined, domain: undefined, limit: undefined });
 await bus.retry(failing.id, operator);
 await bus.cancel(failing.id, operator);
@@ -167,4 +180,14 @@ void counted;
 void redis;
 void conformance;
 
-console.log(JSON.stringify({ listed: listed.length, states, sent: sent.length, ready }));
+const completedRuns =
+  /^dispatchbox_commands_processed_total\{[^}]*outcome="completed"[^}]*\} (\d+)$/m;
+console.log(
+  JSON.stringify({
+    listed: listed.length,
+    states,
+    sent: sent.length,
+    ready,
+    completed: Number(completedRuns.exec(exposition)?.[1]),
+  }),
+);

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { neverThrows } from '../../core/log-safely.js';
+import type { PoolStats } from '../backend.js';
 import { storeError, type SqlDriver, type SqlTransaction } from '../sql/driver.js';
 
 export interface PostgresDriverOptions {
@@ -84,6 +85,15 @@ export class PostgresDriver implements SqlDriver {
       });
     // An idle client dies when the server restarts; without a listener that is a crash.
     this.pool.on('error', (error) => this.onError(error, 'idle connection'));
+  }
+
+  /** node-postgres's own counters of the pool (an application's shared pool included). */
+  poolStats(): PoolStats {
+    return {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
   }
 
   async query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {

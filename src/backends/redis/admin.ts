@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, isCommandState, type CommandState } from '../../core/states.js';
-import type { AdminQueries, CommandCount, ListCommandsParams } from '../backend.js';
+import type { AdminQueries, CommandCount, ListCommandsParams, OldestPending } from '../backend.js';
 import { toStoreError } from './errors.js';
 import { COUNT_SEPARATOR, type DomainKeys, type GlobalKeys } from './keys.js';
 import { toCommand, type CommandReply } from './records.js';
-import { runScript } from './scripts/runner.js';
+import { runScript, runScripts } from './scripts/runner.js';
 
 /** Commands examined per list script call; keeps each call well under a millisecond or so. */
 const SCAN_BUDGET = 5000;
@@ -71,6 +71,29 @@ export class RedisAdminQueries implements AdminQueries {
       return found;
     } catch (error) {
       throw toStoreError(error, 'counting commands');
+    }
+  }
+
+  /** One read-only script per domain (scripts/oldest.ts), all in one pipeline. */
+  async oldestPending(params: { domain?: string | undefined } = {}): Promise<OldestPending[]> {
+    try {
+      const domains = (await this.domains(params.domain)).toSorted();
+      if (domains.length === 0) return [];
+      const replies = await runScripts(
+        this.client,
+        'oldestPending',
+        domains.map((domain) => {
+          const k = this.keysOf(domain);
+          return { keys: [k.types, k.delayed], args: [k.base] };
+        }),
+      );
+      const found: OldestPending[] = [];
+      replies.forEach((reply, i) => {
+        if (reply !== '') found.push({ domain: domains[i]!, runAt: new Date(Number(reply)) });
+      });
+      return found;
+    } catch (error) {
+      throw toStoreError(error, 'reading the oldest pending commands');
     }
   }
 

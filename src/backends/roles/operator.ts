@@ -35,6 +35,13 @@ export interface CommandCount {
   count: number;
 }
 
+/** The earliest due pending command of one domain: how long its queue has waited. */
+export interface OldestPending {
+  domain: string;
+  /** The earliest `runAt` among the domain's pending commands that are due. */
+  runAt: Date;
+}
+
 export interface AdminQueries {
   listCommands(params: ListCommandsParams): Promise<Command[]>;
   countByState(params: { domain?: string }): Promise<Record<CommandState, number>>;
@@ -43,6 +50,13 @@ export interface AdminQueries {
    * transition: the cost does not grow with history. Zero counts are left out.
    */
   countCommands(params: { domain?: string | undefined }): Promise<CommandCount[]>;
+  /**
+   * Per domain (or for `domain` only), the earliest `runAt` among commands pending and due
+   * (run at or before now by the store's clock: waiting for a worker, not delayed). Domains
+   * with nothing due are left out; ordered by domain. A few index lookups per domain,
+   * whatever the depth of the queue or the history: cheap enough for every scrape.
+   */
+  oldestPending(params?: { domain?: string | undefined }): Promise<OldestPending[]>;
 }
 
 /** Reads and actions for operators: one command, its trail, the troubleshooting queue. */

@@ -1,7 +1,14 @@
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, type CommandState } from '../../core/states.js';
-import type { AdminQueries, CommandCount, ListCommandsParams, Queryable } from '../backend.js';
+import type {
+  AdminQueries,
+  CommandCount,
+  ListCommandsParams,
+  OldestPending,
+  Queryable,
+} from '../backend.js';
 import { recountSql } from './migrations/010_command_counts.js';
+import { oldestPendingSql } from './oldest-pending.js';
 import { toCommand, type CommandRow } from './rows.js';
 
 /**
@@ -39,6 +46,8 @@ export class SqlAdminQueries implements AdminQueries {
   private readonly t: string;
   private readonly fold: string;
   private readonly recount: string;
+  private readonly oldestAll: string;
+  private readonly oldestOne: string;
   constructor(
     private readonly db: Queryable,
     schema: string,
@@ -46,6 +55,8 @@ export class SqlAdminQueries implements AdminQueries {
     this.t = `"${schema}"`;
     this.fold = foldCountsSql(schema);
     this.recount = recountSql(this.t);
+    this.oldestAll = oldestPendingSql(this.t, false);
+    this.oldestOne = oldestPendingSql(this.t, true);
   }
 
   async listCommands(params: ListCommandsParams): Promise<Command[]> {
@@ -100,6 +111,14 @@ export class SqlAdminQueries implements AdminQueries {
     }
     if (unfolded >= FOLD_ON_READ_AT) await this.foldCounts();
     return counts;
+  }
+
+  async oldestPending(params: { domain?: string | undefined } = {}): Promise<OldestPending[]> {
+    const result = await this.db.query<{ domain: string; run_at: Date }>(
+      params.domain ? this.oldestOne : this.oldestAll,
+      params.domain ? [params.domain] : [],
+    );
+    return result.rows.map((r) => ({ domain: r.domain, runAt: r.run_at }));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { ConfigurationError, DispatchboxError, StoreError } from '../../core/errors.js';
+import type { PoolStats } from '../backend.js';
 import { redactSecrets } from '../../core/redact.js';
 import type { Queryable } from '../backend.js';
 
@@ -14,6 +15,8 @@ export interface SqlDriver extends Queryable {
   /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /** The connection pool's connections, for a driver that has a pool. */
+  poolStats?(): PoolStats;
 }
 
 export interface SqlTransaction extends Queryable {

@@ -20,6 +20,7 @@ import type {
   InsertedCommand,
   Lease,
   OperateParams,
+  PoolStats,
   PruneParams,
   Queryable,
   ReleaseSlotParams,
@@ -74,6 +75,8 @@ export class SqlBackend implements Backend {
   private readonly housekeeping: SqlHousekeeping;
   private readonly batches: BatchStore;
   private readonly limits: LimitStore;
+  /** The pool's connections, on a driver with a pool (PostgreSQL); absent on PGlite. */
+  readonly poolStats?: () => PoolStats;
 
   constructor(
     readonly driver: SqlDriver,
@@ -87,6 +90,8 @@ export class SqlBackend implements Backend {
     this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
     this.housekeeping = new SqlHousekeeping(driver, schema, this.admin, this.batches, this.limits);
+    const poolStats = driver.poolStats?.bind(driver);
+    if (poolStats) this.poolStats = poolStats;
   }
 
   async migrate(): Promise<void> {

@@ -76,6 +76,41 @@ export function operatorTests(ctx: SuiteContext): void {
       expect(await bus.counts(ctx.domain())).toEqual([]);
     });
 
+    it('reads the oldest due pending command of each domain, across priorities and types, leaving out the delayed', async () => {
+      const bus = ctx.bus();
+      const domain = ctx.domain();
+      const now = Date.now();
+      const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000);
+      // the oldest is neither first by priority nor of the first type
+      const [first] = await bus.sendMany([
+        { domain, type: 'B', data: {}, runAt: at(60) },
+        { domain, type: 'A', data: {}, runAt: at(30), priority: 5 },
+        { domain, type: 'A', data: {}, runAt: at(10) },
+        { domain, type: 'B', data: {}, runAt: at(20), priority: 1000 },
+        { domain, type: 'A', data: {}, delay: '1h' },
+      ]);
+      expect(await bus.oldestPending(domain)).toEqual([{ domain, runAt: first!.runAt }]);
+      expect((await bus.oldestPending()).filter((o) => o.domain === domain)).toEqual([
+        { domain, runAt: first!.runAt },
+      ]);
+
+      // once the oldest is not pending any more, the next one is the oldest
+      await bus.cancel(first!.id, { reason: 'oldest gone' });
+      expect(await bus.oldestPending(domain)).toEqual([{ domain, runAt: at(30) }]);
+
+      // only delayed: nothing due; and a domain with no command at all
+      const delayedOnly = ctx.domain();
+      const later = await bus.send(delayedOnly, 'A', {}, { delay: 300 });
+      expect(await bus.oldestPending(delayedOnly)).toEqual([]);
+      expect(await bus.oldestPending(ctx.domain())).toEqual([]);
+      // once due it counts, whether or not a claim has looked at it since
+      await eventually(async () =>
+        expect(await bus.oldestPending(delayedOnly)).toEqual([
+          { domain: delayedOnly, runAt: later.runAt },
+        ]),
+      );
+    });
+
     it('retries (attempts reset), cancels and completes, recording who and why', async () => {
       const { bus, sent, fix } = await failing();
       const [retried, cancelled, completed] = sent;

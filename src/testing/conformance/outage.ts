@@ -34,6 +34,7 @@ export function outageTests(ctx: SuiteContext, outageOf: () => Promise<StoreOuta
           ['list', () => bus.list({ domain })],
           ['countByState', () => bus.countByState(domain)],
           ['ping', () => outage.backend.ping()],
+          ['oldestPending', () => bus.oldestPending(domain)],
         ];
         const outcomes = await Promise.all(
           calls.map(([name, call]) =>

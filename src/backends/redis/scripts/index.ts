@@ -4,6 +4,7 @@ import { rebuildCountsScript } from './counts.js';
 import { insertScript } from './insert.js';
 import { acquireSlotScript, takeTokenScript } from './limits.js';
 import { listScript } from './list.js';
+import { oldestPendingScript } from './oldest.js';
 import { operateScript } from './operate.js';
 import { pruneScript } from './prune.js';
 import { recoverScript } from './recover.js';
@@ -30,6 +31,7 @@ export const SCRIPTS = {
   operate: operateScript,
   prune: pruneScript,
   list: listScript,
+  oldestPending: oldestPendingScript,
   rebuildCounts: rebuildCountsScript,
   batchBegin: batchBeginScript,
   batchCommit: batchCommitScript,
