@@ -1,5 +1,5 @@
 /** The results as tables: the numbers, the ratios against each peer, the targets. */
-import { SYSTEM_NAMES, systemInfo, type SystemName } from './adapters/index.js';
+import { ALL_SYSTEM_NAMES, SYSTEM_NAMES, systemInfo, type SystemName } from './adapters/index.js';
 import { mean, spread, type Spread } from './stats.js';
 import type { BenchConfig, RunSample, SystemResult } from './workloads.js';
 
@@ -33,7 +33,7 @@ function unavailableCell(result: SystemResult | undefined): string | null {
 
 /** The main table: one column per system, medians with min–max over the runs. */
 export function resultsTable(results: SystemResult[], config: BenchConfig): string {
-  const systems = SYSTEM_NAMES.filter((s) => results.some((r) => r.system === s));
+  const systems = ALL_SYSTEM_NAMES.filter((s) => results.some((r) => r.system === s));
   const by = (s: SystemName) => results.find((r) => r.system === s);
   const rows: [string, (r: SystemResult) => string][] = [
     [
@@ -118,6 +118,29 @@ export function ratiosTable(results: SystemResult[]): string {
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * What metrics and tracing cost: each store's drain and peak RSS with them on (the
+ * '-observed' variant) against off ('-dark'), when both ran. Empty when none did.
+ */
+export function observabilityTable(results: SystemResult[]): string {
+  const by = (s: string) => results.find((r) => r.system === s && !r.unavailable);
+  const lines: string[] = [];
+  for (const store of ['pglite', 'postgres', 'redis']) {
+    const on = by(`dispatchbox-${store}-observed`);
+    const off = by(`dispatchbox-${store}-dark`);
+    if (!on || !off) continue;
+    lines.push(
+      `| dispatchbox-${store} | ${fmtRatio(metric(on, 'drain')?.median, metric(off, 'drain')?.median)} | ${fmtRatio(metric(on, 'drainRssMb')?.median, metric(off, 'drainRssMb')?.median)} |`,
+    );
+  }
+  if (lines.length === 0) return '';
+  return [
+    '| metrics and tracing on ÷ off | drain | drain peak RSS |',
+    '|---|---:|---:|',
+    ...lines,
+  ].join('\n');
 }
 
 function ratio(a: number | undefined, b: number | undefined): number | undefined {

@@ -3,7 +3,9 @@
  * smoke that checks the harness works (not the speed).
  *
  *   --quick                tiny counts, one run
- *   --only a,b             these systems (see adapters/index.ts)
+ *   --only a,b             these systems (see adapters/index.ts); the variants of ours
+ *                          with metrics and tracing on or off run only when named here
+ *                          (dispatchbox-redis-observed, dispatchbox-redis-dark, …)
  *   --workload x,y         these workloads (enqueue-bulk, enqueue-single, drain, latency,
  *                          retry, sustained, batch, memory, rate-limited)
  *   --runs N               repetitions of the repeated workloads (default 3; --quick 1)
@@ -21,10 +23,23 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { SYSTEM_NAMES, isSystemName, systemInfo, type SystemName } from './adapters/index.js';
+import {
+  ALL_SYSTEM_NAMES,
+  SYSTEM_NAMES,
+  isSystemName,
+  systemInfo,
+  type SystemName,
+} from './adapters/index.js';
 import { PG_ADMIN_URL } from './adapters/adapter.js';
 import { HostError, RESULTS_DIR } from './host-client.js';
-import { problems, ratiosTable, resultsTable, targets, targetsTable } from './report.js';
+import {
+  observabilityTable,
+  problems,
+  ratiosTable,
+  resultsTable,
+  targets,
+  targetsTable,
+} from './report.js';
 import {
   SystemHosts,
   WORKLOADS,
@@ -69,7 +84,7 @@ function parse(): { config: BenchConfig; systems: SystemName[]; write: boolean }
   for (const s of systems) {
     if (!isSystemName(s))
       throw new Error(
-        `--only: unknown system ${JSON.stringify(s)}; known: ${SYSTEM_NAMES.join(', ')}`,
+        `--only: unknown system ${JSON.stringify(s)}; known: ${ALL_SYSTEM_NAMES.join(', ')}`,
       );
   }
   const workloads = list(values.workload) ?? [...WORKLOADS];
@@ -298,7 +313,7 @@ async function main(): Promise<void> {
 
   const all = [...results.values()];
   const table = resultsTable(all, config);
-  const ratios = ratiosTable(all);
+  const ratios = [ratiosTable(all), observabilityTable(all)].filter(Boolean).join('\n\n');
   const checked = targets(all);
   const targetTable = targetsTable(checked);
   console.log(

@@ -11,7 +11,7 @@ const SCHEMA = 'dispatchbox';
  * The directory starts as a copy of an empty PGlite (see freshPGliteDir).
  */
 export class DispatchboxPGlite extends DispatchboxAdapter {
-  readonly name = 'dispatchbox-pglite';
+  readonly name: string = 'dispatchbox-pglite';
   readonly store = 'pglite' as const;
   private dataDir: string | null = null;
 

@@ -8,7 +8,7 @@ const SCHEMA = 'bench_dispatchbox';
 
 /** Dispatchbox on PostgreSQL, in its own schema of the `bench` database. */
 export class DispatchboxPostgres extends DispatchboxAdapter {
-  readonly name = 'dispatchbox-postgres';
+  readonly name: string = 'dispatchbox-postgres';
   readonly store = 'postgres' as const;
   private admin: pg.Pool | null = null;
 

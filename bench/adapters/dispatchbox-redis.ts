@@ -5,7 +5,7 @@ import { DispatchboxAdapter } from './dispatchbox.js';
 
 /** Dispatchbox on Redis, in its own db index (9), emptied with FLUSHDB of that db only. */
 export class DispatchboxRedis extends DispatchboxAdapter {
-  readonly name = 'dispatchbox-redis';
+  readonly name: string = 'dispatchbox-redis';
   readonly store = 'redis' as const;
 
   protected options(): Promise<CreateDispatchboxOptions> {

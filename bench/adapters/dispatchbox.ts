@@ -9,6 +9,7 @@ import type {
 import type { RateLimitedArgs, RateLimitedResult } from '../protocol.js';
 import type { Adapter, EnqueueOptions, JobHandler, Payload, Store } from './adapter.js';
 import { payload } from './adapter.js';
+import { observe, type Observability } from './dispatchbox-observability.js';
 
 export const DOMAIN = 'bench';
 const TYPE = 'noop';
@@ -28,6 +29,9 @@ export abstract class DispatchboxAdapter implements Adapter {
     'defaults (audit trail on, completed commands retained 7 days); worker concurrency 32 (claims of up to 500 on the SQL stores and 100 on Redis, into a buffer of about 25 ms of throughput, by default); retry handler registered with backoff fixed 0';
   protected bus: CommandBus | null = null;
   private worker: Worker | null = null;
+  /** The variants of a system turn metrics and tracing on or off (dispatchbox-observability.ts). */
+  protected readonly observability: Observability = 'default';
+  private stopObserving: (() => void) | null = null;
 
   /** Options for createDispatchbox on this store. */
   protected abstract options(): Promise<CreateDispatchboxOptions>;
@@ -39,7 +43,11 @@ export abstract class DispatchboxAdapter implements Adapter {
     // `--at <commit>` points this at a snapshot of the source, so that a long run measures one version.
     const entry = process.env.BENCH_DISPATCHBOX_ENTRY ?? '../../src/index.js';
     const { createDispatchbox } = (await import(entry)) as typeof Dispatchbox;
-    this.bus = await createDispatchbox({ ...(await this.options()), migrate: true });
+    this.bus = await createDispatchbox({
+      ...(await this.options()),
+      migrate: true,
+      ...(this.observability === 'dark' ? { tracing: false } : {}),
+    });
   }
 
   protected get openBus(): CommandBus {
@@ -74,12 +82,16 @@ export abstract class DispatchboxAdapter implements Adapter {
       );
       bus.handle(DOMAIN, BATCH_DONE, () => handler({ i: -1, attempt: 1, kind: 'batch-done' }));
     }
-    this.worker = await bus.worker({ concurrency }).start();
+    const worker = bus.worker({ concurrency });
+    if (this.observability === 'observed') this.stopObserving = await observe(bus, worker);
+    this.worker = await worker.start();
   }
 
   async stopWorker(): Promise<void> {
     await this.worker?.stop();
     this.worker = null;
+    this.stopObserving?.();
+    this.stopObserving = null;
   }
 
   async countDone(): Promise<number> {
