@@ -80,6 +80,9 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
   /** A queued settlement the store applied, or `refused` as stale. */
   written(settlement: Settlement, refused: boolean): void {
     const source = this.listening() ? this.sources.get(settlement) : undefined;
+    // Forgotten at once rather than when the settlement is collected: a weak entry lives
+    // until a full collection, and kept every drained command (payload and all) that long.
+    if (source) this.sources.delete(settlement);
     if (refused) this.stale(settlement.kind, source);
     else this.applied(settlement, source);
   }
