@@ -206,7 +206,17 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
     };
   }
 
+  // Written out rather than spread from about(): one object of one shape, no copy (a
+  // drain with metrics on builds one per command).
   private settled(source: SettlementSource): CommandEvent & { durationMs: number | null } {
-    return { ...this.about(source.command), durationMs: source.durationMs };
+    const command = source.command;
+    return {
+      workerId: this.workerId,
+      commandId: command.id,
+      domain: command.domain,
+      type: command.type,
+      attempt: command.attempts,
+      durationMs: source.durationMs,
+    };
   }
 }
