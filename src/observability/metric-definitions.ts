@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CountedHistogram, type DurationCounts } from './counted-histogram.js';
 
 /**
  * Every metric Dispatchbox exports, made on one registry. Labels are bounded: a domain, a
@@ -23,7 +24,7 @@ export const LIMIT_REASONS = ['rate_limit', 'concurrency_cap', 'store_unavailabl
 export type LimitReason = (typeof LIMIT_REASONS)[number];
 
 /** Handler run times: a millisecond to five minutes. */
-const PROCESSING_BUCKETS = [
+export const PROCESSING_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ];
 /** Send acknowledgements: a fraction of a millisecond (a coalesced insert) to seconds. */
@@ -45,8 +46,8 @@ export interface TypeCounts {
   inFlight: number;
   retries: number;
   troubleshooting: number;
-  /** Observed as it comes: a histogram's buckets cannot be written from outside. */
-  readonly duration: Histogram.Internal<'domain' | 'type'>;
+  /** How long its handlers ran, counted into the buckets of the duration histogram. */
+  readonly duration: DurationCounts;
 }
 
 /** Commands this process stored, of one (domain, type). */
@@ -77,13 +78,15 @@ export function defineMetrics(registry: Registry, sources: CountSources) {
             this.inc({ domain: t.domain, type: t.type, outcome }, t.outcomes[outcome]);
       },
     }),
-    duration: new Histogram({
-      name: 'dispatchbox_processing_duration_seconds',
-      help: 'How long handlers ran, for every attempt whose outcome was written or refused as stale.',
-      labelNames: DOMAIN_TYPE,
-      buckets: PROCESSING_BUCKETS,
-      registers,
-    }),
+    duration: new CountedHistogram(
+      {
+        name: 'dispatchbox_processing_duration_seconds',
+        help: 'How long handlers ran, for every attempt whose outcome was written or refused as stale.',
+        buckets: PROCESSING_BUCKETS,
+        registers,
+      },
+      () => sources.types(),
+    ),
     inFlight: new Gauge({
       name: 'dispatchbox_commands_in_flight',
       help: 'Attempts started whose outcome is not written yet (the handler runs, or its outcome waits to be written).',

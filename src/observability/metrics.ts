@@ -42,9 +42,7 @@ export function createMetrics(bus: CommandBus, options: MetricsOptions = {}): Di
       "this registry already holds Dispatchbox's metrics: call createMetrics once per registry (observeWorker adds each worker), or give each its own registry",
     );
   }
-  // the cache takes the duration histogram, the metrics read the cache: the first use of
-  // either comes after both are made
-  const cache = new TypeCountsCache(() => metrics.duration);
+  const cache = new TypeCountsCache();
   const sentCounts = new Map<string, SentCounts>();
   const metrics = defineMetrics(registry, {
     types: () => cache.all(),

@@ -1,9 +1,10 @@
-import type { Histogram } from 'prom-client';
 import type { StoreOperation, WorkerEventMap, WorkerEventName } from '../core/events.js';
 import type { Worker } from '../worker/worker.js';
+import { DurationCounts } from './counted-histogram.js';
 import {
   limitReason,
   OUTCOMES,
+  PROCESSING_BUCKETS,
   type MetricSet,
   type Outcome,
   type TypeCounts,
@@ -12,8 +13,6 @@ import {
 /** The counts of every (domain, type) the observed workers told of. */
 export class TypeCountsCache {
   private readonly byType = new Map<string, TypeCounts>();
-
-  constructor(private readonly duration: () => Histogram<'domain' | 'type'>) {}
 
   of(domain: string, type: string): TypeCounts {
     const key = `${domain}\u0000${type}`;
@@ -26,7 +25,7 @@ export class TypeCountsCache {
         inFlight: 0,
         retries: 0,
         troubleshooting: 0,
-        duration: this.duration().labels({ domain, type }),
+        duration: new DurationCounts(PROCESSING_BUCKETS),
       };
       this.byType.set(key, counts);
     }
