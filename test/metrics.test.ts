@@ -11,66 +11,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import type { PGliteDriver } from '../src/backends/pglite/driver.js';
 import { createPGliteBackend } from '../src/backends/pglite/index.js';
-import { createPostgresBackend } from '../src/backends/postgres/index.js';
-import { createRedisBackend } from '../src/backends/redis/index.js';
-import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
-import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { CommandBus } from '../src/bus/bus.js';
 import { ConfigurationError, PermanentError, TransientError } from '../src/core/errors.js';
 import { createMetrics, type DispatchboxMetrics } from '../src/observability/index.js';
 import type { Worker } from '../src/worker/worker.js';
 import { waitUntil } from './fixtures/wait-until.js';
 import { MetricValues } from './helpers/metric-values.js';
-import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
-import { POSTGRES_URL, requireServer } from './helpers/servers.js';
+import { everyStore } from './helpers/stores.js';
 
-interface Store {
-  name: string;
-  available: boolean;
-  open(): Promise<Backend>;
-  destroy(backend: Backend): Promise<void>;
-}
-
-const stores: Store[] = [
-  {
-    name: 'embedded (PGlite)',
-    available: true,
-    open: async () => {
-      const backend = await createPGliteBackend();
-      await backend.migrate();
-      return backend;
-    },
-    destroy: async () => {},
-  },
-  {
-    name: 'PostgreSQL',
-    available: await requireServer('PostgreSQL', 5432),
-    open: async () => {
-      const backend = await createPostgresBackend({
-        connectionString: POSTGRES_URL,
-        schema: `t_metrics_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-      });
-      await backend.migrate();
-      return backend;
-    },
-    destroy: async (backend) => {
-      const sql = backend as SqlBackend;
-      await sql.driver.query(`DROP SCHEMA "${sql.schema}" CASCADE`);
-    },
-  },
-  {
-    name: 'Redis',
-    available: await redisAvailable(),
-    open: async () => {
-      const backend = await createRedisBackend({ url: REDIS_URL, prefix: uniquePrefix('metrics') });
-      await backend.migrate();
-      return backend;
-    },
-    destroy: async (backend) => {
-      await deletePrefix((backend as RedisBackend).prefix);
-    },
-  },
-];
+const stores = await everyStore('metrics');
 
 const silent = pino({ level: 'silent' });
 /** The label names any metric may carry: bounded ones only (`le`: a histogram's bucket). */

@@ -9,10 +9,6 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import { createPGliteBackend } from '../src/backends/pglite/index.js';
-import { createPostgresBackend } from '../src/backends/postgres/index.js';
-import { createRedisBackend } from '../src/backends/redis/index.js';
-import type { RedisBackend } from '../src/backends/redis/redis-backend.js';
-import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { CommandBus } from '../src/bus/bus.js';
 import type { ClaimedCommand } from '../src/core/command.js';
 import {
@@ -27,8 +23,7 @@ import {
   type WorkerEventName,
 } from '../src/core/events.js';
 import type { Worker, WorkerOptions } from '../src/worker/worker.js';
-import { deletePrefix, redisAvailable, REDIS_URL, uniquePrefix } from './helpers/redis.js';
-import { POSTGRES_URL, requireServer } from './helpers/servers.js';
+import { everyStore } from './helpers/stores.js';
 
 type Recorded = { [K in WorkerEventName]: { name: K; event: WorkerEventMap[K] } }[WorkerEventName];
 
@@ -100,53 +95,7 @@ function expectStatsMatch(worker: Worker, recorder: Recorder): void {
   });
 }
 
-interface Store {
-  name: string;
-  available: boolean;
-  open(): Promise<Backend>;
-  destroy(backend: Backend): Promise<void>;
-}
-
-const stores: Store[] = [
-  {
-    name: 'embedded (PGlite)',
-    available: true,
-    open: async () => {
-      const backend = await createPGliteBackend();
-      await backend.migrate();
-      return backend;
-    },
-    destroy: async () => {},
-  },
-  {
-    name: 'PostgreSQL',
-    available: await requireServer('PostgreSQL', 5432),
-    open: async () => {
-      const backend = await createPostgresBackend({
-        connectionString: POSTGRES_URL,
-        schema: `t_events_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-      });
-      await backend.migrate();
-      return backend;
-    },
-    destroy: async (backend) => {
-      const sql = backend as SqlBackend;
-      await sql.driver.query(`DROP SCHEMA "${sql.schema}" CASCADE`);
-    },
-  },
-  {
-    name: 'Redis',
-    available: await redisAvailable(),
-    open: async () => {
-      const backend = await createRedisBackend({ url: REDIS_URL, prefix: uniquePrefix('events') });
-      await backend.migrate();
-      return backend;
-    },
-    destroy: async (backend) => {
-      await deletePrefix((backend as RedisBackend).prefix);
-    },
-  },
-];
+const stores = await everyStore('events');
 
 for (const store of stores) {
   describe.runIf(store.available)(`events: ${store.name}`, () => {
