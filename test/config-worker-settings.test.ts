@@ -320,6 +320,7 @@ export function handle(_data: unknown, ctx: { signal: AbortSignal }) {
           DISPATCHBOX_DATA_DIR: dataDir,
           DISPATCHBOX_LOG_LEVEL: 'debug',
           DISPATCHBOX_POLL_INTERVAL_MS: '50',
+          DISPATCHBOX_HEALTH_PORT: '0',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },

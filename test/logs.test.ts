@@ -125,7 +125,11 @@ describe('the CLI logs at info on stderr', () => {
       ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--handlers', handlers],
       {
         cwd: root,
-        env: cleanEnv({ DISPATCHBOX_DATA_DIR: path.join(dir, 'cli-data') }),
+        // port 0: other test files run CLI workers at the same time, and 8080 may be taken
+        env: cleanEnv({
+          DISPATCHBOX_DATA_DIR: path.join(dir, 'cli-data'),
+          DISPATCHBOX_HEALTH_PORT: '0',
+        }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -135,7 +139,11 @@ describe('the CLI logs at info on stderr', () => {
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      await waitUntil(() => stderr.includes('worker started'), 30_000, 'the worker started');
+      await waitUntil(() => stderr.includes('worker started'), 30_000, 'the worker started').catch(
+        (error: Error) => {
+          throw new Error(`${error.message}; its stderr: ${stderr}`);
+        },
+      );
     } finally {
       child.kill('SIGTERM');
     }
