@@ -7,7 +7,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 /**
  * The layers of src/ (docs/architecture.md, "Layers"), lowest first:
  * core → backends (the contract: backend.ts and roles/; then the stores) → ratelimit →
- * worker → bus → observability → config and create.ts → cli. A layer imports only from layers below it;
+ * worker → bus → observability → console (the HTTP API and its page) → config and create.ts → cli. A layer imports only from layers below it;
  * testing/ may import any of src/; nothing in src/ imports from outside src/.
  */
 const STORES = ['sql', 'postgres', 'pglite', 'redis'].map((s) => `./src/backends/${s}`);
@@ -16,6 +16,7 @@ const ABOVE_BACKENDS = [
   './src/worker',
   './src/bus',
   './src/observability',
+  './src/console',
   './src/config',
   './src/create.ts',
   './src/cli',
@@ -91,6 +92,7 @@ const LAYER_ZONES = [
     from: [
       './src/bus',
       './src/observability',
+      './src/console',
       './src/config',
       './src/create.ts',
       './src/cli',
@@ -105,6 +107,7 @@ const LAYER_ZONES = [
     target: './src/bus',
     from: [
       './src/observability',
+      './src/console',
       './src/config',
       './src/create.ts',
       './src/cli',
@@ -118,6 +121,7 @@ const LAYER_ZONES = [
   {
     target: './src/observability',
     from: [
+      './src/console',
       './src/config',
       './src/create.ts',
       './src/cli',
@@ -127,6 +131,19 @@ const LAYER_ZONES = [
     ],
     message:
       'observability/ (metrics, the health server, the stats line) listens to the bus and the worker from above: it may not import config, create.ts, the CLI, testing or a store.',
+  },
+  {
+    target: './src/console',
+    from: [
+      './src/config',
+      './src/create.ts',
+      './src/cli',
+      './src/testing',
+      './src/index.ts',
+      ...STORES,
+    ],
+    message:
+      'console/ (the HTTP API and the page it serves) drives the bus from above: it may not import config, create.ts, the CLI, testing or a store.',
   },
   {
     target: ['./src/config', './src/create.ts'],

@@ -110,6 +110,9 @@ class ThirdPartyStore implements Backend {
   get workers() {
     return this.engine.workers;
   }
+  get samples() {
+    return this.engine.samples;
+  }
   /** The engine's pool, where it has one (PGlite has none): read by metrics. */
   get poolStats() {
     return this.engine.poolStats;
@@ -162,6 +165,9 @@ class ThirdPartyStore implements Backend {
   }
   getBatch(id: string) {
     return this.engine.getBatch(id);
+  }
+  listBatches(p: { limit: number; afterId?: string | undefined }) {
+    return this.engine.listBatches(p);
   }
   finishBatches(p: { batchIds?: string[] }) {
     return this.engine.finishBatches(p);

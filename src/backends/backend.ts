@@ -24,6 +24,7 @@ import type { CommandStore } from './roles/commands.js';
 import type { LimitStore } from './roles/limits.js';
 import type { MaintenanceStore } from './roles/maintenance.js';
 import type { OperatorStore } from './roles/operator.js';
+import type { ThroughputSampleStore } from './roles/samples.js';
 import type { WorkerRegistryStore } from './worker-registry.js';
 
 export type { Queryable };
@@ -32,6 +33,7 @@ export type * from './roles/commands.js';
 export type * from './roles/limits.js';
 export type * from './roles/maintenance.js';
 export type * from './roles/operator.js';
+export type * from './roles/samples.js';
 export type * from './worker-registry.js';
 
 /** A connection pool's connections: all it holds, the idle ones, and the callers waiting for one. */
@@ -51,6 +53,8 @@ export interface Backend
   readonly kind: string;
   /** The worker registry: each worker's record of itself (docs/api.md, Worker registry). */
   readonly workers: WorkerRegistryStore;
+  /** Throughput samples per domain and time bucket, for the console's charts (roles/samples.ts). */
+  readonly samples: ThroughputSampleStore;
   /**
    * The store's connection pool now, for metrics; only a store with a pool has it
    * (PostgreSQL: node-postgres's totalCount, idleCount and waitingCount). A plain read of

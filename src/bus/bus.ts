@@ -29,7 +29,14 @@ import {
 } from '../core/tracing.js';
 import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
 import type { CommandState } from '../core/states.js';
-import type { Backend, BatchInfo, CommandCount, OldestPending } from '../backends/backend.js';
+import type {
+  Backend,
+  BatchInfo,
+  CommandCount,
+  OldestPending,
+  OperatorAction,
+  ThroughputSample,
+} from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { SendCoalescer } from './coalescer.js';
@@ -42,6 +49,7 @@ import type {
   CreateBatchOptions,
   ListParams,
   OperatorOptions,
+  RetryOptions,
   SendItem,
 } from './params.js';
 
@@ -302,8 +310,8 @@ export class CommandBus {
    * hot path).
    */
   async count(filter: CommandFilter = {}): Promise<number> {
-    const { state, domain, type, errorCode } = filter;
-    if (errorCode === undefined) {
+    const { state, domain, type, ...rest } = filter;
+    if (Object.values(rest).every((value) => value === undefined)) {
       let total = 0;
       for (const c of await this.counts(domain))
         if ((type === undefined || c.type === type) && (state === undefined || c.state === state))
@@ -313,7 +321,7 @@ export class CommandBus {
     let counted = 0;
     let afterId: string | undefined;
     for (;;) {
-      const page = await this.list({ state, domain, type, errorCode, afterId, limit: COUNT_PAGE });
+      const page = await this.list({ ...filter, afterId, limit: COUNT_PAGE, order: 'asc' });
       counted += page.length;
       if (page.length < COUNT_PAGE) return counted;
       afterId = page.at(-1)!.id;
@@ -335,9 +343,19 @@ export class CommandBus {
     return this.list({ ...filter, state: 'troubleshooting' });
   }
 
-  /** Troubleshooting → pending, attempts reset. */
-  retry(id: string, options: OperatorOptions = {}): Promise<Command> {
-    return this.operate(id, { action: 'retry' }, options);
+  /**
+   * Troubleshooting → pending, attempts reset. With `options.data`, the payload is
+   * replaced first (edit then retry), checked as a send's is; the audit keeps both.
+   */
+  async retry(id: string, options: RetryOptions = {}): Promise<Command> {
+    if (options.data === undefined) return this.operate(id, { action: 'retry' }, options);
+    const command = await this.get(id);
+    const { dataJson } = this.prepare({
+      domain: command.domain,
+      type: command.type,
+      data: options.data,
+    });
+    return this.operate(id, { action: 'retry', dataJson }, options);
   }
 
   /** Pending or troubleshooting → cancelled. */
@@ -356,7 +374,7 @@ export class CommandBus {
 
   private async operate(
     id: string,
-    action: { action: 'retry' } | { action: 'cancel' } | { action: 'complete'; resultJson: string },
+    action: OperatorAction,
     options: OperatorOptions,
   ): Promise<Command> {
     if (!isUuid(id)) throw new CommandNotFoundError(id);
@@ -431,6 +449,20 @@ export class CommandBus {
     const batch = isUuid(id) ? await this.backend.getBatch(id) : null;
     if (!batch) throw new BatchNotFoundError(id);
     return batch;
+  }
+
+  /** Batches newest first: at most `limit` (default 50), those older than `afterId`. */
+  listBatches(params: { limit?: number | undefined; afterId?: string | undefined } = {}) {
+    return this.backend.listBatches({ limit: params.limit ?? 50, afterId: params.afterId });
+  }
+
+  /**
+   * Attempts ended per domain and 10-second bucket since `since` (all domains, or
+   * `domain`), as the workers recorded them in the store: completed, failed, retried and
+   * sent to troubleshooting. The console's throughput and failure-rate charts.
+   */
+  throughput(since: Date, domain?: string): Promise<ThroughputSample[]> {
+    return this.backend.samples.readSamples({ since, domain });
   }
 
   // ---- workers and life cycle ----------------------------------------------------------

@@ -16,6 +16,14 @@ export interface OperatorOptions {
   reason?: string | undefined;
 }
 
+export interface RetryOptions extends OperatorOptions {
+  /**
+   * Edit then retry: the command's new payload, checked as a send's is (the handler's
+   * schema, the size limit). The old and new payloads are kept in the audit record.
+   */
+  data?: unknown;
+}
+
 export interface CreateBatchOptions {
   name?: string | undefined;
   id?: string | undefined;
@@ -38,6 +46,8 @@ export interface CreateBatchOptions {
 /** A page of `list`: a filter, at most `limit` commands (default 100), ids after `afterId`. */
 export interface ListParams extends CommandFilter {
   limit?: number | undefined;
+  /** Id order: 'asc' oldest first (default), 'desc' newest first. */
+  order?: 'asc' | 'desc' | undefined;
   /** Keyset pagination: the last id of the previous page. */
   afterId?: string | undefined;
 }
@@ -49,4 +59,14 @@ export interface CommandFilter {
   type?: string | undefined;
   /** The code of the command's last error. */
   errorCode?: string | undefined;
+  batchId?: string | undefined;
+  correlationId?: string | undefined;
+  /** The commands a command sent: those whose causationId is this id. */
+  causationId?: string | undefined;
+  /** Created at or after this time. */
+  createdAfter?: Date | undefined;
+  /** Created before this time. */
+  createdBefore?: Date | undefined;
+  /** The payload's JSON text contains this, ignoring case (a scan: narrow it with the others). */
+  text?: string | undefined;
 }

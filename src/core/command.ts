@@ -81,6 +81,13 @@ export interface ClaimedCommand extends Command {
   maxAttempts: number;
 }
 
+/** What an operator's action changed besides the state, kept with its audit record. */
+export interface AuditDetails {
+  /** An edit before a retry: the payload before and after it. */
+  dataBefore?: JsonValue | undefined;
+  dataAfter?: JsonValue | undefined;
+}
+
 /** One audit record: a transition of one command. */
 export interface AuditRecord {
   commandId: string;
@@ -92,4 +99,6 @@ export interface AuditRecord {
   actor: string | null;
   reason: string | null;
   error: CommandError | null;
+  /** What the transition changed besides the state (an edited payload); absent when nothing. */
+  details?: AuditDetails | null | undefined;
 }

@@ -20,6 +20,7 @@ import type {
   TakeTokenParams,
   TakeTokenResult,
   WakeListener,
+  ThroughputSampleStore,
 } from '../backend.js';
 import { RedisAdminQueries } from './admin.js';
 import { RedisBatches } from './batches.js';
@@ -70,6 +71,10 @@ export class RedisBackend implements Backend {
   };
   readonly admin: RedisAdminQueries;
   readonly workers: RedisWorkerRegistry;
+  readonly samples: ThroughputSampleStore = {
+    recordSamples: () => Promise.resolve(),
+    readSamples: () => Promise.resolve([]),
+  };
   readonly keys: GlobalKeys;
   private readonly domainKeys = new Map<string, DomainKeys>();
   readonly locator: CommandLocator;
@@ -383,6 +388,10 @@ export class RedisBackend implements Backend {
 
   getBatch(id: string): Promise<BatchInfo | null> {
     return this.batches.get(id);
+  }
+
+  listBatches(_params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    return Promise.reject(new Error('listBatches: not yet implemented on this store'));
   }
 
   finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {

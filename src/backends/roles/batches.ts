@@ -57,6 +57,8 @@ export interface BatchStore {
   /** The batch and every command of it, or nothing (one transaction, or staged then committed). */
   createBatch(params: CreateBatchParams): Promise<BatchInfo>;
   getBatch(id: string): Promise<BatchInfo | null>;
+  /** Batches newest first (by id): at most `limit`, those older than `afterId` when given. */
+  listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]>;
   /** Finishes every batch (or the ones named) whose commands are all done; sends their completion commands. */
   finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]>;
 }

@@ -8,7 +8,17 @@ import type { AuditRecord, Command } from '../../core/command.js';
 import type { CommandState } from '../../core/states.js';
 
 export type OperatorAction =
-  { action: 'retry' } | { action: 'cancel' } | { action: 'complete'; resultJson: string | null };
+  | {
+      action: 'retry';
+      /**
+       * Edit then retry: the new payload's JSON text (checked by the bus). The store
+       * replaces the payload in the same atomic step and audits the old and new payloads
+       * (AuditRecord.details).
+       */
+      dataJson?: string | undefined;
+    }
+  | { action: 'cancel' }
+  | { action: 'complete'; resultJson: string | null };
 
 export type OperateParams = OperatorAction & {
   id: string;
@@ -21,8 +31,23 @@ export interface ListCommandsParams {
   domain?: string | undefined;
   type?: string | undefined;
   errorCode?: string | undefined;
+  batchId?: string | undefined;
+  correlationId?: string | undefined;
+  /** The commands a command sent: those whose causationId is this id. */
+  causationId?: string | undefined;
+  /** Created at or after this time. */
+  createdAfter?: Date | undefined;
+  /** Created before this time. */
+  createdBefore?: Date | undefined;
+  /**
+   * Commands whose payload, as JSON text, contains this text, ignoring case. A scan of the
+   * commands the other filters leave: give a narrower filter with it on a large store.
+   */
+  text?: string | undefined;
   limit: number;
-  /** Keyset pagination: ids after this one. */
+  /** Id order: 'asc' oldest first (default), 'desc' newest first. */
+  order?: 'asc' | 'desc' | undefined;
+  /** Keyset pagination: the commands after this id in the listing's order. */
   afterId?: string | undefined;
 }
 

@@ -30,6 +30,7 @@ import type {
   TakeTokenParams,
   TakeTokenResult,
   WakeListener,
+  ThroughputSampleStore,
 } from '../backend.js';
 import { SqlAdminQueries } from './admin.js';
 import { SqlHousekeeping } from './housekeeping.js';
@@ -70,6 +71,10 @@ export class SqlBackend implements Backend {
   };
   readonly admin: SqlAdminQueries;
   readonly workers: SqlWorkerRegistry;
+  readonly samples: ThroughputSampleStore = {
+    recordSamples: () => Promise.resolve(),
+    readSamples: () => Promise.resolve([]),
+  };
   private readonly q: CommandQueries;
   private readonly channel: string;
   private readonly housekeeping: SqlHousekeeping;
@@ -390,6 +395,10 @@ export class SqlBackend implements Backend {
 
   getBatch(id: string): Promise<BatchInfo | null> {
     return this.batches.get(this.driver, id);
+  }
+
+  listBatches(_params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    return Promise.reject(new Error('listBatches: not yet implemented on this store'));
   }
 
   async finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {
