@@ -1,0 +1,4 @@
+import type { ConsoleApi, ConsoleDeps } from '../types.js';
+
+/** Registers the /api routes of this module on `api`. */
+export function registerTroubleshootingRoutes(_api: ConsoleApi, _deps: ConsoleDeps): void {}
