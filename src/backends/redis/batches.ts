@@ -198,7 +198,16 @@ export class RedisBatches {
       if (!this.indexed) await this.indexBatchIds();
       const from = params.afterId ? `(${params.afterId}` : '+';
       const index = this.host.keys.batchIds;
-      const ids = await this.client.zrange(index, from, '-', 'BYLEX', 'REV', 'LIMIT', 0, params.limit);
+      const ids = await this.client.zrange(
+        index,
+        from,
+        '-',
+        'BYLEX',
+        'REV',
+        'LIMIT',
+        0,
+        params.limit,
+      );
       if (ids.length === 0) return [];
       const reading = this.client.pipeline();
       for (const id of ids) reading.hgetall(this.host.keys.batch(id));

@@ -104,7 +104,8 @@ WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
       WHERE batch_id = ${batchId} AND state IN ('pending', 'troubleshooting')) w,
      ${lateral}(SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = ${batchId}) r`;
-    const countColumns = 'w.pending, w.troubleshooting, r.in_progress, w.failed + r.failed AS failed';
+    const countColumns =
+      'w.pending, w.troubleshooting, r.in_progress, w.failed + r.failed AS failed';
     this.counts = `SELECT ${countColumns} FROM ${counted('$1')}`;
     // One statement for a page: each batch's counts by the same index reads as getBatch's.
     this.page = `

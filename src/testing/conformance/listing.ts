@@ -111,16 +111,31 @@ export function listingTests(ctx: SuiteContext): void {
       const domain = ctx.domain();
       const other = ctx.domain();
       const root = await bus.send(domain, 'Order', { n: 0 });
-      const child = await bus.send(domain, 'Ship', { n: 1 }, {
-        correlationId: root.correlationId!,
-        causationId: root.id,
-      });
-      const grandchild = await bus.send(other, 'Mail', { n: 2 }, {
-        correlationId: root.correlationId!,
-        causationId: child.id,
-      });
+      const child = await bus.send(
+        domain,
+        'Ship',
+        { n: 1 },
+        {
+          correlationId: root.correlationId!,
+          causationId: root.id,
+        },
+      );
+      const grandchild = await bus.send(
+        other,
+        'Mail',
+        { n: 2 },
+        {
+          correlationId: root.correlationId!,
+          causationId: child.id,
+        },
+      );
       const named = await bus.send(domain, 'Order', { n: 3 }, { correlationId: 'order-42' });
-      await bus.send(domain, 'Order', { n: 4 }, { correlationId: 'order-42', causationId: root.id });
+      await bus.send(
+        domain,
+        'Order',
+        { n: 4 },
+        { correlationId: 'order-42', causationId: root.id },
+      );
       const batch = await bus.createBatch({
         commands: [
           { domain, type: 'Bill', data: { n: 5 } },
