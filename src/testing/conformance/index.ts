@@ -30,6 +30,8 @@ import { limitTests } from './limits.js';
 import { maintenanceTests } from './maintenance.js';
 import { operatorTests } from './operator.js';
 import { outageTests } from './outage.js';
+import { sampleTests } from './samples.js';
+import { editRetryTests } from './edit-retry.js';
 
 export { STORE_ROLES, type StoreConformanceOptions, type StoreOutage, type StoreRole };
 
@@ -47,6 +49,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   },
   operator: (ctx) => {
     operatorTests(ctx);
+    editRetryTests(ctx);
     // Every transition of the table, made on the store; it claims and settles too, so a
     // store tested for the operator role alone needs the commands role's members.
     lifecycleTests(ctx);
@@ -57,6 +60,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   },
   limits: limitTests,
   maintenance: maintenanceTests,
+  samples: sampleTests,
 };
 
 /**

@@ -49,8 +49,8 @@ if ARGV[8] ~= '' then
   redis.call('HSET', key, 'd', ARGV[8])
   -- Audit entries are one a line. A raw line break in JSON text can only be whitespace
   -- between tokens (one inside a string is escaped), so a space stands for it exactly.
-  details = '{"dataBefore":' .. string.gsub(f[R.d] or 'null', '\n', ' ') .. ',"dataAfter":'
-    .. string.gsub(ARGV[8], '\n', ' ') .. '}'
+  details = '{"dataBefore":' .. string.gsub(f[R.d] or 'null', '\\n', ' ') .. ',"dataAfter":'
+    .. string.gsub(ARGV[8], '\\n', ' ') .. '}'
 end
 audit(key, now, nil, from, to, tonumber(f[R.a]), nil, ARGV[5], ARGV[6], nil, details)
 moved(typ, f[R.b], from, to, f[R.e], f[R.e])
