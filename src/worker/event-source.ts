@@ -96,7 +96,8 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
         return this.completed(source, settlement.domain);
       case 'retry':
         this.stats.retried++;
-        if (this.samples && settlement.domain !== undefined) this.samples.retried(settlement.domain);
+        if (this.samples && settlement.domain !== undefined)
+          this.samples.retried(settlement.domain);
         if (source && this.listening('retried')) {
           this.emit('retried', {
             ...this.settled(source),

@@ -52,19 +52,22 @@ export class ThroughputSampler {
 
   completed(domain: string): void {
     let t = this.open.get(domain);
-    if (t === undefined) this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
+    if (t === undefined)
+      this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
     t.completed++;
   }
 
   retried(domain: string): void {
     let t = this.open.get(domain);
-    if (t === undefined) this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
+    if (t === undefined)
+      this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
     t.retried++;
   }
 
   troubleshooting(domain: string): void {
     let t = this.open.get(domain);
-    if (t === undefined) this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
+    if (t === undefined)
+      this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
     t.troubleshooting++;
   }
 

@@ -52,8 +52,8 @@ export class RedisSampleStore implements ThroughputSampleStore {
     multi.zremrangebyscore(this.index, '-inf', `(${Date.now() - SAMPLE_RETENTION_MS}`);
     try {
       const replies = (await multi.exec()) ?? [];
-      const failed = replies.find(([error]) => error);
-      if (failed) throw failed[0];
+      const failed = replies.find(([error]) => error)?.[0];
+      if (failed) throw failed;
     } catch (error) {
       throw toStoreError(error, 'recording throughput samples');
     }
@@ -65,9 +65,9 @@ export class RedisSampleStore implements ThroughputSampleStore {
   }): Promise<ThroughputSample[]> {
     const { domain } = params;
     try {
-      const ats = (
-        await this.client.zrangebyscore(this.index, params.since.getTime(), '+inf')
-      ).map(Number);
+      const ats = (await this.client.zrangebyscore(this.index, params.since.getTime(), '+inf')).map(
+        Number,
+      );
       if (ats.length === 0) return [];
       const pipeline = this.client.pipeline();
       for (const at of ats) {

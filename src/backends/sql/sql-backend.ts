@@ -92,7 +92,14 @@ export class SqlBackend implements Backend {
     this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
     this.samples = new SqlSampleStore(driver, schema);
-    this.housekeeping = new SqlHousekeeping(driver, schema, this.admin, this.batches, this.limits, this.samples);
+    this.housekeeping = new SqlHousekeeping(
+      driver,
+      schema,
+      this.admin,
+      this.batches,
+      this.limits,
+      this.samples,
+    );
     const poolStats = driver.poolStats?.bind(driver);
     if (poolStats) this.poolStats = poolStats;
   }
