@@ -107,9 +107,10 @@ export function createJobRunner(logger: Logger): JobRunner {
       };
       jobs.set(snapshot.id, job);
       tell(job);
-      // the body starts on a later tick, so a body that throws at once still fails its job
+      // the body starts on a later tick, so a body that throws at once still fails its
+      // job; one cancelled before then never starts
       job.ended = Promise.resolve()
-        .then(() => params.run(control))
+        .then(() => (controller.signal.aborted ? null : params.run(control)))
         .then(
           (result) => finish(job, { result }),
           (error: unknown) => finish(job, { error }),
