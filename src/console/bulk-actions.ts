@@ -41,6 +41,8 @@ export interface ActionParams {
 export interface FilterActionParams extends ActionParams {
   filter: CommandFilter;
 }
+/** The same, by the name the actions route knows it by. */
+export type FilterAction = FilterActionParams;
 
 export interface Applied {
   applied: number;
