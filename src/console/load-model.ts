@@ -53,7 +53,7 @@ export interface ExpectedOutcomes {
  * What `count` demo commands are expected to end as under these odds, each with
  * `maxAttempts` attempts: completed = count·s·Σ_{k<N}(t+o)^k, troubleshooting after a
  * permanent failure = count·p·Σ_{k<N}(t+o)^k, after exhausting its attempts =
- * count·(t+o)^N. Expected values: fractions of a command are kept.
+ * count·(t+o)^N. Expected values: fractions of a command are kept (to a millionth).
  */
 export function expectedOutcomes(
   params: DemoOdds & { count: number; maxAttempts?: number | undefined },
@@ -72,15 +72,20 @@ export function expectedOutcomes(
   const exhausted = count * failAgain ** n;
   const attempts = count * attemptsEach;
   return {
-    completed: count * s * attemptsEach,
-    troubleshooting: permanent + exhausted,
-    troubleshootingPermanent: permanent,
-    troubleshootingExhausted: exhausted,
-    attempts,
-    retries: attempts - count,
-    timeouts: attempts * o,
-    meanAttemptMs: s * ((params.minMs + params.maxMs) / 2) + o * demoTimeoutMs(params),
+    completed: rounded(count * s * attemptsEach),
+    troubleshooting: rounded(permanent + exhausted),
+    troubleshootingPermanent: rounded(permanent),
+    troubleshootingExhausted: rounded(exhausted),
+    attempts: rounded(attempts),
+    retries: rounded(attempts - count),
+    timeouts: rounded(attempts * o),
+    meanAttemptMs: rounded(s * ((params.minMs + params.maxMs) / 2) + o * demoTimeoutMs(params)),
   };
+}
+
+/** To a millionth: expected values, without floating point's 750.0000000000001. */
+function rounded(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
 }
 
 /** What is wrong with a load's parameters, naming the field; null when nothing is. */

@@ -6,6 +6,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { BULK_ACTIONS } from '../bulk-actions.js';
 import { applyToGroup, countGroup, groupTroubleshooting } from '../fingerprint.js';
+import { classProblem } from '../problem.js';
 import { JobJson, ProblemJson, problemResponses } from '../schemas.js';
 import type { ConsoleApi, ConsoleDeps } from '../types.js';
 
@@ -152,12 +153,8 @@ function unconfirmed(count: number, expectedCount: number | undefined) {
     expectedCount === undefined
       ? `this group has ${count} commands; confirm by sending the request again with expectedCount: ${count}`
       : `this group has ${count} commands now, not ${expectedCount}; check it and send expectedCount: ${count} to go ahead`;
-  return {
-    type: 'urn:dispatchbox:error:CountNotConfirmed',
-    title: 'CountNotConfirmed',
-    status: 409,
-    detail,
-    field: 'expectedCount',
+  return classProblem('CountNotConfirmed', 409, detail, {
     count,
-  };
+    field: 'expectedCount',
+  }) as z.infer<typeof CountProblemJson>;
 }
