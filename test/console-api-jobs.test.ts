@@ -233,6 +233,24 @@ for (const store of stores) {
       });
     });
 
+    it('documents its routes in the OpenAPI document', async () => {
+      const doc = await api.json<{ paths: Record<string, Record<string, unknown>> }>(
+        '/api/openapi.json',
+      );
+      for (const [path, method] of [
+        ['/jobs', 'get'],
+        ['/jobs/{id}', 'get'],
+        ['/jobs/{id}/cancel', 'post'],
+        ['/troubleshooting/groups', 'get'],
+        ['/troubleshooting/groups/{fingerprint}/actions', 'post'],
+        ['/load/estimate', 'get'],
+        ['/load', 'post'],
+      ] as const) {
+        const documented = Object.entries(doc.paths).find(([p]) => p.endsWith(path))?.[1];
+        expect(documented?.[method], `${method} ${path}`).toBeDefined();
+      }
+    });
+
     it('needs credentials when configured, and the operator role to act', async () => {
       const guarded = await openConsole(backend, {
         jobs,
