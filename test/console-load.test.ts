@@ -12,7 +12,7 @@ import { CommandBus } from '../src/bus/bus.js';
 import { DEMO_DOMAIN, demoCommand, registerDemoHandlers } from '../src/console/demo/handlers.js';
 import { generateLoad, LOAD_CHUNK } from '../src/console/load-generator.js';
 import type { DemoOdds } from '../src/console/load-model.js';
-import { ValidationError } from '../src/core/errors.js';
+import { UnknownHandlerError, ValidationError } from '../src/core/errors.js';
 import { waitUntil } from './fixtures/wait-until.js';
 import { everyStore } from './helpers/stores.js';
 
@@ -82,6 +82,11 @@ for (const store of stores) {
         await expect(refused, JSON.stringify(change)).rejects.toThrow(ValidationError);
         await expect(refused).rejects.toMatchObject({ path: field });
       }
+      // a strict bus without handlers for the load's domain refuses it up front
+      const strict = new CommandBus({ backend, strict: true, logger: pino({ level: 'silent' }) });
+      await expect(
+        generateLoad(strict, { count: 3, ...odds, domain: d }, jobControl()),
+      ).rejects.toThrow(UnknownHandlerError);
       expect(await bus.count({ domain: d })).toBe(0);
     });
 

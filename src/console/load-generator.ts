@@ -47,6 +47,16 @@ export function checkLoad(params: LoadParams): CheckedLoad {
 }
 
 /**
+ * `checkLoad`, and the first demo command checked as this bus checks a send (a strict bus
+ * without the demo handlers refuses it), so a load that would fail is refused up front.
+ */
+export function checkLoadOn(bus: CommandBus, params: LoadParams): CheckedLoad {
+  const load = checkLoad(params);
+  bus.prepare(demoCommand(0, load.odds, load.domain));
+  return load;
+}
+
+/**
  * Sends the load (checked first: bad parameters send nothing) as one batch; resolves to
  * the batch. When the job's signal aborts, the batch is rolled back.
  */
@@ -55,7 +65,7 @@ export async function generateLoad(
   params: LoadParams,
   job: JobControl,
 ): Promise<BatchInfo> {
-  const load = checkLoad(params);
+  const load = checkLoadOn(bus, params);
   return bus.createBatch({
     name: `load: ${load.count} demo commands (${describeOdds(load.odds)})`,
     commands: demoCommands(load, job),

@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { ValidationError } from '../../core/errors.js';
-import { checkLoad, generateLoad } from '../load-generator.js';
+import { checkLoadOn, generateLoad } from '../load-generator.js';
 import {
   DEMO_MAX_ATTEMPTS,
   DEMO_MAX_MS,
@@ -126,7 +126,7 @@ export function registerLoadRoutes(api: ConsoleApi, { bus, jobs }: ConsoleDeps):
   });
 
   api.openapi(send, (c) => {
-    const load = checkLoad(c.req.valid('json'));
+    const load = checkLoadOn(bus, c.req.valid('json'));
     const job = jobs.start({
       kind: 'load',
       label: `send ${load.count.toLocaleString('en-US')} demo commands to ${load.domain}`,
