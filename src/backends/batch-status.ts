@@ -1,3 +1,5 @@
+import { ValidationError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
 import { allFinished, countIn, COMMAND_STATES, INITIAL_STATES } from '../core/lifecycle.js';
 import type { BatchCounts, BatchStatus } from './backend.js';
 
@@ -21,4 +23,16 @@ export function batchStatus(counts: BatchCounts, finished: boolean): BatchStatus
   // A pending member that failed an attempt (`failed`) has started too.
   const started = countIn(counts, STARTED_STATES) > 0 || counts.failed > 0;
   return finished || started ? 'in_progress' : 'pending';
+}
+
+/**
+ * Refuses a listBatches cursor that is no batch id, naming it, on every store alike (the
+ * SQL stores' ids are uuid: PostgreSQL would refuse it with an error of its own).
+ */
+export function checkBatchCursor(afterId: string | undefined): void {
+  if (afterId !== undefined && !isUuid(afterId))
+    throw new ValidationError(
+      `afterId must be a batch id (a UUID), got ${JSON.stringify(afterId)}: pass the last id of the previous page`,
+      'afterId',
+    );
 }

@@ -1,11 +1,5 @@
 import { batchCompletionCommand } from '../../core/records.js';
-import {
-  allFinished,
-  COMMAND_STATES,
-  countIn,
-  countKeyOf,
-  TERMINAL_STATES,
-} from '../../core/lifecycle.js';
+import { allFinished, COMMAND_STATES, countIn, TERMINAL_STATES } from '../../core/lifecycle.js';
 import { batchStatus } from '../batch-status.js';
 import type { Redis } from 'ioredis';
 import type { NewCommand } from '../../core/command.js';
@@ -19,6 +13,13 @@ import type {
   NewBatch,
 } from '../backend.js';
 import { isScriptError, scriptError, toStoreError } from './errors.js';
+import {
+  addCounters,
+  emptyCounts,
+  RedisBatchListing,
+  toBatchInfo,
+  type BatchRecord,
+} from './batch-list.js';
 import type { DomainKeys, GlobalKeys } from './keys.js';
 import { runScript } from './scripts/runner.js';
 
@@ -39,17 +40,8 @@ const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 const ACTIVATE_PER_CALL = 5000;
 /** States a batch's retention waits out: a member in one may still move. */
 const UNSETTLED_STATES = COMMAND_STATES.filter((s) => !TERMINAL_STATES.includes(s));
-/** A batch's counter fields (each state's name, and `failed`) and the counts they add to. */
-const COUNT_FIELDS: ReadonlyMap<string, keyof BatchCounts> = new Map<string, keyof BatchCounts>([
-  ...COMMAND_STATES.map((s) => [s, countKeyOf(s)] as const),
-  ['failed', 'failed'],
-]);
 /** Open batches one sweep looks at: the next ones in creation order, round the set. */
 const SWEEP_SIZE = 100;
-
-type BatchRecord = Partial<
-  Record<'n' | 'oc' | 'c' | 'st' | 'total' | 'doms' | 'act' | 'f' | 'status' | 'cc', string>
->;
 
 /**
  * Batches on Redis. A batch's commands may span domains (so hash slots), and a batch may
@@ -63,10 +55,16 @@ type BatchRecord = Partial<
 export class RedisBatches {
   /** Where the next sweep of the open batches starts (a rank in the set). */
   private sweepFrom = 0;
-  /** Whether the index of batch ids was checked for batches created before it. */
-  private indexed = false;
+  private readonly listing: RedisBatchListing;
 
-  constructor(private readonly host: BatchHost) {}
+  constructor(private readonly host: BatchHost) {
+    this.listing = new RedisBatchListing(host);
+  }
+
+  /** Batches newest first (RedisBatchListing). */
+  list(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    return this.listing.list(params);
+  }
 
   private get client(): Redis {
     return this.host.client;
@@ -186,79 +184,6 @@ export class RedisBatches {
     } catch (error) {
       throw toStoreError(error, `reading batch ${id}`);
     }
-  }
-
-  /**
-   * Batches newest first, from the index of committed batch ids (ids are UUIDv7, so id
-   * order is creation order). The records of a page are read in one pipeline, and their
-   * counters in another.
-   */
-  async list(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
-    try {
-      if (!this.indexed) await this.indexBatchIds();
-      const from = params.afterId ? `(${params.afterId}` : '+';
-      const index = this.host.keys.batchIds;
-      const ids = await this.client.zrange(
-        index,
-        from,
-        '-',
-        'BYLEX',
-        'REV',
-        'LIMIT',
-        0,
-        params.limit,
-      );
-      if (ids.length === 0) return [];
-      const reading = this.client.pipeline();
-      for (const id of ids) reading.hgetall(this.host.keys.batch(id));
-      const records = ((await reading.exec()) ?? []).map(([error, reply]) => {
-        if (error) throw error;
-        return reply as BatchRecord;
-      });
-      // A batch pruned between the two reads is left out of the page.
-      const listed = ids.flatMap((id, i) => {
-        const record = records[i]!;
-        return record.st && record.st !== 'staging' ? [{ id, record }] : [];
-      });
-      const counts = await this.countsOfMany(listed);
-      return listed.map(({ id, record }, i) => toBatchInfo(id, record, counts[i]!));
-    } catch (error) {
-      throw toStoreError(error, 'listing batches');
-    }
-  }
-
-  /**
-   * Batches committed by a version before the index are in the open or the finished set:
-   * the index starts as their union, once. A commit adds a batch to the open set and the
-   * index in one MULTI, so one committed meanwhile is in the union too.
-   */
-  private async indexBatchIds(): Promise<void> {
-    const { batchIds, openBatches, finishedBatches } = this.host.keys;
-    if ((await this.client.exists(batchIds)) === 0)
-      await this.client.zunionstore(batchIds, 2, openBatches, finishedBatches, 'WEIGHTS', 0, 0);
-    this.indexed = true;
-  }
-
-  /** The counts of several batches: every batch's per-domain counters in one pipeline. */
-  private async countsOfMany(
-    batches: { id: string; record: BatchRecord }[],
-  ): Promise<BatchCounts[]> {
-    const pipeline = this.client.pipeline();
-    const domainsOf = batches.map(({ id, record }) => {
-      const domains = JSON.parse(record.doms ?? '[]') as string[];
-      for (const domain of domains) pipeline.hgetall(this.host.keysOf(domain).batchCounts(id));
-      return domains.length;
-    });
-    const replies = (await pipeline.exec()) ?? [];
-    let at = 0;
-    return batches.map(({ record }, i) => {
-      const counts = emptyCounts(record);
-      for (const [error, reply] of replies.slice(at, (at += domainsOf[i]!))) {
-        if (error) throw error;
-        addCounters(counts, reply as Record<string, string>);
-      }
-      return counts;
-    });
   }
 
   private async counts(id: string, record: BatchRecord): Promise<BatchCounts> {
@@ -419,37 +344,4 @@ export class RedisBatches {
       await pipeline.exec();
     }
   }
-}
-
-/** A batch's counts before its per-domain counters are added: only the total. */
-function emptyCounts(record: BatchRecord): BatchCounts {
-  return {
-    total: Number(record.total ?? 0),
-    pending: 0,
-    inProgress: 0,
-    completed: 0,
-    cancelled: 0,
-    troubleshooting: 0,
-    failed: 0,
-  };
-}
-
-/** Adds one domain's counters of a batch (`bc:<batch>`: state -> n, `failed` -> n). */
-function addCounters(counts: BatchCounts, counters: Record<string, string>): void {
-  for (const [field, n] of Object.entries(counters)) {
-    const name = COUNT_FIELDS.get(field);
-    if (name) counts[name] += Number(n);
-  }
-}
-
-function toBatchInfo(id: string, record: BatchRecord, counts: BatchCounts): BatchInfo {
-  return {
-    id,
-    name: record.n ?? null,
-    status: batchStatus(counts, record.st === 'finished'),
-    counts,
-    createdAt: new Date(Number(record.c ?? 0)),
-    finishedAt: record.f ? new Date(Number(record.f)) : null,
-    completionCommandId: record.cc ?? null,
-  };
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AuditRecord, ClaimedCommand, Command, NewCommand } from '../../core/command.js';
 import { ConfigurationError } from '../../core/errors.js';
+import { checkBatchCursor } from '../batch-status.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -388,7 +389,8 @@ export class RedisBackend implements Backend {
     return this.batches.get(id);
   }
 
-  listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+  async listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    checkBatchCursor(params.afterId);
     return this.batches.list(params);
   }
 

@@ -9,6 +9,7 @@ import { pendingCommand, sentRecord, toAuditRecords, type AuditRow } from '../..
 import { StoreError } from '../../core/errors.js';
 import { isFinishedForBatch, type CommandState } from '../../core/lifecycle.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js';
+import { checkBatchCursor } from '../batch-status.js';
 import type {
   AcquireSlotParams,
   Backend,
@@ -402,7 +403,8 @@ export class SqlBackend implements Backend {
     return this.batches.get(this.driver, id);
   }
 
-  listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+  async listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    checkBatchCursor(params.afterId);
     return this.batches.list(this.driver, params);
   }
 

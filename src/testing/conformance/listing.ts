@@ -236,6 +236,10 @@ export function batchListingTests(ctx: SuiteContext): void {
       expect(newest.map((b) => b.name)).toEqual(['third', 'second', 'first']);
       for (const listed of newest) expect(listed).toEqual(await bus.getBatch(listed.id));
       expect(newest[1]!.counts).toMatchObject({ total: 2, pending: 1, cancelled: 1 });
+      await expect(bus.listBatches({ afterId: 'older' })).rejects.toMatchObject({
+        name: 'ValidationError',
+        path: 'afterId',
+      });
       expect(await bus.listBatches({ limit: 5, afterId: made[0]!.id })).not.toContainEqual(
         expect.objectContaining({ id: made[0]!.id }),
       );
