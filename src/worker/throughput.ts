@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import {
   SAMPLE_BUCKET_MS,
+  SAMPLE_RETENTION_MS,
   type ThroughputSample,
   type ThroughputSampleStore,
 } from '../backends/roles/samples.js';
@@ -134,7 +135,9 @@ export class ThroughputSampler {
       await this.store.recordSamples(samples);
       return true;
     } catch (error) {
-      for (const s of samples) this.keep(s);
+      // kept while the store would keep them: a store down for days costs no more memory
+      const oldest = Date.now() - SAMPLE_RETENTION_MS;
+      for (const s of samples) if (s.at.getTime() >= oldest) this.keep(s);
       logFailure(
         this.logger,
         'warn',
