@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import {
   SAMPLE_BUCKET_MS,
+  SAMPLE_RETENTION_MS,
   type ThroughputSample,
   type ThroughputSampleStore,
 } from '../backends/roles/samples.js';
@@ -34,6 +35,9 @@ export class ThroughputSampler {
   /** Closed counts not yet written (or whose write failed), by `<at>\0<domain>`. */
   private unwritten = new Map<string, ThroughputSample>();
   private timer: NodeJS.Timeout | null = null;
+  /** The domain counted last and its tally in the open bucket (null once it closes). */
+  private lastDomain: string | null = null;
+  private lastTally: Tally | null = null;
   /** The write as a per-worker service, run every bucket. */
   readonly service: MaintenanceService;
 
@@ -51,24 +55,26 @@ export class ThroughputSampler {
   }
 
   completed(domain: string): void {
-    let t = this.open.get(domain);
-    if (t === undefined)
-      this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
-    t.completed++;
+    this.tally(domain).completed++;
   }
 
   retried(domain: string): void {
-    let t = this.open.get(domain);
-    if (t === undefined)
-      this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
-    t.retried++;
+    this.tally(domain).retried++;
   }
 
   troubleshooting(domain: string): void {
+    this.tally(domain).troubleshooting++;
+  }
+
+  /** The open bucket's tally of a domain; the last one is kept at hand (most workers run one). */
+  private tally(domain: string): Tally {
+    if (domain === this.lastDomain) return this.lastTally!;
     let t = this.open.get(domain);
     if (t === undefined)
       this.open.set(domain, (t = { completed: 0, retried: 0, troubleshooting: 0 }));
-    t.troubleshooting++;
+    this.lastDomain = domain;
+    this.lastTally = t;
+    return t;
   }
 
   /** Starts closing a bucket at each boundary. */
@@ -105,6 +111,8 @@ export class ThroughputSampler {
         troubleshooting: t.troubleshooting,
       });
     this.open = new Map();
+    this.lastDomain = null;
+    this.lastTally = null;
   }
 
   /** Adds a sample to the unwritten ones. */
@@ -134,7 +142,9 @@ export class ThroughputSampler {
       await this.store.recordSamples(samples);
       return true;
     } catch (error) {
-      for (const s of samples) this.keep(s);
+      // kept while the store would keep them: a store down for days costs no more memory
+      const oldest = Date.now() - SAMPLE_RETENTION_MS;
+      for (const s of samples) if (s.at.getTime() >= oldest) this.keep(s);
       logFailure(
         this.logger,
         'warn',

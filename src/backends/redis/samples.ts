@@ -8,11 +8,12 @@
  * samples. All keys share one hash tag, so a write is one MULTI on one slot of a cluster.
  */
 import type { Redis } from 'ioredis';
-import type { ThroughputSample, ThroughputSampleStore } from '../roles/samples.js';
+import {
+  SAMPLE_RETENTION_MS,
+  type ThroughputSample,
+  type ThroughputSampleStore,
+} from '../roles/samples.js';
 import { toStoreError } from './errors.js';
-
-/** How long samples are kept (the role promises at least a day). */
-export const SAMPLE_RETENTION_MS = 7 * 24 * 3600_000;
 
 /** The counts of a sample, as the fields of a bucket's hash name them after the domain. */
 const COUNTS = ['completed', 'failed', 'retried', 'troubleshooting'] as const;

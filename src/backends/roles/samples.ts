@@ -8,6 +8,9 @@
 /** The width of one sample bucket: every `at` is a multiple of it (ms since the epoch). */
 export const SAMPLE_BUCKET_MS = 10_000;
 
+/** How long the stores of this package keep samples: older ones are dropped. */
+export const SAMPLE_RETENTION_MS = 7 * 24 * 3600_000;
+
 /** The attempts of one domain that ended in one bucket. */
 export interface ThroughputSample {
   /** The bucket's start; a multiple of SAMPLE_BUCKET_MS. */

@@ -3,10 +3,11 @@
  * workers add to the same bucket at once: the upsert adds their counts to the row.
  */
 import type { Queryable } from '../backend.js';
-import type { ThroughputSample, ThroughputSampleStore } from '../roles/samples.js';
-
-/** How long samples are kept; prune drops older ones (the role promises at least a day). */
-export const SAMPLE_RETENTION_MS = 7 * 24 * 3600_000;
+import {
+  SAMPLE_RETENTION_MS,
+  type ThroughputSample,
+  type ThroughputSampleStore,
+} from '../roles/samples.js';
 
 interface SampleRow {
   at: Date;
