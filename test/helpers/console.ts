@@ -39,10 +39,10 @@ export interface CallInit {
   headers?: Record<string, string>;
 }
 
-export async function openConsole(
+export function openConsole(
   backend: Backend,
   options: ConsoleOptions = {},
-): Promise<ConsoleUnderTest> {
+): ConsoleUnderTest {
   const bus = new CommandBus({ backend });
   const jobs = new TestJobRunner();
   const console = createConsole(bus, { jobs, ...options });
