@@ -21,6 +21,8 @@ writeFileSync(
 );
 writeFileSync(path.join(page, 'assets', 'app-1a2b3c.js'), 'console.log("app")');
 writeFileSync(path.join(dir, 'secret.txt'), 'not for the web');
+// the server's own compiled modules share the folder once built (dist/console/*.js)
+writeFileSync(path.join(page, 'index.js'), 'export const server = "not for the web";');
 
 let backend: Backend;
 let api: ConsoleUnderTest;
@@ -78,6 +80,7 @@ describe('the console under a base path', () => {
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect((await api.call('/ops/console/assets/gone-000.js')).status).toBe(404);
     for (const sneaky of [
+      '/ops/console/index.js',
       '/ops/console/..%2Fsecret.txt',
       '/ops/console/assets/..%2F..%2Fsecret.txt',
     ]) {
