@@ -5,12 +5,13 @@
  * hashes stdin. `dispatchbox start` (npm start) serves the console too and prints its URL.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.js';
 import { verifyPassword } from '../src/console/index.js';
+import { freePort } from './helpers/servers.js';
 
 const root = path.join(import.meta.dirname, '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-console-cli-'));
@@ -164,4 +165,67 @@ describe('dispatchbox start (npm start)', () => {
     expect(run.out).toMatch(/console: http:\/\/127\.0\.0\.1:\d+\//);
     expect(overview.totals).toBeDefined();
   }, 60_000);
+});
+
+describe('dispatchbox worker --console', () => {
+  const handlers = path.join(dir, 'handlers');
+  mkdirSync(handlers, { recursive: true });
+  writeFileSync(
+    path.join(handlers, 'noop.ts'),
+    "export const domain = 'cli-console';\nexport const type = 'noop';\nexport async function handle() { return null; }\n",
+  );
+
+  it('serves the console on the health port, behind the token, and stops with the worker', async () => {
+    const port = await freePort();
+    let me = 0;
+    const run = await spawnCli(
+      ['worker', '--handlers', handlers, '--console'],
+      {
+        DISPATCHBOX_DATA_DIR: path.join(dir, 'data-worker'),
+        DISPATCHBOX_HEALTH_PORT: String(port),
+        DISPATCHBOX_CONSOLE_TOKEN: TOKEN,
+      },
+      {
+        onLine: (line, signal) => {
+          const url = urlIn(line);
+          if (!url) return;
+          void fetch(`${url}api/me`, { headers: { authorization: `Bearer ${TOKEN}` } })
+            .then((r) => (me = r.status))
+            .finally(() => signal('SIGTERM'));
+        },
+      },
+    );
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toContain(`console: http://127.0.0.1:${port}/`);
+    expect(me).toBe(200);
+  }, 60_000);
+
+  it('refuses --console without credentials, since the health port listens on 0.0.0.0', async () => {
+    const err: string[] = [];
+    const code = await runCli(['worker', '--handlers', handlers, '--console'], {
+      env: {
+        DISPATCHBOX_DATA_DIR: path.join(dir, 'data-worker-refused'),
+        DISPATCHBOX_HEALTH_PORT: '0',
+      },
+      out: () => {},
+      err: (t) => err.push(t),
+      isTTY: false,
+    });
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(
+      /--console serves the console on the health port, and DISPATCHBOX_HEALTH_PORT .* is 0/,
+    );
+    const noToken = await runCli(['worker', '--handlers', handlers, '--console'], {
+      env: {
+        DISPATCHBOX_DATA_DIR: path.join(dir, 'data-worker-refused'),
+        DISPATCHBOX_HEALTH_PORT: '1',
+      },
+      out: () => {},
+      err: (t) => err.push(t),
+      isTTY: false,
+    });
+    expect(noToken).toBe(2);
+    expect(err.join('\n')).toMatch(/no credentials are configured: set DISPATCHBOX_CONSOLE_TOKEN/);
+    expect(existsSync(path.join(dir, 'data-worker-refused'))).toBe(false);
+  });
 });
