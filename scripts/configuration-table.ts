@@ -1,12 +1,13 @@
 /**
  * Writes the tables of docs/configuration.md from the settings themselves
- * (src/config/settings.ts, worker-settings.ts and demo.ts), between the markers below, so
+ * (src/config/settings.ts, worker-settings.ts, console.ts and demo.ts), between the markers below, so
  * the page cannot drift from the code: `npm run docs:configuration` rewrites them,
  * `npm run docs:configuration -- --check` only says whether they are up to date
  * (test/unit/configuration-table.test.ts fails when they are not).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CONSOLE_SETTINGS } from '../src/config/console.js';
 import { DEMO_SETTINGS } from '../src/config/demo.js';
 import { secretFileVariable } from '../src/config/secret-file.js';
 import type { Setting } from '../src/config/setting.js';
@@ -36,6 +37,12 @@ const GROUPS: { scope: Scope; title: string; intro: string }[] = [
     scope: 'operations',
     title: 'Operations',
     intro: 'What the process tells its operators: logs, health endpoints, metrics, the stats line.',
+  },
+  {
+    scope: 'console',
+    title: 'Console',
+    intro:
+      'The operator console (`dispatchbox console`, and the one `dispatchbox start` serves): where it listens and who may use it (docs/console.md).',
   },
   {
     scope: 'demo',
@@ -71,13 +78,14 @@ function meaningCell(s: Setting<unknown>): string {
 
 /** The generated part of the page, markers excluded. */
 export function renderConfigurationTables(): string {
-  const all = [...Object.entries(SETTINGS), ...Object.entries(DEMO_SETTINGS)] as [
-    string,
-    Setting<unknown>,
-  ][];
+  const all = [
+    ...Object.entries(SETTINGS),
+    ...Object.entries(CONSOLE_SETTINGS),
+    ...Object.entries(DEMO_SETTINGS),
+  ] as [string, Setting<unknown>][];
   const header = ['Variable', 'Flag', 'Default', 'Accepted', 'In code', 'Meaning'];
   const parts = [
-    '<!-- Generated from src/config/settings.ts, worker-settings.ts and demo.ts by `npm run docs:configuration`: edit the settings there. -->',
+    '<!-- Generated from src/config/settings.ts, worker-settings.ts, console.ts and demo.ts by `npm run docs:configuration`: edit the settings there. -->',
   ];
   for (const group of GROUPS) {
     const rows = all

@@ -65,7 +65,7 @@ for (const store of stores) {
         `ann:operator:${hash},bob:viewer:${await hashPassword('bob-password')}`,
       );
       [ann, bob] = [basic('ann', 'ann-password'), basic('bob', 'bob-password')];
-      api = await openConsole(backend, {
+      api = openConsole(backend, {
         auth: { token: OPERATOR_TOKEN, viewerToken: VIEWER_TOKEN, users },
         host: '127.0.0.1',
       });

@@ -21,7 +21,7 @@ for (const store of stores) {
 
     beforeAll(async () => {
       backend = await store.open();
-      api = await openConsole(backend);
+      api = openConsole(backend);
     });
     afterAll(async () => {
       await api.close();
@@ -67,7 +67,7 @@ for (const store of stores) {
         expect(workers.find((w) => w.id === worker.workerId)).toMatchObject({
           status: 'alive',
           domains: ['none-here'],
-          startedAt: expect.stringMatching(/Z$/),
+          startedAt: expect.stringMatching(/Z$/) as unknown,
         });
       } finally {
         await worker.stop();
@@ -250,7 +250,7 @@ for (const store of stores) {
       ]);
       expect(first.batches[0]).toMatchObject({
         counts: { total: 2, pending: 2 },
-        createdAt: expect.stringMatching(/Z$/),
+        createdAt: expect.stringMatching(/Z$/) as unknown,
       });
       expect(first.next).toBe(newer.id);
       const second = await api.json<{ batches: Json[] }>(

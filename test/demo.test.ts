@@ -25,6 +25,8 @@ function startDemo(
       ...process.env,
       DISPATCHBOX_DATA_DIR: dataDir,
       DISPATCHBOX_HEALTH_PORT: String(healthPort),
+      // the console on a free port: tests run side by side
+      DISPATCHBOX_CONSOLE_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -125,6 +125,7 @@ describe('credentials never appear in what Dispatchbox prints', () => {
           DISPATCHBOX_SCHEMA: schema,
           DISPATCHBOX_DEMO_COUNT: '0',
           DISPATCHBOX_DEMO_DURATION: '1',
+          DISPATCHBOX_CONSOLE_PORT: '0',
           DISPATCHBOX_LOG_LEVEL: 'silent',
         },
         out: (t) => printed.push(t),

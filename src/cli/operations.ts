@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandBus } from '../bus/bus.js';
 import type { DispatchboxConfig } from '../config/index.js';
+import { createConsole, type ConsoleOptions } from '../console/index.js';
 import { createMetrics, startOperationsServer, startStatsLine } from '../observability/index.js';
 import type { Worker } from '../worker/worker.js';
 import type { CliIo } from './context.js';
@@ -30,7 +31,8 @@ export type StopOperations = () => Promise<void>;
  * offers operators: the operations server on DISPATCHBOX_HEALTH_PORT (none when it is 0)
  * with the Prometheus metrics of the bus and the worker, watching the worker, so /ready
  * answers 503 until the worker has started; and the stats line every
- * DISPATCHBOX_STATS_INTERVAL. A worker that fails to start closes the server again.
+ * DISPATCHBOX_STATS_INTERVAL. With `consoleOptions` (`worker --console`), the operator
+ * console on the same port. A worker that fails to start closes the server again.
  * Resolves to the function that stops all of it.
  */
 export async function startOperations(
@@ -38,8 +40,10 @@ export async function startOperations(
   worker: Worker,
   config: DispatchboxConfig,
   io: CliIo,
+  consoleOptions?: ConsoleOptions,
 ): Promise<StopOperations> {
-  const server = config.healthPort === 0 ? null : await serve(bus, worker, config.healthPort);
+  const server =
+    config.healthPort === 0 ? null : await serve(bus, worker, config.healthPort, consoleOptions);
   try {
     await worker.start();
   } catch (error) {
@@ -54,6 +58,7 @@ export async function startOperations(
     io.out(
       `health endpoints: ${server.url}/health (liveness), ${server.url}/ready (readiness), ${server.url}/metrics (listening on 0.0.0.0:${server.port}, DISPATCHBOX_HEALTH_PORT)`,
     );
+    if (consoleOptions) io.out(`console: ${server.url}${consoleOptions.basePath ?? ''}/`);
   }
   return async () => {
     server?.beginShutdown();
@@ -67,15 +72,22 @@ export async function startOperations(
 }
 
 /** The operations server with the bus's and the worker's metrics, counting before it starts. */
-async function serve(bus: CommandBus, worker: Worker, port: number) {
+async function serve(
+  bus: CommandBus,
+  worker: Worker,
+  port: number,
+  consoleOptions: ConsoleOptions | undefined,
+) {
   const metrics = createMetrics(bus, { processMetrics: true });
   metrics.observeWorker(worker);
+  const mounted = consoleOptions ? createConsole(bus, consoleOptions) : null;
   try {
     const server = await startOperationsServer(bus, {
       port,
       host: '0.0.0.0',
       metrics,
       logger: bus.logger,
+      mount: mounted ? (app) => app.route('/', mounted.app) : undefined,
     });
     server.watchWorker(worker);
     return {
@@ -83,11 +95,13 @@ async function serve(bus: CommandBus, worker: Worker, port: number) {
       port: server.port,
       beginShutdown: () => server.beginShutdown(),
       close: async () => {
+        await mounted?.close();
         await server.close();
         metrics.close();
       },
     };
   } catch (error) {
+    await mounted?.close();
     metrics.close();
     throw error;
   }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigurationError, DispatchboxError, ValidationError } from '../core/errors.js';
 import { processIo, type CliIo } from './context.js';
 import { batchCommand } from './commands/batch.js';
+import { consoleCommand } from './commands/console.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
 import { sendCommand } from './commands/send.js';
@@ -52,6 +53,7 @@ export function buildProgram(io: CliIo): Command {
     tsqCommand(io),
     batchCommand(io),
     workersCommand(io),
+    consoleCommand(io),
   ]) {
     program.addCommand(sub);
   }

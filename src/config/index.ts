@@ -22,6 +22,12 @@ export {
 } from './settings.js';
 export { WORKER_SETTINGS } from './worker-settings.js';
 export { DEMO_SETTINGS, loadDemoConfig, type DemoConfig } from './demo.js';
+export {
+  CONSOLE_SETTINGS,
+  loadConsoleConfig,
+  toConsoleOptions,
+  type ConsoleConfig,
+} from './console.js';
 
 export { createLogger, CLI_LOG_LEVEL, LIBRARY_LOG_LEVEL, resolveLogFormat } from './logger.js';
 

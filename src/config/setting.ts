@@ -10,8 +10,8 @@ export interface Setting<T> {
   env: string;
   /** The CLI flag, long form without dashes; null when there is only the variable. */
   flag: string | null;
-  /** Where the setting applies: opening the store, running a worker, operating the process, the demo. */
-  scope: 'store' | 'worker' | 'operations' | 'demo';
+  /** Where the setting applies: opening the store, running a worker, operating the process, the console, the demo. */
+  scope: 'store' | 'worker' | 'operations' | 'console' | 'demo';
   /** Completes "X must be …". */
   accepted: string;
   schema: z.ZodType<T, string>;

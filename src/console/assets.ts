@@ -49,6 +49,9 @@ function isThisPackage(manifest: string): boolean {
   }
 }
 
+/** Files outside assets/ never served: scripts and their maps and declarations. */
+const SERVER_FILES = /\.(m?js|map|ts)$/;
+
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dispatchbox console: not built</title></head>
 <body><h1>The console page is not built</h1>
@@ -88,13 +91,16 @@ export function registerPage(app: Hono, basePath: string, dir = defaultPageDir()
     const file = path.resolve(root, relative);
     // never a file outside the page's folder (../ in the path)
     if (!file.startsWith(root + path.sep)) return c.notFound();
-    const type = TYPES[path.extname(file)];
+    const hashed = relative.startsWith('assets/');
+    // The built page is index.html, its hashed files in assets/ and a few static files
+    // (an icon) beside them; the folder may also hold this server's own compiled modules
+    // (dist/console/*.js), which are not the page's to serve.
+    const type = hashed || !SERVER_FILES.test(file) ? TYPES[path.extname(file)] : undefined;
     const found = type ? await stat(file).catch(() => null) : null;
     if (!found?.isFile()) {
       // a path with an extension names a file that is not there; any other is a page route
       return path.extname(file) ? c.notFound() : servePage(c);
     }
-    const hashed = relative.startsWith('assets/');
     return c.body(await readFile(file), 200, {
       'content-type': type!,
       'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',

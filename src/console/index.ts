@@ -48,13 +48,7 @@ export interface DispatchboxConsole {
 }
 
 export function createConsole(bus: CommandBus, options: ConsoleOptions = {}): DispatchboxConsole {
-  const basePath = checkBasePath(options.basePath ?? '');
-  const livePollMs = options.livePollMs ?? 1000;
-  if (!Number.isInteger(livePollMs) || livePollMs < 50 || livePollMs > 60_000)
-    throw new ConfigurationError(
-      `livePollMs must be a whole number of milliseconds from 50 to 60000; got ${String(livePollMs)}`,
-    );
-  const auth = new Authenticator(options.auth ?? {}, options.host ?? '127.0.0.1');
+  const { basePath, livePollMs, auth } = checkConsoleOptions(options);
   const logger = options.logger ?? bus.logger.child({ component: 'console' });
   const jobs = options.jobs ?? createJobRunner(logger);
   const live = new LiveHub(bus, logger, livePollMs);
@@ -76,6 +70,21 @@ export function createConsole(bus: CommandBus, options: ConsoleOptions = {}): Di
         if (!options.jobs) await jobs.close();
       })()),
   };
+}
+
+/**
+ * The options checked, without a bus or a store: a CLI calls it before opening the store,
+ * so that a console that may not start (no credentials beyond loopback) touches nothing.
+ */
+export function checkConsoleOptions(options: ConsoleOptions) {
+  const basePath = checkBasePath(options.basePath ?? '');
+  const livePollMs = options.livePollMs ?? 1000;
+  if (!Number.isInteger(livePollMs) || livePollMs < 50 || livePollMs > 60_000)
+    throw new ConfigurationError(
+      `livePollMs must be a whole number of milliseconds from 50 to 60000; got ${String(livePollMs)}`,
+    );
+  const auth = new Authenticator(options.auth ?? {}, options.host ?? '127.0.0.1');
+  return { basePath, livePollMs, auth };
 }
 
 /** '' or '/a/b': a leading slash, no trailing one, URL-safe segments. */

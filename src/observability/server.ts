@@ -31,6 +31,11 @@ export interface OperationsServerOptions {
   logger?: Logger | undefined;
   /** Adds more routes to the app before it listens (the console's /api). */
   mount?: ((app: Hono) => void) | undefined;
+  /**
+   * What to do when the port is taken, naming the setting that chose it; default the
+   * health port's (the console names DISPATCHBOX_CONSOLE_PORT).
+   */
+  portFix?: string | undefined;
   /** How long /ready's store check may take before it counts as unreachable. Default 2000 ms. */
   storeCheckTimeoutMs?: number | undefined;
 }
@@ -80,7 +85,7 @@ export async function startOperationsServer(
   options.mount?.(app);
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  await listen(server, port, host);
+  await listen(server, port, host, options.portFix ?? HEALTH_PORT_FIX);
   // after listening, a server error (a failing socket) is logged; the process goes on
   server.on('error', (error) => logFailure(logger, 'warn', {}, error, 'operations server error'));
   delay.enable();
@@ -179,11 +184,14 @@ function checkPort(port: unknown): number {
   return port;
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+const HEALTH_PORT_FIX =
+  'set DISPATCHBOX_HEALTH_PORT (--health-port) to a free port, or to 0 to serve no health endpoints';
+
+function listen(server: Server, port: number, host: string, fix: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
       server.off('listening', listening);
-      reject(listenError(error, port, host));
+      reject(listenError(error, port, host, fix));
     };
     const listening = () => {
       server.off('error', failed);
@@ -194,10 +202,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function listenError(error: NodeJS.ErrnoException, port: number, host: string): Error {
+function listenError(error: NodeJS.ErrnoException, port: number, host: string, fix: string): Error {
   const where = `${host}:${port}`;
-  const fix =
-    'set DISPATCHBOX_HEALTH_PORT (--health-port) to a free port, or to 0 to serve no health endpoints';
   switch (error.code) {
     case 'EADDRINUSE':
       return new ConfigurationError(

@@ -39,10 +39,7 @@ export interface CallInit {
   headers?: Record<string, string>;
 }
 
-export async function openConsole(
-  backend: Backend,
-  options: ConsoleOptions = {},
-): Promise<ConsoleUnderTest> {
+export function openConsole(backend: Backend, options: ConsoleOptions = {}): ConsoleUnderTest {
   const bus = new CommandBus({ backend });
   const jobs = new TestJobRunner();
   const console = createConsole(bus, { jobs, ...options });

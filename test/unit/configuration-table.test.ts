@@ -7,6 +7,7 @@ import {
   START,
   withConfigurationTables,
 } from '../../scripts/configuration-table.js';
+import { CONSOLE_SETTINGS } from '../../src/config/console.js';
 import { DEMO_SETTINGS } from '../../src/config/demo.js';
 import { SETTINGS } from '../../src/config/settings.js';
 
@@ -24,10 +25,15 @@ describe('the configuration tables', () => {
       'Store',
       'Worker',
       'Operations',
+      'Console',
       'Demo',
     ]);
-    const heading = { store: 0, worker: 1, operations: 2, demo: 3 };
-    for (const s of [...Object.values(SETTINGS), ...Object.values(DEMO_SETTINGS)]) {
+    const heading = { store: 0, worker: 1, operations: 2, console: 3, demo: 4 };
+    for (const s of [
+      ...Object.values(SETTINGS),
+      ...Object.values(CONSOLE_SETTINGS),
+      ...Object.values(DEMO_SETTINGS),
+    ]) {
       const rows = tables.split('\n').filter((line) => line.startsWith(`| \`${s.env}\``));
       expect(rows, s.env).toHaveLength(1);
       expect(sections[heading[s.scope]], s.env).toContain(rows[0]);

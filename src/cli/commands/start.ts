@@ -1,5 +1,15 @@
 import { Command } from 'commander';
-import { loadDemoConfig, redact, toWorkerOptions, type DemoConfig } from '../../config/index.js';
+import {
+  loadConsoleConfig,
+  loadDemoConfig,
+  redact,
+  toConsoleOptions,
+  toWorkerOptions,
+  type ConsoleConfig,
+  type DemoConfig,
+} from '../../config/index.js';
+import { checkConsoleOptions } from '../../console/index.js';
+import { serveConsole } from '../console-server.js';
 import type { CommandBus } from '../../bus/bus.js';
 import { FINISHED_STATES } from '../../core/lifecycle.js';
 import { configOf, withBus, type CliIo } from '../context.js';
@@ -8,44 +18,49 @@ import { sendDemoLoad } from '../demo/load.js';
 import { drained, ProgressView, type ProgressSnapshot } from '../demo/progress.js';
 import { startOperations } from '../operations.js';
 import { waitForStopSignal } from '../signals.js';
+import { addConsoleOptions } from './console.js';
 import { addWorkerOptions } from './worker.js';
 
 /** `npm start`: the demo. Demo handlers, a demo load, live progress, graceful Ctrl-C. */
 export function startCommand(io: CliIo): Command {
-  return addWorkerOptions(
-    new Command('start')
-      .description('run the demo: demo handlers, a demo load and live progress, until Ctrl-C')
-      .option('--count <n>', 'commands to send (DISPATCHBOX_DEMO_COUNT, default 2000)')
-      .option(
-        '--rate <n>',
-        'commands sent per second, 0 = all at once (DISPATCHBOX_DEMO_RATE, default 200)',
-      )
-      .option(
-        '--permanent-pct <pct>',
-        'attempts that fail permanently (DISPATCHBOX_DEMO_PERMANENT_PCT, default 2)',
-      )
-      .option(
-        '--transient-pct <pct>',
-        'attempts that fail transiently (DISPATCHBOX_DEMO_TRANSIENT_PCT, default 10)',
-      )
-      .option(
-        '--timeout-pct <pct>',
-        'attempts that hang until the timeout (DISPATCHBOX_DEMO_TIMEOUT_PCT, default 1)',
-      )
-      .option('--min-ms <ms>', 'shortest handler run (DISPATCHBOX_DEMO_MIN_MS, default 5)')
-      .option('--max-ms <ms>', 'longest handler run (DISPATCHBOX_DEMO_MAX_MS, default 50)')
-      .option(
-        '--duration <s>',
-        'stop by itself after this many seconds (DISPATCHBOX_DEMO_DURATION)',
-      ),
+  return addConsoleOptions(
+    addWorkerOptions(
+      new Command('start')
+        .description('run the demo: demo handlers, a demo load and live progress, until Ctrl-C')
+        .option('--count <n>', 'commands to send (DISPATCHBOX_DEMO_COUNT, default 2000)')
+        .option(
+          '--rate <n>',
+          'commands sent per second, 0 = all at once (DISPATCHBOX_DEMO_RATE, default 200)',
+        )
+        .option(
+          '--permanent-pct <pct>',
+          'attempts that fail permanently (DISPATCHBOX_DEMO_PERMANENT_PCT, default 2)',
+        )
+        .option(
+          '--transient-pct <pct>',
+          'attempts that fail transiently (DISPATCHBOX_DEMO_TRANSIENT_PCT, default 10)',
+        )
+        .option(
+          '--timeout-pct <pct>',
+          'attempts that hang until the timeout (DISPATCHBOX_DEMO_TIMEOUT_PCT, default 1)',
+        )
+        .option('--min-ms <ms>', 'shortest handler run (DISPATCHBOX_DEMO_MIN_MS, default 5)')
+        .option('--max-ms <ms>', 'longest handler run (DISPATCHBOX_DEMO_MAX_MS, default 50)')
+        .option(
+          '--duration <s>',
+          'stop by itself after this many seconds (DISPATCHBOX_DEMO_DURATION)',
+        ),
+    ),
   ).action(async (options: Record<string, unknown>, command: Command) => {
     const config = configOf(command, io);
     const demo = loadDemoConfig({ env: io.env, flags: options });
+    const consoleConfig = loadConsoleConfig({ env: io.env, flags: options });
+    checkConsoleOptions(toConsoleOptions(consoleConfig));
     const where = config.databaseUrl
       ? redact(config.databaseUrl)
       : `the embedded database in ${config.dataDir}`;
     io.out(describe(demo, where));
-    await withBus(config, 'start', (bus) => runDemo(bus, demo, config, io), {
+    await withBus(config, 'start', (bus) => runDemo(bus, demo, config, consoleConfig, io), {
       // Failed attempts are part of the show; logging each one would bury the progress view.
       logLevel: config.logLevel ?? 'error',
     });
@@ -70,11 +85,20 @@ async function runDemo(
   bus: CommandBus,
   demo: DemoConfig,
   config: ReturnType<typeof configOf>,
+  consoleConfig: ConsoleConfig,
   io: CliIo,
 ): Promise<void> {
   registerDemoHandlers(bus, demo);
   const worker = bus.worker(toWorkerOptions(config));
   const stopOperations = await startOperations(bus, worker, config, io);
+  let served;
+  try {
+    served = await serveConsole(bus, consoleConfig);
+  } catch (error) {
+    await stopOperations();
+    throw error;
+  }
+  io.out(`console: ${served.url}`);
   const startedAt = Date.now();
   let sent = 0;
   const stopSending = new AbortController();
@@ -126,6 +150,7 @@ async function runDemo(
       ? `\n${demo.durationS}s passed: stopping gracefully`
       : `\n${reason}: stopping gracefully`,
   );
+  await served.close();
   await stopOperations();
   view.show(await snapshot());
   io.out(`stopped. this run: ${JSON.stringify(worker.stats)}`);

@@ -3,6 +3,8 @@ import { toWorkerOptions, WORKER_SETTINGS, type Setting } from '../../config/ind
 import type { HandlerSink } from '../../bus/decorators.js';
 import { discoverHandlers } from '../../bus/discover.js';
 import { ConfigurationError } from '../../core/errors.js';
+import { loadConsoleConfig, toConsoleOptions, type DispatchboxConfig } from '../../config/index.js';
+import { checkConsoleOptions, type ConsoleOptions } from '../../console/index.js';
 import { configOf, withBus, type CliIo } from '../context.js';
 import { addOperationsOptions, startOperations } from '../operations.js';
 import { waitForStopSignal } from '../signals.js';
@@ -37,9 +39,14 @@ export function workerCommand(io: CliIo): Command {
       .description(
         'run the handlers found in a directory until SIGTERM or Ctrl-C, then stop gracefully',
       )
-      .option('--handlers <dir>', 'directory of handler modules (DISPATCHBOX_HANDLERS_DIR)'),
-  ).action(async (_options: unknown, command: Command) => {
+      .option('--handlers <dir>', 'directory of handler modules (DISPATCHBOX_HANDLERS_DIR)')
+      .option(
+        '--console',
+        'also serve the operator console on the health port (it listens on 0.0.0.0: needs DISPATCHBOX_CONSOLE_TOKEN or DISPATCHBOX_CONSOLE_USERS)',
+      ),
+  ).action(async (options: { console?: boolean }, command: Command) => {
     const config = configOf(command, io);
+    const consoleOptions = options.console ? workerConsoleOptions(config, io) : undefined;
     const dir = config.handlersDir;
     if (!dir) {
       throw new ConfigurationError(
@@ -61,7 +68,7 @@ export function workerCommand(io: CliIo): Command {
       worker.on('settled', (r: { applied: string[]; stale: string[] }) =>
         bus.logger.debug({ applied: r.applied.length, stale: r.stale.length }, 'settled'),
       );
-      const stopOperations = await startOperations(bus, worker, config, io);
+      const stopOperations = await startOperations(bus, worker, config, io, consoleOptions);
       io.out(
         `worker ${worker.workerId} running ${registered.join(', ')}; stop with Ctrl-C or SIGTERM`,
       );
@@ -74,4 +81,19 @@ export function workerCommand(io: CliIo): Command {
       io.out(`worker stopped: ${JSON.stringify(worker.stats)}`);
     });
   });
+}
+
+/**
+ * The console `worker --console` mounts on its health port, which listens on 0.0.0.0:
+ * checked (credentials required) before the handlers load or the store opens.
+ */
+function workerConsoleOptions(config: DispatchboxConfig, io: CliIo): ConsoleOptions {
+  if (config.healthPort === 0) {
+    throw new ConfigurationError(
+      '--console serves the console on the health port, and DISPATCHBOX_HEALTH_PORT (--health-port) is 0 (none); give it a port, or run dispatchbox console beside the worker',
+    );
+  }
+  const options = { ...toConsoleOptions(loadConsoleConfig({ env: io.env })), host: '0.0.0.0' };
+  checkConsoleOptions(options);
+  return options;
 }
