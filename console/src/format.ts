@@ -34,3 +34,8 @@ export function json(value: unknown): string {
 export function stateLabel(state: string): string {
   return state.replace('_', ' ');
 }
+
+/** The end of an id: UUIDv7s share their time-ordered start, so the end tells them apart. */
+export function shortId(id: string): string {
+  return id.length > 12 ? `…${id.slice(-12)}` : id;
+}

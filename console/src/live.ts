@@ -16,6 +16,7 @@ export type LiveEvent =
 
 type Listener = (event: LiveEvent) => void;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 15_000;
 
@@ -47,6 +48,8 @@ class LiveStream {
   }
 
   watch(id: string): () => void {
+    // The server takes command ids (UUIDs) only; a mistyped URL watches nothing.
+    if (!UUID.test(id)) return () => {};
     this.watched.set(id, (this.watched.get(id) ?? 0) + 1);
     this.restart();
     return () => {

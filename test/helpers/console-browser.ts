@@ -89,7 +89,12 @@ export async function openBrowser(): Promise<Browser> {
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    // A refused request is recorded below, with its URL.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+      problems.push(`console: ${message.text()}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
   });
   return {
     context,
@@ -120,9 +125,9 @@ export async function waitForText(
   expected: string,
   timeoutMs = 20_000,
 ): Promise<void> {
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel!)?.textContent?.trim() === want,
-    [selector, expected],
-    { timeout: timeoutMs },
-  );
+  // A locator, not waitForFunction: the console's Content-Security-Policy forbids the
+  // eval that a string predicate needs, and this project's types have no DOM for a function.
+  const escaped = expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const exactly = new RegExp(`^\\s*${escaped}\\s*$`);
+  await page.locator(selector).filter({ hasText: exactly }).first().waitFor({ timeout: timeoutMs });
 }

@@ -9,7 +9,7 @@ import { useCallback } from 'preact/hooks';
 import { api } from '../api';
 import { CommandActions } from '../components/command-actions';
 import { ErrorBox, Json, Loading, Progress, StateBadge } from '../components/common';
-import { count, time } from '../format';
+import { count, shortId, time } from '../format';
 import { useLoad } from '../hooks';
 import { useWatchedCommand } from '../live';
 import { commandHref, href } from '../route';
@@ -172,7 +172,7 @@ function Related({
               <a href={commandHref(c.id)}>
                 {c.domain} / {c.type}
               </a>{' '}
-              <StateBadge state={c.state} /> <span class="mono muted">{c.id.slice(0, 8)}</span>
+              <StateBadge state={c.state} /> <span class="mono muted">{shortId(c.id)}</span>
             </li>
           ))}
         </ol>

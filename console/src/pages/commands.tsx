@@ -9,7 +9,7 @@ import { api, query } from '../api';
 import { BulkAction } from '../components/bulk';
 import { ErrorBox, Loading, Notice, StateBadge } from '../components/common';
 import { FilterForm } from '../components/filter-form';
-import { count, time } from '../format';
+import { count, shortId, time } from '../format';
 import { filterFrom, type Filter } from '../filters';
 import { useLoad } from '../hooks';
 import { useLiveCounts } from '../live';
@@ -71,7 +71,7 @@ export function CommandsPage({ params }: { params: URLSearchParams }) {
         action,
         ids: [...selected],
       });
-      const refused = answer.refused.map((r) => `${r.id.slice(0, 8)}: ${r.detail}`);
+      const refused = answer.refused.map((r) => `${shortId(r.id)}: ${r.detail}`);
       setOutcome(
         `${action}: ${count(answer.applied.length)} done` +
           (refused.length ? `, ${count(refused.length)} refused (${refused.join('; ')})` : ''),
@@ -181,7 +181,7 @@ export function CommandsPage({ params }: { params: URLSearchParams }) {
                   )}
                   <td>
                     <a href={commandHref(c.id)} class="mono">
-                      {c.id.slice(0, 8)}
+                      {shortId(c.id)}
                     </a>
                   </td>
                   <td>

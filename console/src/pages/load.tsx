@@ -95,11 +95,15 @@ export function LoadPage() {
         }}
       >
         {SLIDERS.map(({ key, label, max, step, unit }) => (
-          <label key={key} class="slider">
-            <span>
-              {label}: <output>{settings[key]}</output> {unit}
-            </span>
+          // The value is shown beside the label, not inside it: an <output> inside a
+          // <label> would be the control it labels, leaving the slider unnamed.
+          <div key={key} class="slider">
+            <label for={`load-${key}`}>{label}</label>{' '}
+            <output for={`load-${key}`}>
+              {settings[key]} {unit}
+            </output>
             <input
+              id={`load-${key}`}
               type="range"
               name={key}
               min={0}
@@ -108,7 +112,7 @@ export function LoadPage() {
               value={settings[key]}
               onInput={(e) => set(key, Number(e.currentTarget.value))}
             />
-          </label>
+          </div>
         ))}
         <label>
           Commands to send
