@@ -27,9 +27,12 @@ import {
 } from './context.js';
 import { lifecycleTests } from './lifecycle.js';
 import { limitTests } from './limits.js';
+import { batchListingTests, listingTests } from './listing.js';
 import { maintenanceTests } from './maintenance.js';
 import { operatorTests } from './operator.js';
 import { outageTests } from './outage.js';
+import { sampleTests } from './samples.js';
+import { editRetryTests } from './edit-retry.js';
 
 export { STORE_ROLES, type StoreConformanceOptions, type StoreOutage, type StoreRole };
 
@@ -47,6 +50,8 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   },
   operator: (ctx) => {
     operatorTests(ctx);
+    listingTests(ctx);
+    editRetryTests(ctx);
     // Every transition of the table, made on the store; it claims and settles too, so a
     // store tested for the operator role alone needs the commands role's members.
     lifecycleTests(ctx);
@@ -54,9 +59,11 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   batches: (ctx) => {
     batchTests(ctx);
     batchFinishTests(ctx);
+    batchListingTests(ctx);
   },
   limits: limitTests,
   maintenance: maintenanceTests,
+  samples: sampleTests,
 };
 
 /**
