@@ -107,11 +107,7 @@ describe.each(stores)('the console in Chromium on $name', (store) => {
       await waitForText(page, '.total-count[data-state="completed"]', '12');
       await waitForText(page, '.total-count[data-state="pending"]', '0');
       await expect(page.locator('header .live').textContent()).resolves.toContain('live');
-      await screenshot(
-        page,
-        shot('overview'),
-        store.name === DOCS_STORE ? 'console-overview.png' : undefined,
-      );
+      await screenshot(page, shot('overview-drained'));
     },
   );
 
@@ -242,6 +238,26 @@ describe.each(stores)('the console in Chromium on $name', (store) => {
       await expect(bus.count({ domain: 'demo' })).resolves.toBe(30);
     },
   );
+
+  it.runIf(store.available)('charts the throughput from the samples the worker wrote', async () => {
+    // A worker writes its samples every 10 s and when it stops: stop it to have them now.
+    await worker?.stop(5000);
+    worker = null;
+    const { page } = browser;
+    await page.goto(`${served.url}#/overview`);
+    await page.reload();
+    await page.locator('figure.chart', { hasText: 'Attempts per second' }).waitFor();
+    await page.locator('figure.chart', { hasText: 'Failure rate' }).waitFor();
+    await expect(page.locator('figure.chart canvas').count()).resolves.toBe(2);
+    // The load generator's commands wait for a worker of their domain.
+    await waitForText(page, '.total-count[data-state="pending"]', '30');
+    await page.locator('table', { hasText: 'Waiting for' }).getByText('demo').waitFor();
+    await screenshot(
+      page,
+      shot('overview'),
+      store.name === DOCS_STORE ? 'console-overview.png' : undefined,
+    );
+  });
 
   it.runIf(store.available)('fits a narrow window', async () => {
     const { page } = browser;

@@ -50,17 +50,18 @@ export async function serveConsole(
   bus: CommandBus,
   options: ConsoleOptions,
 ): Promise<ServedConsole> {
-  const console = createConsole(bus, { livePollMs: 250, ...options });
+  const app = createConsole(bus, { livePollMs: 250, ...options });
   const port = await freePort();
   const server: ServerType = await new Promise((resolve) => {
-    const started = serve({ fetch: console.fetch, port, hostname: '127.0.0.1' }, () =>
-      resolve(started),
+    const started = serve(
+      { fetch: (request) => app.fetch(request), port, hostname: '127.0.0.1' },
+      () => resolve(started),
     );
   });
   return {
     url: `http://127.0.0.1:${port}${options.basePath ?? ''}/`,
     close: async () => {
-      await console.close();
+      await app.close();
       // Live streams stay open until closed: end them with the server.
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -10,6 +10,8 @@ export interface ChartSeries {
   label: string;
   color: string;
   values: (number | null)[];
+  /** Mark every value with a dot: for a series with gaps, where a lone value draws no line. */
+  dots?: boolean;
 }
 
 export function Chart({
@@ -39,6 +41,7 @@ export function Chart({
           label: s.label,
           stroke: s.color,
           width: 2,
+          ...(s.dots ? { points: { show: true, size: 6 } } : {}),
           value: (_u: uPlot, v: number | null) => (v === null ? '—' : `${v.toFixed(2)} ${unit}`),
         })),
       ],

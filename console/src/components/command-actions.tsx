@@ -32,7 +32,8 @@ export function CommandActions({
   const [result, setResult] = useState('null');
   const [invalid, setInvalid] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
+  /** What the last action did, and the state it left the command in. */
+  const [done, setDone] = useState<{ text: string; state: string } | null>(null);
   const [busy, setBusy] = useState(false);
 
   const act = async (action: 'retry' | 'cancel' | 'complete', extra: object = {}) => {
@@ -45,7 +46,8 @@ export function CommandActions({
         `/commands/${encodeURIComponent(command.id)}/${action}`,
         body,
       );
-      setDone(`${action}: the command is now ${answer.command.state.replace('_', ' ')}.`);
+      const state = answer.command.state;
+      setDone({ text: `${action}: the command is now ${state.replace('_', ' ')}.`, state });
       setMode('none');
       changed(answer.command);
     } catch (caught) {
@@ -65,6 +67,22 @@ export function CommandActions({
     send(parsed.value);
   };
 
+  // The lifecycle's operator rules (docs/lifecycle.md): retry and complete take a command
+  // in troubleshooting; cancel takes one pending or in troubleshooting.
+  const inTroubleshooting = command.state === 'troubleshooting';
+  const cancellable = inTroubleshooting || command.state === 'pending';
+  if (!cancellable)
+    return (
+      <section class="actions" aria-labelledby="actions-heading">
+        <h2 id="actions-heading">Actions</h2>
+        <p class="muted">
+          None: a command that is {command.state.replace('_', ' ')} can be neither retried,
+          cancelled nor completed.
+        </p>
+        {done && done.state === command.state && <Notice>{done.text}</Notice>}
+      </section>
+    );
+
   return (
     <section class="actions" aria-labelledby="actions-heading">
       <h2 id="actions-heading">Actions</h2>
@@ -78,30 +96,36 @@ export function CommandActions({
         />
       </label>
       <div class="row">
-        <button type="button" disabled={busy} onClick={() => void act('retry')}>
-          Retry
-        </button>
-        <button
-          type="button"
-          disabled={busy}
-          aria-expanded={mode === 'edit'}
-          onClick={() => setMode(mode === 'edit' ? 'none' : 'edit')}
-        >
-          Edit payload and retry…
-        </button>
+        {inTroubleshooting && (
+          <button type="button" disabled={busy} onClick={() => void act('retry')}>
+            Retry
+          </button>
+        )}
+        {inTroubleshooting && (
+          <button
+            type="button"
+            disabled={busy}
+            aria-expanded={mode === 'edit'}
+            onClick={() => setMode(mode === 'edit' ? 'none' : 'edit')}
+          >
+            Edit payload and retry…
+          </button>
+        )}
         <button type="button" class="danger" disabled={busy} onClick={() => void act('cancel')}>
           Cancel command
         </button>
-        <button
-          type="button"
-          disabled={busy}
-          aria-expanded={mode === 'complete'}
-          onClick={() => setMode(mode === 'complete' ? 'none' : 'complete')}
-        >
-          Complete with a result…
-        </button>
+        {inTroubleshooting && (
+          <button
+            type="button"
+            disabled={busy}
+            aria-expanded={mode === 'complete'}
+            onClick={() => setMode(mode === 'complete' ? 'none' : 'complete')}
+          >
+            Complete with a result…
+          </button>
+        )}
       </div>
-      {mode === 'edit' && (
+      {inTroubleshooting && mode === 'edit' && (
         <form
           onSubmit={(e) => {
             e.preventDefault();
@@ -123,7 +147,7 @@ export function CommandActions({
           </button>
         </form>
       )}
-      {mode === 'complete' && (
+      {inTroubleshooting && mode === 'complete' && (
         <form
           onSubmit={(e) => {
             e.preventDefault();
@@ -151,7 +175,8 @@ export function CommandActions({
         </p>
       )}
       <ErrorBox error={error} />
-      {done && <Notice>{done}</Notice>}
+      {/* Shown until the command moves on (the worker takes it, say). */}
+      {done && done.state === command.state && <Notice>{done.text}</Notice>}
     </section>
   );
 }

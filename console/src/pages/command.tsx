@@ -79,7 +79,9 @@ export function CommandPage({ id }: { id: string }) {
       {canAct && <CommandActions key={c.id} command={c} changed={reload} />}
       {c.lastError && (
         <section aria-labelledby="error-heading">
-          <h2 id="error-heading">Last error</h2>
+          <h2 id="error-heading">
+            {c.state === 'troubleshooting' ? 'Last error' : 'Last error (of an earlier attempt)'}
+          </h2>
           <p class="error-text">
             <strong>{c.lastError.code}</strong>: {c.lastError.message}
           </p>

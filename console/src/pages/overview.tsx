@@ -160,16 +160,21 @@ function ThroughputCharts({ throughput }: { throughput: Throughput }) {
     bucket.retried += s.retried;
     buckets.set(at, bucket);
   }
-  const times = [...buckets.keys()].sort((a, b) => a - b);
+  if (buckets.size === 0) return <p class="muted">No attempts recorded in the last hour.</p>;
+  // Every bucket of the hour, the empty ones as zero, so the axis spans the hour.
   const seconds = throughput.bucketMs / 1000;
+  const end = Math.floor(Date.now() / 1000 / seconds) * seconds;
+  const times: number[] = [];
+  for (let t = end - 3600; t <= end; t += seconds) times.push(t);
+  const empty = { completed: 0, failed: 0, retried: 0 };
+  const at = (t: number) => buckets.get(t) ?? empty;
   const per = (pick: (b: { completed: number; failed: number; retried: number }) => number) =>
-    times.map((t) => pick(buckets.get(t)!) / seconds);
+    times.map((t) => pick(at(t)) / seconds);
   const failureRate = times.map((t) => {
-    const b = buckets.get(t)!;
+    const b = at(t);
     const attempts = b.completed + b.failed;
     return attempts === 0 ? null : (100 * b.failed) / attempts;
   });
-  if (times.length === 0) return <p class="muted">No attempts recorded in the last hour.</p>;
   return (
     <div class="columns">
       <Chart
@@ -186,7 +191,7 @@ function ThroughputCharts({ throughput }: { throughput: Throughput }) {
         title="Failure rate"
         unit="%"
         times={times}
-        series={[{ label: 'failed attempts', color: '#c62828', values: failureRate }]}
+        series={[{ label: 'failed attempts', color: '#c62828', values: failureRate, dots: true }]}
       />
     </div>
   );
