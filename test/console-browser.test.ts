@@ -11,6 +11,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import { CommandBus } from '../src/bus/bus.js';
+import { hashPassword } from '../src/console/index.js';
 import { PermanentError } from '../src/core/errors.js';
 import type { Worker } from '../src/worker/worker.js';
 import {
@@ -292,6 +293,9 @@ describe('signing in to the console when a token is configured', () => {
       auth: {
         token: 'operator-token-0123456789abcdef',
         viewerToken: 'viewer-token-0123456789abcdef',
+        users: [
+          { name: 'olga', role: 'operator', passwordHash: await hashPassword('correct horse') },
+        ],
       },
     });
     browser = await openBrowser();
@@ -329,5 +333,13 @@ describe('signing in to the console when a token is configured', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('header .who', { hasText: '(operator)' }).waitFor();
     await page.getByRole('button', { name: 'Retry selected' }).waitFor();
+
+    // Or a user name and password (Basic): the name is the actor of what they do.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('a user name and password').check();
+    await page.getByLabel('User', { exact: true }).fill('olga');
+    await page.getByLabel('Password', { exact: true }).fill('correct horse');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('header .who', { hasText: 'olga (operator)' }).waitFor();
   });
 });
