@@ -3,7 +3,7 @@ import { loadDemoConfig, redact, toWorkerOptions, type DemoConfig } from '../../
 import type { CommandBus } from '../../bus/bus.js';
 import { FINISHED_STATES } from '../../core/lifecycle.js';
 import { configOf, withBus, type CliIo } from '../context.js';
-import { DEMO_DOMAIN, registerDemoHandlers } from '../demo/handlers.js';
+import { DEMO_DOMAIN, registerDemoHandlers } from '../../console/demo/handlers.js';
 import { sendDemoLoad } from '../demo/load.js';
 import { drained, ProgressView, type ProgressSnapshot } from '../demo/progress.js';
 import { startOperations } from '../operations.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommandBus } from '../../bus/bus.js';
-import { demoCommand } from './handlers.js';
+import { demoCommand } from '../../console/demo/handlers.js';
 
 const CHUNK = 500;
 const TICK_MS = 100;

@@ -1,0 +1,172 @@
+/**
+ * Troubleshooting grouped by error fingerprint: the error's code plus its message with
+ * what varies from one command to the next masked (ids, numbers, e-mail addresses, times,
+ * quoted values), so that "order 123 failed for 5f0c9a3e…" and "order 456 failed for
+ * 77aa01bc…" are one group an operator can act on at once.
+ */
+import { createHash } from 'node:crypto';
+import type { CommandBus } from '../bus/bus.js';
+import type { Command, CommandError } from '../core/command.js';
+import { type Applied, type ActionParams, applyToMatching, countMatching } from './bulk-actions.js';
+import type { JobControl } from './types.js';
+
+/** Commands read per page when grouping. */
+const GROUP_PAGE = 1000;
+/** Longest masked message kept: the start of a message says what it is. */
+const MAX_MESSAGE = 500;
+
+/** The masks, in order: the wider patterns first, so a UUID is not read as numbers. */
+const MASKS: [RegExp, string][] = [
+  [/[\w.+-]+@[\w-]+(\.[\w-]+)+/g, '<email>'],
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
+  [/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?/g, '<time>'],
+  [/"(?:[^"\\\n]|\\.){0,200}"/g, '"<text>"'],
+  [/`[^`\n]{0,200}`/g, '`<text>`'],
+  // single quotes only around a whole value, not an apostrophe: "can't … don't"
+  [/(^|[^\w'])'[^'\n]{0,200}'(?![\w'])/g, "$1'<text>'"],
+  [/\b0x[0-9a-f]+\b/gi, '<hex>'],
+  // hex ids of 8 or more characters that hold a digit: not words like "deadbeef"… nor "accede"
+  [/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
+  [/\d+(\.\d+)?/g, '<n>'],
+];
+
+export interface Fingerprinted {
+  /** A short stable hash of the code and the masked message (12 hex digits). */
+  fingerprint: string;
+  code: string;
+  /** The message with ids, numbers and values masked. */
+  message: string;
+}
+
+/** The error's fingerprint (see the module's comment); a command with no error has one too. */
+export function fingerprint(error: CommandError | null): Fingerprinted {
+  const code = error?.code || 'UNKNOWN';
+  const message = maskMessage(error?.message ?? '');
+  const hash = createHash('sha1').update(`${code}\n${message}`).digest('hex').slice(0, 12);
+  return { fingerprint: hash, code, message };
+}
+
+/** The message with what varies masked, spaces collapsed, at most MAX_MESSAGE characters. */
+export function maskMessage(message: string): string {
+  let masked = String(message);
+  for (const [pattern, mask] of MASKS) masked = masked.replace(pattern, mask);
+  return masked.replace(/\s+/g, ' ').trim().slice(0, MAX_MESSAGE);
+}
+
+export interface TroubleshootingGroup extends Fingerprinted {
+  count: number;
+  domains: string[];
+  types: string[];
+  /** When the group's first and latest commands landed in troubleshooting. */
+  oldestAt: Date;
+  newestAt: Date;
+  /** One command of the group to open: the latest. */
+  sampleId: string;
+}
+
+export interface GroupsParams {
+  domain?: string | undefined;
+  type?: string | undefined;
+  /** Commands read at most; the groups of a larger queue are those of its oldest ones. */
+  scanLimit?: number | undefined;
+}
+
+/**
+ * The troubleshooting queue (of `domain`, `type`) grouped by fingerprint, largest group
+ * first. Reads at most `scanLimit` commands, oldest first; `truncated` says there were more.
+ */
+export async function groupTroubleshooting(
+  bus: CommandBus,
+  params: GroupsParams = {},
+): Promise<{ groups: TroubleshootingGroup[]; scanned: number; truncated: boolean }> {
+  const scanLimit = params.scanLimit ?? 50_000;
+  const groups = new Map<
+    string,
+    TroubleshootingGroup & { domainSet: Set<string>; typeSet: Set<string> }
+  >();
+  let scanned = 0;
+  let truncated = false;
+  let afterId: string | undefined;
+  for (;;) {
+    const limit = Math.min(GROUP_PAGE, scanLimit - scanned + 1);
+    const page = await bus.list({
+      state: 'troubleshooting',
+      domain: params.domain,
+      type: params.type,
+      order: 'asc',
+      afterId,
+      limit,
+    });
+    // one more than the scan limit asked for: whether there is more to tell
+    if (scanned + page.length > scanLimit) {
+      page.length = scanLimit - scanned;
+      truncated = true;
+    }
+    for (const command of page) {
+      const print = fingerprint(command.lastError);
+      const group = groups.get(print.fingerprint);
+      if (!group) {
+        groups.set(print.fingerprint, {
+          ...print,
+          count: 1,
+          domains: [],
+          types: [],
+          domainSet: new Set([command.domain]),
+          typeSet: new Set([command.type]),
+          oldestAt: command.updatedAt,
+          newestAt: command.updatedAt,
+          sampleId: command.id,
+        });
+        continue;
+      }
+      group.count += 1;
+      group.domainSet.add(command.domain);
+      group.typeSet.add(command.type);
+      if (command.updatedAt < group.oldestAt) group.oldestAt = command.updatedAt;
+      if (command.updatedAt >= group.newestAt) {
+        group.newestAt = command.updatedAt;
+        group.sampleId = command.id;
+      }
+    }
+    scanned += page.length;
+    if (truncated || page.length < limit) break;
+    afterId = page.at(-1)!.id;
+  }
+  const sorted = [...groups.values()]
+    .sort((a, b) => b.count - a.count || a.oldestAt.getTime() - b.oldestAt.getTime())
+    .map(({ domainSet, typeSet, ...group }) => ({
+      ...group,
+      domains: [...domainSet].sort(),
+      types: [...typeSet].sort(),
+    }));
+  return { groups: sorted, scanned, truncated };
+}
+
+export interface GroupScope {
+  fingerprint: string;
+  domain?: string | undefined;
+  type?: string | undefined;
+}
+
+function groupWalk(scope: GroupScope) {
+  return {
+    filter: { state: 'troubleshooting' as const, domain: scope.domain, type: scope.type },
+    match: (command: Command) => fingerprint(command.lastError).fingerprint === scope.fingerprint,
+  };
+}
+
+/** How many troubleshooting commands (of the scope's domain and type) have this fingerprint. */
+export function countGroup(bus: CommandBus, scope: GroupScope): Promise<number> {
+  const { filter, match } = groupWalk(scope);
+  return countMatching(bus, filter, match);
+}
+
+/** A bulk action on the troubleshooting commands with this fingerprint (bulk-actions.ts). */
+export function applyToGroup(
+  bus: CommandBus,
+  params: ActionParams & GroupScope,
+  job: JobControl,
+): Promise<Applied> {
+  const { filter, match } = groupWalk(params);
+  return applyToMatching(bus, { ...params, filter }, match, job);
+}
