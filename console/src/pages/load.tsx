@@ -5,7 +5,12 @@
  * generation itself with its progress.
  */
 import { useState } from 'preact/hooks';
-import { expectedOutcomes } from '../../../src/console/load-model.js';
+import {
+  DEMO_MAX_ATTEMPTS,
+  expectedOutcomes,
+  MAX_LOAD_COUNT,
+  oddsProblem,
+} from '../../../src/console/load-model.js';
 import { api } from '../api';
 import { ErrorBox, Progress } from '../components/common';
 import { count, percent } from '../format';
@@ -13,10 +18,6 @@ import { rememberJob, useJob } from '../jobs';
 import { href } from '../route';
 import { useCanAct } from '../session';
 import type { Job } from '../types';
-
-/** The demo handlers' max attempts (src/console/demo). */
-const DEMO_MAX_ATTEMPTS = 4;
-const MAX_COUNT = 1_000_000;
 
 interface Settings {
   count: number;
@@ -35,14 +36,11 @@ const SLIDERS: { key: keyof Settings; label: string; max: number; step: number; 
   { key: 'maxMs', label: 'Longest attempt', max: 5000, step: 10, unit: 'ms' },
 ];
 
-/** What is wrong with the settings, or null when they can be sent. */
+/** What is wrong with the settings (the server's own checks), or null when they can be sent. */
 export function settingsProblem(s: Settings): string | null {
-  if (!Number.isInteger(s.count) || s.count < 1 || s.count > MAX_COUNT)
-    return `The count must be a whole number from 1 to ${count(MAX_COUNT)}.`;
-  if (s.permanentPct + s.transientPct + s.timeoutPct > 100)
-    return 'Permanent, transient and timeout percentages add up to more than 100: lower one.';
-  if (s.minMs > s.maxMs) return 'The shortest attempt is longer than the longest: swap them.';
-  return null;
+  if (!Number.isInteger(s.count) || s.count < 1 || s.count > MAX_LOAD_COUNT)
+    return `The count must be a whole number from 1 to ${count(MAX_LOAD_COUNT)}.`;
+  return oddsProblem(s)?.message ?? null;
 }
 
 export function LoadPage() {
@@ -120,7 +118,7 @@ export function LoadPage() {
             type="number"
             name="count"
             min={1}
-            max={MAX_COUNT}
+            max={MAX_LOAD_COUNT}
             value={settings.count}
             onInput={(e) => set('count', Math.floor(Number(e.currentTarget.value)))}
           />

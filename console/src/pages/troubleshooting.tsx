@@ -4,13 +4,14 @@
  * a bulk action (its count confirmed) and links to its commands and to a sample one,
  * where the payload can be edited and the command replayed.
  */
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, query } from '../api';
 import { BulkAction } from '../components/bulk';
 import { ErrorBox, Loading, Notice } from '../components/common';
 import { count, time } from '../format';
 import { useLoad } from '../hooks';
 import { useJobs } from '../jobs';
+import { useLiveCounts } from '../live';
 import { commandHref, href, navigate } from '../route';
 import { useCanAct } from '../session';
 import type { FingerprintGroup, Job } from '../types';
@@ -30,9 +31,15 @@ export function TroubleshootingPage({ params }: { params: URLSearchParams }) {
   );
   const canAct = useCanAct();
 
-  // A bulk action finishing changes the groups: load them again.
+  // The groups follow the live count of commands in troubleshooting, and a bulk action
+  // finishing: either one changing loads them again.
   const finished = useJobs().filter((job) => job.state !== 'running').length;
-  useEffect(() => void groups.reload(), [finished]);
+  const inTroubleshooting = useLiveCounts()?.totals.troubleshooting;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) first.current = false;
+    else void groups.reload();
+  }, [finished, inTroubleshooting]);
 
   return (
     <>
