@@ -47,8 +47,24 @@ export function useJobs(): Job[] {
   );
 }
 
-/** One job, kept current. */
+/** How often a job the page waits on is read again, should the stream miss its change. */
+const JOB_POLL_MS = 2000;
+
+/** One job, kept current: by the stream, and by reading it while it runs. */
 export function useJob(id: string | null): Job | null {
   const all = useJobs();
-  return id ? (all.find((job) => job.id === id) ?? null) : null;
+  const job = id ? (all.find((j) => j.id === id) ?? null) : null;
+  const running = job?.state === 'running';
+  useEffect(() => {
+    if (!id || !running) return;
+    const timer = setInterval(() => {
+      if (!document.hidden)
+        api
+          .get<Job>(`/jobs/${encodeURIComponent(id)}`)
+          .then(rememberJob)
+          .catch(() => {});
+    }, JOB_POLL_MS);
+    return () => clearInterval(timer);
+  }, [id, running]);
+  return job;
 }
