@@ -198,7 +198,12 @@ export default tseslint.config(
       ],
     },
     settings: {
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({
+          project: ['./tsconfig.json', './console/tsconfig.json'],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
     },
   },
   {
@@ -206,6 +211,29 @@ export default tseslint.config(
     plugins: { 'import-x': importX },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: LAYER_ZONES }],
+    },
+  },
+  {
+    // The console page (console/): a browser program, type-checked with its own
+    // tsconfig (the project service finds console/tsconfig.json: DOM, Preact's JSX). It
+    // talks to the server only over HTTP, so of src/ it may import the pure load model alone.
+    files: ['console/**'],
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: './console',
+              from: './src',
+              except: ['./console/load-model.ts'],
+              message:
+                'The console page runs in the browser and reaches the server over HTTP (/api): of src/ it may import only the pure load model (src/console/load-model.ts).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
