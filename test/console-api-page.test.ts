@@ -21,7 +21,7 @@ writeFileSync(
 );
 writeFileSync(path.join(page, 'assets', 'app-1a2b3c.js'), 'console.log("app")');
 writeFileSync(path.join(dir, 'secret.txt'), 'not for the web');
-// the server's own compiled modules share the folder once built (dist/console/*.js)
+// a script outside assets/ is not the page's: never served
 writeFileSync(path.join(page, 'index.js'), 'export const server = "not for the web";');
 
 let backend: Backend;

@@ -3,7 +3,8 @@
  * overview's counts move while a worker drains, the commands list filters through the URL,
  * a command shows its audit, a troubleshooting group is retried in bulk, a payload is
  * edited and replayed, the load generator computes then sends, and with a token configured
- * the page asks for it. Screenshots go to test-results/console/ (two to docs/images/).
+ * the page asks for it. Screenshots go to test-results/console/ (two to docs/images/ with
+ * DISPATCHBOX_UPDATE_SCREENSHOTS=1).
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';

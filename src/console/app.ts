@@ -29,7 +29,7 @@ export interface ConsoleAppParams {
   live: LiveHub;
   basePath: string;
   logger: Logger;
-  /** Where the built page is; default <package>/dist/console. */
+  /** Where the built page is; default <package>/dist/console-page. */
   pageDir?: string | undefined;
 }
 

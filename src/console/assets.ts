@@ -1,5 +1,5 @@
 /**
- * The console page: the single-page app built ahead of time into <package>/dist/console
+ * The console page: the single-page app built ahead of time into <package>/dist/console-page
  * (by `npm run build`), served from the package itself, never a CDN. index.html is sent
  * with the base path written in (so the page finds the API behind a proxy) and never
  * cached; the hashed files under assets/ are cached for a year.
@@ -26,17 +26,18 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * <package root>/dist/console: the root is the nearest folder above this module with the
+ * <package root>/dist/console-page: the root is the nearest folder above this module with the
  * package's package.json (this module runs from src/console under tsx, from dist/… once built).
  */
 export function defaultPageDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && isThisPackage(manifest)) return path.join(dir, 'dist', 'console');
+    if (existsSync(manifest) && isThisPackage(manifest))
+      return path.join(dir, 'dist', 'console-page');
     const parent = path.dirname(dir);
     if (parent === dir)
-      return path.resolve(fileURLToPath(import.meta.url), '../../../dist/console');
+      return path.resolve(fileURLToPath(import.meta.url), '../../../dist/console-page');
     dir = parent;
   }
 }
@@ -93,8 +94,8 @@ export function registerPage(app: Hono, basePath: string, dir = defaultPageDir()
     if (!file.startsWith(root + path.sep)) return c.notFound();
     const hashed = relative.startsWith('assets/');
     // The built page is index.html, its hashed files in assets/ and a few static files
-    // (an icon) beside them; the folder may also hold this server's own compiled modules
-    // (dist/console/*.js), which are not the page's to serve.
+    // (an icon) beside them; a script outside assets/ is never the page's (a folder given
+    // as pageDir may hold other things), so it is not served.
     const type = hashed || !SERVER_FILES.test(file) ? TYPES[path.extname(file)] : undefined;
     const found = type ? await stat(file).catch(() => null) : null;
     if (!found?.isFile()) {

@@ -34,7 +34,7 @@ export interface ConsoleOptions {
   livePollMs?: number | undefined;
   /** The runner of background jobs (bulk actions, load generation); default a new one. */
   jobs?: JobRunner | undefined;
-  /** Where the built page is; default <package>/dist/console. */
+  /** Where the built page is; default <package>/dist/console-page. */
   pageDir?: string | undefined;
 }
 

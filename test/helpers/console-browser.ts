@@ -108,12 +108,16 @@ export async function openBrowser(): Promise<Browser> {
   };
 }
 
-/** Saves a screenshot as a test artefact; `docsName` also copies it to docs/images/. */
+/**
+ * Saves a screenshot as a test artefact. With DISPATCHBOX_UPDATE_SCREENSHOTS=1, `docsName`
+ * also replaces the README's copy in docs/images/ (tracked files: an ordinary test run
+ * leaves the checkout as it found it).
+ */
 export async function screenshot(page: Page, name: string, docsName?: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  if (docsName) {
+  if (docsName && process.env.DISPATCHBOX_UPDATE_SCREENSHOTS === '1') {
     mkdirSync(path.resolve('docs/images'), { recursive: true });
     copyFileSync(file, path.resolve('docs/images', docsName));
   }
