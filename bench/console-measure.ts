@@ -31,7 +31,7 @@ export async function measureQueries(
     into.push(result);
     const t = result.timing;
     log(
-      `  ${result.name}: p50 ${t.p50.toFixed(1)} / p95 ${t.p95.toFixed(1)} / p99 ${t.p99.toFixed(1)} ms (${result.rows} rows${result.wrong ? `; WRONG: ${result.wrong}` : ''})`,
+      `  ${result.name}: p50 ${t.p50.toFixed(1)} / p95 ${t.p95.toFixed(1)} / p99 ${t.p99.toFixed(1)} ms (n ${t.n}, ${result.rows} rows${result.wrong ? `; WRONG: ${result.wrong}` : ''})`,
     );
   };
 

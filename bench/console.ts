@@ -9,8 +9,9 @@
  *   load      1,000,000 commands queued: createBatch against sendMany chunks, and the
  *             load generator where it exists
  *
- *   --store postgres|pglite   (default postgres)
- *   --count N                 retained commands (default 10,000,000; pglite 1,000,000)
+ *   --store postgres|pglite|redis   (default postgres; redis: db 11, filled through the
+ *                             library, and the drain and load parts stay on PostgreSQL)
+ *   --count N                 retained commands (default 10,000,000; others 1,000,000)
  *   --parts a,b               queries, drain, load (default all)
  *   --keep                    keep the filled schema (and reuse it next time: filling
  *                             takes minutes); default: dropped at the end
@@ -21,12 +22,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { CommandBus } from '../src/bus/bus.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { fillCommands } from './console-fill.js';
+import { fillThroughLibrary } from './console-fill-redis.js';
 import type { Known } from './console-queries.js';
 import { measureQueries } from './console-measure.js';
 import { measureDrain } from './console-drain.js';
@@ -35,10 +38,14 @@ import { RESULTS_DIR } from './host-client.js';
 import { dropSchema, openStore, type Log, type StoreName } from './console-store.js';
 
 const SCHEMA = 'bench_console';
+/** Redis db 11: the tests use 5, the peers' benchmark 9. */
+const REDIS_URL = 'redis://127.0.0.1:6379/11';
 
 const started = performance.now();
 const log: Log = (message) =>
-  console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s] ${message}`);
+  console.log(
+    `[${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s, load ${loadavg()[0]!.toFixed(1)}] ${message}`,
+  );
 
 /** Filter values that exist in the filled store. */
 async function knownValues(backend: SqlBackend, count: number): Promise<Known> {
@@ -57,9 +64,88 @@ async function knownValues(backend: SqlBackend, count: number): Promise<Known> {
     batchId: batch.id,
     // the fill gives 'corr-<k>' to rows i with i / 5 = k, k a multiple of 5
     correlationId: `corr-${5 * Math.floor(count / 50)}`,
-    lastHour: new Date(new Date(times.newest).getTime() - 3_600_000),
+    recent: new Date(new Date(times.newest).getTime() - 3_600_000),
     midway: new Date((new Date(times.newest).getTime() + new Date(times.oldest).getTime()) / 2),
   };
+}
+
+interface QueryOptions {
+  count: number;
+  reps: number;
+  quick: boolean;
+  keep: boolean;
+}
+
+/** Fills (unless the store holds the count already) and measures a SQL store. */
+async function sqlQueries(store: 'postgres' | 'pglite', o: QueryOptions): Promise<unknown> {
+  const dataDir = store === 'pglite' ? await mkdtemp(join(tmpdir(), 'bench-console-')) : '';
+  const backend = await openStore(store, o.quick ? `${SCHEMA}_quick` : SCHEMA, dataDir);
+  try {
+    const total = (await backend.admin.countCommands({})).reduce((s, c) => s + c.count, 0);
+    if (total !== o.count) {
+      log(`filling ${o.count.toLocaleString('en')} commands (the store held ${total})`);
+      await backend.driver.query(`TRUNCATE "${backend.schema}".commands,
+        "${backend.schema}".batches, "${backend.schema}".command_counts`);
+      await fillCommands(backend.driver, backend.schema, {
+        count: o.count,
+        troubleshooting: o.quick ? 200 : Math.round(o.count / 500),
+        pendingCount: Math.round(o.count * 0.003),
+        chunk: 500_000,
+        log,
+      });
+      await backend.admin.recountCommands();
+      await backend.driver.query(`VACUUM ANALYZE "${backend.schema}".commands`);
+      await backend.driver.query('CHECKPOINT').catch(() => {});
+      log('filled');
+    } else log(`reusing the ${o.count.toLocaleString('en')} commands already there`);
+    const bus = new CommandBus({ backend });
+    const known = await knownValues(backend, o.count);
+    const measured = await measureQueries(bus, { reps: o.reps, log, quick: o.quick, known });
+    if (!o.keep) await dropSchema(backend);
+    await bus.close();
+    return measured;
+  } finally {
+    await backend.close().catch(() => {});
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Redis db 11, emptied first and at the end (unless kept); filled through the library. */
+async function redisQueries(o: QueryOptions): Promise<unknown> {
+  const { createRedisBackend } = await import('../src/backends/redis/index.js');
+  const backend = await createRedisBackend({ url: REDIS_URL, prefix: SCHEMA });
+  // the fill's handlers fail on purpose, 2,000 times: no warning for each
+  const bus = new CommandBus({ backend, logger: pino({ level: 'error' }) });
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL);
+  const knownKey = `${SCHEMA}:bench-known`;
+  try {
+    const total = (await bus.counts()).reduce((s, c) => s + c.count, 0);
+    const saved = await redis.get(knownKey);
+    let known: Known;
+    if (total === o.count && saved) {
+      log(`reusing the ${o.count.toLocaleString('en')} commands already there`);
+      const k = JSON.parse(saved) as Record<keyof Known, string>;
+      known = { ...k, recent: new Date(k.recent), midway: new Date(k.midway) };
+    } else {
+      log(`filling ${o.count.toLocaleString('en')} commands through the library`);
+      await redis.flushdb();
+      known = await fillThroughLibrary(bus, {
+        count: o.count,
+        troubleshooting: o.quick ? 200 : Math.round(o.count / 500),
+        pendingCount: Math.round(o.count * 0.003),
+        log,
+      });
+      await redis.set(knownKey, JSON.stringify(known));
+      log('filled');
+    }
+    const measured = await measureQueries(bus, { reps: o.reps, log, quick: o.quick, known });
+    if (!o.keep) await redis.flushdb();
+    return measured;
+  } finally {
+    redis.disconnect();
+    await bus.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -73,11 +159,13 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
     },
   });
-  const store = values.store as StoreName;
-  if (store !== 'postgres' && store !== 'pglite')
-    throw new Error(`--store must be postgres or pglite; got ${JSON.stringify(values.store)}`);
+  const store = values.store as StoreName | 'redis';
+  if (store !== 'postgres' && store !== 'pglite' && store !== 'redis')
+    throw new Error(
+      `--store must be postgres, pglite or redis; got ${JSON.stringify(values.store)}`,
+    );
   const quick = values.quick;
-  const count = Number(values.count ?? (quick ? 20_000 : store === 'pglite' ? 1e6 : 1e7));
+  const count = Number(values.count ?? (quick ? 20_000 : store === 'postgres' ? 1e7 : 1e6));
   const reps = Number(values.reps ?? (quick ? 10 : 200));
   for (const [name, n] of [
     ['--count', count],
@@ -94,7 +182,15 @@ async function main(): Promise<void> {
     store,
     count,
     node: process.version,
+    // other work on the machine: its 1-minute load average at each part's start and end
+    machineLoad: [] as { part: string; at: string; load1: number }[],
   };
+  const loadAt = (part: string) =>
+    (results.machineLoad as { part: string; at: string; load1: number }[]).push({
+      part,
+      at: new Date().toISOString(),
+      load1: loadavg()[0]!,
+    });
   mkdirSync(RESULTS_DIR, { recursive: true });
   const save = () =>
     writeFileSync(
@@ -103,45 +199,24 @@ async function main(): Promise<void> {
     );
 
   if (parts.has('queries')) {
-    const dataDir = store === 'pglite' ? await mkdtemp(join(tmpdir(), 'bench-console-')) : '';
-    const backend = await openStore(store, quick ? `${SCHEMA}_quick` : SCHEMA, dataDir);
-    try {
-      const total = (await backend.admin.countCommands({})).reduce((s, c) => s + c.count, 0);
-      if (total !== count) {
-        log(`filling ${count.toLocaleString('en')} commands (the store held ${total})`);
-        await backend.driver.query(`TRUNCATE "${backend.schema}".commands,
-          "${backend.schema}".batches, "${backend.schema}".command_counts`);
-        await fillCommands(backend.driver, backend.schema, {
-          count,
-          troubleshooting: quick ? 200 : Math.round(count / 500),
-          pendingCount: Math.round(count * 0.003),
-          chunk: 500_000,
-          log,
-        });
-        await backend.admin.recountCommands();
-        await backend.driver.query(`VACUUM ANALYZE "${backend.schema}".commands`);
-        await backend.driver.query('CHECKPOINT').catch(() => {});
-        log('filled');
-      } else log(`reusing the ${count.toLocaleString('en')} commands already there`);
-      const bus = new CommandBus({ backend });
-      const known = await knownValues(backend, count);
-      results.queries = await measureQueries(bus, { reps, log, quick, known });
-      save();
-      if (!values.keep) await dropSchema(backend);
-      await bus.close();
-    } finally {
-      await backend.close().catch(() => {});
-      if (dataDir) await rm(dataDir, { recursive: true, force: true });
-    }
+    loadAt('queries');
+    const options = { count, reps, quick, keep: values.keep };
+    results.queries =
+      store === 'redis' ? await redisQueries(options) : await sqlQueries(store, options);
+    save();
   }
   if (parts.has('drain')) {
+    loadAt('drain');
     results.drain = await measureDrain({ quick, log });
     save();
   }
   if (parts.has('load')) {
+    loadAt('load');
     results.load = await measureLoad({ quick, log });
     save();
   }
+  loadAt('end');
+  save();
   log('done');
 }
 
