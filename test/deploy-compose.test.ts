@@ -34,6 +34,7 @@ interface Service {
   read_only?: boolean;
   cap_drop?: string[];
   profiles?: string[];
+  ports?: string[];
 }
 const load = (text: string) =>
   parse(text, { merge: true }) as { services: Record<string, Service> };
@@ -52,9 +53,10 @@ describe('deploy/compose.yaml', () => {
     expect(errors(broken).join('\n')).toMatch(/must NOT have additional properties/);
   });
 
-  it('runs PostgreSQL, Redis, a one-shot migrate, scalable workers and Prometheus', () => {
+  it('runs PostgreSQL, Redis, a one-shot migrate, scalable workers, the console and Prometheus', () => {
     const { services } = compose;
     expect(Object.keys(services).sort()).toEqual([
+      'console',
       'migrate',
       'postgres',
       'prometheus',
@@ -78,11 +80,19 @@ describe('deploy/compose.yaml', () => {
       'redis://redis:6379',
     );
     expect(services['worker-redis']?.profiles).toEqual(['redis']);
+    // listening beyond loopback, the console needs a token: Compose refuses to start without one
+    const consoleService = services.console!;
+    expect(consoleService.command).toEqual(['console']);
+    expect(consoleService.environment?.DISPATCHBOX_CONSOLE_HOST).toBe('0.0.0.0');
+    expect(consoleService.environment?.DISPATCHBOX_CONSOLE_TOKEN).toMatch(
+      /^\$\{DISPATCHBOX_CONSOLE_TOKEN:\?.+\}$/,
+    );
+    expect(consoleService.ports).toEqual(['127.0.0.1:3000:3000']);
   });
 
   it('workers and migrate share the image, hardened; the files they mount exist', () => {
     const { services } = compose;
-    for (const name of ['migrate', 'worker', 'worker-redis']) {
+    for (const name of ['migrate', 'worker', 'worker-redis', 'console']) {
       expect(services[name]).toMatchObject({ image: 'dispatchbox:local', read_only: true });
       expect(services[name]?.cap_drop).toEqual(['ALL']);
     }

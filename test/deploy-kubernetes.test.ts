@@ -128,6 +128,48 @@ describe.runIf(available)(
       expect(migrate?.spec?.template.spec?.containers[0]?.args).toEqual(['migrate']);
     });
 
+    it.each(['dev', 'staging', 'prod'])(
+      '%s: the console runs with its token from a mounted Secret, probed on its own port',
+      (overlay) => {
+        const [deployment] = find<IDeployment>(
+          objects(overlay),
+          'Deployment',
+          'dispatchbox-console',
+        );
+        const pod = deployment!.spec!.template.spec!;
+        const [console] = pod.containers;
+        expect(console!.args).toEqual(['console']);
+        const env = Object.fromEntries((console!.env ?? []).map((e) => [e.name, e.value]));
+        // beyond loopback the console refuses to start without a credential
+        expect(env.DISPATCHBOX_CONSOLE_HOST).toBe('0.0.0.0');
+        expect(env.DISPATCHBOX_CONSOLE_TOKEN).toBeUndefined();
+        const mount = console!.volumeMounts?.find((m) =>
+          env.DISPATCHBOX_CONSOLE_TOKEN_FILE?.startsWith(`${m.mountPath}/`),
+        );
+        const volume = pod.volumes?.find((v) => v.name === mount?.name);
+        expect(volume?.secret?.secretName).toBe('dispatchbox-console');
+        expect(console!.ports).toEqual([
+          expect.objectContaining({
+            name: 'http',
+            containerPort: Number(env.DISPATCHBOX_CONSOLE_PORT),
+          }),
+        ]);
+        expect(console!.readinessProbe?.httpGet).toMatchObject({ path: '/ready', port: 'http' });
+        const [service] = find<IService>(objects(overlay), 'Service', 'dispatchbox-console');
+        expect(selects(service?.spec?.selector, deployment!.spec!.template.metadata!.labels!)).toBe(
+          true,
+        );
+        // the metrics Service scrapes workers only
+        const metrics = find<IService>(objects(overlay), 'Service', 'dispatchbox-metrics')[0]!;
+        expect(selects(metrics.spec?.selector, deployment!.spec!.template.metadata!.labels!)).toBe(
+          false,
+        );
+        // prod ships no placeholder token: the Secret is made in the cluster
+        const secrets = find(objects(overlay), 'Secret', 'dispatchbox-console');
+        expect(secrets).toHaveLength(overlay === 'prod' ? 0 : 1);
+      },
+    );
+
     it('every overlay lives in its own namespace, on an image of its own', () => {
       const namespaces = overlays().map((o) => {
         const spaces = new Set(
