@@ -26,7 +26,9 @@ function item(i: number, troubleshootEvery: number): SendItem {
       amount: (h % 100_000) / 100,
       currency: 'EUR',
       note: 'bench row',
-      ...(fails ? { fail: e, n: h % 9973, ref: ((h ^ i) >>> 0).toString(16).padStart(10, '0') } : {}),
+      ...(fails
+        ? { fail: e, n: h % 9973, ref: ((h ^ i) >>> 0).toString(16).padStart(10, '0') }
+        : {}),
     },
     correlationId: Math.floor(i / 5) % 5 === 0 ? `corr-${Math.floor(i / 5)}` : undefined,
   };

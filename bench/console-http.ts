@@ -17,9 +17,25 @@ export interface ServedConsole {
 interface ConsoleModule {
   createConsole: (
     bus: CommandBus,
-    options: { host?: string; livePollMs?: number },
+    options: { host?: string; livePollMs?: number; jobs?: NoJobs },
   ) => { fetch: (request: Request) => Promise<Response> | Response; close: () => Promise<void> };
 }
+
+/**
+ * A job runner with no jobs, for a branch where the console's own runner is not written
+ * yet (its createJobRunner throws): the read routes and live updates need none.
+ */
+const NO_JOBS = {
+  start(): never {
+    throw new Error('no job runner on this branch');
+  },
+  get: () => undefined,
+  list: () => [],
+  cancel: () => false,
+  onChange: () => () => {},
+  close: () => Promise.resolve(),
+};
+type NoJobs = typeof NO_JOBS;
 
 const CONSOLE_ENTRY = join(
   fileURLToPath(import.meta.url),
@@ -39,7 +55,13 @@ export async function serveConsole(bus: CommandBus): Promise<ServedConsole | nul
   // a computed specifier: this file type-checks on a branch without the console too
   const { createConsole } = (await import(CONSOLE_ENTRY)) as ConsoleModule;
   const { serve } = await import('@hono/node-server');
-  const consoleApp = createConsole(bus, { host: '127.0.0.1' });
+  let consoleApp: ReturnType<ConsoleModule['createConsole']>;
+  try {
+    consoleApp = createConsole(bus, { host: '127.0.0.1' });
+  } catch (error) {
+    if (!String(error).includes('not yet implemented')) throw error;
+    consoleApp = createConsole(bus, { host: '127.0.0.1', jobs: NO_JOBS });
+  }
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(
       { fetch: (request) => consoleApp.fetch(request), hostname: '127.0.0.1', port: 0 },

@@ -77,7 +77,12 @@ export async function measureLoad(options: {
       });
     }
     const served = await serveConsole(bus);
-    if (served) {
+    const probe = served && (await fetch(`${served.url}/api/load/estimate?count=1`));
+    await probe?.body?.cancel();
+    if (served && probe?.status === 404) {
+      log('  POST /api/load: not on this branch (404)');
+      await served.close();
+    } else if (served) {
       try {
         await timed('POST /api/load (until its job is done)', async () => {
           const response = await fetch(`${served.url}/api/load`, {
