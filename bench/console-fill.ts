@@ -153,3 +153,23 @@ SELECT batch_id, 'bench batch', count(*), min(created_at),
   count(*) FILTER (WHERE state = 'cancelled')
 FROM ${t}.commands WHERE batch_id IS NOT NULL GROUP BY batch_id`);
 }
+
+/**
+ * The id range of each batch (migration 011's first/last_command_id, which a batch keeps
+ * from its creation so that listing its commands reads that range of the primary key),
+ * for batches the fill made; nothing on a schema before that migration.
+ */
+export async function setBatchRanges(db: Sql, schema: string): Promise<void> {
+  const t = `"${schema}"`;
+  const has = (await db.query(
+    `SELECT 1 FROM information_schema.columns
+     WHERE table_schema = $1 AND table_name = 'batches' AND column_name = 'first_command_id'`,
+    [schema],
+  )) as { rows: unknown[] };
+  if (has.rows.length === 0) return;
+  await db.query(`
+UPDATE ${t}.batches b SET first_command_id = r.first, last_command_id = r.last
+FROM (SELECT batch_id, min(id) AS first, max(id) AS last FROM ${t}.commands
+      WHERE batch_id IS NOT NULL GROUP BY batch_id) r
+WHERE b.id = r.batch_id AND b.first_command_id IS NULL`);
+}

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { CommandBus } from '../src/bus/bus.js';
 import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
-import { fillCommands } from './console-fill.js';
+import { fillCommands, setBatchRanges } from './console-fill.js';
 import { fillThroughLibrary } from './console-fill-redis.js';
 import type { Known } from './console-queries.js';
 import { measureQueries } from './console-measure.js';
@@ -98,6 +98,7 @@ async function sqlQueries(store: 'postgres' | 'pglite', o: QueryOptions): Promis
       await backend.driver.query('CHECKPOINT').catch(() => {});
       log('filled');
     } else log(`reusing the ${o.count.toLocaleString('en')} commands already there`);
+    await setBatchRanges(backend.driver, backend.schema);
     const bus = new CommandBus({ backend });
     const known = await knownValues(backend, o.count);
     const measured = await measureQueries(bus, { reps: o.reps, log, quick: o.quick, known });
