@@ -45,13 +45,14 @@ export function limitOf(options: Record<string, unknown>): number {
   return limit;
 }
 
-/** Up to `limit` matching commands, oldest first, and how many match in all. */
+/** Up to `limit` matching commands, oldest (or newest) first, and how many match in all. */
 export async function listWithTotal(
   bus: CommandBus,
   filter: CommandFilter,
   limit: number,
+  order: 'asc' | 'desc' = 'asc',
 ): Promise<{ commands: Command[]; total: number }> {
-  const commands = await bus.list({ ...filter, limit });
+  const commands = await bus.list({ ...filter, limit, order });
   // Only a full page can have been cut; anything shorter is the whole answer.
   const total = commands.length < limit ? commands.length : await bus.count(filter);
   return { commands, total: Math.max(total, commands.length) };

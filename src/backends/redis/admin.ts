@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Command } from '../../core/command.js';
 import { COMMAND_STATES, isCommandState, type CommandState } from '../../core/states.js';
 import type { AdminQueries, CommandCount, ListCommandsParams, OldestPending } from '../backend.js';
+import { ValidationError } from '../../core/errors.js';
+import { isUuid } from '../../core/ids.js';
 import { toStoreError } from './errors.js';
 import { COUNT_SEPARATOR, type DomainKeys, type GlobalKeys } from './keys.js';
 import { toCommand, type CommandReply } from './records.js';
@@ -12,8 +14,10 @@ const SCAN_BUDGET = 5000;
 
 /**
  * Operator queries. Each domain keeps its commands in id order (and its troubleshooting
- * queue apart), so a listing walks the ids after `afterId` with its filters in a script,
- * a slice at a time, and the domains' answers are merged by id.
+ * queue apart), so a listing walks the ids after `afterId` (forwards, or backwards for
+ * newest first) with its filters in a script, a slice at a time, and the domains' answers
+ * are merged in the listing's order. Only the troubleshooting queue and a batch's domains
+ * narrow the walk; the other filters are checks on the commands walked.
  */
 export class RedisAdminQueries implements AdminQueries {
   constructor(
@@ -98,10 +102,17 @@ export class RedisAdminQueries implements AdminQueries {
   }
 
   private async list(params: ListCommandsParams): Promise<Command[]> {
+    const { afterId } = params;
+    if (afterId !== undefined && !isUuid(afterId))
+      throw new ValidationError(
+        `afterId must be a command id (a UUID), got ${JSON.stringify(afterId)}: pass the last id of the previous page`,
+        'afterId',
+      );
+    const desc = params.order === 'desc';
     const found: Command[] = [];
-    for (const domain of await this.domains(params.domain)) {
+    for (const domain of await this.listedDomains(params)) {
       const k = this.keysOf(domain);
-      let cursor = params.afterId ?? '';
+      let cursor = afterId ?? '';
       let taken = 0;
       for (;;) {
         const reply = (await runScript(
@@ -116,6 +127,13 @@ export class RedisAdminQueries implements AdminQueries {
             params.errorCode ?? '',
             params.limit - taken,
             SCAN_BUDGET,
+            desc ? 'desc' : 'asc',
+            params.batchId ?? '',
+            params.correlationId ?? '',
+            params.causationId ?? '',
+            params.createdAfter?.getTime() ?? '',
+            params.createdBefore?.getTime() ?? '',
+            params.text?.toLowerCase() ?? '',
           ],
         )) as [string, ...CommandReply[]];
         const [next, ...rows] = reply;
@@ -125,7 +143,23 @@ export class RedisAdminQueries implements AdminQueries {
         cursor = next;
       }
     }
-    found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Each domain gave its first `limit` in the listing's order; the first `limit` of all
+    // of them are the page.
+    found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * (desc ? -1 : 1));
     return found.slice(0, params.limit);
+  }
+
+  /**
+   * The domains a listing walks: the one named, or those a batch has commands in (its
+   * record names them), or every domain. A batch whose record retention removed may
+   * still have commands, so then every domain is walked.
+   */
+  private async listedDomains(params: ListCommandsParams): Promise<string[]> {
+    const all = await this.domains(params.domain);
+    if (!params.batchId) return all;
+    const named = await this.client.hget(this.keys.batch(params.batchId), 'doms');
+    if (named === null) return all;
+    const batchDomains = new Set(JSON.parse(named) as string[]);
+    return all.filter((d) => batchDomains.has(d));
   }
 }

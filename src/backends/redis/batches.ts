@@ -63,6 +63,8 @@ type BatchRecord = Partial<
 export class RedisBatches {
   /** Where the next sweep of the open batches starts (a rank in the set). */
   private sweepFrom = 0;
+  /** Whether the index of batch ids was checked for batches created before it. */
+  private indexed = false;
 
   constructor(private readonly host: BatchHost) {}
 
@@ -130,6 +132,7 @@ export class RedisBatches {
       await this.client
         .multi()
         .zadd(this.host.keys.openBatches, began as number, id)
+        .zadd(this.host.keys.batchIds, 0, id)
         .zrem(this.host.keys.stagingBatches, id)
         .exec();
       await this.activate(id, [...domains]);
@@ -185,26 +188,88 @@ export class RedisBatches {
     }
   }
 
+  /**
+   * Batches newest first, from the index of committed batch ids (ids are UUIDv7, so id
+   * order is creation order). The records of a page are read in one pipeline, and their
+   * counters in another.
+   */
+  async list(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    try {
+      if (!this.indexed) await this.indexBatchIds();
+      const from = params.afterId ? `(${params.afterId}` : '+';
+      const index = this.host.keys.batchIds;
+      const ids = await this.client.zrange(
+        index,
+        from,
+        '-',
+        'BYLEX',
+        'REV',
+        'LIMIT',
+        0,
+        params.limit,
+      );
+      if (ids.length === 0) return [];
+      const reading = this.client.pipeline();
+      for (const id of ids) reading.hgetall(this.host.keys.batch(id));
+      const records = ((await reading.exec()) ?? []).map(([error, reply]) => {
+        if (error) throw error;
+        return reply as BatchRecord;
+      });
+      // A batch pruned between the two reads is left out of the page.
+      const listed = ids.flatMap((id, i) => {
+        const record = records[i]!;
+        return record.st && record.st !== 'staging' ? [{ id, record }] : [];
+      });
+      const counts = await this.countsOfMany(listed);
+      return listed.map(({ id, record }, i) => toBatchInfo(id, record, counts[i]!));
+    } catch (error) {
+      throw toStoreError(error, 'listing batches');
+    }
+  }
+
+  /**
+   * Batches committed by a version before the index are in the open or the finished set:
+   * the index starts as their union, once. A commit adds a batch to the open set and the
+   * index in one MULTI, so one committed meanwhile is in the union too.
+   */
+  private async indexBatchIds(): Promise<void> {
+    const { batchIds, openBatches, finishedBatches } = this.host.keys;
+    if ((await this.client.exists(batchIds)) === 0)
+      await this.client.zunionstore(batchIds, 2, openBatches, finishedBatches, 'WEIGHTS', 0, 0);
+    this.indexed = true;
+  }
+
+  /** The counts of several batches: every batch's per-domain counters in one pipeline. */
+  private async countsOfMany(
+    batches: { id: string; record: BatchRecord }[],
+  ): Promise<BatchCounts[]> {
+    const pipeline = this.client.pipeline();
+    const domainsOf = batches.map(({ id, record }) => {
+      const domains = JSON.parse(record.doms ?? '[]') as string[];
+      for (const domain of domains) pipeline.hgetall(this.host.keysOf(domain).batchCounts(id));
+      return domains.length;
+    });
+    const replies = (await pipeline.exec()) ?? [];
+    let at = 0;
+    return batches.map(({ record }, i) => {
+      const counts = emptyCounts(record);
+      for (const [error, reply] of replies.slice(at, (at += domainsOf[i]!))) {
+        if (error) throw error;
+        addCounters(counts, reply as Record<string, string>);
+      }
+      return counts;
+    });
+  }
+
   private async counts(id: string, record: BatchRecord): Promise<BatchCounts> {
-    const counts: BatchCounts = {
-      total: Number(record.total ?? 0),
-      pending: 0,
-      inProgress: 0,
-      completed: 0,
-      cancelled: 0,
-      troubleshooting: 0,
-      failed: 0,
-    };
+    const counts = emptyCounts(record);
     const domains = JSON.parse(record.doms ?? '[]') as string[];
     if (domains.length === 0) return counts;
     const pipeline = this.client.pipeline();
     for (const domain of domains) pipeline.hgetall(this.host.keysOf(domain).batchCounts(id));
     for (const [error, reply] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
-      for (const [field, n] of Object.entries(reply as Record<string, string>)) {
-        const name = COUNT_FIELDS.get(field);
-        if (name) counts[name] += Number(n);
-      }
+      addCounters(counts, reply as Record<string, string>);
     }
     return counts;
   }
@@ -315,6 +380,7 @@ export class RedisBatches {
         await this.client
           .multi()
           .zadd(this.host.keys.openBatches, record.c ?? '0', id)
+          .zadd(this.host.keys.batchIds, 0, id)
           .zrem(staging, id)
           .exec();
       } else await this.client.zrem(staging, id);
@@ -349,8 +415,30 @@ export class RedisBatches {
       const pipeline = this.client.pipeline().del(key);
       for (const domain of domains) pipeline.del(this.host.keysOf(domain).batchCounts(id));
       pipeline.zrem(this.host.keys.finishedBatches, id);
+      pipeline.zrem(this.host.keys.batchIds, id);
       await pipeline.exec();
     }
+  }
+}
+
+/** A batch's counts before its per-domain counters are added: only the total. */
+function emptyCounts(record: BatchRecord): BatchCounts {
+  return {
+    total: Number(record.total ?? 0),
+    pending: 0,
+    inProgress: 0,
+    completed: 0,
+    cancelled: 0,
+    troubleshooting: 0,
+    failed: 0,
+  };
+}
+
+/** Adds one domain's counters of a batch (`bc:<batch>`: state -> n, `failed` -> n). */
+function addCounters(counts: BatchCounts, counters: Record<string, string>): void {
+  for (const [field, n] of Object.entries(counters)) {
+    const name = COUNT_FIELDS.get(field);
+    if (name) counts[name] += Number(n);
   }
 }
 

@@ -154,6 +154,8 @@ export class GlobalKeys {
   readonly stagingBatches: string;
   /** zset of finished batches by finish time, for retention */
   readonly finishedBatches: string;
+  /** zset of every committed batch (score 0, ordered by id), for listing newest first */
+  readonly batchIds: string;
   readonly schema: string;
 
   constructor(readonly prefix: string) {
@@ -161,6 +163,7 @@ export class GlobalKeys {
     this.openBatches = `${prefix}:batches:open`;
     this.stagingBatches = `${prefix}:batches:staging`;
     this.finishedBatches = `${prefix}:batches:finished`;
+    this.batchIds = `${prefix}:batches:ids`;
     this.schema = `${prefix}:schema`;
   }
 

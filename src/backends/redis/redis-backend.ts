@@ -390,8 +390,8 @@ export class RedisBackend implements Backend {
     return this.batches.get(id);
   }
 
-  listBatches(_params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
-    return Promise.reject(new Error('listBatches: not yet implemented on this store'));
+  listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    return this.batches.list(params);
   }
 
   finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {

@@ -7,6 +7,7 @@ import type {
   OldestPending,
   Queryable,
 } from '../backend.js';
+import { listCommandsStatement } from './list-commands.js';
 import { recountSql } from './migrations/010_command_counts.js';
 import { oldestPendingSql } from './oldest-pending.js';
 import { toCommand, type CommandRow } from './rows.js';
@@ -60,23 +61,9 @@ export class SqlAdminQueries implements AdminQueries {
   }
 
   async listCommands(params: ListCommandsParams): Promise<Command[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      values.push(value);
-      where.push(clause.replace('?', `$${values.length}`));
-    };
-    if (params.state) add('state = ?', params.state);
-    if (params.domain) add('domain = ?', params.domain);
-    if (params.type) add('type = ?', params.type);
-    if (params.errorCode) add(`last_error->>'code' = ?`, params.errorCode);
-    if (params.afterId) add('id > ?', params.afterId);
-    values.push(params.limit);
-    const result = await this.db.query<CommandRow>(
-      `SELECT * FROM ${this.t}.commands ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY id LIMIT $${values.length}`,
-      values,
-    );
+    const statement = listCommandsStatement(this.t, params);
+    if (!statement) return [];
+    const result = await this.db.query<CommandRow>(statement.text, statement.values);
     return result.rows.map(toCommand);
   }
 

@@ -68,6 +68,8 @@ export class BatchStore {
   readonly running: string;
   /** The counts of batch $1 but completed (total less the rest) and cancelled (its row). */
   readonly counts: string;
+  /** A page of batches newest first ($1 of them, older than $2 when not null), with counts. */
+  readonly page: string;
   /**
    * Deletes the batches finished more than $1 ms ago, but those with a member an operator
    * has not settled yet (in troubleshooting, or retried and not done): they stay, as
@@ -94,15 +96,24 @@ LIMIT 100`;
     this.running = `
 SELECT DISTINCT c.batch_id AS id FROM ${t}.commands c
 WHERE c.state = 'in_progress' AND c.batch_id = ANY($1::uuid[])`;
-    this.counts = `
-SELECT w.pending, w.troubleshooting, r.in_progress, w.failed + r.failed AS failed
-FROM (SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
+    const counted = (batchId: string, lateral = '') => `
+     ${lateral}(SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
              count(*) FILTER (WHERE state = 'troubleshooting') AS troubleshooting,
              count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
       FROM ${t}.commands
-      WHERE batch_id = $1 AND state IN ('pending', 'troubleshooting')) w,
-     (SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
-      FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = $1) r`;
+      WHERE batch_id = ${batchId} AND state IN ('pending', 'troubleshooting')) w,
+     ${lateral}(SELECT count(*) AS in_progress, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed
+      FROM ${t}.commands WHERE state = 'in_progress' AND batch_id = ${batchId}) r`;
+    const countColumns =
+      'w.pending, w.troubleshooting, r.in_progress, w.failed + r.failed AS failed';
+    this.counts = `SELECT ${countColumns} FROM ${counted('$1')}`;
+    // One statement for a page: each batch's counts by the same index reads as getBatch's.
+    this.page = `
+SELECT b.*, ${countColumns}
+FROM (SELECT ${BATCH_COLUMNS} FROM ${t}.batches
+      WHERE $2::uuid IS NULL OR id < $2::uuid ORDER BY id DESC LIMIT $1) b,
+${counted('b.id', 'LATERAL ')}
+ORDER BY b.id DESC`;
     this.prune = `
 DELETE FROM ${t}.batches b
 WHERE b.finished_at < now() - $1 * interval '1 millisecond'
@@ -126,11 +137,22 @@ WHERE b.finished_at < now() - $1 * interval '1 millisecond'
       ],
     );
     let total = 0;
-    for await (const chunk of params.chunks) total += await insertChunk(chunk);
-    await tx.query(`UPDATE ${this.t}.batches SET total = $2 WHERE id = $1`, [
-      params.batch.id,
-      total,
-    ]);
+    // The range of the batch's ids, for listing its commands (migration 11).
+    let first: string | null = null;
+    let last: string | null = null;
+    for await (const chunk of params.chunks) {
+      for (const command of chunk) {
+        const id = command.id.toLowerCase(); // a caller's id may be upper case
+        if (first === null || id < first) first = id;
+        if (last === null || id > last) last = id;
+      }
+      total += await insertChunk(chunk);
+    }
+    await tx.query(
+      `UPDATE ${this.t}.batches SET total = $2, first_command_id = $3, last_command_id = $4
+       WHERE id = $1`,
+      [params.batch.id, total, first, last],
+    );
     return total;
   }
 
@@ -144,21 +166,20 @@ WHERE b.finished_at < now() - $1 * interval '1 millisecond'
     return toBatchInfo(row, await this.countsOf(db, row));
   }
 
+  /** Batches newest first (ids are UUIDv7): at most `limit`, older than `afterId`. */
+  async list(
+    db: Queryable,
+    params: { limit: number; afterId?: string | undefined },
+  ): Promise<BatchInfo[]> {
+    const found = await db.query<BatchRow & CountRow>(this.page, [
+      params.limit,
+      params.afterId ?? null,
+    ]);
+    return found.rows.map((row) => toBatchInfo(row, countsFrom(row, row)));
+  }
+
   private async countsOf(db: Queryable, batch: BatchRow): Promise<BatchCounts> {
-    const row = (await db.query<CountRow>(this.counts, [batch.id])).rows[0]!;
-    const { total, cancelled } = batch;
-    const pending = Number(row.pending);
-    const inProgress = Number(row.in_progress);
-    const troubleshooting = Number(row.troubleshooting);
-    return {
-      total,
-      pending,
-      inProgress,
-      completed: total - pending - inProgress - troubleshooting - cancelled,
-      cancelled,
-      troubleshooting,
-      failed: Number(row.failed),
-    };
+    return countsFrom(batch, (await db.query<CountRow>(this.counts, [batch.id])).rows[0]!);
   }
 
   /**
@@ -226,6 +247,23 @@ WHERE b.finished_at < now() - $1 * interval '1 millisecond'
     if (completion) await insertCompletion(tx, completion);
     return toBatchInfo(updated.rows[0]!, counts);
   }
+}
+
+/** The counts of a batch from its row and the counts of its commands still indexed. */
+function countsFrom(batch: BatchRow, row: CountRow): BatchCounts {
+  const { total, cancelled } = batch;
+  const pending = Number(row.pending);
+  const inProgress = Number(row.in_progress);
+  const troubleshooting = Number(row.troubleshooting);
+  return {
+    total,
+    pending,
+    inProgress,
+    completed: total - pending - inProgress - troubleshooting - cancelled,
+    cancelled,
+    troubleshooting,
+    failed: Number(row.failed),
+  };
 }
 
 function toBatchInfo(row: BatchRow, counts: BatchCounts): BatchInfo {

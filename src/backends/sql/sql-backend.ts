@@ -397,8 +397,8 @@ export class SqlBackend implements Backend {
     return this.batches.get(this.driver, id);
   }
 
-  listBatches(_params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
-    return Promise.reject(new Error('listBatches: not yet implemented on this store'));
+  listBatches(params: { limit: number; afterId?: string | undefined }): Promise<BatchInfo[]> {
+    return this.batches.list(this.driver, params);
   }
 
   async finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {

@@ -4,25 +4,27 @@ import { configOf, printJson, withBus, type CliIo } from '../context.js';
 import {
   addFilterOptions,
   DEFAULT_LIST_LIMIT,
-  filterOf,
   formatListing,
   limitOf,
   listWithTotal,
 } from '../filters.js';
+import { addListFilterOptions, listFilterOf } from '../list-filters.js';
 
 /** `dispatchbox list`: commands in any state, by the same filters as `tsq list`. */
 export function listCommand(io: CliIo): Command {
   const list = new Command('list')
     .description('list commands in any state, oldest first')
     .option('--state <state>', `only this state: ${COMMAND_STATES.join(', ')}`);
-  addFilterOptions(list)
+  addListFilterOptions(addFilterOptions(list))
+    .option('--newest-first', 'the newest commands first')
     .option('--limit <n>', `at most this many (default ${DEFAULT_LIST_LIMIT})`)
     .option('--json', 'print the commands as JSON')
     .action(async (options: Record<string, unknown>, command: Command) => {
-      const filter = filterOf(options);
+      const filter = listFilterOf(options);
       const limit = limitOf(options);
+      const order = options['newestFirst'] ? 'desc' : 'asc';
       const { commands, total } = await withBus(configOf(command, io), 'list', (bus) =>
-        listWithTotal(bus, filter, limit),
+        listWithTotal(bus, filter, limit, order),
       );
       if (options['json']) printJson(io, commands);
       else io.out(formatListing(commands, total, filter.state === undefined));

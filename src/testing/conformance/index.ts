@@ -27,6 +27,7 @@ import {
 } from './context.js';
 import { lifecycleTests } from './lifecycle.js';
 import { limitTests } from './limits.js';
+import { batchListingTests, listingTests } from './listing.js';
 import { maintenanceTests } from './maintenance.js';
 import { operatorTests } from './operator.js';
 import { outageTests } from './outage.js';
@@ -47,6 +48,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   },
   operator: (ctx) => {
     operatorTests(ctx);
+    listingTests(ctx);
     // Every transition of the table, made on the store; it claims and settles too, so a
     // store tested for the operator role alone needs the commands role's members.
     lifecycleTests(ctx);
@@ -54,6 +56,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   batches: (ctx) => {
     batchTests(ctx);
     batchFinishTests(ctx);
+    batchListingTests(ctx);
   },
   limits: limitTests,
   maintenance: maintenanceTests,

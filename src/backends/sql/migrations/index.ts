@@ -8,6 +8,7 @@ import * as m007 from './007_batch_cancelled.js';
 import * as m008 from './008_worker_registry.js';
 import * as m009 from './009_command_headers.js';
 import * as m010 from './010_command_counts.js';
+import * as m011 from './011_listing_indexes.js';
 
 export interface Migration {
   version: number;
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'worker registry', up: m008.up },
   { version: 9, name: 'command headers', up: m009.up },
   { version: 10, name: 'command counts', up: m010.up },
+  { version: 11, name: 'listing indexes, batch id ranges', up: m011.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
