@@ -169,7 +169,7 @@ export async function setBatchRanges(db: Sql, schema: string): Promise<void> {
   if (has.rows.length === 0) return;
   await db.query(`
 UPDATE ${t}.batches b SET first_command_id = r.first, last_command_id = r.last
-FROM (SELECT batch_id, min(id) AS first, max(id) AS last FROM ${t}.commands
+FROM (SELECT batch_id, min(id::text)::uuid AS first, max(id::text)::uuid AS last FROM ${t}.commands
       WHERE batch_id IS NOT NULL GROUP BY batch_id) r
 WHERE b.id = r.batch_id AND b.first_command_id IS NULL`);
 }

@@ -79,7 +79,9 @@ interface QueryOptions {
 /** Fills (unless the store holds the count already) and measures a SQL store. */
 async function sqlQueries(store: 'postgres' | 'pglite', o: QueryOptions): Promise<unknown> {
   const dataDir = store === 'pglite' ? await mkdtemp(join(tmpdir(), 'bench-console-')) : '';
+  const opening = performance.now();
   const backend = await openStore(store, o.quick ? `${SCHEMA}_quick` : SCHEMA, dataDir);
+  log(`store open and migrated in ${((performance.now() - opening) / 1000).toFixed(1)} s`);
   try {
     const total = (await backend.admin.countCommands({})).reduce((s, c) => s + c.count, 0);
     if (total !== o.count) {
