@@ -16,6 +16,7 @@
  *   --keep                    keep the filled schema (and reuse it next time: filling
  *                             takes minutes); default: dropped at the end
  *   --reps N                  timed repetitions per query (default 200)
+ *   --pairs N                 drain pairs (0 and 20 clients, order alternating; default 4)
  *   --quick                   tiny counts: checks the harness, not the speed
  *
  * Only 127.0.0.1; every part stops by itself. Raw numbers: bench/results/console-*.json.
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
       keep: { type: 'boolean', default: false },
       reps: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      pairs: { type: 'string' },
     },
   });
   const store = values.store as StoreName | 'redis';
@@ -170,9 +172,11 @@ async function main(): Promise<void> {
   const quick = values.quick;
   const count = Number(values.count ?? (quick ? 20_000 : store === 'postgres' ? 1e7 : 1e6));
   const reps = Number(values.reps ?? (quick ? 10 : 200));
+  const pairs = values.pairs === undefined ? undefined : Number(values.pairs);
   for (const [name, n] of [
     ['--count', count],
     ['--reps', reps],
+    ['--pairs', pairs ?? 1],
   ] as const)
     if (!Number.isInteger(n) || n < 1)
       throw new Error(`${name} must be a whole number of at least 1`);
@@ -210,7 +214,11 @@ async function main(): Promise<void> {
   }
   if (parts.has('drain')) {
     loadAt('drain');
-    results.drain = await measureDrain({ quick, log });
+    results.drain = await measureDrain({
+      quick,
+      log,
+      pairs,
+    });
     save();
   }
   if (parts.has('load')) {
