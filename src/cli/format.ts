@@ -59,9 +59,23 @@ export function formatAudit(records: AuditRecord[]): string {
     const why = [r.reason, r.error ? `${r.error.code}: ${r.error.message}` : null]
       .filter(Boolean)
       .join(' — ');
-    return `  ${time(r.at)}  ${move.padEnd(32)} attempt ${String(r.attempt).padEnd(3)} ${who}${who && why ? '  ' : ''}${why}`.trimEnd();
+    const line =
+      `  ${time(r.at)}  ${move.padEnd(32)} attempt ${String(r.attempt).padEnd(3)} ${who}${who && why ? '  ' : ''}${why}`.trimEnd();
+    return [line, ...formatDetails(r.details)].join('\n');
   });
   return ['audit trail:', ...lines].join('\n');
+}
+
+/** What an audit record changed besides the state, a line each, under its record. */
+function formatDetails(details: AuditRecord['details']): string[] {
+  if (!details) return [];
+  const lines: string[] = [];
+  const indent = ' '.repeat(26);
+  if (details.dataBefore !== undefined)
+    lines.push(`${indent}payload before: ${JSON.stringify(details.dataBefore)}`);
+  if (details.dataAfter !== undefined)
+    lines.push(`${indent}payload after:  ${JSON.stringify(details.dataAfter)}`);
+  return lines;
 }
 
 /** A table of commands; `withState` adds their state (a listing across states). */

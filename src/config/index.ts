@@ -78,6 +78,7 @@ export function toWorkerOptions(config: Partial<DispatchboxConfig>): WorkerOptio
     prefetch: config.prefetch,
     maxUnwrittenOutcomes: config.maxUnwrittenOutcomes,
     maintenance: config.maintenance,
+    samples: config.samples,
     registration:
       config.registration === false
         ? false

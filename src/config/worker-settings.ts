@@ -184,6 +184,18 @@ export const WORKER_SETTINGS = {
     description:
       'The worker records itself in the store, for `bus.workers()` and `dispatchbox workers`.',
   }),
+  samples: setting<boolean | undefined>({
+    env: 'DISPATCHBOX_SAMPLES',
+    option: '`bus.worker({ samples: false })`',
+    flag: 'samples',
+    scope: 'worker',
+    accepted: 'true or false',
+    schema: booleanText,
+    defaultText: 'true',
+    fallback: undefined,
+    description:
+      "The worker adds its attempts' outcomes per domain to the store's throughput samples every 10 s, for `bus.throughput()` and the console's charts.",
+  }),
   registrationRefreshMs: setting<number | undefined>({
     env: 'DISPATCHBOX_REGISTRATION_REFRESH_MS',
     option: '`bus.worker({ registration: { refreshMs } })`',

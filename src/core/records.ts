@@ -1,4 +1,11 @@
-import type { AuditRecord, Command, CommandError, JsonValue, NewCommand } from './command.js';
+import type {
+  AuditDetails,
+  AuditRecord,
+  Command,
+  CommandError,
+  JsonValue,
+  NewCommand,
+} from './command.js';
 import type { CommandState } from './states.js';
 import { uuidv7 } from './ids.js';
 
@@ -76,6 +83,8 @@ export interface AuditRow {
   actor: string | null;
   reason: string | null;
   error: CommandError | null;
+  /** What the transition changed besides the state (an edited payload); null or absent: nothing. */
+  details?: AuditDetails | null | undefined;
 }
 
 /**
@@ -94,6 +103,7 @@ export function toAuditRecords(row: AuditRow): AuditRecord[] {
     reason: row.reason,
     error: row.error,
   };
+  if (row.details) end.details = row.details;
   if (row.from_state !== 'in_progress' || row.started_at === null) return [end];
   const start: AuditRecord = {
     commandId: row.command_id,

@@ -180,7 +180,7 @@ export function settleAttempt(run: Run, outcome: RunOutcome, env: AttemptEnv): v
   switch (outcome.kind) {
     case 'committed':
       endTrace(run, outcome, null);
-      return env.events.completed(run);
+      return env.events.completed(run, command.domain);
     case 'stale':
       endTrace(run, outcome, null);
       return env.events.stale('complete', run);

@@ -10,6 +10,7 @@ import {
   type WorkerEventMap,
 } from '../core/events.js';
 import type { WorkerStats } from './options.js';
+import type { ThroughputSampler } from './throughput.js';
 
 /** The events a worker's listeners see: `worker.events`. */
 export type WorkerEvents = TypedEvents<WorkerEventMap>;
@@ -43,6 +44,8 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
   /** What the claim loop and the completer report their store calls to. */
   readonly claimHealth: StoreHealth = this.health('claim');
   readonly settleHealth: StoreHealth = this.health('settle');
+  /** Counts each written outcome per domain for the throughput samples; null when off. */
+  samples: ThroughputSampler | null = null;
 
   constructor(
     logger: Logger,
@@ -90,9 +93,11 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
   private applied(settlement: Settlement, source: SettlementSource | undefined): void {
     switch (settlement.kind) {
       case 'complete':
-        return this.completed(source);
+        return this.completed(source, settlement.domain);
       case 'retry':
         this.stats.retried++;
+        if (this.samples && settlement.domain !== undefined)
+          this.samples.retried(settlement.domain);
         if (source && this.listening('retried')) {
           this.emit('retried', {
             ...this.settled(source),
@@ -103,6 +108,8 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
         return;
       case 'troubleshoot':
         this.stats.troubleshooting++;
+        if (this.samples && settlement.domain !== undefined)
+          this.samples.troubleshooting(settlement.domain);
         if (source && this.listening('troubleshooting')) {
           this.emit('troubleshooting', { ...this.settled(source), error: settlement.error });
         }
@@ -121,8 +128,9 @@ export class WorkerEventSource extends TypedEvents<WorkerEventMap> {
   }
 
   /** A completion written: by a batch of settlements, or with the handler's transaction. */
-  completed(source: SettlementSource | undefined): void {
+  completed(source: SettlementSource | undefined, domain: string | undefined): void {
     this.stats.completed++;
+    if (this.samples && domain !== undefined) this.samples.completed(domain);
     if (source && this.listening('completed')) this.emit('completed', this.settled(source));
   }
 

@@ -57,6 +57,12 @@ export interface WorkerOptions {
    * false: the worker does not record itself. Default: refreshed every 5 s.
    */
   registration?: WorkerRegistryOptions | false | undefined;
+  /**
+   * Throughput samples: the worker counts its attempts' outcomes per domain in memory and
+   * adds them to the store's 10-second buckets every 10 s and when it stops (`bus.throughput`,
+   * the console's charts). false: it records none. Default true.
+   */
+  samples?: boolean | undefined;
   /** Injected for tests of jitter. */
   random?: (() => number) | undefined;
 }

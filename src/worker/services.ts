@@ -59,7 +59,7 @@ export function checkServices(services: readonly MaintenanceService[]): void {
       );
     if (names.has(s.name))
       throw new ConfigurationError(
-        `${at}: another service of this worker is named ${s.name}; names must be unique (the built-in ones are lease-recovery, batch-sweep, prune and tidy)`,
+        `${at}: another service of this worker is named ${s.name}; names must be unique (the built-in ones are lease-recovery, batch-sweep, prune, tidy, worker-registry and throughput-samples)`,
       );
     names.add(s.name);
     if (typeof s.everyMs !== 'number' || !Number.isFinite(s.everyMs) || s.everyMs <= 0)

@@ -19,6 +19,7 @@ import { BatchFinisher, builtinServices } from './maintenance.js';
 import { ServiceRunner } from './services.js';
 import { ParkedCommands } from './parking.js';
 import { WorkerRegistration } from './registry-refresh.js';
+import { ThroughputSampler } from './throughput.js';
 import {
   resolveWorkerOptions,
   type WorkerDeps,
@@ -69,6 +70,8 @@ export class Worker extends EventEmitter {
   private readonly services: ServiceRunner;
   private readonly maxUnwrittenOutcomes: number;
   private readonly registration: WorkerRegistration | null;
+  /** Counts outcomes per domain and writes them as throughput samples; null with `samples: false`. */
+  private readonly samples: ThroughputSampler | null;
   /** The domains this worker claims, once started (its registry record). */
   private claimedDomains: string[] = [];
   private readonly limits: LimitGate;
@@ -180,10 +183,14 @@ export class Worker extends EventEmitter {
             counters: { ...this.stats },
           }));
     this.batches = o.maintenance === false ? null : new BatchFinisher(this.backend, deps.logger);
+    this.samples =
+      o.samples === false ? null : new ThroughputSampler(deps.backend.samples, deps.logger);
+    this.source.samples = this.samples;
     this.services = new ServiceRunner(
       [
         ...builtin,
         ...(this.registration ? [this.registration.service] : []),
+        ...(this.samples ? [this.samples.service] : []),
         ...(o.services ?? []),
       ],
       {
@@ -244,6 +251,7 @@ export class Worker extends EventEmitter {
     await this.registration?.start();
     // stop() may have come while it registered: then nothing more starts
     if (!this.stopping) {
+      this.samples?.start();
       this.services.start();
       claims.start();
       this.claiming = true;
@@ -490,6 +498,8 @@ export class Worker extends EventEmitter {
     await this.limits.close();
     await this.services.stop(Math.max(1000, deadline - Date.now()));
     await this.batches?.stop();
+    // after the outcomes are written and counted, and the services' own write is over
+    await this.samples?.stop();
     await this.registration?.stop(this.workerId, { ...this.stats });
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }

@@ -63,9 +63,16 @@ describe('dispatchbox/testing/conformance', () => {
     expect(() =>
       runStoreConformance({ name: 'x', open, roles: ['commands', 'queues' as never] }),
     ).toThrow(
-      'runStoreConformance: roles must name some of commands, operator, batches, limits, maintenance; got ["commands","queues"]',
+      'runStoreConformance: roles must name some of commands, operator, batches, limits, maintenance, samples; got ["commands","queues"]',
     );
     expect(() => runStoreConformance({ name: 'x', open, roles: [] })).toThrow(/roles must name/);
-    expect(STORE_ROLES).toEqual(['commands', 'operator', 'batches', 'limits', 'maintenance']);
+    expect(STORE_ROLES).toEqual([
+      'commands',
+      'operator',
+      'batches',
+      'limits',
+      'maintenance',
+      'samples',
+    ]);
   });
 });

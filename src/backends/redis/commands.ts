@@ -83,6 +83,7 @@ export class RedisCommands {
           params.actor,
           params.reason ?? params.action,
           params.action === 'complete' ? (params.resultJson ?? 'null') : '',
+          params.action === 'retry' ? (params.dataJson ?? '') : '',
         ],
       );
       if (isScriptError(reply)) {

@@ -1,4 +1,5 @@
 import type {
+  AuditDetails,
   AuditRecord,
   ClaimedCommand,
   Command,
@@ -119,6 +120,8 @@ type AuditEntry = [
   string | null,
   string | null,
   CommandError | null,
+  /** Absent when the transition changed nothing besides the state. */
+  AuditDetails?,
 ];
 
 /**
@@ -133,7 +136,7 @@ export function toAuditTrail(
 ): AuditRecord[] {
   const records = [sentRecord(command)];
   for (const line of stored ? stored.split('\n') : []) {
-    const [at, started, from, to, attempt, worker, actor, reason, error] = JSON.parse(
+    const [at, started, from, to, attempt, worker, actor, reason, error, details] = JSON.parse(
       line,
     ) as AuditEntry;
     records.push(
@@ -148,6 +151,7 @@ export function toAuditTrail(
         actor,
         reason,
         error,
+        details,
       }),
     );
   }

@@ -20,10 +20,10 @@ import type {
   TakeTokenParams,
   TakeTokenResult,
   WakeListener,
-  ThroughputSampleStore,
 } from '../backend.js';
 import { RedisAdminQueries } from './admin.js';
 import { RedisBatches } from './batches.js';
+import { RedisSampleStore } from './samples.js';
 import { RedisCommands } from './commands.js';
 import { isRefusal, toStoreError } from './errors.js';
 import { DomainKeys, GlobalKeys } from './keys.js';
@@ -71,10 +71,7 @@ export class RedisBackend implements Backend {
   };
   readonly admin: RedisAdminQueries;
   readonly workers: RedisWorkerRegistry;
-  readonly samples: ThroughputSampleStore = {
-    recordSamples: () => Promise.resolve(),
-    readSamples: () => Promise.resolve([]),
-  };
+  readonly samples: RedisSampleStore;
   readonly keys: GlobalKeys;
   private readonly domainKeys = new Map<string, DomainKeys>();
   readonly locator: CommandLocator;
@@ -94,6 +91,7 @@ export class RedisBackend implements Backend {
     this.locator = new CommandLocator(client, this.keys, (d) => this.keysOf(d));
     this.admin = new RedisAdminQueries(client, this.keys, (d) => this.keysOf(d));
     this.workers = new RedisWorkerRegistry(client, this.keys);
+    this.samples = new RedisSampleStore(client, prefix);
     this.batches = new RedisBatches(this);
     this.commands = new RedisCommands(this);
     this.limits = new RedisLimits(client, this.keys);

@@ -5,6 +5,7 @@ import type { BatchStore } from './batches.js';
 import { countDeleted } from './counts.js';
 import type { SqlDriver } from './driver.js';
 import type { LimitStore } from './limits.js';
+import type { SqlSampleStore } from './samples.js';
 
 /** Retention deletes commands in a terminal state: nothing moves them again. */
 const PRUNABLE = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
@@ -27,6 +28,7 @@ export class SqlHousekeeping {
     private readonly admin: SqlAdminQueries,
     private readonly batches: BatchStore,
     private readonly limits: LimitStore,
+    private readonly samples: SqlSampleStore,
   ) {}
 
   async prune(params: PruneParams): Promise<number> {
@@ -46,6 +48,8 @@ export class SqlHousekeeping {
     );
     await this.driver.query(this.batches.prune, [params.olderThanMs]);
     await this.limits.prune();
+    // a week of samples, whatever the commands' retention: the console charts a day at most
+    await this.driver.query(this.samples.prune);
     return Number(result.rows[0]?.n ?? 0);
   }
 

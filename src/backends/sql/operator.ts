@@ -32,12 +32,15 @@ export async function operate(
     await tx.query(`UPDATE ${t}.batches SET cancelled = cancelled + 1 WHERE id = $1`, [
       row.batch_id,
     ]);
+  // Edit then retry: the payload is replaced in the same step, and the audit keeps both.
+  const dataJson = params.action === 'retry' ? (params.dataJson ?? null) : null;
   const moved = await tx.query<CommandRow>(
     `UPDATE ${t}.commands SET
        state = $2,
        attempts = CASE WHEN $4 THEN 0 ELSE attempts END,
        run_at = CASE WHEN $2 = 'pending' THEN now() ELSE run_at END,
        result = CASE WHEN $2 = 'completed' THEN $3::jsonb ELSE result END,
+       data = CASE WHEN $5::text IS NULL THEN data ELSE $5::json END,
        lease_token = NULL, lease_expires_at = NULL, updated_at = now()
      WHERE id = $1 RETURNING *`,
     [
@@ -45,13 +48,24 @@ export async function operate(
       rule.to,
       params.action === 'complete' ? params.resultJson : null,
       rule.attempts === 'reset to 0',
+      dataJson,
     ],
   );
   await tx.query(countOperated(t), [row.domain, row.type, row.state, rule.to]);
   await tx.query(
-    `INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, actor, reason)
-     VALUES ($1, $2, $3, $4, $5, $6)`,
-    [params.id, row.state, rule.to, row.attempts, params.actor, params.reason ?? params.action],
+    `INSERT INTO ${t}.audit (command_id, from_state, to_state, attempt, actor, reason, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+    [
+      params.id,
+      row.state,
+      rule.to,
+      row.attempts,
+      params.actor,
+      params.reason ?? params.action,
+      dataJson === null
+        ? null
+        : JSON.stringify({ dataBefore: row.data, dataAfter: moved.rows[0]!.data }),
+    ],
   );
   if (rule.to === 'pending') await tx.query(`SELECT pg_notify($1, $2)`, [channel, row.domain]);
   return toCommand(moved.rows[0]!);

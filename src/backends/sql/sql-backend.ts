@@ -30,7 +30,6 @@ import type {
   TakeTokenParams,
   TakeTokenResult,
   WakeListener,
-  ThroughputSampleStore,
 } from '../backend.js';
 import { SqlAdminQueries } from './admin.js';
 import { SqlHousekeeping } from './housekeeping.js';
@@ -43,6 +42,7 @@ import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
 import { CommandQueries } from './queries.js';
+import { SqlSampleStore } from './samples.js';
 import { SqlWorkerRegistry } from './workers.js';
 import { toClaimed, type ClaimedRow, toCommand, type CommandRow } from './rows.js';
 
@@ -71,10 +71,7 @@ export class SqlBackend implements Backend {
   };
   readonly admin: SqlAdminQueries;
   readonly workers: SqlWorkerRegistry;
-  readonly samples: ThroughputSampleStore = {
-    recordSamples: () => Promise.resolve(),
-    readSamples: () => Promise.resolve([]),
-  };
+  readonly samples: SqlSampleStore;
   private readonly q: CommandQueries;
   private readonly channel: string;
   private readonly housekeeping: SqlHousekeeping;
@@ -94,7 +91,15 @@ export class SqlBackend implements Backend {
     this.admin = new SqlAdminQueries(driver, schema);
     this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
-    this.housekeeping = new SqlHousekeeping(driver, schema, this.admin, this.batches, this.limits);
+    this.samples = new SqlSampleStore(driver, schema);
+    this.housekeeping = new SqlHousekeeping(
+      driver,
+      schema,
+      this.admin,
+      this.batches,
+      this.limits,
+      this.samples,
+    );
     const poolStats = driver.poolStats?.bind(driver);
     if (poolStats) this.poolStats = poolStats;
   }

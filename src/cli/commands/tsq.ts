@@ -73,6 +73,11 @@ function bulkCapable(io: CliIo, parent: Command, name: BulkAction, description: 
   addFilterOptions(sub)
     .option('--all', 'every command in troubleshooting')
     .option('--yes', 'act on everything the filter picks; without it, only say how many');
+  if (name === 'retry')
+    sub.option(
+      '--data <json>',
+      'edit then retry: the new payload, as JSON, replacing the old one (both are kept in the audit trail)',
+    );
   addOperatorOptions(sub, io).action(
     async (
       id: string | undefined,
@@ -86,10 +91,20 @@ function bulkCapable(io: CliIo, parent: Command, name: BulkAction, description: 
           `tsq ${name} takes a command id or a filter (--all, --domain, --type, --error-code), not both`,
         );
       }
+      const dataText = options['data'] as string | undefined;
+      if (dataText !== undefined && id === undefined) {
+        throw new ValidationError(
+          'tsq retry --data edits one command: give its id (a filter retries many, unedited)',
+          'data',
+        );
+      }
       if (id !== undefined) {
+        // parsed before connecting: bad JSON changes nothing
+        const data =
+          dataText === undefined ? undefined : parseJsonArgument(dataText, 'the --data payload');
         const act = (bus: CommandBus) =>
           name === 'retry'
-            ? bus.retry(id, operatorOf(options))
+            ? bus.retry(id, { ...operatorOf(options), data })
             : bus.cancel(id, operatorOf(options));
         const updated = await withBus(configOf(command, io), `tsq ${name}`, act);
         printOne(io, name === 'retry' ? 'retried' : 'cancelled', updated, options.json);

@@ -6,7 +6,14 @@ import { CommandBus } from '../../bus/bus.js';
 import type { Worker, WorkerOptions } from '../../worker/worker.js';
 
 /** The parts of the suite, one per role of the Backend contract (src/backends/roles/). */
-export const STORE_ROLES = ['commands', 'operator', 'batches', 'limits', 'maintenance'] as const;
+export const STORE_ROLES = [
+  'commands',
+  'operator',
+  'batches',
+  'limits',
+  'maintenance',
+  'samples',
+] as const;
 export type StoreRole = (typeof STORE_ROLES)[number];
 
 export interface StoreConformanceOptions {

@@ -31,6 +31,8 @@ import { batchListingTests, listingTests } from './listing.js';
 import { maintenanceTests } from './maintenance.js';
 import { operatorTests } from './operator.js';
 import { outageTests } from './outage.js';
+import { sampleTests } from './samples.js';
+import { editRetryTests } from './edit-retry.js';
 
 export { STORE_ROLES, type StoreConformanceOptions, type StoreOutage, type StoreRole };
 
@@ -49,6 +51,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   operator: (ctx) => {
     operatorTests(ctx);
     listingTests(ctx);
+    editRetryTests(ctx);
     // Every transition of the table, made on the store; it claims and settles too, so a
     // store tested for the operator role alone needs the commands role's members.
     lifecycleTests(ctx);
@@ -60,6 +63,7 @@ const PARTS: Record<StoreRole, (ctx: SuiteContext) => void> = {
   },
   limits: limitTests,
   maintenance: maintenanceTests,
+  samples: sampleTests,
 };
 
 /**

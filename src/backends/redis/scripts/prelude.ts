@@ -170,18 +170,20 @@ local function dequeue(id, typ, run)
   redis.call('ZREM', base .. 'r:' .. typ, ready_member(run, id))
 end
 
--- One audit entry: [at, startedAt, from, to, attempt, worker, actor, reason, error].
+-- One audit entry: [at, startedAt, from, to, attempt, worker, actor, reason, error], and
+-- details (JSON: what the transition changed besides the state) when there are any.
 -- An attempt is one entry (started ... ended); the claim itself is derived on read.
 -- audit_trail returns the trail with the entry appended (for a caller that read 'au'
 -- already and writes it with its own HSET); audit appends it itself.
-local function audit_trail(prev, at, started, from, to, attempt, worker, actor, reason, err)
+local function audit_trail(prev, at, started, from, to, attempt, worker, actor, reason, err, details)
   local entry = '[' .. at .. ',' .. ((started and started ~= '') and started or 'null') .. ',' .. js(from) .. ','
-    .. js(to) .. ',' .. attempt .. ',' .. js(worker) .. ',' .. js(actor) .. ',' .. js(reason) .. ',' .. (err or 'null') .. ']'
+    .. js(to) .. ',' .. attempt .. ',' .. js(worker) .. ',' .. js(actor) .. ',' .. js(reason) .. ',' .. (err or 'null')
+    .. (details and (',' .. details) or '') .. ']'
   if prev then return prev .. '\\n' .. entry end
   return entry
 end
-local function audit(key, at, started, from, to, attempt, worker, actor, reason, err)
-  local trail = audit_trail(redis.call('HGET', key, 'au'), at, started, from, to, attempt, worker, actor, reason, err)
+local function audit(key, at, started, from, to, attempt, worker, actor, reason, err, details)
+  local trail = audit_trail(redis.call('HGET', key, 'au'), at, started, from, to, attempt, worker, actor, reason, err, details)
   redis.call('HSET', key, 'au', trail)
 end
 

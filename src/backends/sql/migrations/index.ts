@@ -9,6 +9,7 @@ import * as m008 from './008_worker_registry.js';
 import * as m009 from './009_command_headers.js';
 import * as m010 from './010_command_counts.js';
 import * as m011 from './011_listing_indexes.js';
+import * as m012 from './012_samples_audit_details.js';
 
 export interface Migration {
   version: number;
@@ -34,6 +35,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'command headers', up: m009.up },
   { version: 10, name: 'command counts', up: m010.up },
   { version: 11, name: 'listing indexes, batch id ranges', up: m011.up },
+  { version: 12, name: 'throughput samples, audit details', up: m012.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
