@@ -4,7 +4,7 @@
 # npm from the same installation (the Dockerfile's build stage runs `npm ci`), a /bin/sh for
 # npm's scripts, the CA certificates, and a `node` user with uid 1000 as in the official image.
 #
-#   deploy/scripts/local-base-image.sh      prints the image name, e.g. localhost/node:20.20.2-host
+#   deploy/scripts/local-base-image.sh      prints the image name, e.g. localhost/node:20.20.2-host2
 #
 # Idempotent: an image of the same name (the host's Node version) is reused. Then build with
 #   podman build --build-arg NODE_IMAGE="$(deploy/scripts/local-base-image.sh)" ...
@@ -16,7 +16,8 @@ ensure_podman >&2
 
 node_bin="$(command -v node)"
 version="$("$node_bin" -p 'process.versions.node')"
-image="localhost/node:${version}-host"
+# The suffix names the recipe: a change to what goes in makes a new image, not a stale hit.
+image="localhost/node:${version}-host2"
 if pm image exists "$image"; then
   echo "$image"
   exit 0
@@ -43,6 +44,13 @@ for bin in "$node_bin" /bin/dash /usr/bin/env; do
   ldd "$bin" | grep -oE '/[^ ]+' | while read -r lib; do put "$lib"; done
 done
 [ "$(readlink -f "$node_bin")" = /usr/bin/node ] || cp -L "$node_bin" "$root/usr/bin/node"
+# The rest of the C library, which native add-ons of the build stage load though node does
+# not (rollup's binding, run by the console page's Vite build, needs librt).
+for lib in librt.so.1 libdl.so.2 libpthread.so.0 libm.so.6 libresolv.so.2 libutil.so.1; do
+  # no early exit: ldconfig would die of SIGPIPE, which pipefail turns into a failure
+  path="$(ldconfig -p | awk -v l="$lib" '!found && $1 == l && /x86-64|AArch64/ { print $NF; found = 1 }')"
+  [ -n "$path" ] && put "$path"
+done
 ln -sf dash "$root/usr/bin/sh"
 
 # npm and npx from the node installation this binary belongs to.

@@ -73,64 +73,40 @@ export interface GroupsParams {
 
 /**
  * The troubleshooting queue (of `domain`, `type`) grouped by fingerprint, largest group
- * first. Reads at most `scanLimit` commands, oldest first; `truncated` says there were more.
+ * first. Reads at most `scanLimit` commands, a domain at a time (each oldest first);
+ * `truncated` says there were more.
  */
 export async function groupTroubleshooting(
   bus: CommandBus,
   params: GroupsParams = {},
 ): Promise<{ groups: TroubleshootingGroup[]; scanned: number; truncated: boolean }> {
   const scanLimit = params.scanLimit ?? 50_000;
-  const groups = new Map<
-    string,
-    TroubleshootingGroup & { domainSet: Set<string>; typeSet: Set<string> }
-  >();
+  const groups = new Map<string, GroupInProgress>();
   let scanned = 0;
   let truncated = false;
-  let afterId: string | undefined;
-  for (;;) {
-    const limit = Math.min(GROUP_PAGE, scanLimit - scanned + 1);
-    const page = await bus.list({
-      state: 'troubleshooting',
-      domain: params.domain,
-      type: params.type,
-      order: 'asc',
-      afterId,
-      limit,
-    });
-    // one more than the scan limit asked for: whether there is more to tell
-    if (scanned + page.length > scanLimit) {
-      page.length = scanLimit - scanned;
-      truncated = true;
-    }
-    for (const command of page) {
-      const print = fingerprint(command.lastError);
-      const group = groups.get(print.fingerprint);
-      if (!group) {
-        groups.set(print.fingerprint, {
-          ...print,
-          count: 1,
-          domains: [],
-          types: [],
-          domainSet: new Set([command.domain]),
-          typeSet: new Set([command.type]),
-          oldestAt: command.updatedAt,
-          newestAt: command.updatedAt,
-          sampleId: command.id,
-        });
-        continue;
+  for (const domain of await troubledDomains(bus, params.domain)) {
+    let afterId: string | undefined;
+    for (;;) {
+      const limit = Math.min(GROUP_PAGE, scanLimit - scanned + 1);
+      const page = await bus.list({
+        state: 'troubleshooting',
+        domain,
+        type: params.type,
+        order: 'asc',
+        afterId,
+        limit,
+      });
+      // one more than the scan limit asked for: whether there is more to tell
+      if (scanned + page.length > scanLimit) {
+        page.length = scanLimit - scanned;
+        truncated = true;
       }
-      group.count += 1;
-      group.domainSet.add(command.domain);
-      group.typeSet.add(command.type);
-      if (command.updatedAt < group.oldestAt) group.oldestAt = command.updatedAt;
-      if (command.updatedAt >= group.newestAt) {
-        group.newestAt = command.updatedAt;
-        group.sampleId = command.id;
-      }
+      for (const command of page) addTo(groups, command);
+      scanned += page.length;
+      if (truncated || page.length < limit) break;
+      afterId = page.at(-1)!.id;
     }
-    scanned += page.length;
-    if (truncated || page.length < limit) break;
-    afterId = page.at(-1)!.id;
+    if (truncated) break;
   }
   const sorted = [...groups.values()]
     .sort((a, b) => b.count - a.count || a.oldestAt.getTime() - b.oldestAt.getTime())
@@ -142,31 +118,92 @@ export async function groupTroubleshooting(
   return { groups: sorted, scanned, truncated };
 }
 
+type GroupInProgress = TroubleshootingGroup & { domainSet: Set<string>; typeSet: Set<string> };
+
+function addTo(groups: Map<string, GroupInProgress>, command: Command): void {
+  const print = fingerprint(command.lastError);
+  const group = groups.get(print.fingerprint);
+  if (!group) {
+    groups.set(print.fingerprint, {
+      ...print,
+      count: 1,
+      domains: [],
+      types: [],
+      domainSet: new Set([command.domain]),
+      typeSet: new Set([command.type]),
+      oldestAt: command.updatedAt,
+      newestAt: command.updatedAt,
+      sampleId: command.id,
+    });
+    return;
+  }
+  group.count += 1;
+  group.domainSet.add(command.domain);
+  group.typeSet.add(command.type);
+  if (command.updatedAt < group.oldestAt) group.oldestAt = command.updatedAt;
+  if (command.updatedAt >= group.newestAt) {
+    group.newestAt = command.updatedAt;
+    group.sampleId = command.id;
+  }
+}
+
+/**
+ * The domains to walk: the one named, else those the store counts commands in
+ * troubleshooting for. One walk per domain reads its troubleshooting queue through the
+ * store's (domain, state) index; one walk of every domain at once would read the whole
+ * history in id order on SQL, where a few thousand such commands sit among millions
+ * finished (12 s for 20,000 among 10,000,000, bench/RESULTS.md).
+ */
+async function troubledDomains(bus: CommandBus, domain: string | undefined): Promise<string[]> {
+  if (domain !== undefined) return [domain];
+  const counts = await bus.counts();
+  const domains = counts.filter((c) => c.state === 'troubleshooting' && c.count > 0);
+  return [...new Set(domains.map((c) => c.domain))].sort();
+}
+
 export interface GroupScope {
   fingerprint: string;
   domain?: string | undefined;
   type?: string | undefined;
 }
 
-function groupWalk(scope: GroupScope) {
+function groupWalk(scope: GroupScope, domain: string) {
   return {
-    filter: { state: 'troubleshooting' as const, domain: scope.domain, type: scope.type },
+    filter: { state: 'troubleshooting' as const, domain, type: scope.type },
     match: (command: Command) => fingerprint(command.lastError).fingerprint === scope.fingerprint,
   };
 }
 
 /** How many troubleshooting commands (of the scope's domain and type) have this fingerprint. */
-export function countGroup(bus: CommandBus, scope: GroupScope): Promise<number> {
-  const { filter, match } = groupWalk(scope);
-  return countMatching(bus, filter, match);
+export async function countGroup(bus: CommandBus, scope: GroupScope): Promise<number> {
+  let count = 0;
+  for (const domain of await troubledDomains(bus, scope.domain)) {
+    const { filter, match } = groupWalk(scope, domain);
+    count += await countMatching(bus, filter, match);
+  }
+  return count;
 }
 
 /** A bulk action on the troubleshooting commands with this fingerprint (bulk-actions.ts). */
-export function applyToGroup(
+export async function applyToGroup(
   bus: CommandBus,
   params: ActionParams & GroupScope,
   job: JobControl,
 ): Promise<Applied> {
-  const { filter, match } = groupWalk(params);
-  return applyToMatching(bus, { ...params, filter }, match, job);
+  const tally: Applied = { applied: 0, failed: 0 };
+  for (const domain of await troubledDomains(bus, params.domain)) {
+    if (job.signal.aborted) break;
+    const { filter, match } = groupWalk(params, domain);
+    // each domain's walk counts from zero: the job's progress goes on from the earlier ones
+    const before = { ...tally };
+    const progress = (done: number, failed = 0) =>
+      job.progress(before.applied + before.failed + done, before.failed + failed);
+    const applied = await applyToMatching(bus, { ...params, filter }, match, {
+      signal: job.signal,
+      progress,
+    });
+    tally.applied += applied.applied;
+    tally.failed += applied.failed;
+  }
+  return tally;
 }
