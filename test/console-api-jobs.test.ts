@@ -50,7 +50,7 @@ for (const store of stores) {
     beforeAll(async () => {
       backend = await store.open();
       jobs = createJobRunner(pino({ level: 'silent' }));
-      api = await openConsole(backend, { jobs });
+      api = openConsole(backend, { jobs });
     });
     afterAll(async () => {
       await api.close();
@@ -252,7 +252,7 @@ for (const store of stores) {
     });
 
     it('needs credentials when configured, and the operator role to act', async () => {
-      const guarded = await openConsole(backend, {
+      const guarded = openConsole(backend, {
         jobs,
         auth: { token: OPERATOR_TOKEN, viewerToken: VIEWER_TOKEN },
       });
