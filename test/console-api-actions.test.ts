@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import type { JobSnapshot } from '../src/console/types.js';
-import { openConsole, troubledCommands, type ConsoleUnderTest } from './helpers/console.js';
+import {
+  finished,
+  openConsole,
+  troubledCommands,
+  type ConsoleUnderTest,
+} from './helpers/console.js';
 import { everyStore } from './helpers/stores.js';
 
 const stores = await everyStore('console_act');
@@ -207,8 +212,8 @@ for (const store of stores) {
         actor: 'local',
         state: 'running',
       });
-      const finished = await api.jobs.finished(job.id);
-      expect(finished).toMatchObject({ state: 'done', done: 3, failed: 0 });
+      const ended = await finished(api.jobs, job.id);
+      expect(ended).toMatchObject({ state: 'done', done: 3, failed: 0 });
       for (const c of troubled) {
         expect((await api.bus.get(c.id)).state).toBe('cancelled');
         expect((await api.bus.audit(c.id)).at(-1)).toMatchObject({

@@ -113,7 +113,7 @@ describe('the console under a base path', () => {
   });
 
   it('finds the built page in the package, from the source as from the build', () => {
-    expect(defaultPageDir()).toBe(path.join(import.meta.dirname, '..', 'dist', 'console'));
+    expect(defaultPageDir()).toBe(path.join(import.meta.dirname, '..', 'dist', 'console-page'));
   });
 
   it('refuses a base path that is not a URL path', () => {

@@ -1,6 +1,6 @@
 /**
  * The console API over a real store, for tests: a bus on the store, the console's fetch
- * handler, and a small job runner of the test's own (jobs are another module's tests).
+ * handler, and its job runner (the real one unless a test gives its own).
  */
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../src/backends/backend.js';
@@ -11,17 +11,14 @@ import {
   type ConsoleOptions,
   type DispatchboxConsole,
 } from '../../src/console/index.js';
-import type {
-  JobControl,
-  JobRunner,
-  JobSnapshot,
-  StartJobParams,
-} from '../../src/console/types.js';
+import { createJobRunner } from '../../src/console/jobs.js';
+import type { JobRunner, JobSnapshot } from '../../src/console/types.js';
+import { pino } from 'pino';
 
 export interface ConsoleUnderTest {
   bus: CommandBus;
   console: DispatchboxConsole;
-  jobs: TestJobRunner;
+  jobs: JobRunner;
   /** fetch on the console: a path such as '/api/me', JSON bodies as objects. */
   call(path: string, init?: CallInit): Promise<Response>;
   /** call() and the JSON body, expecting `status`. */
@@ -41,8 +38,8 @@ export interface CallInit {
 
 export function openConsole(backend: Backend, options: ConsoleOptions = {}): ConsoleUnderTest {
   const bus = new CommandBus({ backend });
-  const jobs = new TestJobRunner();
-  const console = createConsole(bus, { jobs, ...options });
+  const jobs = options.jobs ?? createJobRunner(pino({ level: 'silent' }));
+  const console = createConsole(bus, { ...options, jobs });
   const call = (path: string, init: CallInit = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     if (init.token) headers.authorization = `Bearer ${init.token}`;
@@ -76,83 +73,25 @@ export function openConsole(backend: Backend, options: ConsoleOptions = {}): Con
   };
 }
 
-/** Runs each job at once in the background; enough to see what the API started. */
-export class TestJobRunner implements JobRunner {
-  private readonly jobs = new Map<
-    string,
-    { snapshot: JobSnapshot; abort: AbortController; done: Promise<void> }
-  >();
-  private readonly listeners = new Set<(job: JobSnapshot) => void>();
-
-  start(params: StartJobParams): JobSnapshot {
-    const abort = new AbortController();
-    const snapshot: JobSnapshot = {
-      id: randomUUID(),
-      kind: params.kind,
-      label: params.label,
-      state: 'running',
-      total: params.total,
-      done: 0,
-      failed: 0,
-      actor: params.actor,
-      startedAt: new Date().toISOString(),
-      finishedAt: null,
-      error: null,
-      result: null,
-    };
-    const changed = () => this.listeners.forEach((l) => l({ ...snapshot }));
-    const control: JobControl = {
-      signal: abort.signal,
-      progress: (done, failed = 0) => {
-        Object.assign(snapshot, { done, failed });
-        changed();
-      },
-    };
-    const done = params
-      .run(control)
-      .then(
-        (result) => Object.assign(snapshot, { state: 'done', result }),
-        (error: unknown) => Object.assign(snapshot, { state: 'failed', error: String(error) }),
-      )
-      .then(() => {
-        snapshot.finishedAt = new Date().toISOString();
-        changed();
-      });
-    this.jobs.set(snapshot.id, { snapshot, abort, done });
-    return { ...snapshot };
-  }
-
-  get(id: string): JobSnapshot | undefined {
-    const job = this.jobs.get(id);
-    return job && { ...job.snapshot };
-  }
-
-  list(): JobSnapshot[] {
-    return [...this.jobs.values()].map((j) => ({ ...j.snapshot }));
-  }
-
-  cancel(id: string): boolean {
-    const job = this.jobs.get(id);
-    if (job?.snapshot.state !== 'running') return false;
-    job.abort.abort();
-    return true;
-  }
-
-  /** Resolves when the job has ended. */
-  async finished(id: string): Promise<JobSnapshot> {
-    await this.jobs.get(id)?.done;
-    return this.get(id)!;
-  }
-
-  onChange(listener: (job: JobSnapshot) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  async close(): Promise<void> {
-    for (const job of this.jobs.values()) job.abort.abort();
-    await Promise.all([...this.jobs.values()].map((j) => j.done));
-  }
+/** Resolves with the job once it has ended (the runner tells each change). */
+export function finished(jobs: JobRunner, id: string): Promise<JobSnapshot> {
+  return new Promise((resolve, reject) => {
+    const ended = (job: JobSnapshot | undefined) => job !== undefined && job.state !== 'running';
+    const stop = jobs.onChange((job) => {
+      if (job.id === id && ended(job)) {
+        stop();
+        resolve(job);
+      }
+    });
+    const now = jobs.get(id);
+    if (now === undefined) {
+      stop();
+      reject(new Error(`no job ${id}`));
+    } else if (ended(now)) {
+      stop();
+      resolve(now);
+    }
+  });
 }
 
 export const OPERATOR_TOKEN = 'operator-token-0123456789abcdef';
