@@ -1,7 +1,7 @@
 /**
  * The console's HTTP API served on a free port of 127.0.0.1 (createConsole from
  * src/console/index.ts, served by @hono/node-server), for the benchmarks that talk to it
- * as a browser would. Null while the branch measured has no console yet.
+ * as a browser would. Null at a commit from before the console (`--at`).
  */
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,25 +17,9 @@ export interface ServedConsole {
 interface ConsoleModule {
   createConsole: (
     bus: CommandBus,
-    options: { host?: string; livePollMs?: number; jobs?: NoJobs },
+    options: { host?: string; livePollMs?: number },
   ) => { fetch: (request: Request) => Promise<Response> | Response; close: () => Promise<void> };
 }
-
-/**
- * A job runner with no jobs, for a branch where the console's own runner is not written
- * yet (its createJobRunner throws): the read routes and live updates need none.
- */
-const NO_JOBS = {
-  start(): never {
-    throw new Error('no job runner on this branch');
-  },
-  get: () => undefined,
-  list: () => [],
-  cancel: () => false,
-  onChange: () => () => {},
-  close: () => Promise.resolve(),
-};
-type NoJobs = typeof NO_JOBS;
 
 const CONSOLE_ENTRY = join(
   fileURLToPath(import.meta.url),
@@ -55,13 +39,7 @@ export async function serveConsole(bus: CommandBus): Promise<ServedConsole | nul
   // a computed specifier: this file type-checks on a branch without the console too
   const { createConsole } = (await import(CONSOLE_ENTRY)) as ConsoleModule;
   const { serve } = await import('@hono/node-server');
-  let consoleApp: ReturnType<ConsoleModule['createConsole']>;
-  try {
-    consoleApp = createConsole(bus, { host: '127.0.0.1' });
-  } catch (error) {
-    if (!String(error).includes('not yet implemented')) throw error;
-    consoleApp = createConsole(bus, { host: '127.0.0.1', jobs: NO_JOBS });
-  }
+  const consoleApp = createConsole(bus, { host: '127.0.0.1' });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(
       { fetch: (request) => consoleApp.fetch(request), hostname: '127.0.0.1', port: 0 },
