@@ -37,8 +37,10 @@ function resolved(worker: Worker) {
     claimBatchSize: number;
     prefetch: number | object;
     maxUnwrittenOutcomes: number;
-    batches: object | null;
-    registration: { service: { everyMs: number } } | null;
+    services: {
+      batches: object | null;
+      registration: { service: { everyMs: number } } | null;
+    };
   };
 }
 
@@ -224,9 +226,9 @@ describe('the settings reach the workers and handlers of createDispatchbox', () 
         claimBatchSize: 3,
         prefetch: 2,
         maxUnwrittenOutcomes: 77,
-        batches: null,
+        services: { batches: null },
       });
-      expect(resolved(worker).registration?.service.everyMs).toBe(250);
+      expect(resolved(worker).services.registration?.service.everyMs).toBe(250);
       // an option given to worker() wins over the variable
       expect(bus.worker({ workerId: 'given' }).workerId).toBe('given');
 
@@ -270,7 +272,7 @@ describe('the settings reach the workers and handlers of createDispatchbox', () 
     const worker = await bus.worker().start();
     try {
       expect(resolved(worker)).toMatchObject({ claimBatchSize: 9, prefetch: 4 });
-      expect(resolved(worker).registration).toBeNull();
+      expect(resolved(worker).services.registration).toBeNull();
       expect(await bus.workers()).toEqual([]);
     } finally {
       await worker.stop();

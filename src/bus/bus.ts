@@ -10,8 +10,7 @@ import {
   UnknownHandlerError,
   ValidationError,
 } from '../core/errors.js';
-import { checkHeaders } from '../core/headers.js';
-import { isUuid, uuidv7 } from '../core/ids.js';
+import { isUuid } from '../core/ids.js';
 import { toJsonText } from '../core/json.js';
 import {
   HandlerRegistry,
@@ -20,14 +19,7 @@ import {
   type HandlerOptions,
 } from '../core/registry.js';
 import { buildNewCommand, type SendOptions } from '../core/send-options.js';
-import {
-  activeTracer,
-  sendSpanEnds,
-  startBatchSpan,
-  startSendSpan,
-  withTrace,
-} from '../core/tracing.js';
-import { checkActor, checkBatchName, checkReason, completionName } from './input-checks.js';
+import { activeTracer, sendSpanEnds, startSendSpan } from '../core/tracing.js';
 import type { CommandState } from '../core/states.js';
 import type {
   Backend,
@@ -39,11 +31,13 @@ import type {
 } from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
+import { createBatch } from './batches.js';
 import { SendCoalescer } from './coalescer.js';
+import { operate } from './operator.js';
+import { countMatching } from './reads.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
-import { BusEventSource, sentCommand, type BusEvents } from './events.js';
-import type { SentCommand } from '../core/events.js';
+import { BusEventSource, type BusEvents } from './events.js';
 import type {
   CommandFilter,
   CreateBatchOptions,
@@ -74,10 +68,6 @@ export interface CommandBusOptions {
    */
   tracing?: boolean | undefined;
 }
-
-const BATCH_CHUNK = 5000;
-/** Commands read per page when counting by a filter the store keeps no count for. */
-const COUNT_PAGE = 1000;
 
 /** Sends commands, reads them back, and carries the operator actions. */
 export class CommandBus {
@@ -309,23 +299,8 @@ export class CommandBus {
    * code walks the matching commands, a page at a time (an operator's question, never the
    * hot path).
    */
-  async count(filter: CommandFilter = {}): Promise<number> {
-    const { state, domain, type, ...rest } = filter;
-    if (Object.values(rest).every((value) => value === undefined)) {
-      let total = 0;
-      for (const c of await this.counts(domain))
-        if ((type === undefined || c.type === type) && (state === undefined || c.state === state))
-          total += c.count;
-      return total;
-    }
-    let counted = 0;
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await this.list({ ...filter, afterId, limit: COUNT_PAGE, order: 'asc' });
-      counted += page.length;
-      if (page.length < COUNT_PAGE) return counted;
-      afterId = page.at(-1)!.id;
-    }
+  count(filter: CommandFilter = {}): Promise<number> {
+    return countMatching(this, filter);
   }
 
   // ---- troubleshooting -----------------------------------------------------------------
@@ -372,76 +347,23 @@ export class CommandBus {
     );
   }
 
-  private async operate(
-    id: string,
-    action: OperatorAction,
-    options: OperatorOptions,
-  ): Promise<Command> {
-    if (!isUuid(id)) throw new CommandNotFoundError(id);
-    return this.backend.operate({
-      ...action,
-      id,
-      actor: checkActor(options.actor),
-      reason: checkReason(options.reason),
-    });
+  private operate(id: string, action: OperatorAction, options: OperatorOptions) {
+    return operate(this.backend, id, action, options);
   }
 
   // ---- batches -------------------------------------------------------------------------
 
   /** Creates a batch and all its commands atomically (streamed in chunks, one transaction). */
-  async createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
-    const calledAt = performance.now();
-    const batchId = options.id ?? uuidv7();
-    if (!isUuid(batchId)) throw new ValidationError('batch id must be a UUID', 'id');
-    const name = checkBatchName(options.name);
-    const onComplete = options.onComplete
-      ? {
-          domain: completionName(options.onComplete.domain, 'domain'),
-          type: completionName(options.onComplete.type, 'type'),
-          data: JSON.parse(
-            toJsonText(options.onComplete.data ?? null, 'onComplete.data'),
-          ) as JsonValue,
-          headers: checkHeaders(options.onComplete.headers, 'onComplete.headers') ?? undefined,
-        }
-      : null;
-    // one span for the batch, its context in every command and in the completion command
-    const tracer = this.tracer();
-    const traced = tracer && startBatchSpan(tracer, batchId);
-    if (onComplete && traced?.carrier)
-      onComplete.headers = withTrace(onComplete.headers, traced.carrier);
-    // the batch's commands are kept for the 'sent' event only when someone listens
-    // only the fields the event names: a batch of millions keeps no payloads for it
-    const stored: SentCommand[] | null = this.source.listening('sent') ? [] : null;
-    const creating = this.backend.createBatch({
-      batch: { id: batchId, name, onComplete },
-      chunks: this.chunks(options.commands, batchId, stored, traced),
-    });
-    const batch = await sendSpanEnds(traced?.span ?? null, creating, traced);
-    if (stored) this.source.sent(stored, false, calledAt);
-    return batch;
-  }
-
-  private async *chunks(
-    items: Iterable<SendItem> | AsyncIterable<SendItem>,
-    batchId: string,
-    stored: SentCommand[] | null,
-    traced: { carrier: Record<string, string> | null; count: number } | null,
-  ): AsyncIterable<NewCommand[]> {
-    let chunk: NewCommand[] = [];
-    let index = 0;
-    for await (const item of items) {
-      const command: NewCommand = { ...this.prepare(item, `commands[${index++}]`), batchId };
-      if (traced?.carrier) command.headers = withTrace(command.headers, traced.carrier);
-      chunk.push(command);
-      if (traced) traced.count = index;
-      if (chunk.length === BATCH_CHUNK) {
-        stored?.push(...chunk.map(sentCommand));
-        yield chunk;
-        chunk = [];
-      }
-    }
-    stored?.push(...chunk.map(sentCommand));
-    if (chunk.length > 0) yield chunk;
+  createBatch(options: CreateBatchOptions): Promise<BatchInfo> {
+    return createBatch(
+      {
+        backend: this.backend,
+        source: this.source,
+        tracing: this.tracing,
+        prepare: (item, where) => this.prepare(item, where),
+      },
+      options,
+    );
   }
 
   /** A batch's status and its commands' counts by state; BatchNotFoundError when there is none. */

@@ -88,6 +88,19 @@ export interface WorkerStats {
   limited: number;
 }
 
+/** A new worker's counters, all zero. */
+export function noStats(): WorkerStats {
+  return {
+    started: 0,
+    completed: 0,
+    retried: 0,
+    troubleshooting: 0,
+    released: 0,
+    stale: 0,
+    limited: 0,
+  };
+}
+
 /**
  * The completer writes up to 1,000 outcomes per statement, two statements at a time, and
  * under a steady full load about as many wait for them: a drain of no-op handlers on

@@ -55,3 +55,32 @@ export class RunningSet<T extends Slotted> {
     return this.runs.slice();
   }
 }
+
+/** A handler as counted here: its own concurrency, or Infinity when it has none. */
+interface Limited {
+  readonly concurrency: number;
+}
+
+/**
+ * Runs per handler, counted only for handlers with a concurrency of their own: the rest
+ * always have room, and cost no map update per run.
+ */
+export class HandlerRuns {
+  private readonly running = new Map<Limited, number>();
+
+  /** True when `handler` may start another run (an unknown handler always may: it fails). */
+  hasRoom(handler: Limited | undefined): boolean {
+    if (!handler || handler.concurrency === Number.POSITIVE_INFINITY) return true;
+    return (this.running.get(handler) ?? 0) < handler.concurrency;
+  }
+
+  started(handler: Limited): void {
+    if (handler.concurrency !== Number.POSITIVE_INFINITY)
+      this.running.set(handler, (this.running.get(handler) ?? 0) + 1);
+  }
+
+  finished(handler: Limited): void {
+    if (handler.concurrency !== Number.POSITIVE_INFINITY)
+      this.running.set(handler, (this.running.get(handler) ?? 1) - 1);
+  }
+}

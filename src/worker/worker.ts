@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Backend, SettleResult, Settlement } from '../backends/backend.js';
 import type { ClaimedCommand } from '../core/command.js';
-import { LeaseLostError } from '../core/errors.js';
-import type { RegisteredHandler } from '../core/registry.js';
 import { sleep } from './backoff.js';
 import { Completer } from './completer.js';
 import type { ExecutionHost } from './execute.js';
@@ -14,13 +12,12 @@ import { commandLogFields } from '../core/log-fields.js';
 import { logFailure } from '../core/log-safely.js';
 import { LeaseKeeper } from './leases.js';
 import { AdaptivePrefetch } from './prefetch.js';
-import { RunningSet } from './running.js';
-import { BatchFinisher, builtinServices } from './maintenance.js';
-import { ServiceRunner } from './services.js';
+import { HandlerRuns, RunningSet } from './running.js';
+import { LeaseLoss } from './lease-loss.js';
 import { ParkedCommands } from './parking.js';
-import { WorkerRegistration } from './registry-refresh.js';
-import { ThroughputSampler } from './throughput.js';
+import { WorkerServices } from './worker-services.js';
 import {
+  noStats,
   resolveWorkerOptions,
   type WorkerDeps,
   type WorkerOptions,
@@ -41,15 +38,7 @@ export class Worker extends EventEmitter {
    * What this worker did since it started: attempts started and their outcomes. Counted
    * from the same calls that emit `events`, so each equals its event's count.
    */
-  readonly stats: WorkerStats = {
-    started: 0,
-    completed: 0,
-    retried: 0,
-    troubleshooting: 0,
-    released: 0,
-    stale: 0,
-    limited: 0,
-  };
+  readonly stats: WorkerStats = noStats();
   /**
    * Typed events of every attempt and outcome: `worker.events.on('completed', (e) => …)`.
    * Free while nobody listens; a listener that throws is logged (core/events.ts).
@@ -65,13 +54,11 @@ export class Worker extends EventEmitter {
   private readonly shutdownTimeoutMs: number;
   private readonly completer: Completer;
   private readonly leases: LeaseKeeper;
-  /** Finishes the batches this worker's settles touched; null with `maintenance: false`. */
-  private readonly batches: BatchFinisher | null;
-  private readonly services: ServiceRunner;
+  /** Aborts and drops what a lost lease covered (lease-loss.ts). */
+  private readonly lost: LeaseLoss;
+  /** Maintenance, registry record, samples, batch finisher (worker-services.ts). */
+  private readonly services: WorkerServices;
   private readonly maxUnwrittenOutcomes: number;
-  private readonly registration: WorkerRegistration | null;
-  /** Counts outcomes per domain and writes them as throughput samples; null with `samples: false`. */
-  private readonly samples: ThroughputSampler | null;
   /** The domains this worker claims, once started (its registry record). */
   private claimedDomains: string[] = [];
   private readonly limits: LimitGate;
@@ -80,8 +67,8 @@ export class Worker extends EventEmitter {
   /** Rate-limited commands held until their next token is due (parking.ts). */
   private readonly parking: ParkedCommands;
   private readonly active = new RunningSet<Run>();
-  /** Runs per handler, kept only for handlers with a concurrency of their own. */
-  private readonly runningPerHandler = new Map<RegisteredHandler, number>();
+  /** Runs per handler with a concurrency of its own. */
+  private readonly runningPerHandler = new HandlerRuns();
   private readonly host: ExecutionHost;
   private readonly attemptEnv: AttemptEnv;
   private claims: ClaimLoop | null = null;
@@ -100,7 +87,7 @@ export class Worker extends EventEmitter {
       middleware: deps.middleware,
       send: deps.send,
       // every run this host sees is one of this worker's runs
-      heartbeat: (run) => this.heartbeat(run as Run),
+      heartbeat: (run) => this.lost.heartbeat(run as Run),
       rateLimit: (run, key, options) => this.limits.take(key, options, run.controller.signal),
     };
     const resolved = resolveWorkerOptions(o, deps.backend.capabilities.claimBatchSize);
@@ -121,27 +108,29 @@ export class Worker extends EventEmitter {
       () => this.checkIdle(),
     );
     this.completer.health = this.source.settleHealth;
-    this.leases = new LeaseKeeper(
-      this.backend,
-      this.leaseMs,
-      deps.logger,
-      () => [
-        ...this.buffer,
-        ...this.parking.commands(),
-        ...this.active
-          .list()
-          .filter((a) => !a.abandoned)
-          .map((a) => a.command),
-      ],
-      (id, leaseToken) => this.loseLease(id, leaseToken),
-      () => this.loseAllLeases(),
-    );
     this.parking = new ParkedCommands(Math.max(100, 4 * this.concurrency), (command, freed) => {
       if (this.stopping) return this.handBack(command);
       this.buffer.unshift(command);
       this.dispatch();
       if (freed) this.nudge(true);
     });
+    this.lost = new LeaseLoss({
+      active: this.active,
+      buffer: this.buffer,
+      parking: this.parking,
+      source: this.source,
+      leasesExpired: (counts) => this.emit('leasesExpired', counts),
+      nudge: () => this.nudge(),
+      renewOne: (lease) => this.leases.renewOne(lease),
+    });
+    this.leases = new LeaseKeeper(
+      this.backend,
+      this.leaseMs,
+      deps.logger,
+      () => this.lost.commands(),
+      (id, leaseToken) => this.lost.lose(id, leaseToken),
+      () => this.lost.loseAll(),
+    );
     this.wakes = new WakeSchedule(() => this.nudge(true));
     this.limits = new LimitGate({
       backend: this.backend,
@@ -164,42 +153,23 @@ export class Worker extends EventEmitter {
       wakeAt: (delayMs) => this.wakes.at(delayMs),
       queue: (settlement, run) => this.queue(settlement, run.command, run),
     };
-    const builtin =
-      o.maintenance === false
-        ? []
-        : builtinServices(this.backend, deps.logger, {
-            leaseMs: this.leaseMs,
-            retentionMs: resolved.retentionMs,
-            onRecovered: (count) => this.source.leasesRecovered(count),
-          });
-    this.registration =
-      o.registration === false
-        ? null
-        : new WorkerRegistration(deps.backend.workers, deps.logger, o.registration ?? {}, () => ({
-            id: this.workerId,
-            domains: this.claimedDomains,
-            types: this.deps.types ?? null,
-            concurrency: this.concurrency,
-            counters: { ...this.stats },
-          }));
-    this.batches = o.maintenance === false ? null : new BatchFinisher(this.backend, deps.logger);
-    this.samples =
-      o.samples === false ? null : new ThroughputSampler(deps.backend.samples, deps.logger);
-    this.source.samples = this.samples;
-    this.services = new ServiceRunner(
-      [
-        ...builtin,
-        ...(this.registration ? [this.registration.service] : []),
-        ...(this.samples ? [this.samples.service] : []),
-        ...(o.services ?? []),
-      ],
-      {
-        backend: this.backend,
-        workerId: this.workerId,
-        logger: deps.logger,
-        random: o.random,
-      },
-    );
+    this.services = new WorkerServices({
+      backend: this.backend,
+      logger: deps.logger,
+      workerId: this.workerId,
+      leaseMs: this.leaseMs,
+      retentionMs: resolved.retentionMs,
+      options: o,
+      onRecovered: (count) => this.source.leasesRecovered(count),
+      self: () => ({
+        id: this.workerId,
+        domains: this.claimedDomains,
+        types: this.deps.types ?? null,
+        concurrency: this.concurrency,
+        counters: { ...this.stats },
+      }),
+    });
+    this.source.samples = this.services.samples;
   }
 
   /**
@@ -248,10 +218,9 @@ export class Worker extends EventEmitter {
     }
     this.leases.start();
     this.claimedDomains = plan.map((p) => p.domain);
-    await this.registration?.start();
+    await this.services.register();
     // stop() may have come while it registered: then nothing more starts
     if (!this.stopping) {
-      this.samples?.start();
       this.services.start();
       claims.start();
       this.claiming = true;
@@ -335,9 +304,7 @@ export class Worker extends EventEmitter {
   }
 
   private typeHasRoom(command: ClaimedCommand): boolean {
-    const handler = this.deps.registry.get(command.domain, command.type);
-    if (!handler || handler.concurrency === Number.POSITIVE_INFINITY) return true;
-    return (this.runningPerHandler.get(handler) ?? 0) < handler.concurrency;
+    return this.runningPerHandler.hasRoom(this.deps.registry.get(command.domain, command.type));
   }
 
   private startCommand(command: ClaimedCommand): void {
@@ -352,8 +319,7 @@ export class Worker extends EventEmitter {
     }
     const run = newRun(command, handler, this.host);
     this.active.add(run);
-    if (handler.concurrency !== Number.POSITIVE_INFINITY)
-      this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 0) + 1);
+    this.runningPerHandler.started(handler);
     // execute answers every failure itself; this catch is the last guard of the process
     this.execute(run).catch((error: unknown) =>
       logFailure(
@@ -386,8 +352,7 @@ export class Worker extends EventEmitter {
     const { handler } = run;
     if (typeof this.prefetch !== 'number') this.prefetch.finished();
     this.active.remove(run);
-    if (handler.concurrency !== Number.POSITIVE_INFINITY)
-      this.runningPerHandler.set(handler, (this.runningPerHandler.get(handler) ?? 1) - 1);
+    this.runningPerHandler.finished(handler);
     this.dispatch();
     this.nudge();
     this.checkIdle();
@@ -403,7 +368,8 @@ export class Worker extends EventEmitter {
       if (refused) continue;
       if ((s.kind === 'retry' || s.kind === 'release') && s.delayMs === 0) wakeSelf = true;
     }
-    if (result.touchedBatchIds.length > 0) this.batches?.batchesTouched(result.touchedBatchIds);
+    if (result.touchedBatchIds.length > 0)
+      this.services.batches?.batchesTouched(result.touchedBatchIds);
     try {
       this.emit('settled', result);
     } catch (error) {
@@ -419,48 +385,6 @@ export class Worker extends EventEmitter {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-
-  /** Abandons the run holding `leaseToken` on `id` (not a newer run of the same command). */
-  private loseLease(id: string, leaseToken: string): void {
-    const run = this.active.find(id, leaseToken);
-    if (run && !run.abandoned) this.loseRun(run);
-    const held = (c: ClaimedCommand) => c.id === id && c.leaseToken === leaseToken;
-    // the held command is looked up only for a listener: dropping it needs the id alone
-    const parked = this.source.listening('leaseLost') ? this.parking.commands().find(held) : null;
-    if (this.parking.drop(id, leaseToken) && parked) this.source.leaseLost(parked, null);
-    const index = this.buffer.findIndex(held);
-    if (index >= 0) this.source.leaseLost(this.buffer.splice(index, 1)[0]!, null);
-  }
-
-  /** Aborts a run whose lease is gone; its outcome will not be written. */
-  private loseRun(run: Run): void {
-    run.abandoned = true;
-    run.controller.abort(new LeaseLostError(run.command.id));
-    this.source.leaseLost(run.command, run.startedAt);
-  }
-
-  /**
-   * Every lease held has expired by the local clock with no renewal getting through (the
-   * store is away or cut off): the running handlers are aborted and their outcomes not
-   * written, and the buffered and held commands are dropped unstarted. Their leases run out at the
-   * store, which gives the commands to another worker (or to this one once it is back).
-   */
-  private loseAllLeases(): void {
-    const running = this.active.list().filter((a) => !a.abandoned);
-    for (const run of running) this.loseRun(run);
-    // commands held for a rate-limit token are dropped with the buffered ones
-    const dropped = [...this.buffer.splice(0), ...this.parking.drain()];
-    for (const command of dropped) this.source.leaseLost(command, null);
-    this.emit('leasesExpired', { running: running.length, buffered: dropped.length });
-    this.nudge();
-  }
-
-  private async heartbeat(run: Run): Promise<void> {
-    const { command } = run;
-    if (await this.leases.renewOne(leaseOf(command))) return;
-    if (!run.abandoned) this.loseRun(run);
-    throw new LeaseLostError(command.id);
   }
 
   /**
@@ -497,10 +421,6 @@ export class Worker extends EventEmitter {
     this.wakes.stop();
     await this.limits.close();
     await this.services.stop(Math.max(1000, deadline - Date.now()));
-    await this.batches?.stop();
-    // after the outcomes are written and counted, and the services' own write is over
-    await this.samples?.stop();
-    await this.registration?.stop(this.workerId, { ...this.stats });
     this.deps.logger.info({ workerId: this.workerId, unwritten, ...this.stats }, 'worker stopped');
   }
 

@@ -36,6 +36,7 @@ import { SqlAdminQueries } from './admin.js';
 import { SqlHousekeeping } from './housekeeping.js';
 import { commandsJson, oneFreshParams } from './insert-rows.js';
 import { BatchStore } from './batches.js';
+import { createBatch, finishBatches, type BatchWriteContext } from './batch-writes.js';
 import { allFresh, copyable, copyText } from './copy.js';
 import { CopyTally } from './counts.js';
 import type { SqlDriver, SqlTransaction } from './driver.js';
@@ -77,6 +78,7 @@ export class SqlBackend implements Backend {
   private readonly channel: string;
   private readonly housekeeping: SqlHousekeeping;
   private readonly batches: BatchStore;
+  private readonly batchWrites: BatchWriteContext;
   private readonly limits: LimitStore;
   /** The pool's connections, on a driver with a pool (PostgreSQL); absent on PGlite. */
   readonly poolStats?: () => PoolStats;
@@ -89,6 +91,7 @@ export class SqlBackend implements Backend {
     this.channel = `dispatchbox_${schema}`;
     this.q = new CommandQueries(schema, this.channel);
     this.batches = new BatchStore(schema);
+    this.batchWrites = { driver, q: this.q, batches: this.batches };
     this.admin = new SqlAdminQueries(driver, schema);
     this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
@@ -375,28 +378,8 @@ export class SqlBackend implements Backend {
     return tx.copy(this.q.copyTarget, copyText(commands));
   }
 
-  async createBatch(params: CreateBatchParams): Promise<BatchInfo> {
-    await this.driver.transaction(async (tx) => {
-      const domains = new Set<string>();
-      const copied = new CopyTally();
-      await this.batches.create(tx, params, async (commands) => {
-        for (const c of commands) domains.add(c.domain);
-        if (copyable(commands)) {
-          await this.copyCommands(tx, commands);
-          copied.add(commands);
-          return commands.length;
-        }
-        const inserted = await tx.query<{ n: number }>(
-          allFresh(commands) ? this.q.insertQuietFresh : this.q.insertQuiet,
-          [commandsJson(commands)],
-        );
-        return Number(inserted.rows[0]?.n ?? 0);
-      });
-      // One wake-up per domain, delivered at commit, instead of one per chunk; and the
-      // count of the chunks that went by COPY.
-      await tx.query(this.q.afterBatch, [[...domains], ...copied.params()]);
-    });
-    return (await this.batches.get(this.driver, params.batch.id))!;
+  createBatch(params: CreateBatchParams): Promise<BatchInfo> {
+    return createBatch(this.batchWrites, params);
   }
 
   getBatch(id: string): Promise<BatchInfo | null> {
@@ -408,18 +391,8 @@ export class SqlBackend implements Backend {
     return this.batches.list(this.driver, params);
   }
 
-  async finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {
-    const ready = await this.batches.ready(this.driver, params.batchIds);
-    const finished: BatchInfo[] = [];
-    for (const id of ready) {
-      const info = await this.driver.transaction((tx) =>
-        this.batches.finish(tx, id, async (db, command) => {
-          await db.query(this.q.insert, [commandsJson([command])]);
-        }),
-      );
-      if (info) finished.push(info);
-    }
-    return finished;
+  finishBatches(params: { batchIds?: string[] }): Promise<BatchInfo[]> {
+    return finishBatches(this.batchWrites, params.batchIds);
   }
 
   prune(params: PruneParams): Promise<number> {
