@@ -240,6 +240,34 @@ for (const store of stores) {
         expect(await countGroup(bus, { fingerprint: orders.fingerprint, domain: d })).toBe(5);
       });
 
+      it("reads the queue's errors as the listing has them, a page at a time, without payloads", async () => {
+        // the SQL stores have a lean read of their own; Redis falls back to its listing
+        expect(typeof backend.admin.listTroubleshootingErrors).toBe(
+          store.name === 'Redis' ? 'undefined' : 'function',
+        );
+        const listed = await bus.list({ state: 'troubleshooting', domain: d, limit: 100 });
+        const lean = [];
+        let afterId: string | undefined;
+        for (;;) {
+          const page = await bus.troubleshootingErrors({ domain: d, afterId, limit: 4 });
+          lean.push(...page);
+          if (page.length < 4) break;
+          afterId = page.at(-1)!.id;
+        }
+        expect(lean).toEqual(
+          listed.map(({ id, domain, type, updatedAt, lastError }) => ({
+            id,
+            domain,
+            type,
+            updatedAt,
+            lastError,
+          })),
+        );
+        const invoices = await bus.troubleshootingErrors({ domain: d, type: 'Invoice', limit: 9 });
+        expect(invoices.map((c) => c.type)).toEqual(['Invoice']);
+        expect(lean[0]).not.toHaveProperty('data');
+      });
+
       it('reads at most scanLimit commands and says it stopped short', async () => {
         const found = await groupTroubleshooting(bus, { domain: d, scanLimit: 4 });
         expect(found).toMatchObject({ scanned: 4, truncated: true });

@@ -28,13 +28,15 @@ import type {
   OldestPending,
   OperatorAction,
   ThroughputSample,
+  TroubleshootingError,
+  TroubleshootingErrorsParams,
 } from '../backends/backend.js';
 import type { WorkerEntry } from '../backends/worker-registry.js';
 import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { createBatch } from './batches.js';
 import { SendCoalescer } from './coalescer.js';
 import { operate } from './operator.js';
-import { countMatching } from './reads.js';
+import { countMatching, troubleshootingErrors } from './reads.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
 import { BusEventSource, type BusEvents } from './events.js';
@@ -316,6 +318,15 @@ export class CommandBus {
     } = {},
   ): Promise<Command[]> {
     return this.list({ ...filter, state: 'troubleshooting' });
+  }
+
+  /**
+   * A page of one domain's troubleshooting queue, oldest first, with each command's error
+   * but not its payload or result: what grouping the queue by error needs, read lean where
+   * the store can (PostgreSQL and the embedded store).
+   */
+  troubleshootingErrors(params: TroubleshootingErrorsParams): Promise<TroubleshootingError[]> {
+    return troubleshootingErrors(this.backend.admin, params);
   }
 
   /**

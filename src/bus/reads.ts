@@ -1,5 +1,10 @@
 import type { Command } from '../core/command.js';
-import type { CommandCount } from '../backends/backend.js';
+import type {
+  AdminQueries,
+  CommandCount,
+  TroubleshootingError,
+  TroubleshootingErrorsParams,
+} from '../backends/backend.js';
 import type { CommandFilter, ListParams } from './params.js';
 
 /** Commands read per page when counting by a filter the store keeps no count for. */
@@ -33,4 +38,23 @@ export async function countMatching(bus: CountSources, filter: CommandFilter): P
     if (page.length < COUNT_PAGE) return counted;
     afterId = page.at(-1)!.id;
   }
+}
+
+/**
+ * A page of a domain's troubleshooting queue, oldest first, each command's error alone:
+ * from the store's lean read where it has one, else from its listing.
+ */
+export async function troubleshootingErrors(
+  admin: AdminQueries,
+  params: TroubleshootingErrorsParams,
+): Promise<TroubleshootingError[]> {
+  if (admin.listTroubleshootingErrors) return admin.listTroubleshootingErrors(params);
+  const page = await admin.listCommands({ ...params, state: 'troubleshooting', order: 'asc' });
+  return page.map(({ id, domain, type, updatedAt, lastError }) => ({
+    id,
+    domain,
+    type,
+    updatedAt,
+    lastError,
+  }));
 }

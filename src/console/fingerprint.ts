@@ -6,12 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { CommandBus } from '../bus/bus.js';
+import type { TroubleshootingError } from '../backends/backend.js';
 import type { Command, CommandError } from '../core/command.js';
 import { type Applied, type ActionParams, applyToMatching, countMatching } from './bulk-actions.js';
 import type { JobControl } from './types.js';
 
 /** Commands read per page when grouping. */
-const GROUP_PAGE = 1000;
+const GROUP_PAGE = 5000;
 /** Longest masked message kept: the start of a message says what it is. */
 const MAX_MESSAGE = 500;
 
@@ -88,14 +89,7 @@ export async function groupTroubleshooting(
     let afterId: string | undefined;
     for (;;) {
       const limit = Math.min(GROUP_PAGE, scanLimit - scanned + 1);
-      const page = await bus.list({
-        state: 'troubleshooting',
-        domain,
-        type: params.type,
-        order: 'asc',
-        afterId,
-        limit,
-      });
+      const page = await bus.troubleshootingErrors({ domain, type: params.type, afterId, limit });
       // one more than the scan limit asked for: whether there is more to tell
       if (scanned + page.length > scanLimit) {
         page.length = scanLimit - scanned;
@@ -120,7 +114,7 @@ export async function groupTroubleshooting(
 
 type GroupInProgress = TroubleshootingGroup & { domainSet: Set<string>; typeSet: Set<string> };
 
-function addTo(groups: Map<string, GroupInProgress>, command: Command): void {
+function addTo(groups: Map<string, GroupInProgress>, command: TroubleshootingError): void {
   const print = fingerprint(command.lastError);
   const group = groups.get(print.fingerprint);
   if (!group) {

@@ -4,7 +4,7 @@
  * troubleshooting queue (each a conditional write audited with who and why), and the
  * list and count queries in `AdminQueries`.
  */
-import type { AuditRecord, Command } from '../../core/command.js';
+import type { AuditRecord, Command, CommandError } from '../../core/command.js';
 import type { CommandState } from '../../core/states.js';
 
 export type OperatorAction =
@@ -67,8 +67,28 @@ export interface OldestPending {
   runAt: Date;
 }
 
+/** A troubleshooting command's error and where it sits, without its payload or result. */
+export type TroubleshootingError = Pick<Command, 'id' | 'domain' | 'type' | 'updatedAt'> & {
+  lastError: CommandError | null;
+};
+
+export interface TroubleshootingErrorsParams {
+  domain: string;
+  type?: string | undefined;
+  /** Keyset pagination: those after this id (oldest first). */
+  afterId?: string | undefined;
+  limit: number;
+}
+
 export interface AdminQueries {
   listCommands(params: ListCommandsParams): Promise<Command[]>;
+  /**
+   * Optional: what listCommands gives for `{ state: 'troubleshooting', domain, type,
+   * afterId, limit }` (oldest first), each command's error alone: the console groups a
+   * troubleshooting queue of thousands by error, and reading their payloads costs most of
+   * that. Without it the bus reads the same through listCommands.
+   */
+  listTroubleshootingErrors?(params: TroubleshootingErrorsParams): Promise<TroubleshootingError[]>;
   countByState(params: { domain?: string }): Promise<Record<CommandState, number>>;
   /**
    * Commands per domain, type and state, read from counters the store keeps with every

@@ -1,4 +1,4 @@
-import type { Command } from '../../core/command.js';
+import type { Command, CommandError } from '../../core/command.js';
 import { COMMAND_STATES, type CommandState } from '../../core/states.js';
 import type {
   AdminQueries,
@@ -6,6 +6,8 @@ import type {
   ListCommandsParams,
   OldestPending,
   Queryable,
+  TroubleshootingError,
+  TroubleshootingErrorsParams,
 } from '../backend.js';
 import { listCommandsStatement } from './list-commands.js';
 import { recountSql } from './migrations/010_command_counts.js';
@@ -65,6 +67,35 @@ export class SqlAdminQueries implements AdminQueries {
     if (!statement) return [];
     const result = await this.db.query<CommandRow>(statement.text, statement.values);
     return result.rows.map(toCommand);
+  }
+
+  async listTroubleshootingErrors(
+    params: TroubleshootingErrorsParams,
+  ): Promise<TroubleshootingError[]> {
+    // the same rows as listCommands' troubleshooting listing of a domain, through the
+    // same (domain, state, id) index, reading four small columns instead of the whole row
+    const values: unknown[] = [params.domain, params.limit];
+    let where = `state = 'troubleshooting' AND domain = $1`;
+    if (params.type !== undefined) where += ` AND type = $${values.push(params.type)}`;
+    if (params.afterId !== undefined) where += ` AND id > $${values.push(params.afterId)}`;
+    const result = await this.db.query<{
+      id: string;
+      domain: string;
+      type: string;
+      updated_at: Date;
+      last_error: CommandError | null;
+    }>(
+      `SELECT id, domain, type, updated_at, last_error FROM ${this.t}.commands
+       WHERE ${where} ORDER BY id LIMIT $2`,
+      values,
+    );
+    return result.rows.map((r) => ({
+      id: r.id,
+      domain: r.domain,
+      type: r.type,
+      updatedAt: r.updated_at,
+      lastError: r.last_error,
+    }));
   }
 
   async countByState(params: { domain?: string }): Promise<Record<CommandState, number>> {
