@@ -16,19 +16,23 @@ const GROUP_PAGE = 5000;
 /** Longest masked message kept: the start of a message says what it is. */
 const MAX_MESSAGE = 500;
 
-/** The masks, in order: the wider patterns first, so a UUID is not read as numbers. */
-const MASKS: [RegExp, string][] = [
-  [/[\w.+-]+@[\w-]+(\.[\w-]+)+/g, '<email>'],
-  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
-  [/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?/g, '<time>'],
-  [/"(?:[^"\\\n]|\\.){0,200}"/g, '"<text>"'],
-  [/`[^`\n]{0,200}`/g, '`<text>`'],
+/**
+ * The masks, in order: the wider patterns first, so a UUID is not read as numbers. Each
+ * with a character its pattern cannot match without, checked first: a queue of thousands
+ * is grouped on every read, and most messages hold no e-mail address, quote or hex.
+ */
+const MASKS: [RegExp, string, string][] = [
+  [/[\w.+-]+@[\w-]+(\.[\w-]+)+/g, '<email>', '@'],
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>', '-'],
+  [/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?/g, '<time>', '-'],
+  [/"(?:[^"\\\n]|\\.){0,200}"/g, '"<text>"', '"'],
+  [/`[^`\n]{0,200}`/g, '`<text>`', '`'],
   // single quotes only around a whole value, not an apostrophe: "can't … don't"
-  [/(^|[^\w'])'[^'\n]{0,200}'(?![\w'])/g, "$1'<text>'"],
-  [/\b0x[0-9a-f]+\b/gi, '<hex>'],
+  [/(^|[^\w'])'[^'\n]{0,200}'(?![\w'])/g, "$1'<text>'", "'"],
+  [/\b0x[0-9a-f]+\b/gi, '<hex>', ''],
   // hex ids of 8 or more characters that hold a digit: not words like "deadbeef"… nor "accede"
-  [/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
-  [/\d+(\.\d+)?/g, '<n>'],
+  [/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>', ''],
+  [/\d+(\.\d+)?/g, '<n>', ''],
 ];
 
 export interface Fingerprinted {
@@ -41,16 +45,23 @@ export interface Fingerprinted {
 
 /** The error's fingerprint (see the module's comment); a command with no error has one too. */
 export function fingerprint(error: CommandError | null): Fingerprinted {
-  const code = error?.code || 'UNKNOWN';
-  const message = maskMessage(error?.message ?? '');
-  const hash = createHash('sha1').update(`${code}\n${message}`).digest('hex').slice(0, 12);
-  return { fingerprint: hash, code, message };
+  const { code, message } = masked(error);
+  return { fingerprint: hashOf(code, message), code, message };
+}
+
+function masked(error: CommandError | null): { code: string; message: string } {
+  return { code: error?.code || 'UNKNOWN', message: maskMessage(error?.message ?? '') };
+}
+
+function hashOf(code: string, message: string): string {
+  return createHash('sha1').update(`${code}\n${message}`).digest('hex').slice(0, 12);
 }
 
 /** The message with what varies masked, spaces collapsed, at most MAX_MESSAGE characters. */
 export function maskMessage(message: string): string {
   let masked = String(message);
-  for (const [pattern, mask] of MASKS) masked = masked.replace(pattern, mask);
+  for (const [pattern, mask, needs] of MASKS)
+    if (needs === '' || masked.includes(needs)) masked = masked.replace(pattern, mask);
   return masked.replace(/\s+/g, ' ').trim().slice(0, MAX_MESSAGE);
 }
 
@@ -85,21 +96,14 @@ export async function groupTroubleshooting(
   const groups = new Map<string, GroupInProgress>();
   let scanned = 0;
   let truncated = false;
-  for (const domain of await troubledDomains(bus, params.domain)) {
-    let afterId: string | undefined;
-    for (;;) {
-      const limit = Math.min(GROUP_PAGE, scanLimit - scanned + 1);
-      const page = await bus.troubleshootingErrors({ domain, type: params.type, afterId, limit });
-      // one more than the scan limit asked for: whether there is more to tell
-      if (scanned + page.length > scanLimit) {
-        page.length = scanLimit - scanned;
-        truncated = true;
-      }
-      for (const command of page) addTo(groups, command);
-      scanned += page.length;
-      if (truncated || page.length < limit) break;
-      afterId = page.at(-1)!.id;
+  const domains = await troubledDomains(bus, params.domain);
+  for await (const page of errorPages(bus, domains, params.type)) {
+    if (scanned + page.length > scanLimit) {
+      page.length = scanLimit - scanned;
+      truncated = true;
     }
+    for (const command of page) addTo(groups, command);
+    scanned += page.length;
     if (truncated) break;
   }
   const sorted = [...groups.values()]
@@ -112,14 +116,44 @@ export async function groupTroubleshooting(
   return { groups: sorted, scanned, truncated };
 }
 
+/**
+ * The troubleshooting queue's errors, a page at a time, domain after domain. Each read goes
+ * out before the page before it is grouped, so the store's answer and the masking overlap.
+ */
+async function* errorPages(
+  bus: CommandBus,
+  domains: string[],
+  type: string | undefined,
+): AsyncGenerator<TroubleshootingError[]> {
+  const read = (domain: string, afterId: string | undefined) =>
+    bus.troubleshootingErrors({ domain, type, afterId, limit: GROUP_PAGE });
+  let index = 0;
+  let pending = domains.length > 0 ? read(domains[0]!, undefined) : null;
+  try {
+    while (pending) {
+      const page = await pending;
+      if (page.length === GROUP_PAGE) pending = read(domains[index]!, page.at(-1)!.id);
+      else pending = ++index < domains.length ? read(domains[index]!, undefined) : null;
+      yield page;
+    }
+  } finally {
+    // stopped early (the scan limit): the read already sent is not waited for
+    pending?.catch(() => {});
+  }
+}
+
 type GroupInProgress = TroubleshootingGroup & { domainSet: Set<string>; typeSet: Set<string> };
 
+/** Counts the command into its group: keyed by code and masked message, hashed once per group. */
 function addTo(groups: Map<string, GroupInProgress>, command: TroubleshootingError): void {
-  const print = fingerprint(command.lastError);
-  const group = groups.get(print.fingerprint);
+  const { code, message } = masked(command.lastError);
+  const key = `${code}\n${message}`;
+  const group = groups.get(key);
   if (!group) {
-    groups.set(print.fingerprint, {
-      ...print,
+    groups.set(key, {
+      fingerprint: hashOf(code, message),
+      code,
+      message,
       count: 1,
       domains: [],
       types: [],
