@@ -82,7 +82,7 @@ for (const store of stores) {
         (c) => c.domain === d && c.state === 'pending' && c.count === 1,
       );
 
-    it('sends counts that move after a send, and a command event after its retry', async () => {
+    it('sends a watched command at once, counts that move after a send, and the command again after its retry', async () => {
       const d = `live-${randomUUID().slice(0, 8)}`;
       const [command] = await troubledCommands(api.bus, `${d}-t`, 1);
       const response = await api.call(`/api/events?commands=${command!.id}`);
@@ -90,6 +90,10 @@ for (const store of stores) {
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const sse = sseReader(response);
       try {
+        // the watched command as it is when the stream opens: a page that read it a moment
+        // before a change still learns of the change
+        const now = await sse.next((e) => e.event === 'command', 'the watched command');
+        expect(JSON.parse(now.data)).toMatchObject({ id: command!.id, state: 'troubleshooting' });
         const first = await sse.next((e) => e.event === 'counts', 'counts');
         const counts = JSON.parse(first.data) as Counts & { at: string; oldestPending: unknown[] };
         expect(counts.totals.troubleshooting).toBeGreaterThanOrEqual(1);

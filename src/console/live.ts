@@ -24,6 +24,8 @@ interface Watch {
   listeners: Set<LiveListener>;
   /** updatedAt and state when last read; null when the command does not exist. */
   seen: string | null;
+  /** The command as last read, as sent; null when it does not exist. */
+  json: string | null;
 }
 
 /** Command ids read at once by the watcher. */
@@ -43,8 +45,11 @@ export class LiveHub {
   ) {}
 
   /**
-   * Adds a connection, watching `commandIds`; resolves once each new id has been read, so
-   * that a change made after this resolves is sent. Returns the unsubscribe function.
+   * Adds a connection, watching `commandIds`; resolves once each new id has been read,
+   * and sends the connection each watched command as last read: a page that read a
+   * command just before it changed learns of the change even if the watch's first read
+   * already saw it. A change made after this resolves is sent. Returns the unsubscribe
+   * function.
    */
   async subscribe(listener: LiveListener, commandIds: string[]): Promise<() => void> {
     this.listeners.add(listener);
@@ -52,13 +57,23 @@ export class LiveHub {
     for (const id of commandIds) {
       let watch = this.watches.get(id);
       if (!watch) {
-        watch = { listeners: new Set(), seen: null };
+        watch = { listeners: new Set(), seen: null, json: null };
         this.watches.set(id, watch);
         fresh.push([id, watch]);
       }
       watch.listeners.add(listener);
     }
-    await Promise.all(fresh.map(async ([id, watch]) => (watch.seen = keyOf(await this.read(id)))));
+    await Promise.all(
+      fresh.map(async ([id, watch]) => {
+        const command = await this.read(id);
+        watch.seen = keyOf(command);
+        watch.json = command && JSON.stringify(commandJson(command));
+      }),
+    );
+    for (const id of new Set(commandIds)) {
+      const json = this.watches.get(id)?.json;
+      if (json) listener.command(json);
+    }
     if (this.lastCounts && Date.now() - this.lastCounts.at < this.pollMs)
       listener.counts(this.lastCounts.json);
     this.start();
@@ -120,6 +135,7 @@ export class LiveHub {
         if (key === watch.seen || !command) continue;
         watch.seen = key;
         const json = JSON.stringify(commandJson(command));
+        watch.json = json;
         for (const listener of watch.listeners) listener.command(json);
       }
     };
