@@ -4,15 +4,9 @@
  * bad input is a 400 problem and an action in the wrong state a 409, both changing nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/backends/backend.js';
+import { describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../src/console/types.js';
-import {
-  finished,
-  openConsole,
-  troubledCommands,
-  type ConsoleUnderTest,
-} from './helpers/console.js';
+import { finished, consoleOnStore, troubledCommands } from './helpers/console.js';
 import { everyStore } from './helpers/stores.js';
 
 const stores = await everyStore('console_act');
@@ -20,22 +14,11 @@ type CommandOut = { id: string; state: string; data: unknown; result: unknown; p
 
 for (const store of stores) {
   describe.runIf(store.available)(`console API actions: ${store.name}`, () => {
-    let backend: Backend;
-    let api: ConsoleUnderTest;
-
-    beforeAll(async () => {
-      backend = await store.open();
-      api = openConsole(backend);
-    });
-    afterAll(async () => {
-      await api.close();
-      await store.destroy(backend);
-      await backend.close();
-    });
+    const consoleOf = consoleOnStore(store);
 
     const domain = () => `ac-${randomUUID().slice(0, 8)}`;
     const post = <T>(path: string, body: unknown, status = 200) =>
-      api.json<T>(path, { body, status });
+      consoleOf().json<T>(path, { body, status });
 
     it('sends a command (201) and refuses a bad one with a 400 naming the field, sending nothing', async () => {
       const d = domain();
@@ -52,7 +35,7 @@ for (const store of stores) {
         201,
       );
       expect(command).toMatchObject({ state: 'pending', data: { to: 'a@b.c' }, priority: 5 });
-      expect((await api.bus.get(command.id)).correlationId).toBe('k');
+      expect((await consoleOf().bus.get(command.id)).correlationId).toBe('k');
       const bad: [unknown, string][] = [
         [{ domain: d, type: 'mail' }, 'data'],
         [{ domain: d, type: 'mail', data: 1, priority: -1 }, 'priority'],
@@ -68,18 +51,18 @@ for (const store of stores) {
         expect(problem.field.startsWith(field), problem.field).toBe(true);
         expect(problem.title).toMatch(/ValidationError/);
       }
-      const malformed = await api.call('/api/commands', {
+      const malformed = await consoleOf().call('/api/commands', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: undefined,
       });
       expect(malformed.status).toBe(400);
-      expect(await api.bus.count({ domain: d })).toBe(1);
+      expect(await consoleOf().bus.count({ domain: d })).toBe(1);
     });
 
     it('retries, cancels and completes one command as the user, and 409s in the wrong state, changing nothing', async () => {
       const d = domain();
-      const [a, b, c] = await troubledCommands(api.bus, d, 3);
+      const [a, b, c] = await troubledCommands(consoleOf().bus, d, 3);
       const retried = await post<{ command: CommandOut }>(`/api/commands/${a!.id}/retry`, {
         reason: 'fixed',
       });
@@ -90,14 +73,14 @@ for (const store of stores) {
       expect(completed.command).toMatchObject({ state: 'completed', result: { manual: true } });
       const cancelled = await post<{ command: CommandOut }>(`/api/commands/${c!.id}/cancel`, {});
       expect(cancelled.command.state).toBe('cancelled');
-      expect((await api.bus.audit(a!.id)).at(-1)).toMatchObject({
+      expect((await consoleOf().bus.audit(a!.id)).at(-1)).toMatchObject({
         actor: 'local',
         reason: 'fixed',
         toState: 'pending',
       });
 
       // complete applies to troubleshooting only: a is pending now
-      const before = await api.bus.get(a!.id);
+      const before = await consoleOf().bus.get(a!.id);
       const refused = await post<{ title: string; detail: string }>(
         `/api/commands/${a!.id}/complete`,
         {},
@@ -107,8 +90,8 @@ for (const store of stores) {
       expect(refused.detail).toMatch(/it is pending/);
       const again = await post<{ title: string }>(`/api/commands/${c!.id}/retry`, {}, 409);
       expect(again.title).toBe('InvalidStateError');
-      expect(await api.bus.get(a!.id)).toEqual(before);
-      expect((await api.bus.get(c!.id)).state).toBe('cancelled');
+      expect(await consoleOf().bus.get(a!.id)).toEqual(before);
+      expect((await consoleOf().bus.get(c!.id)).state).toBe('cancelled');
 
       const unknown = await post<{ title: string }>(
         `/api/commands/${randomUUID()}/cancel`,
@@ -125,7 +108,7 @@ for (const store of stores) {
     });
 
     it('edits the payload then retries, keeping both payloads in the audit', async () => {
-      const [command] = await troubledCommands(api.bus, domain(), 1, {
+      const [command] = await troubledCommands(consoleOf().bus, domain(), 1, {
         data: () => ({ email: 'typo@@x' }),
       });
       const { command: after } = await post<{ command: CommandOut }>(
@@ -136,7 +119,7 @@ for (const store of stores) {
         },
       );
       expect(after).toMatchObject({ state: 'pending', data: { email: 'fixed@x' } });
-      expect((await api.bus.audit(command!.id)).at(-1)).toMatchObject({
+      expect((await consoleOf().bus.audit(command!.id)).at(-1)).toMatchObject({
         actor: 'local',
         details: { dataBefore: { email: 'typo@@x' }, dataAfter: { email: 'fixed@x' } },
       });
@@ -144,8 +127,8 @@ for (const store of stores) {
 
     it('applies an action to a selection: the applied ids and the refused ones with why', async () => {
       const d = domain();
-      const [a, b] = await troubledCommands(api.bus, d, 2);
-      const pending = await api.bus.send(d, 'job', {});
+      const [a, b] = await troubledCommands(consoleOf().bus, d, 2);
+      const pending = await consoleOf().bus.send(d, 'job', {});
       const missing = randomUUID();
       const result = await post<{
         applied: string[];
@@ -162,7 +145,7 @@ for (const store of stores) {
           expect.objectContaining({ id: missing, status: 404, title: 'CommandNotFoundError' }),
         ]),
       );
-      expect((await api.bus.get(a!.id)).state).toBe('pending');
+      expect((await consoleOf().bus.get(a!.id)).state).toBe('pending');
       for (const [body, field] of [
         [{ action: 'retry', ids: [] }, 'ids'],
         [{ action: 'retry', ids: ['x'] }, 'ids.0'],
@@ -182,8 +165,8 @@ for (const store of stores) {
 
     it('applies an action to a filter only once its count is confirmed, as an audited job', async () => {
       const d = domain();
-      const troubled = await troubledCommands(api.bus, d, 3, { code: 'GATEWAY' });
-      await api.bus.send(d, 'job', {});
+      const troubled = await troubledCommands(consoleOf().bus, d, 3, { code: 'GATEWAY' });
+      await consoleOf().bus.send(d, 'job', {});
       const filter = { domain: d, state: 'troubleshooting' };
       const unconfirmed = await post<{ title: string; count: number; detail: string }>(
         '/api/commands/actions',
@@ -199,7 +182,7 @@ for (const store of stores) {
       );
       expect(changed.count).toBe(3);
       expect(changed.detail).toMatch(/matches 3 commands now, not 2/);
-      expect(await api.bus.count(filter as never)).toBe(3);
+      expect(await consoleOf().bus.count(filter as never)).toBe(3);
 
       const { job } = await post<{ job: JobSnapshot }>(
         '/api/commands/actions',
@@ -212,16 +195,16 @@ for (const store of stores) {
         actor: 'local',
         state: 'running',
       });
-      const ended = await finished(api.jobs, job.id);
+      const ended = await finished(consoleOf().jobs, job.id);
       expect(ended).toMatchObject({ state: 'done', done: 3, failed: 0 });
       for (const c of troubled) {
-        expect((await api.bus.get(c.id)).state).toBe('cancelled');
-        expect((await api.bus.audit(c.id)).at(-1)).toMatchObject({
+        expect((await consoleOf().bus.get(c.id)).state).toBe('cancelled');
+        expect((await consoleOf().bus.audit(c.id)).at(-1)).toMatchObject({
           actor: 'local',
           reason: 'gateway gone',
         });
       }
-      expect(await api.bus.count({ domain: d, state: 'pending' })).toBe(1);
+      expect(await consoleOf().bus.count({ domain: d, state: 'pending' })).toBe(1);
     });
   });
 }

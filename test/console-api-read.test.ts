@@ -4,10 +4,9 @@
  * 400 problem naming the field.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/backends/backend.js';
+import { describe, expect, it } from 'vitest';
 import { SAMPLE_BUCKET_MS } from '../src/backends/roles/samples.js';
-import { openConsole, troubledCommands, type ConsoleUnderTest } from './helpers/console.js';
+import { consoleOnStore, troubledCommands } from './helpers/console.js';
 import { everyStore } from './helpers/stores.js';
 
 const stores = await everyStore('console_read');
@@ -16,33 +15,22 @@ type CommandOut = { id: string; domain: string; state: string; data: unknown; cr
 
 for (const store of stores) {
   describe.runIf(store.available)(`console API reads: ${store.name}`, () => {
-    let backend: Backend;
-    let api: ConsoleUnderTest;
-
-    beforeAll(async () => {
-      backend = await store.open();
-      api = openConsole(backend);
-    });
-    afterAll(async () => {
-      await api.close();
-      await store.destroy(backend);
-      await backend.close();
-    });
+    const consoleOf = consoleOnStore(store);
 
     const domain = () => `rd-${randomUUID().slice(0, 8)}`;
 
     it('gives the overview: counts by domain, type and state, totals, the oldest due command, workers', async () => {
       const d = domain();
-      await api.bus.sendMany([
+      await consoleOf().bus.sendMany([
         { domain: d, type: 'a', data: 1 },
         { domain: d, type: 'a', data: 2 },
         { domain: d, type: 'b', data: 3 },
       ]);
-      await troubledCommands(api.bus, d, 1, { type: 'c' });
-      const worker = api.bus.worker({ domains: ['none-here'], pollIntervalMs: 50 });
+      await troubledCommands(consoleOf().bus, d, 1, { type: 'c' });
+      const worker = consoleOf().bus.worker({ domains: ['none-here'], pollIntervalMs: 50 });
       await worker.start();
       try {
-        const overview = await api.json<{
+        const overview = await consoleOf().json<{
           counts: Json[];
           totals: Record<string, number>;
           oldestPending: { domain: string; ageSeconds: number; runAt: string }[];
@@ -63,7 +51,7 @@ for (const store of stores) {
         expect(oldest?.ageSeconds).toBeGreaterThanOrEqual(0);
         expect(Number.isNaN(Date.parse(oldest!.runAt))).toBe(false);
         expect(overview.workers.alive).toBeGreaterThanOrEqual(1);
-        const { workers } = await api.json<{ workers: Json[] }>('/api/workers');
+        const { workers } = await consoleOf().json<{ workers: Json[] }>('/api/workers');
         expect(workers.find((w) => w.id === worker.workerId)).toMatchObject({
           status: 'alive',
           domains: ['none-here'],
@@ -77,10 +65,10 @@ for (const store of stores) {
     it('gives the throughput samples the store keeps, in 10-second buckets', async () => {
       const d = domain();
       const at = new Date(Math.floor(Date.now() / SAMPLE_BUCKET_MS) * SAMPLE_BUCKET_MS - 60_000);
-      await backend.samples.recordSamples([
+      await consoleOf().bus.backend.samples.recordSamples([
         { at, domain: d, completed: 7, failed: 2, retried: 1, troubleshooting: 1 },
       ]);
-      const series = await api.json<{ bucketMs: number; samples: Json[] }>(
+      const series = await consoleOf().json<{ bucketMs: number; samples: Json[] }>(
         `/api/throughput?minutes=5&domain=${d}`,
       );
       expect(series).toEqual({
@@ -96,7 +84,7 @@ for (const store of stores) {
           },
         ],
       });
-      const bad = await api.call('/api/throughput?minutes=0');
+      const bad = await consoleOf().call('/api/throughput?minutes=0');
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ title: 'ValidationError', field: 'minutes' });
     });
@@ -105,41 +93,43 @@ for (const store of stores) {
       const d = domain();
       const sent = [];
       for (let i = 0; i < 5; i++)
-        sent.push(await api.bus.send(d, 'page', { i, word: i === 3 ? 'Needle' : 'hay' }));
-      const first = await api.json<{ commands: CommandOut[]; next: string | null }>(
+        sent.push(await consoleOf().bus.send(d, 'page', { i, word: i === 3 ? 'Needle' : 'hay' }));
+      const first = await consoleOf().json<{ commands: CommandOut[]; next: string | null }>(
         `/api/commands?domain=${d}&limit=2`,
       );
       expect(first.commands.map((c) => c.id)).toEqual([sent[4]!.id, sent[3]!.id]);
       expect(first.next).toBe(sent[3]!.id);
-      const second = await api.json<{ commands: CommandOut[]; next: string | null }>(
+      const second = await consoleOf().json<{ commands: CommandOut[]; next: string | null }>(
         `/api/commands?domain=${d}&limit=2&after=${first.next}`,
       );
       expect(second.commands.map((c) => c.id)).toEqual([sent[2]!.id, sent[1]!.id]);
-      const last = await api.json<{ commands: CommandOut[]; next: string | null }>(
+      const last = await consoleOf().json<{ commands: CommandOut[]; next: string | null }>(
         `/api/commands?domain=${d}&limit=2&after=${second.next}`,
       );
       expect(last).toMatchObject({ commands: [{ id: sent[0]!.id }], next: null });
-      const asc = await api.json<{ commands: CommandOut[] }>(
+      const asc = await consoleOf().json<{ commands: CommandOut[] }>(
         `/api/commands?domain=${d}&order=asc&limit=500`,
       );
       expect(asc.commands.map((c) => c.id)).toEqual(sent.map((c) => c.id));
-      const text = await api.json<{ commands: CommandOut[] }>(
+      const text = await consoleOf().json<{ commands: CommandOut[] }>(
         `/api/commands?domain=${d}&text=needle`,
       );
       expect(text.commands.map((c) => c.id)).toEqual([sent[3]!.id]);
-      expect(await api.json(`/api/commands/count?domain=${d}`)).toEqual({ count: 5 });
-      expect(await api.json(`/api/commands/count?domain=${d}&text=needle`)).toEqual({ count: 1 });
-      expect(await api.json(`/api/commands/count?domain=${d}&state=completed`)).toEqual({
+      expect(await consoleOf().json(`/api/commands/count?domain=${d}`)).toEqual({ count: 5 });
+      expect(await consoleOf().json(`/api/commands/count?domain=${d}&text=needle`)).toEqual({
+        count: 1,
+      });
+      expect(await consoleOf().json(`/api/commands/count?domain=${d}&state=completed`)).toEqual({
         count: 0,
       });
     });
 
     it('filters by error code, correlation id and creation time', async () => {
       const d = domain();
-      const [broken] = await troubledCommands(api.bus, d, 1, { code: 'CARD_DECLINED' });
-      const correlated = await api.bus.send(d, 'x', {}, { correlationId: 'order-42' });
+      const [broken] = await troubledCommands(consoleOf().bus, d, 1, { code: 'CARD_DECLINED' });
+      const correlated = await consoleOf().bus.send(d, 'x', {}, { correlationId: 'order-42' });
       const page = (q: string) =>
-        api.json<{ commands: CommandOut[] }>(`/api/commands?domain=${d}&${q}`);
+        consoleOf().json<{ commands: CommandOut[] }>(`/api/commands?domain=${d}&${q}`);
       expect((await page('errorCode=CARD_DECLINED')).commands.map((c) => c.id)).toEqual([
         broken!.id,
       ]);
@@ -167,7 +157,7 @@ for (const store of stores) {
         ['/api/events?commands=nope', 'commands'],
       ];
       for (const [path, field] of cases) {
-        const response = await api.call(path);
+        const response = await consoleOf().call(path);
         expect(response.status, path).toBe(400);
         expect(response.headers.get('content-type')).toBe('application/problem+json');
         const problem = (await response.json()) as { title: string; field: string; detail: string };
@@ -178,20 +168,20 @@ for (const store of stores) {
 
     it('shows one command with its audit, causes, the commands it sent, its correlation and batch', async () => {
       const d = domain();
-      const root = await api.bus.send(d, 'root', {}, { correlationId: `c-${d}` });
-      const child = await api.bus.send(
+      const root = await consoleOf().bus.send(d, 'root', {}, { correlationId: `c-${d}` });
+      const child = await consoleOf().bus.send(
         d,
         'child',
         {},
         { causationId: root.id, correlationId: `c-${d}` },
       );
-      const grandchild = await api.bus.send(
+      const grandchild = await consoleOf().bus.send(
         d,
         'grandchild',
         {},
         { causationId: child.id, correlationId: `c-${d}` },
       );
-      const detail = await api.json<{
+      const detail = await consoleOf().json<{
         command: CommandOut;
         audit: Json[];
         causes: CommandOut[];
@@ -207,15 +197,17 @@ for (const store of stores) {
       expect(detail.sent.map((c) => c.id)).toEqual([grandchild.id]);
       expect(detail.correlated).toBe(3);
       expect(detail.batch).toBeNull();
-      const deep = await api.json<{ causes: CommandOut[] }>(`/api/commands/${grandchild.id}`);
+      const deep = await consoleOf().json<{ causes: CommandOut[] }>(
+        `/api/commands/${grandchild.id}`,
+      );
       expect(deep.causes.map((c) => c.id)).toEqual([child.id, root.id]);
 
-      const batch = await api.bus.createBatch({
+      const batch = await consoleOf().bus.createBatch({
         name: 'nightly',
         commands: [{ domain: d, type: 'b', data: 1 }],
       });
-      const [member] = await api.bus.list({ batchId: batch.id });
-      const withBatch = await api.json<{ batch: Json }>(`/api/commands/${member!.id}`);
+      const [member] = await consoleOf().bus.list({ batchId: batch.id });
+      const withBatch = await consoleOf().json<{ batch: Json }>(`/api/commands/${member!.id}`);
       expect(withBatch.batch).toMatchObject({
         id: batch.id,
         name: 'nightly',
@@ -223,7 +215,7 @@ for (const store of stores) {
       });
 
       for (const id of [randomUUID(), 'not-a-uuid']) {
-        const missing = await api.call(`/api/commands/${id}`);
+        const missing = await consoleOf().call(`/api/commands/${id}`);
         expect(missing.status).toBe(404);
         expect(await missing.json()).toMatchObject({ title: 'CommandNotFoundError', status: 404 });
       }
@@ -231,18 +223,18 @@ for (const store of stores) {
 
     it('lists batches newest first with their progress, and shows one', async () => {
       const d = domain();
-      const older = await api.bus.createBatch({
+      const older = await consoleOf().bus.createBatch({
         name: 'older',
         commands: [{ domain: d, type: 'b', data: 1 }],
       });
-      const newer = await api.bus.createBatch({
+      const newer = await consoleOf().bus.createBatch({
         name: 'newer',
         commands: [
           { domain: d, type: 'b', data: 1 },
           { domain: d, type: 'b', data: 2 },
         ],
       });
-      const first = await api.json<{ batches: Json[]; next: string | null }>(
+      const first = await consoleOf().json<{ batches: Json[]; next: string | null }>(
         '/api/batches?limit=1',
       );
       expect(first.batches).toEqual([
@@ -253,15 +245,15 @@ for (const store of stores) {
         createdAt: expect.stringMatching(/Z$/) as unknown,
       });
       expect(first.next).toBe(newer.id);
-      const second = await api.json<{ batches: Json[] }>(
+      const second = await consoleOf().json<{ batches: Json[] }>(
         `/api/batches?limit=1&after=${first.next}`,
       );
       expect(second.batches[0]).toMatchObject({ id: older.id });
-      expect(await api.json(`/api/batches/${older.id}`)).toMatchObject({
+      expect(await consoleOf().json(`/api/batches/${older.id}`)).toMatchObject({
         id: older.id,
         counts: { total: 1 },
       });
-      const missing = await api.call(`/api/batches/${randomUUID()}`);
+      const missing = await consoleOf().call(`/api/batches/${randomUUID()}`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toMatchObject({ title: 'BatchNotFoundError' });
     });

@@ -14,6 +14,8 @@ import {
 import { createJobRunner } from '../../src/console/jobs.js';
 import type { JobRunner, JobSnapshot } from '../../src/console/types.js';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import type { TestStore } from './stores.js';
 
 export interface ConsoleUnderTest {
   bus: CommandBus;
@@ -71,6 +73,25 @@ export function openConsole(backend: Backend, options: ConsoleOptions = {}): Con
       await jobs.close();
     },
   };
+}
+
+/**
+ * For a describe block: opens `store` and a console over it before its tests and closes
+ * both after. Returns the console (read it inside the tests, once beforeAll has run).
+ */
+export function consoleOnStore(store: TestStore): () => ConsoleUnderTest {
+  let backend: Backend;
+  let api: ConsoleUnderTest;
+  beforeAll(async () => {
+    backend = await store.open();
+    api = openConsole(backend);
+  });
+  afterAll(async () => {
+    await api.close();
+    await store.destroy(backend);
+    await backend.close();
+  });
+  return () => api;
 }
 
 /** Resolves with the job once it has ended (the runner tells each change). */
