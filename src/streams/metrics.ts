@@ -32,6 +32,9 @@ export class StreamMetrics {
   readonly processing: Histogram<keyof StreamLabels>;
   readonly relayed: Counter<'transport' | 'topic'>;
   private readonly sources = new Set<LagSource>();
+  private readonly outboxes = new Set<
+    () => Promise<{ pending: number; oldestCreatedAt: Date | null }>
+  >();
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -81,6 +84,31 @@ export class StreamMetrics {
       registers,
     });
     const sources = this.sources;
+    const outboxes = this.outboxes;
+    const readOutboxes = async () =>
+      (await Promise.all([...outboxes].map((read) => read().catch(() => null)))).filter(
+        (s) => s !== null,
+      );
+    new Gauge({
+      name: 'dispatchbox_outbox_pending',
+      help: 'Outbox events written and not yet delivered by the relay (read at scrape).',
+      registers,
+      async collect() {
+        const all = await readOutboxes();
+        this.set(all.reduce((n, s) => n + s.pending, 0));
+      },
+    });
+    new Gauge({
+      name: 'dispatchbox_outbox_lag_seconds',
+      help: 'Age of the oldest outbox event not yet delivered; 0 when none wait (read at scrape).',
+      registers,
+      async collect() {
+        const oldest = (await readOutboxes()).map(
+          (s) => s.oldestCreatedAt?.getTime() ?? Date.now(),
+        );
+        this.set(oldest.length === 0 ? 0 : Math.max(0, (Date.now() - Math.min(...oldest)) / 1000));
+      },
+    });
     new Gauge({
       name: 'dispatchbox_stream_lag',
       help: 'Messages on the topic not yet done by the group (read from the server at scrape).',
@@ -107,6 +135,12 @@ export class StreamMetrics {
         }
       },
     });
+  }
+
+  /** Reads an outbox's waiting events and the age of the oldest at each scrape. */
+  watchOutbox(stats: () => Promise<{ pending: number; oldestCreatedAt: Date | null }>): () => void {
+    this.outboxes.add(stats);
+    return () => this.outboxes.delete(stats);
   }
 
   /** Reads this consumer's lag and pending count at each scrape; returns a function that stops. */
