@@ -1,0 +1,39 @@
+import { ConfigurationError } from '../core/errors.js';
+import type { StreamTransport } from './transport.js';
+
+/** The transport a URL's scheme names. */
+export function transportKindOf(url: string): 'redis' | 'nats' | 'kafka' {
+  const scheme = /^([a-z]+):\/\//.exec(url)?.[1];
+  if (scheme === 'redis' || scheme === 'rediss') return 'redis';
+  if (scheme === 'nats' || scheme === 'tls') return 'nats';
+  if (scheme === 'kafka') return 'kafka';
+  throw new ConfigurationError(
+    'the stream URL must start with redis:// (or rediss://), nats:// (or tls://) or kafka://, which names the transport',
+  );
+}
+
+/**
+ * Opens the transport of a stream URL: redis://… for Redis Streams, nats://… (several
+ * comma-separated) for NATS JetStream, kafka://host:9092,host2:9092 for Kafka. The
+ * transport's module is loaded only when used, so its client is needed only then.
+ */
+export async function openStreamTransport(url: string): Promise<StreamTransport> {
+  switch (transportKindOf(url)) {
+    case 'redis': {
+      const { redisStreams } = await import('./transports/redis/index.js');
+      return redisStreams({ url });
+    }
+    case 'nats': {
+      const { natsJetStream } = await import('./transports/nats/index.js');
+      return natsJetStream({ servers: url.split(',').map((s) => s.trim()) });
+    }
+    case 'kafka': {
+      const { kafkaTransport } = await import('./transports/kafka/index.js');
+      const brokers = url
+        .replace(/^kafka:\/\//, '')
+        .split(',')
+        .map((s) => s.trim().replace(/^kafka:\/\//, ''));
+      return kafkaTransport({ brokers });
+    }
+  }
+}
