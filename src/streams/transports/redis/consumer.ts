@@ -122,7 +122,9 @@ export class RedisStreamsConsumer implements TransportConsumer {
 
   fetch(max: number, waitMs: number): Promise<TransportMessage[]> {
     if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`fetch: max must be a whole number of at least 1, got ${max}`);
+      return Promise.reject(
+        new RangeError(`fetch: max must be a whole number of at least 1, got ${max}`),
+      );
     }
     // The runner reads one batch at a time; should two calls overlap, the second waits.
     const previous = this.current ?? Promise.resolve([]);

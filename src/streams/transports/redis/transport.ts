@@ -63,14 +63,14 @@ export class RedisStreamsTransport implements StreamTransport {
   }
 
   producer(): Promise<TransportProducer> {
-    this.checkOpen();
+    if (this.closed) return Promise.reject(closedError());
     const producer = new RedisStreamsProducer(this.client, this.streamKey, this.options.maxLen);
     this.producers.add(producer);
     return Promise.resolve(producer);
   }
 
   connected(): boolean {
-    return this.client.status === 'ready';
+    return !this.closed && this.client.status === 'ready';
   }
 
   /** Closes every consumer and producer it made, then its own client (never the application's). */
@@ -83,8 +83,12 @@ export class RedisStreamsTransport implements StreamTransport {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error('this Redis Streams transport is closed; make a new one');
+    if (this.closed) throw closedError();
   }
+}
+
+function closedError(): Error {
+  return new Error('this Redis Streams transport is closed; make a new one');
 }
 
 /** QUIT (replies to what was sent come first), or a plain disconnect when the server does not answer in time. */
