@@ -12,7 +12,8 @@ export const STREAMS_SETTINGS = {
     env: 'DISPATCHBOX_STREAMS_URL',
     flag: null,
     scope: 'streams',
-    accepted: 'redis://host:6379/0, nats://host:4222 (comma-separated for several) or kafka://host:9092,host2:9092',
+    accepted:
+      'redis://host:6379/0, nats://host:4222 (comma-separated for several) or kafka://host:9092,host2:9092',
     schema: z
       .string()
       .trim()
@@ -20,7 +21,7 @@ export const STREAMS_SETTINGS = {
     defaultText: 'unset',
     fallback: undefined,
     description:
-      "The stream server, and by its scheme the transport: Redis Streams, NATS JetStream or Kafka. Required by `dispatchbox streams` and `dispatchbox relay`.",
+      'The stream server, and by its scheme the transport: Redis Streams, NATS JetStream or Kafka. Required by `dispatchbox streams` and `dispatchbox relay`.',
     option: '`redisStreams({ url })`, `natsJetStream({ servers })`, `kafkaTransport({ brokers })`',
     secret: true,
   }),

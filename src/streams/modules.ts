@@ -31,25 +31,39 @@ export async function discoverStreamHandlers(dir: string): Promise<StreamHandler
   try {
     entries = (await readdir(dir)).filter((f) => MODULE.test(f) && !NOT_A_HANDLER.test(f)).sort();
   } catch (error) {
-    throw new ConfigurationError(`cannot read the stream handler directory ${dir}: ${(error as Error).message}`);
+    throw new ConfigurationError(
+      `cannot read the stream handler directory ${dir}: ${(error as Error).message}`,
+    );
   }
   const found: StreamHandlerModule[] = [];
   for (const name of entries) {
     const file = path.resolve(dir, name);
     const mod = (await importHandlerModule(file)) as Partial<StreamHandlerModule>;
-    if (typeof mod.stream !== 'string' || typeof mod.group !== 'string' || typeof mod.handle !== 'function') {
+    if (
+      typeof mod.stream !== 'string' ||
+      typeof mod.group !== 'string' ||
+      typeof mod.handle !== 'function'
+    ) {
       throw new ConfigurationError(
         `${file} is not a stream handler module: it must export \`stream\` and \`group\` strings and a \`handle(data, ctx)\` function`,
       );
     }
-    found.push({ stream: mod.stream, group: mod.group, handle: mod.handle, options: mod.options, file });
+    found.push({
+      stream: mod.stream,
+      group: mod.group,
+      handle: mod.handle,
+      options: mod.options,
+      file,
+    });
   }
   const seen = new Map<string, string>();
   for (const m of found) {
     const id = `${m.stream} ${m.group}`;
     const other = seen.get(id);
     if (other) {
-      throw new ConfigurationError(`${m.file} and ${other} both read ${m.stream} as group ${m.group}: give each its own group`);
+      throw new ConfigurationError(
+        `${m.file} and ${other} both read ${m.stream} as group ${m.group}: give each its own group`,
+      );
     }
     seen.set(id, m.file);
   }

@@ -18,22 +18,20 @@ export function transportKindOf(url: string): 'redis' | 'nats' | 'kafka' {
  * transport's module is loaded only when used, so its client is needed only then.
  */
 export async function openStreamTransport(url: string): Promise<StreamTransport> {
-  switch (transportKindOf(url)) {
-    case 'redis': {
-      const { redisStreams } = await import('./transports/redis/index.js');
-      return redisStreams({ url });
-    }
-    case 'nats': {
-      const { natsJetStream } = await import('./transports/nats/index.js');
-      return natsJetStream({ servers: url.split(',').map((s) => s.trim()) });
-    }
-    case 'kafka': {
-      const { kafkaTransport } = await import('./transports/kafka/index.js');
-      const brokers = url
-        .replace(/^kafka:\/\//, '')
-        .split(',')
-        .map((s) => s.trim().replace(/^kafka:\/\//, ''));
-      return kafkaTransport({ brokers });
-    }
+  const kind = transportKindOf(url);
+  // Loaded by path, so a Redis user never loads the NATS or Kafka client.
+  const module = (await import(`./transports/${kind}/index.js`)) as Record<
+    string,
+    (options: unknown) => StreamTransport
+  >;
+  switch (kind) {
+    case 'redis':
+      return module.redisStreams!({ url });
+    case 'nats':
+      return module.natsJetStream!({ servers: url.split(',').map((s) => s.trim()) });
+    case 'kafka':
+      return module.kafkaTransport!({
+        brokers: url.split(',').map((s) => s.trim().replace(/^kafka:\/\//, '')),
+      });
   }
 }

@@ -312,7 +312,9 @@ class RunningService implements StreamService {
 
   notReadyReasons(): string[] {
     if (this.state !== 'running') return [`stream service ${this.name} is ${this.state}`];
-    const reasons = this.transport.connected() ? [] : [`the ${this.transport.kind} transport is not connected`];
+    const reasons = this.transport.connected()
+      ? []
+      : [`the ${this.transport.kind} transport is not connected`];
     for (const h of this.health()) {
       const name = `consumer ${h.topics.join(',')}@${h.group}`;
       if (!h.running) reasons.push(`${name} is not running`);

@@ -19,6 +19,9 @@ export function commandFromEvent<TData = JsonValue>(
   options: Omit<SendOptions, 'idempotencyKey' | 'tx' | 'id'> = {},
 ): StreamHandler<TData> {
   return async (data, ctx) => {
-    await ctx.send(domain, type, toData(data, ctx.event), { ...options, idempotencyKey: ctx.event.id });
+    await ctx.send(domain, type, toData(data, ctx.event), {
+      ...options,
+      idempotencyKey: ctx.event.id,
+    });
   };
 }

@@ -3,7 +3,12 @@ import type { CommandBus } from '../../bus/bus.js';
 import { loadStreamsConfig, type StreamsConfig } from '../../config/index.js';
 import { ConfigurationError } from '../../core/errors.js';
 import { createMetrics, startOperationsServer } from '../../observability/index.js';
-import { redisDedup, StreamMetrics, streamService, type DedupStore, type RedisDedupClient } from '../../streams/index.js';
+import {
+  redisDedup,
+  StreamMetrics,
+  streamService,
+  type DedupStore,
+} from '../../streams/index.js';
 import { discoverStreamHandlers, selectStreamHandlers } from '../../streams/modules.js';
 import { openStreamTransport, transportKindOf } from '../../streams/open.js';
 import { startOutboxRelay } from '../../streams/outbox-relay.js';
@@ -27,11 +32,17 @@ export function streamsCommand(io: CliIo): Command {
       .description(
         'run the stream handler modules of a directory (each exports stream, group and handle) until SIGTERM or Ctrl-C; --stream and --group run one of them',
       )
-      .option('--dir <dir>', 'directory of stream handler modules (DISPATCHBOX_STREAMS_DIR, default ./stream-handlers)')
+      .option(
+        '--dir <dir>',
+        'directory of stream handler modules (DISPATCHBOX_STREAMS_DIR, default ./stream-handlers)',
+      )
       .option('--stream <name>', 'run only the module(s) of this stream')
       .option('--group <name>', 'with --stream: only the module of this consumer group')
       .option('--dedup <mode>', 'auto, store, redis or none (DISPATCHBOX_STREAMS_DEDUP)')
-      .option('--dedup-ttl <duration>', "how long handled ids are remembered, e.g. '24h' (DISPATCHBOX_STREAMS_DEDUP_TTL)"),
+      .option(
+        '--dedup-ttl <duration>',
+        "how long handled ids are remembered, e.g. '24h' (DISPATCHBOX_STREAMS_DEDUP_TTL)",
+      ),
   ).action(async (options: { stream?: string; group?: string }, command: Command) => {
     const config = configOf(command, io);
     const streams = loadStreamsConfig({ env: io.env, flags: command.opts() });
@@ -48,21 +59,37 @@ export function streamsCommand(io: CliIo): Command {
         .withMetrics(metrics)
         .produce();
       if (dedup.store) builder = builder.withDedup(dedup.store, { ttl: streams.streamsDedupTtlMs });
-      for (const m of modules) builder = builder.consume({ ...m.options, topics: [m.stream], group: m.group, handler: m.handle });
+      for (const m of modules)
+        builder = builder.consume({
+          ...m.options,
+          topics: [m.stream],
+          group: m.group,
+          handler: m.handle,
+        });
       const service = builder.build();
       const server =
         config.healthPort === 0
           ? null
-          : await startOperationsServer(bus, { port: config.healthPort, host: '0.0.0.0', metrics: busMetrics, logger: bus.logger });
+          : await startOperationsServer(bus, {
+              port: config.healthPort,
+              host: '0.0.0.0',
+              metrics: busMetrics,
+              logger: bus.logger,
+            });
       server?.watchReadiness(() => service.notReadyReasons());
       try {
         await service.start();
         io.out(
           `streams: ${modules.map((m) => `${m.stream} as ${m.group}`).join(', ')} on ${transport.kind}, dedup ${dedup.name}; stop with Ctrl-C or SIGTERM`,
         );
-        if (server) io.out(`health endpoints: ${server.url}/health, ${server.url}/ready, ${server.url}/metrics`);
+        if (server)
+          io.out(
+            `health endpoints: ${server.url}/health, ${server.url}/ready, ${server.url}/metrics`,
+          );
         const signal = await waitForStopSignal();
-        io.out(`${signal}: stopping the stream consumers (handled messages are acknowledged, the rest redelivered)`);
+        io.out(
+          `${signal}: stopping the stream consumers (handled messages are acknowledged, the rest redelivered)`,
+        );
         server?.beginShutdown();
         await service.stop({ graceMs: config.shutdownTimeoutMs });
       } finally {
@@ -87,11 +114,21 @@ export function relayCommand(io: CliIo): Command {
     await withBus(config, 'relay', async (bus) => {
       const busMetrics = createMetrics(bus, { processMetrics: true });
       const metrics = new StreamMetrics(busMetrics.registry);
-      const relay = await startOutboxRelay({ bus, transport: await openStreamTransport(url), logger: bus.logger, metrics });
+      const relay = await startOutboxRelay({
+        bus,
+        transport: await openStreamTransport(url),
+        logger: bus.logger,
+        metrics,
+      });
       const server =
         config.healthPort === 0
           ? null
-          : await startOperationsServer(bus, { port: config.healthPort, host: '0.0.0.0', metrics: busMetrics, logger: bus.logger });
+          : await startOperationsServer(bus, {
+              port: config.healthPort,
+              host: '0.0.0.0',
+              metrics: busMetrics,
+              logger: bus.logger,
+            });
       io.out(`outbox relay running to ${transportKindOf(url)}; stop with Ctrl-C or SIGTERM`);
       const signal = await waitForStopSignal();
       io.out(`${signal}: stopping the relay`);
@@ -122,11 +159,17 @@ async function chooseDedup(
   }
   if (mode === 'redis' || (mode === 'auto' && transportKindOf(url) === 'redis')) {
     if (transportKindOf(url) !== 'redis') {
-      throw new ConfigurationError('DISPATCHBOX_STREAMS_DEDUP=redis needs the Redis transport (a redis:// DISPATCHBOX_STREAMS_URL)');
+      throw new ConfigurationError(
+        'DISPATCHBOX_STREAMS_DEDUP=redis needs the Redis transport (a redis:// DISPATCHBOX_STREAMS_URL)',
+      );
     }
     const { Redis } = await import('ioredis');
     const client = new Redis(url, { lazyConnect: false });
-    return { name: 'redis', store: redisDedup(client as unknown as RedisDedupClient), close: async () => void (await client.quit()) };
+    return {
+      name: 'redis',
+      store: redisDedup(client),
+      close: async () => void (await client.quit()),
+    };
   }
   return none;
 }
