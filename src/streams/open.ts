@@ -20,7 +20,7 @@ export function transportKindOf(url: string): 'redis' | 'nats' | 'kafka' {
 export async function openStreamTransport(url: string): Promise<StreamTransport> {
   const kind = transportKindOf(url);
   // Loaded by path, so a Redis user never loads the NATS or Kafka client.
-  const module = (await import(`./transports/${kind}/index.js`)) as Record<
+  const module = (await import(/* @vite-ignore */ `./transports/${kind}/index.js`)) as Record<
     string,
     (options: unknown) => StreamTransport
   >;

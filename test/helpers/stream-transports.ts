@@ -17,7 +17,9 @@ const FACTORIES = {
 
 export async function makeTransport(spec: TransportSpec): Promise<StreamTransport> {
   // Loaded by name so that this helper does not tie every test to every transport's client.
-  const module = (await import(`../../src/streams/transports/${spec.kind}/index.js`)) as Record<
+  const module = (await import(
+    /* @vite-ignore */ `../../src/streams/transports/${spec.kind}/index.js`
+  )) as Record<
     string,
     (options: unknown) => StreamTransport
   >;
