@@ -184,6 +184,42 @@ describe.each(kinds)('outbox: $name', ({ available, open, shutdown }) => {
     ]);
   });
 
+  it.runIf(available)(
+    'a transactional handler publishes with ctx.tx: only its successful attempt leaves an event',
+    async () => {
+      const { bus } = store;
+      let attempts = 0;
+      bus.handle(
+        'orders',
+        'Place',
+        { transactional: true, maxAttempts: 3, backoff: { type: 'fixed', delay: 0 } },
+        async (data: { orderId: string }, ctx) => {
+          attempts++;
+          await bus.publish('orders.events', data.orderId, { attempt: attempts }, { tx: ctx.tx });
+          if (attempts === 1) throw new Error('the first attempt fails after publishing');
+        },
+      );
+      const command = await bus.send('orders', 'Place', { orderId: 'o-1' });
+      const worker = bus.worker({ pollIntervalMs: 50 });
+      const completed = new Promise<void>((resolve) =>
+        worker.events.on('completed', (e) => {
+          if (e.commandId === command.id) resolve();
+        }),
+      );
+      await worker.start();
+      try {
+        await completed;
+      } finally {
+        await worker.stop();
+      }
+      expect(attempts).toBe(2);
+      const { events } = (await claim('relay-a'))!;
+      expect(events.map((e) => [e.key, JSON.parse(e.dataJson) as unknown])).toEqual([
+        ['o-1', { attempt: 2 }],
+      ]);
+    },
+  );
+
   it.runIf(available)('stats count the waiting events and date the oldest', async () => {
     expect(await outbox.stats()).toEqual({ pending: 0, oldestCreatedAt: null });
     const before = Date.now();

@@ -115,7 +115,7 @@ function outboxOf(backend: Backend): OutboxStore {
   throw new ConfigurationError(
     `bus.publish writes to an outbox in the application's transaction, and the ${backend.kind} store has none: ` +
       (backend.kind === 'redis'
-        ? 'the Redis store cannot join the application’s transaction. '
+        ? "the Redis store cannot join the application's transaction. "
         : 'it does not implement the outbox role. ') +
       'Use PostgreSQL or the embedded store, or publish with a stream producer (dispatchbox/streams) instead.',
   );
@@ -124,7 +124,7 @@ function outboxOf(backend: Backend): OutboxStore {
 function checkTx(tx: unknown): void {
   if (tx !== undefined && typeof (tx as Queryable | null)?.query !== 'function') {
     throw new ValidationError(
-      'tx: must be the application’s open transaction (a client with a query() method)',
+      "tx: must be the application's open transaction (a client with a query() method)",
       'tx',
     );
   }
