@@ -59,10 +59,6 @@ export interface Backend
   readonly workers: WorkerRegistryStore;
   /** Throughput samples per domain and time bucket, for the console's charts (roles/samples.ts). */
   readonly samples: ThroughputSampleStore;
-  /** The outbox of `bus.publish` (roles/outbox.ts); the SQL stores have one, Redis none. */
-  readonly outbox?: OutboxStore | undefined;
-  /** Handled stream event ids (roles/dedup.ts); the SQL stores have one, Redis none. */
-  readonly dedup?: DedupStore | undefined;
   /**
    * Events written in the application's transaction, for the outbox relay
    * (roles/outbox.ts): only a store that can join that transaction has it (PostgreSQL and
