@@ -15,7 +15,7 @@ export type {
 export type { ConsumeOptions } from './consume-options.js';
 export type { StreamContext, StreamHandler } from './context.js';
 export type { Envelope } from './envelope.js';
-export { StreamProducer, checkTopic, type PublishOptions } from './producer.js';
+export { StreamProducer, checkTopicName, type StreamPublishOptions } from './producer.js';
 export { StreamMetrics, type StreamLabels } from './metrics.js';
 export { CachedDedup, redisDedup, type DedupStore, type RedisDedupClient } from './dedup.js';
 export { currentEvent, type EventScope } from './correlation.js';
