@@ -77,7 +77,7 @@ describe('outbox relay', () => {
     await backend.migrate();
     const bus = new CommandBus({ backend, logger });
     cleanups.push(async () => {
-      await (backend as SqlBackend).driver.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await (backend).driver.query(`DROP SCHEMA "${schema}" CASCADE`);
       await bus.close();
     });
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
@@ -139,7 +139,7 @@ describe('outbox relay', () => {
     try {
       const total = [...committed.values()].reduce((n, ids) => n + ids.length, 0);
       await waitUntil(
-        async () => (await backend.outbox!.stats()).pending === 0,
+        async () => (await backend.outbox.stats()).pending === 0,
         60_000,
         'the outbox emptied',
       );
@@ -200,7 +200,7 @@ describe('outbox relay', () => {
       ids.push(published!);
     }
     await waitUntil(
-      async () => (await backend.outbox!.stats()).pending === 0,
+      async () => (await backend.outbox.stats()).pending === 0,
       60_000,
       'every event delivered after the restart',
     );
