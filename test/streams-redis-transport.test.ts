@@ -154,6 +154,10 @@ describe.runIf(available)('Redis Streams transport', () => {
       `the Redis key "${keyPrefix}${topic}" holds string, not a stream`,
     );
     await expect(transport.consumer(consumerOptions([topic]))).rejects.toThrow(/not a stream/);
+    const producer = await transport.producer();
+    await expect(producer.send([message(topic, 'k', 1)])).rejects.toThrow(
+      `Redis refused the write of event event-1 to stream "${keyPrefix}${topic}": WRONGTYPE`,
+    );
   });
 
   it('shares a stream between two members of a group, each entry to one', async () => {
