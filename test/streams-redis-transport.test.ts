@@ -323,6 +323,36 @@ describe.runIf(available)('Redis Streams transport', () => {
     expect(redis.status).toBe('ready'); // the application's client is not closed
   });
 
+  it.each([
+    ['RESP2', { protocol: 2 as const }],
+    ['RESP3 with map replies as objects', { protocol: 3 as const, replyMapping: 'resp3' as const }],
+  ])('works on an application client speaking %s', async (_name, clientOptions) => {
+    const client = new Redis(REDIS_URL, clientOptions);
+    const own = redisStreams({ client, keyPrefix });
+    try {
+      const [topic, other] = [newTopic(), newTopic()];
+      await (await own.producer()).send([message(topic, 'a', 1), message(other, 'b', 2)]);
+      const options = consumerOptions([topic, other], { claimIdleMs: 100 });
+      const first = await own.consumer(options);
+      const got = await fetchCount(first, 2);
+      expect(got.map((m) => [m.topic, m.key, m.headers.n, m.deliveryCount])).toEqual([
+        [topic, 'a', '1', 1],
+        [other, 'b', '2', 1],
+      ]);
+      expect([await first.lag(), await first.pending()]).toEqual([2, 2]);
+      await first.close();
+      const second = await own.consumer({ ...options, consumerName: 'other' });
+      const takenOver = await fetchCount(second, 2, 5000);
+      expect(takenOver.map((m) => m.deliveryCount)).toEqual([2, 2]);
+      await second.ack(takenOver);
+      expect([await second.lag(), await second.pending()]).toEqual([0, 0]);
+      await second.close();
+    } finally {
+      await own.close();
+      client.disconnect();
+    }
+  });
+
   it('says whether it is connected, and refuses work once closed', async () => {
     const own = redisStreams({ url: REDIS_URL, keyPrefix });
     await own.ensureTopics([newTopic()]);
