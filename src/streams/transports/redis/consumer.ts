@@ -6,7 +6,9 @@ import { checkConsumerOptions } from './options.js';
 import { FIELD } from './producer.js';
 import {
   autoClaimReply,
+  compareIds,
   deliveryCounts,
+  parseHeaders,
   readGroupReply,
   redisErrorCode,
   type StreamEntry,
@@ -21,14 +23,6 @@ const MAX_BLOCK_MS = 5000;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** How long a closing consumer waits to remove itself from the group (a courtesy, see close). */
 const LEAVE_TIMEOUT_MS = 2000;
-
-/** An entry id ('<ms>-<seq>') as numbers, to order ids. */
-function compareIds(a: string, b: string): number {
-  const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
-  const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
-  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
-  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
-}
 
 /**
  * One member of a consumer group over one or more streams.
@@ -404,21 +398,5 @@ export class RedisStreamsConsumer implements TransportConsumer {
     } finally {
       clearTimeout(timer);
     }
-  }
-}
-
-/** The `h` field: a JSON object of strings. Anything else (an entry written by another tool) reads as no headers. */
-function parseHeaders(text: string | undefined): Record<string, string> {
-  if (!text) return {};
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(parsed)) {
-      if (typeof value === 'string') headers[name] = value;
-    }
-    return headers;
-  } catch {
-    return {};
   }
 }
