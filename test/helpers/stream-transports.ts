@@ -17,10 +17,9 @@ const FACTORIES = {
 
 export async function makeTransport(spec: TransportSpec): Promise<StreamTransport> {
   // Loaded by name so that this helper does not tie every test to every transport's client.
-  // A plain variable, not a template in the import: vite's dynamic-import-vars would turn a
-  // template into a glob of index.js files, which finds none (they are index.ts) and fails.
-  const path = `../../src/streams/transports/${spec.kind}/index.js`;
-  const module = (await import(/* @vite-ignore */ path)) as Record<
+  const module = (await import(
+    /* @vite-ignore */ `../../src/streams/transports/${spec.kind}/index.js`
+  )) as Record<
     string,
     (options: unknown) => StreamTransport
   >;
