@@ -13,7 +13,6 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresBackend } from '../src/backends/postgres/index.js';
-import type { SqlBackend } from '../src/backends/sql/sql-backend.js';
 import { CommandBus } from '../src/bus/bus.js';
 import { StreamMetrics } from '../src/streams/index.js';
 import { startOutboxRelay } from '../src/streams/outbox-relay.js';
@@ -77,7 +76,7 @@ describe('outbox relay', () => {
     await backend.migrate();
     const bus = new CommandBus({ backend, logger });
     cleanups.push(async () => {
-      await (backend).driver.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await backend.driver.query(`DROP SCHEMA "${schema}" CASCADE`);
       await bus.close();
     });
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
