@@ -1,0 +1,91 @@
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+
+/** The shortest pull JetStream's client makes (it refuses `expires` under a second). */
+const MIN_EXPIRES_MS = 1000;
+const MAX_EXPIRES_MS = 30_000;
+
+/**
+ * One topic's pulls for a consumer. A pull asks the server for up to `max` messages and
+ * stays open until it has them or its time is up; the messages land here as they come.
+ * The consumer hands them out as soon as the first is in, while the pull goes on filling
+ * the buffer: cutting a pull short would throw away what the server is already sending
+ * (it would come back only after the ack wait). A new pull starts only when the last one
+ * is over and its messages are all handed out, so at most `max` wait here.
+ */
+export class TopicPuller {
+  private readonly buffer: JsMsg[] = [];
+  private pull: Promise<void> | null = null;
+  private messages: ConsumerMessages | null = null;
+  private failure: unknown = null;
+  private stopped = false;
+  /** Messages the running pull may still bring. */
+  private coming = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly durable: string,
+    private readonly consumer: Consumer,
+    /** Called when a message arrives or a pull ends. */
+    private readonly changed: () => void,
+  ) {}
+
+  /** Neither pulling nor holding messages: ready for a new pull. */
+  get idle(): boolean {
+    return !this.stopped && this.pull === null && this.buffer.length === 0;
+  }
+
+  /** Handed to us by the server and not yet to the caller, or on the way. */
+  get outstanding(): number {
+    return this.buffer.length + this.coming;
+  }
+
+  /** Starts a pull of up to `max` (when idle). */
+  request(max: number, waitMs: number): void {
+    if (!this.idle) return;
+    const expires = Math.min(MAX_EXPIRES_MS, Math.max(MIN_EXPIRES_MS, waitMs));
+    this.coming = max;
+    this.pull = this.run(max, expires).finally(() => {
+      this.pull = null;
+      this.coming = 0;
+      this.changed();
+    });
+  }
+
+  take(max: number): JsMsg[] {
+    return this.buffer.splice(0, max);
+  }
+
+  /** The error that ended the last pull (server gone, consumer deleted), once. */
+  takeFailure(): unknown {
+    const failure = this.failure;
+    this.failure = null;
+    return failure;
+  }
+
+  /** Ends the running pull and returns what had come and was not handed out. */
+  async stop(): Promise<JsMsg[]> {
+    this.stopped = true;
+    // Unsubscribes: the server checks that a pull's reply subject still has a listener
+    // before it sends, so nothing more is handed to us.
+    await this.messages?.close().catch(() => undefined);
+    await this.pull;
+    return this.buffer.splice(0);
+  }
+
+  private async run(max: number, expires: number): Promise<void> {
+    try {
+      const messages = await this.consumer.fetch({ max_messages: max, expires });
+      this.messages = messages;
+      if (this.stopped) await messages.close();
+      for await (const message of messages) {
+        this.coming = Math.max(0, this.coming - 1);
+        this.buffer.push(message);
+        this.changed();
+      }
+    } catch (error) {
+      if (!this.stopped) this.failure = error;
+    } finally {
+      this.messages = null;
+    }
+  }
+}
