@@ -21,18 +21,22 @@
 import type { Queryable } from '../core/queryable.js';
 import type { BatchStore } from './roles/batches.js';
 import type { CommandStore } from './roles/commands.js';
+import type { DedupStore } from './roles/dedup.js';
 import type { LimitStore } from './roles/limits.js';
 import type { MaintenanceStore } from './roles/maintenance.js';
 import type { OperatorStore } from './roles/operator.js';
+import type { OutboxStore } from './roles/outbox.js';
 import type { ThroughputSampleStore } from './roles/samples.js';
 import type { WorkerRegistryStore } from './worker-registry.js';
 
 export type { Queryable };
 export type * from './roles/batches.js';
 export type * from './roles/commands.js';
+export type * from './roles/dedup.js';
 export type * from './roles/limits.js';
 export type * from './roles/maintenance.js';
 export type * from './roles/operator.js';
+export type * from './roles/outbox.js';
 export type * from './roles/samples.js';
 export type * from './worker-registry.js';
 
@@ -55,6 +59,10 @@ export interface Backend
   readonly workers: WorkerRegistryStore;
   /** Throughput samples per domain and time bucket, for the console's charts (roles/samples.ts). */
   readonly samples: ThroughputSampleStore;
+  /** The outbox of `bus.publish` (roles/outbox.ts); the SQL stores have one, Redis none. */
+  readonly outbox?: OutboxStore | undefined;
+  /** Handled stream event ids (roles/dedup.ts); the SQL stores have one, Redis none. */
+  readonly dedup?: DedupStore | undefined;
   /**
    * The store's connection pool now, for metrics; only a store with a pool has it
    * (PostgreSQL: node-postgres's totalCount, idleCount and waitingCount). A plain read of
