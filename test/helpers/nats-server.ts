@@ -14,12 +14,25 @@ export function natsAvailable(): Promise<boolean> {
   return requireServer('NATS', Number(new URL(NATS_URL).port || 4222));
 }
 
-/** Deletes the given JetStream streams from the shared server (those a test made). */
-export async function deleteStreams(names: Iterable<string>, url = NATS_URL): Promise<void> {
+/**
+ * Deletes JetStream streams from the shared server: those named, or those whose name
+ * matches (the streams a test made, never another's).
+ */
+export async function deleteStreams(
+  names: Iterable<string> | RegExp,
+  url = NATS_URL,
+): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    for (const name of new Set(names)) {
+    let doomed: Set<string>;
+    if (names instanceof RegExp) {
+      doomed = new Set();
+      for await (const name of jsm.streams.names()) if (names.test(name)) doomed.add(name);
+    } else {
+      doomed = new Set(names);
+    }
+    for (const name of doomed) {
       await jsm.streams.delete(name).catch(() => false); // never made, or gone already
     }
   } finally {
