@@ -1,7 +1,7 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { StoreError, ValidationError } from '../../../core/errors.js';
 import type { ConsumerOptions, TransportConsumer, TransportMessage } from '../../transport.js';
-import { messageOf, type NatsLink } from './connection.js';
+import { API_TIMEOUT_MS, messageOf, type NatsLink } from './connection.js';
 import { keyFromSubject } from './names.js';
 import { LONG_KEY_HEADER } from './producer.js';
 import { TopicPuller } from './puller.js';
@@ -24,7 +24,7 @@ export interface TopicConsumer {
  */
 export class NatsConsumer implements TransportConsumer {
   private readonly pullers: TopicPuller[];
-  /** Fetched and not yet acknowledged, by topic and stream sequence. */
+  /** Fetched and not yet acknowledged, by topic, stream sequence and delivery count. */
   private readonly unacked = new Map<string, JsMsg>();
   /** Fetches waiting for a message to come or a pull to end. */
   private readonly waiting = new Set<() => void>();
@@ -76,29 +76,38 @@ export class NatsConsumer implements TransportConsumer {
   }
 
   async ack(messages: TransportMessage[]): Promise<void> {
-    const found = messages.map((message) => {
-      const delivered = this.unacked.get(unackedKey(message.topic, message.position));
-      if (!delivered) {
-        throw new ValidationError(
-          `message ${message.topic}@${message.position} was not fetched by this consumer, or is acknowledged already`,
-          'messages',
-        );
-      }
-      return delivered;
-    });
-    for (const [i, delivered] of found.entries()) {
-      delivered.ack();
-      this.unacked.delete(unackedKey(messages[i]!.topic, messages[i]!.position));
-    }
+    // One entry per delivery: a message handed out again (after the ack wait) is a new
+    // delivery, acknowledged on its own. A message not found was acknowledged already or
+    // handed out before close(); skipping it can only bring it again, never lose it, and
+    // a caller that retries a failed ack() must not fail for good on it.
+    const keys = messages.map(deliveryKey);
+    for (const key of keys) this.unacked.get(key)?.ack();
     // An ack is a message without a reply. The flush's round trip makes sure the server has
     // read them all (it reads a connection in order) before the caller counts them done:
     // as fast as a bare ack, where waiting for each ack's own reply (ackAck) took 3 times
     // as long. An ack lost with the connection only means the message comes again.
+    // While the connection is away the flush waits for the next one; the caller hears of
+    // it after API_TIMEOUT_MS and may acknowledge again (a second ack is harmless).
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.link.nc.flush();
+      await Promise.race([
+        this.link.nc.flush(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer from the server in ${API_TIMEOUT_MS} ms`)),
+            API_TIMEOUT_MS,
+          );
+        }),
+      ]);
     } catch (error) {
-      throw new StoreError(`could not acknowledge on NATS: ${messageOf(error)}`, { cause: error });
+      throw new StoreError(`could not confirm acknowledgements on NATS: ${messageOf(error)}`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
     }
+    // Forgotten only once the server has them: a failed ack() is retried with the same messages.
+    for (const key of keys) this.unacked.delete(key);
   }
 
   async lag(): Promise<number | null> {
@@ -151,8 +160,9 @@ export class NatsConsumer implements TransportConsumer {
     for (let i = 0; i < count && out.length < max; i++) {
       const puller = this.pullers[(this.turn + i) % count]!;
       for (const message of puller.take(max - out.length)) {
-        this.unacked.set(unackedKey(puller.topic, String(message.seq)), message);
-        out.push(toTransportMessage(puller.topic, message));
+        const transportMessage = toTransportMessage(puller.topic, message);
+        this.unacked.set(deliveryKey(transportMessage), message);
+        out.push(transportMessage);
       }
     }
     this.turn = (this.turn + 1) % Math.max(1, count);
@@ -190,8 +200,8 @@ export class NatsConsumer implements TransportConsumer {
   }
 }
 
-function unackedKey(topic: string, position: string): string {
-  return `${topic}\n${position}`;
+function deliveryKey(message: TransportMessage): string {
+  return `${message.topic}\n${message.position}\n${message.deliveryCount}`;
 }
 
 function toTransportMessage(topic: string, message: JsMsg): TransportMessage {

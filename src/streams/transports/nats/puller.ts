@@ -1,7 +1,12 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 
-/** The shortest pull JetStream's client makes (it refuses `expires` under a second). */
-const MIN_EXPIRES_MS = 1000;
+/**
+ * The shortest pull. JetStream's client refuses under a second, and ends a pull when two
+ * of the server's idle heartbeats (half the pull's time each) go unread: a short pull
+ * would fail whenever the event loop is busy for a second. A longer one costs nothing, as
+ * a fetch returns as soon as messages come and a running pull is waited on, not repeated.
+ */
+const MIN_EXPIRES_MS = 5000;
 const MAX_EXPIRES_MS = 30_000;
 
 /**
