@@ -246,6 +246,15 @@ describe.runIf(available)('NATS JetStream transport', () => {
     const names: string[] = [];
     for await (const c of jsm.consumers.list(streamNameFor(t))) names.push(c.name);
     expect(names).toEqual(['race_20_group']);
+    // A member started with another ack wait (and start) brings the ack wait, not the position.
+    members.push(
+      await transport().consumer(
+        consumerOptions([t], 'race group', { claimIdleMs: 7000, startAt: 'latest' }),
+      ),
+    );
+    const config = (await jsm.consumers.info(streamNameFor(t), 'race_20_group')).config;
+    expect(config.ack_wait).toBe(7000 * 1e6);
+    expect(config.deliver_policy).toBe('all');
     await Promise.all(members.map((m) => m.close()));
   });
 

@@ -17,7 +17,6 @@ import type { NatsJetStreamSettings } from './options.js';
 /** JetStream's error codes that setup answers. */
 const STREAM_NAME_IN_USE = 10058;
 const SUBJECTS_OVERLAP = 10065;
-const CONSUMER_ALREADY_EXISTS = [10013, 10105, 10148];
 
 /**
  * Messages a group may hold handed out and unacknowledged, over all its members. The
@@ -112,9 +111,16 @@ export class StreamSetup {
     try {
       await jsm.consumers.add(stream, config);
     } catch (error) {
-      const exists =
-        error instanceof JetStreamApiError && CONSUMER_ALREADY_EXISTS.includes(error.code);
-      if (!exists) throw consumerError(topic, options.group, error);
+      // It exists with other settings: newer servers refuse the create ("consumer already
+      // exists"), 2.9 tries it as an update and refuses that ("deliver policy can not be
+      // updated"). Either way it keeps its position and gets the new ack wait.
+      if (!(error instanceof JetStreamApiError)) throw consumerError(topic, options.group, error);
+      const existing = await jsm.consumers.info(stream, durable).catch(() => null);
+      if (!existing) throw consumerError(topic, options.group, error);
+      const { ack_wait, max_ack_pending } = existing.config;
+      if (ack_wait === changeable.ack_wait && max_ack_pending === changeable.max_ack_pending) {
+        return durable;
+      }
       try {
         await jsm.consumers.update(stream, durable, changeable);
       } catch (updateError) {
