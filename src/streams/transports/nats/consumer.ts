@@ -37,9 +37,7 @@ export class NatsConsumer implements TransportConsumer {
     private readonly topics: TopicConsumer[],
     readonly options: ConsumerOptions,
   ) {
-    this.pullers = topics.map(
-      (t) => new TopicPuller(t.topic, t.durable, t.consumer, () => this.wakeAll()),
-    );
+    this.pullers = topics.map((t) => new TopicPuller(t.topic, t.consumer, () => this.wakeAll()));
   }
 
   async fetch(max: number, waitMs: number): Promise<TransportMessage[]> {

@@ -28,7 +28,6 @@ export class TopicPuller {
 
   constructor(
     readonly topic: string,
-    readonly durable: string,
     private readonly consumer: Consumer,
     /** Called when a message arrives or a pull ends. */
     private readonly changed: () => void,
