@@ -59,10 +59,14 @@ export interface Backend
   readonly workers: WorkerRegistryStore;
   /** Throughput samples per domain and time bucket, for the console's charts (roles/samples.ts). */
   readonly samples: ThroughputSampleStore;
-  /** The outbox of `bus.publish` (roles/outbox.ts); the SQL stores have one, Redis none. */
-  readonly outbox?: OutboxStore | undefined;
-  /** Handled stream event ids (roles/dedup.ts); the SQL stores have one, Redis none. */
-  readonly dedup?: DedupStore | undefined;
+  /**
+   * Events written in the application's transaction, for the outbox relay
+   * (roles/outbox.ts): only a store that can join that transaction has it (PostgreSQL and
+   * the embedded store; not Redis). `bus.publish` needs it.
+   */
+  readonly outbox?: OutboxStore;
+  /** Which stream events each consumer group has handled, with a TTL (roles/dedup.ts). */
+  readonly dedup?: DedupStore;
   /**
    * The store's connection pool now, for metrics; only a store with a pool has it
    * (PostgreSQL: node-postgres's totalCount, idleCount and waitingCount). A plain read of

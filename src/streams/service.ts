@@ -65,6 +65,8 @@ export interface StreamService {
   stop(options?: { graceMs?: number }): Promise<void>;
   /** True while started, connected, and no consumer's last fetch failed. */
   ready(): boolean;
+  /** Why it is not ready (for /ready); empty when it is. */
+  notReadyReasons(): string[];
   health(): ConsumerHealth[];
 }
 
@@ -305,11 +307,20 @@ class RunningService implements StreamService {
   }
 
   ready(): boolean {
-    return (
-      this.state === 'running' &&
-      this.transport.connected() &&
-      this.health().every((h) => h.running && h.lastError === null)
-    );
+    return this.notReadyReasons().length === 0;
+  }
+
+  notReadyReasons(): string[] {
+    if (this.state !== 'running') return [`stream service ${this.name} is ${this.state}`];
+    const reasons = this.transport.connected()
+      ? []
+      : [`the ${this.transport.kind} transport is not connected`];
+    for (const h of this.health()) {
+      const name = `consumer ${h.topics.join(',')}@${h.group}`;
+      if (!h.running) reasons.push(`${name} is not running`);
+      else if (h.lastError !== null) reasons.push(`${name}: ${h.lastError}`);
+    }
+    return reasons;
   }
 
   health(): ConsumerHealth[] {

@@ -17,10 +17,9 @@ const FACTORIES = {
 
 export async function makeTransport(spec: TransportSpec): Promise<StreamTransport> {
   // Loaded by name so that this helper does not tie every test to every transport's client.
-  // Vite would expand the template into a glob of index.js files, which match nothing (the
-  // sources are .ts) and fail the import: it is told to leave it to the runtime instead.
-  const path = `../../src/streams/transports/${spec.kind}/index.js`;
-  const module = (await import(/* @vite-ignore */ path)) as Record<
+  const module = (await import(
+    /* @vite-ignore */ `../../src/streams/transports/${spec.kind}/index.js`
+  )) as Record<
     string,
     (options: unknown) => StreamTransport
   >;
