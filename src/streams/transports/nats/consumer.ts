@@ -136,13 +136,15 @@ export class NatsConsumer implements TransportConsumer {
   }
 
   /**
-   * Starts pulls on idle topics, sharing `max` between the topics, so that what the server
-   * has handed to this member and the caller has not seen stays within what it asked for.
+   * Starts pulls on the idle topics, each for its share of `max` (taking turns when there
+   * are more topics than `max`), so that when every topic is busy a fetch brings about
+   * `max`. A pull still open on a quiet topic does not count against the others: it would
+   * starve them until it expires. So what waits here unseen stays around `max`, under twice it.
    */
   private requestPulls(max: number, waitMs: number): void {
     const count = this.pullers.length;
-    let room = max - this.pullers.reduce((sum, p) => sum + p.outstanding, 0);
     const share = Math.max(1, Math.floor(max / count));
+    let room = max;
     for (let i = 0; i < count && room > 0; i++) {
       const puller = this.pullers[(this.turn + i) % count]!;
       if (!puller.idle) continue;

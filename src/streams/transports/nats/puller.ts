@@ -15,7 +15,7 @@ const MAX_EXPIRES_MS = 30_000;
  * The consumer hands them out as soon as the first is in, while the pull goes on filling
  * the buffer: cutting a pull short would throw away what the server is already sending
  * (it would come back only after the ack wait). A new pull starts only when the last one
- * is over and its messages are all handed out, so at most `max` wait here.
+ * is over and its messages are all handed out, so at most one pull's worth waits here.
  */
 export class TopicPuller {
   private readonly buffer: JsMsg[] = [];
@@ -23,8 +23,6 @@ export class TopicPuller {
   private messages: ConsumerMessages | null = null;
   private failure: unknown = null;
   private stopped = false;
-  /** Messages the running pull may still bring. */
-  private coming = 0;
 
   constructor(
     readonly topic: string,
@@ -38,19 +36,12 @@ export class TopicPuller {
     return !this.stopped && this.pull === null && this.buffer.length === 0;
   }
 
-  /** Handed to us by the server and not yet to the caller, or on the way. */
-  get outstanding(): number {
-    return this.buffer.length + this.coming;
-  }
-
   /** Starts a pull of up to `max` (when idle). */
   request(max: number, waitMs: number): void {
     if (!this.idle) return;
     const expires = Math.min(MAX_EXPIRES_MS, Math.max(MIN_EXPIRES_MS, waitMs));
-    this.coming = max;
     this.pull = this.run(max, expires).finally(() => {
       this.pull = null;
-      this.coming = 0;
       this.changed();
     });
   }
@@ -82,7 +73,6 @@ export class TopicPuller {
       this.messages = messages;
       if (this.stopped) await messages.close();
       for await (const message of messages) {
-        this.coming = Math.max(0, this.coming - 1);
         this.buffer.push(message);
         this.changed();
       }
