@@ -341,6 +341,21 @@ describe.runIf(available)('NATS JetStream transport', () => {
     await late.ack(fresh);
   });
 
+  it('does not let a quiet topic hold back a busy one', async () => {
+    const [quiet, busy] = [topic('quiet'), topic('busy')];
+    const nats = transport();
+    await nats.ensureTopics([quiet]);
+    const producer = await nats.producer();
+    await producer.send(Array.from({ length: 30 }, (_, n) => message(busy, `k${n % 3}`, n)));
+    const consumer = await nats.consumer(consumerOptions([quiet, busy], 'quiet-busy'));
+    const started = Date.now();
+    // Small fetches: the quiet topic's pull stays open (5 s) the whole time.
+    const got = await fetchAll(consumer, 30, 2);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(new Set(got.map((m) => m.topic))).toEqual(new Set([busy]));
+    await consumer.ack(got);
+  });
+
   it('refuses bad options with the option named, and never shows a password', async () => {
     expect(() => natsJetStream({ server: 'x' } as never)).toThrow(/Unrecognized key.*server/);
     expect(() => natsJetStream({ servers: [] })).toThrow(/servers: give at least one server/);
