@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
 import {
   jetstream,
   jetstreamManager,
@@ -19,6 +19,8 @@ export const API_TIMEOUT_MS = 5000;
  */
 export class NatsLink {
   private reconnecting = false;
+  /** The connection's status events; stopped on close (a given connection outlives us). */
+  private readonly statuses: AsyncIterable<Status> & { stop?: () => void };
 
   private constructor(
     readonly nc: NatsConnection,
@@ -27,6 +29,7 @@ export class NatsLink {
     /** False when the application gave the connection: it closes it, not us. */
     private readonly owned: boolean,
   ) {
+    this.statuses = nc.status();
     void this.watchStatus();
   }
 
@@ -72,12 +75,13 @@ export class NatsLink {
   }
 
   async close(): Promise<void> {
+    this.statuses.stop?.();
     if (!this.owned || this.nc.isClosed()) return;
     await this.nc.close();
   }
 
   private async watchStatus(): Promise<void> {
-    for await (const status of this.nc.status()) {
+    for await (const status of this.statuses) {
       if (status.type === 'disconnect' || status.type === 'reconnecting') this.reconnecting = true;
       else if (status.type === 'reconnect') this.reconnecting = false;
     }
