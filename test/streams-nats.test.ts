@@ -10,6 +10,7 @@ import { streamConformance } from './helpers/stream-conformance.js';
 if (await natsAvailable()) {
   // The suite's topics are conf-nats-<label>-<pid>-…, and so are their streams' names.
   afterAll(() => deleteStreams(new RegExp(`^conf-nats-.*-${process.pid}-`)));
+  afterAll(() => PrivateNats.destroyAll());
 
   streamConformance('nats', {
     spec: () => ({ kind: 'nats', options: { servers: NATS_URL } }),

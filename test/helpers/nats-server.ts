@@ -58,11 +58,22 @@ export class PrivateNats {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  private static readonly made = new Set<PrivateNats>();
+
   static async create(): Promise<PrivateNats> {
     const dir = await mkdtemp(join(tmpdir(), 'dispatchbox-nats-'));
     const server = new PrivateNats(dir, await freePort());
+    PrivateNats.made.add(server);
     await server.start();
     return server;
+  }
+
+  /**
+   * Stops and removes every server this process made and has not destroyed: for an
+   * afterAll, as a test that times out never reaches its own clean-up.
+   */
+  static async destroyAll(): Promise<void> {
+    await Promise.all([...PrivateNats.made].map((server) => server.destroy()));
   }
 
   /** Starts the server and resolves once JetStream answers (not just the port). */
@@ -111,6 +122,7 @@ export class PrivateNats {
   }
 
   async destroy(): Promise<void> {
+    PrivateNats.made.delete(this);
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
