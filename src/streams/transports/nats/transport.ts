@@ -1,4 +1,4 @@
-import { StoreError } from '../../../core/errors.js';
+import { StoreError, ValidationError } from '../../../core/errors.js';
 import type {
   ConsumerOptions,
   StreamTransport,
@@ -33,7 +33,7 @@ export class NatsJetStreamTransport implements StreamTransport {
 
   async consumer(options: ConsumerOptions): Promise<TransportConsumer> {
     if (options.topics.length === 0) {
-      throw new StoreError('a NATS consumer needs at least one topic');
+      throw new ValidationError('a NATS consumer needs at least one topic', 'topics');
     }
     options.topics.forEach(checkNatsTopic);
     durableNameFor(options.group);
