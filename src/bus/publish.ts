@@ -162,11 +162,12 @@ function prepareEvent(bus: Publisher, item: PublishItem, where = ''): NewOutboxE
   }
 }
 
-function checkTopic(topic: unknown): asserts topic is string {
+/** Refuses a topic name some transport would not take (TOPIC_PATTERN), naming `path`. */
+export function checkTopic(topic: unknown, path = 'topic'): asserts topic is string {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
     throw new ValidationError(
-      `topic must be 1 to 249 characters of letters, digits, '.', '_', ':' or '-' (names every stream transport accepts); got ${JSON.stringify(topic)}`,
-      'topic',
+      `${path} must be 1 to 249 characters of letters, digits, '.', '_', ':' or '-' (names every stream transport accepts); got ${JSON.stringify(topic)}`,
+      path,
     );
   }
 }
