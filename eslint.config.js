@@ -7,7 +7,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 /**
  * The layers of src/ (docs/architecture.md, "Layers"), lowest first:
  * core → backends (the contract: backend.ts and roles/; then the stores) → ratelimit →
- * worker → bus → observability → console (the HTTP API and its page) → config and create.ts → cli. A layer imports only from layers below it;
+ * worker → bus → observability → streams and console (the HTTP API and its page) → config and create.ts → cli. A layer imports only from layers below it;
  * testing/ may import any of src/; nothing in src/ imports from outside src/.
  */
 const STORES = ['sql', 'postgres', 'pglite', 'redis'].map((s) => `./src/backends/${s}`);
@@ -16,6 +16,7 @@ const ABOVE_BACKENDS = [
   './src/worker',
   './src/bus',
   './src/observability',
+  './src/streams',
   './src/console',
   './src/config',
   './src/create.ts',
@@ -92,6 +93,7 @@ const LAYER_ZONES = [
     from: [
       './src/bus',
       './src/observability',
+      './src/streams',
       './src/console',
       './src/config',
       './src/create.ts',
@@ -107,6 +109,7 @@ const LAYER_ZONES = [
     target: './src/bus',
     from: [
       './src/observability',
+      './src/streams',
       './src/console',
       './src/config',
       './src/create.ts',
@@ -121,6 +124,7 @@ const LAYER_ZONES = [
   {
     target: './src/observability',
     from: [
+      './src/streams',
       './src/console',
       './src/config',
       './src/create.ts',
@@ -133,8 +137,23 @@ const LAYER_ZONES = [
       'observability/ (metrics, the health server, the stats line) listens to the bus and the worker from above: it may not import config, create.ts, the CLI, testing or a store.',
   },
   {
+    target: './src/streams',
+    from: [
+      './src/console',
+      './src/config',
+      './src/create.ts',
+      './src/cli',
+      './src/testing',
+      './src/index.ts',
+      ...STORES,
+    ],
+    message:
+      'streams/ (stream consumers and producers, the outbox relay) works above the bus and observability: it may not import the console, config, create.ts, the CLI, testing or a store. Only its transports (streams/transports/<name>/) import their client library.',
+  },
+  {
     target: './src/console',
     from: [
+      './src/streams',
       './src/config',
       './src/create.ts',
       './src/cli',

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONSOLE_SETTINGS } from '../src/config/console.js';
 import { DEMO_SETTINGS } from '../src/config/demo.js';
+import { STREAMS_SETTINGS } from '../src/config/streams.js';
 import { secretFileVariable } from '../src/config/secret-file.js';
 import type { Setting } from '../src/config/setting.js';
 import { SETTINGS } from '../src/config/settings.js';
@@ -43,6 +44,12 @@ const GROUPS: { scope: Scope; title: string; intro: string }[] = [
     title: 'Console',
     intro:
       'The operator console (`dispatchbox console`, and the one `dispatchbox start` serves): where it listens and who may use it (docs/console.md).',
+  },
+  {
+    scope: 'streams',
+    title: 'Streams',
+    intro:
+      'The stream handler modules (`dispatchbox streams`) and the outbox relay (`dispatchbox relay`): the transport, the handlers, deduplication (docs/streams.md). Their health port is `DISPATCHBOX_HEALTH_PORT`.',
   },
   {
     scope: 'demo',
@@ -81,11 +88,12 @@ export function renderConfigurationTables(): string {
   const all = [
     ...Object.entries(SETTINGS),
     ...Object.entries(CONSOLE_SETTINGS),
+    ...Object.entries(STREAMS_SETTINGS),
     ...Object.entries(DEMO_SETTINGS),
   ] as [string, Setting<unknown>][];
   const header = ['Variable', 'Flag', 'Default', 'Accepted', 'In code', 'Meaning'];
   const parts = [
-    '<!-- Generated from src/config/settings.ts, worker-settings.ts, console.ts and demo.ts by `npm run docs:configuration`: edit the settings there. -->',
+    '<!-- Generated from src/config/settings.ts, worker-settings.ts, console.ts, streams.ts and demo.ts by `npm run docs:configuration`: edit the settings there. -->',
   ];
   for (const group of GROUPS) {
     const rows = all

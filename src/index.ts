@@ -7,6 +7,9 @@ export {
   type CreateBatchOptions,
   type CommandFilter,
   type ListParams,
+  type PublishOptions,
+  type PublishItem,
+  type PublishedEvent,
 } from './bus/bus.js';
 export { handler } from './bus/decorators.js';
 export {

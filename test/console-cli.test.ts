@@ -4,47 +4,18 @@
  * beyond loopback without credentials before touching the store. `console hash-password`
  * hashes stdin. `dispatchbox start` (npm start) serves the console too and prints its URL.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.js';
 import { verifyPassword } from '../src/console/index.js';
+import { spawnCli } from './helpers/cli-process.js';
 import { freePort } from './helpers/servers.js';
 
-const root = path.join(import.meta.dirname, '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'dispatchbox-console-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const TOKEN = 'cli-test-token-0123456789abcdef';
-
-/** Runs the CLI in a child process; `onLine` sees each stdout line as it comes. */
-function spawnCli(
-  args: string[],
-  env: Record<string, string>,
-  options: {
-    stdin?: string;
-    onLine?: (line: string, signal: (s: NodeJS.Signals) => void) => void;
-  } = {},
-) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, DISPATCHBOX_LOG_LEVEL: 'warn', DISPATCHBOX_HEALTH_PORT: '0', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    out += text;
-    for (const line of text.split('\n')) options.onLine?.(line, (s) => child.kill(s));
-  });
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  child.stdin.end(options.stdin ?? '');
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, out: out, err })),
-  );
-}
 
 const urlIn = (line: string) => /^console: (http:\/\/\S+\/)/.exec(line)?.[1];
 

@@ -21,18 +21,22 @@
 import type { Queryable } from '../core/queryable.js';
 import type { BatchStore } from './roles/batches.js';
 import type { CommandStore } from './roles/commands.js';
+import type { DedupStore } from './roles/dedup.js';
 import type { LimitStore } from './roles/limits.js';
 import type { MaintenanceStore } from './roles/maintenance.js';
 import type { OperatorStore } from './roles/operator.js';
+import type { OutboxStore } from './roles/outbox.js';
 import type { ThroughputSampleStore } from './roles/samples.js';
 import type { WorkerRegistryStore } from './worker-registry.js';
 
 export type { Queryable };
 export type * from './roles/batches.js';
 export type * from './roles/commands.js';
+export type * from './roles/dedup.js';
 export type * from './roles/limits.js';
 export type * from './roles/maintenance.js';
 export type * from './roles/operator.js';
+export type * from './roles/outbox.js';
 export type * from './roles/samples.js';
 export type * from './worker-registry.js';
 
@@ -55,6 +59,14 @@ export interface Backend
   readonly workers: WorkerRegistryStore;
   /** Throughput samples per domain and time bucket, for the console's charts (roles/samples.ts). */
   readonly samples: ThroughputSampleStore;
+  /**
+   * Events written in the application's transaction, for the outbox relay
+   * (roles/outbox.ts): only a store that can join that transaction has it (PostgreSQL and
+   * the embedded store; not Redis). `bus.publish` needs it.
+   */
+  readonly outbox?: OutboxStore;
+  /** Which stream events each consumer group has handled, with a TTL (roles/dedup.ts). */
+  readonly dedup?: DedupStore;
   /**
    * The store's connection pool now, for metrics; only a store with a pool has it
    * (PostgreSQL: node-postgres's totalCount, idleCount and waitingCount). A plain read of

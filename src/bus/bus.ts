@@ -36,6 +36,13 @@ import { Worker, type WorkerOptions } from '../worker/worker.js';
 import { createBatch } from './batches.js';
 import { SendCoalescer } from './coalescer.js';
 import { operate } from './operator.js';
+import {
+  publish,
+  publishMany,
+  type PublishedEvent,
+  type PublishItem,
+  type PublishOptions,
+} from './publish.js';
 import { countMatching, troubleshootingErrors } from './reads.js';
 import { registerInstance } from './decorators.js';
 import { discoverHandlers } from './discover.js';
@@ -51,6 +58,7 @@ import type {
 
 export type { BusEvents };
 export type * from './params.js';
+export type { PublishedEvent, PublishItem, PublishOptions };
 
 export interface CommandBusOptions {
   backend: Backend;
@@ -251,6 +259,34 @@ export class CommandBus {
       if (where && error instanceof ValidationError) error.message = `${where} ${error.message}`;
       throw error;
     }
+  }
+
+  // ---- publishing events ---------------------------------------------------------------
+
+  /**
+   * Writes an event to the store's outbox for the outbox relay to deliver to `topic`, in
+   * the order of `key`; with `options.tx`, in the application's transaction (it exists
+   * only if that commits). PostgreSQL and the embedded store; ConfigurationError on Redis.
+   */
+  publish(
+    topic: string,
+    key: string,
+    data: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishedEvent> {
+    return publish(this.publisher(), topic, key, data, options);
+  }
+
+  /** Writes many events in one statement: all are stored, or (on error) none. */
+  publishMany(
+    events: PublishItem[],
+    options: { tx?: PublishOptions['tx'] } = {},
+  ): Promise<PublishedEvent[]> {
+    return publishMany(this.publisher(), events, options);
+  }
+
+  private publisher() {
+    return { backend: this.backend, maxPayloadBytes: this.maxPayloadBytes };
   }
 
   // ---- reading -------------------------------------------------------------------------

@@ -55,7 +55,7 @@ let tsxRegistered = false;
  * the import is tried again. A process started under tsx (`tsx`, `node --import tsx`)
  * imports TypeScript directly and never gets here.
  */
-async function importHandlerModule(file: string): Promise<unknown> {
+export async function importHandlerModule(file: string): Promise<unknown> {
   const url = pathToFileURL(file).href;
   try {
     return await import(url);

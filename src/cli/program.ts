@@ -1,3 +1,4 @@
+import { relayCommand, streamsCommand } from './commands/streams.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigurationError, DispatchboxError, ValidationError } from '../core/errors.js';
@@ -54,6 +55,8 @@ export function buildProgram(io: CliIo): Command {
     batchCommand(io),
     workersCommand(io),
     consoleCommand(io),
+    streamsCommand(io),
+    relayCommand(io),
   ]) {
     program.addCommand(sub);
   }

@@ -28,6 +28,7 @@ export {
   toConsoleOptions,
   type ConsoleConfig,
 } from './console.js';
+export { STREAMS_SETTINGS, loadStreamsConfig, type StreamsConfig } from './streams.js';
 
 export { createLogger, CLI_LOG_LEVEL, LIBRARY_LOG_LEVEL, resolveLogFormat } from './logger.js';
 

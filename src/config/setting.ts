@@ -11,7 +11,7 @@ export interface Setting<T> {
   /** The CLI flag, long form without dashes; null when there is only the variable. */
   flag: string | null;
   /** Where the setting applies: opening the store, running a worker, operating the process, the console, the demo. */
-  scope: 'store' | 'worker' | 'operations' | 'console' | 'demo';
+  scope: 'store' | 'worker' | 'operations' | 'console' | 'streams' | 'demo';
   /** Completes "X must be …". */
   accepted: string;
   schema: z.ZodType<T, string>;

@@ -85,6 +85,7 @@ const OPERATION_NAMES: Record<StoreOperation, string> = {
  */
 export class ReadinessState {
   private readonly watched: Watched[] = [];
+  private readonly checks: (() => string[])[] = [];
   private shuttingDown = false;
   private wasReady: boolean | null = null;
 
@@ -105,6 +106,11 @@ export class ReadinessState {
       down,
       unwatch: () => worker.events.off('storeDown', onDown).off('storeUp', onUp),
     });
+  }
+
+  /** Adds a check of something else this process runs (a stream service): its reasons, none when ready. */
+  watchCheck(check: () => string[]): void {
+    this.checks.push(check);
   }
 
   beginShutdown(): void {
@@ -134,6 +140,7 @@ export class ReadinessState {
         );
       }
     }
+    for (const check of this.checks) reasons.push(...check().map(quoted));
     const store = await this.store.check();
     if (store !== null) reasons.push(store);
     return reasons;

@@ -47,6 +47,8 @@ export interface OperationsServer {
   readonly url: string;
   /** /ready answers 200 only once this worker has started, and 503 while its store is down. */
   watchWorker(worker: Worker): void;
+  /** /ready also answers 503 while `check` gives reasons (a stream service not ready). */
+  watchReadiness(check: () => string[]): void;
   /** /ready answers 503 from now on (the first step of a graceful shutdown). */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -99,6 +101,7 @@ export async function startOperationsServer(
     port: bound,
     url,
     watchWorker: (worker) => readiness.watch(worker),
+    watchReadiness: (check) => readiness.watchCheck(check),
     beginShutdown: () => readiness.beginShutdown(),
     close: () =>
       (closing ??= (async () => {

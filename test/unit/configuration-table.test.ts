@@ -1,3 +1,4 @@
+import { STREAMS_SETTINGS } from '../../src/config/streams.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -26,12 +27,14 @@ describe('the configuration tables', () => {
       'Worker',
       'Operations',
       'Console',
+      'Streams',
       'Demo',
     ]);
-    const heading = { store: 0, worker: 1, operations: 2, console: 3, demo: 4 };
+    const heading = { store: 0, worker: 1, operations: 2, console: 3, streams: 4, demo: 5 };
     for (const s of [
       ...Object.values(SETTINGS),
       ...Object.values(CONSOLE_SETTINGS),
+      ...Object.values(STREAMS_SETTINGS),
       ...Object.values(DEMO_SETTINGS),
     ]) {
       const rows = tables.split('\n').filter((line) => line.startsWith(`| \`${s.env}\``));

@@ -4,8 +4,18 @@ import type { SqlAdminQueries } from './admin.js';
 import type { BatchStore } from './batches.js';
 import { countDeleted } from './counts.js';
 import type { SqlDriver } from './driver.js';
+import type { SqlDedupStore } from './dedup.js';
 import type { LimitStore } from './limits.js';
 import type { SqlSampleStore } from './samples.js';
+
+/** The other stores whose leftovers a prune deletes. */
+export interface PrunedStores {
+  admin: SqlAdminQueries;
+  batches: BatchStore;
+  limits: LimitStore;
+  samples: SqlSampleStore;
+  dedup: SqlDedupStore;
+}
 
 /** Retention deletes commands in a terminal state: nothing moves them again. */
 const PRUNABLE = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
@@ -25,10 +35,7 @@ export class SqlHousekeeping {
   constructor(
     private readonly driver: SqlDriver,
     private readonly schema: string,
-    private readonly admin: SqlAdminQueries,
-    private readonly batches: BatchStore,
-    private readonly limits: LimitStore,
-    private readonly samples: SqlSampleStore,
+    private readonly stores: PrunedStores,
   ) {}
 
   async prune(params: PruneParams): Promise<number> {
@@ -46,10 +53,12 @@ export class SqlHousekeeping {
        SELECT count(*) AS n FROM gone`,
       [params.olderThanMs, params.limit],
     );
-    await this.driver.query(this.batches.prune, [params.olderThanMs]);
-    await this.limits.prune();
+    await this.driver.query(this.stores.batches.prune, [params.olderThanMs]);
+    await this.stores.limits.prune();
     // a week of samples, whatever the commands' retention: the console charts a day at most
-    await this.driver.query(this.samples.prune);
+    await this.driver.query(this.stores.samples.prune);
+    // stream consumers purge their expired ids as they write; this is for those gone quiet
+    await this.driver.query(this.stores.dedup.purge, [params.limit]);
     return Number(result.rows[0]?.n ?? 0);
   }
 
@@ -69,7 +78,7 @@ export class SqlHousekeeping {
    * table once enough rows have gone (PGlite has no autovacuum).
    */
   async tidy(): Promise<void> {
-    this.folded += await this.admin.foldCounts();
+    this.folded += await this.stores.admin.foldCounts();
     if (this.folded >= TIDY_MIN_FOLDED) {
       this.folded = 0;
       await this.driver.query(`VACUUM (SKIP_LOCKED) "${this.schema}".command_counts`);

@@ -33,6 +33,7 @@ import type {
   WakeListener,
 } from '../backend.js';
 import { SqlAdminQueries } from './admin.js';
+import { SqlDedupStore } from './dedup.js';
 import { SqlHousekeeping } from './housekeeping.js';
 import { commandsJson, oneFreshParams } from './insert-rows.js';
 import { BatchStore } from './batches.js';
@@ -43,6 +44,7 @@ import type { SqlDriver, SqlTransaction } from './driver.js';
 import { LimitStore } from './limits.js';
 import { checkSchema, migrate } from './migrator.js';
 import { operate } from './operator.js';
+import { SqlOutboxStore } from './outbox.js';
 import { CommandQueries } from './queries.js';
 import { SqlSampleStore } from './samples.js';
 import { SqlWorkerRegistry } from './workers.js';
@@ -74,6 +76,8 @@ export class SqlBackend implements Backend {
   readonly admin: SqlAdminQueries;
   readonly workers: SqlWorkerRegistry;
   readonly samples: SqlSampleStore;
+  readonly outbox: SqlOutboxStore;
+  readonly dedup: SqlDedupStore;
   private readonly q: CommandQueries;
   private readonly channel: string;
   private readonly housekeeping: SqlHousekeeping;
@@ -96,14 +100,15 @@ export class SqlBackend implements Backend {
     this.workers = new SqlWorkerRegistry(driver, schema);
     this.limits = new LimitStore(driver, schema);
     this.samples = new SqlSampleStore(driver, schema);
-    this.housekeeping = new SqlHousekeeping(
-      driver,
-      schema,
-      this.admin,
-      this.batches,
-      this.limits,
-      this.samples,
-    );
+    this.outbox = new SqlOutboxStore(driver, schema);
+    this.dedup = new SqlDedupStore(driver, schema);
+    this.housekeeping = new SqlHousekeeping(driver, schema, {
+      admin: this.admin,
+      batches: this.batches,
+      limits: this.limits,
+      samples: this.samples,
+      dedup: this.dedup,
+    });
     const poolStats = driver.poolStats?.bind(driver);
     if (poolStats) this.poolStats = poolStats;
   }

@@ -10,6 +10,7 @@ import * as m009 from './009_command_headers.js';
 import * as m010 from './010_command_counts.js';
 import * as m011 from './011_listing_indexes.js';
 import * as m012 from './012_samples_audit_details.js';
+import * as m013 from './013_outbox_dedup.js';
 
 export interface Migration {
   version: number;
@@ -36,6 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'command counts', up: m010.up },
   { version: 11, name: 'listing indexes, batch id ranges', up: m011.up },
   { version: 12, name: 'throughput samples, audit details', up: m012.up },
+  { version: 13, name: 'outbox events, relay lease, stream dedup', up: m013.up },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
