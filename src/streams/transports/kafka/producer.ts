@@ -13,8 +13,12 @@ import type { RdKafkaConfig, ResolvedKafkaOptions } from './options.js';
 /** The header that carries the event id on Kafka (JetStream has Nats-Msg-Id for it). */
 export const EVENT_ID_HEADER = 'event-id';
 
-/** How often librdkafka is polled for delivery reports while a send waits for them. */
-const DELIVERY_POLL_MS = 5;
+/**
+ * How often librdkafka is polled for delivery reports while a send waits for them (and
+ * only then): at 5 ms a one-message send took ~11 ms at p50 on the mock, at 1 ms ~6 ms
+ * (the rest is librdkafka's linger.ms, 5 ms by default).
+ */
+const DELIVERY_POLL_MS = 1;
 /** How long to wait for room when librdkafka's local queue is full. */
 const QUEUE_FULL_BACKOFF_MS = 20;
 
