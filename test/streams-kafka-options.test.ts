@@ -39,6 +39,19 @@ describe('kafkaTransport options', () => {
     expect(message).not.toContain('hunter2');
   });
 
+  it('refuses the cooperative-sticky assignor (the consumer rebalances eagerly)', () => {
+    expect(() =>
+      kafkaTransport({
+        brokers: 'k:9092',
+        rdkafka: { 'partition.assignment.strategy': 'cooperative-sticky' },
+      }),
+    ).toThrow(/"cooperative-sticky" is not supported; use range, roundrobin/);
+    expect(
+      kafkaTransport({ brokers: 'k:9092', rdkafka: { 'partition.assignment.strategy': 'range' } })
+        .kind,
+    ).toBe('kafka');
+  });
+
   it('takes the broker list as an array or a comma-separated string', () => {
     expect(kafkaTransport({ brokers: ['a:1', 'b:2'] }).kind).toBe('kafka');
     expect(kafkaTransport({ brokers: ' a:1 , b:2 ' }).connected()).toBe(false);

@@ -26,11 +26,10 @@ export class KafkaStreamConsumer implements TransportConsumer {
   private readonly consumer: KafkaConsumer;
   private readonly assigned = new Map<string, PartitionProgress>();
   private readonly errors: RdKafka['CODES']['ERRORS'];
-  private rebalances = 0;
   /** True while a consume call is in flight (see onAssign). */
   private consuming = false;
   /** Assignments that arrived during a consume call, applied when it returns. */
-  private deferredAssign: Assignment[] | undefined;
+  private deferredAssign: Assignment[] = [];
   /** fetch() and close() run one at a time: node-rdkafka's consume is not re-entrant. */
   private serial: Promise<unknown> = Promise.resolve();
   private closing = false;
@@ -56,7 +55,7 @@ export class KafkaStreamConsumer implements TransportConsumer {
         new kafka.KafkaConsumer(
           {
             ...config,
-            rebalance_cb: (error: LibrdKafkaError, assignment: Assignment[]) =>
+            rebalance_cb: (error: LibrdKafkaError | undefined, assignment: Assignment[]) =>
               this.onRebalance(error, assignment),
             offset_commit_cb: (
               error: LibrdKafkaError | undefined,
@@ -206,11 +205,11 @@ export class KafkaStreamConsumer implements TransportConsumer {
     return messages;
   }
 
-  private onRebalance(error: LibrdKafkaError, assignment: Assignment[]): void {
-    this.rebalances += 1;
+  private onRebalance(error: LibrdKafkaError | undefined, assignment: Assignment[]): void {
     try {
-      if (error.code === this.errors.ERR__ASSIGN_PARTITIONS) this.onAssign(assignment);
-      else this.onRevoke(assignment, error.code === this.errors.ERR__REVOKE_PARTITIONS);
+      if (error?.code === this.errors.ERR__ASSIGN_PARTITIONS) this.onAssign(assignment);
+      // A lost assignment (the member was thrown out of the group) may not be committed to.
+      else this.onRevoke(assignment, error?.code === this.errors.ERR__REVOKE_PARTITIONS);
     } catch (failure) {
       // Thrown when the consumer is already disconnected; nothing is left to hand over.
       this.lastError = asError(failure);
@@ -224,22 +223,18 @@ export class KafkaStreamConsumer implements TransportConsumer {
    */
   private onAssign(assignment: Assignment[]): void {
     if (this.consuming) {
-      this.deferredAssign = assignment;
+      this.deferredAssign.push(...assignment);
       return;
     }
     for (const { topic, partition } of assignment) {
-      this.assigned.set(
-        partitionKey(topic, partition),
-        new PartitionProgress(topic, partition, this.rebalances),
-      );
+      this.assigned.set(partitionKey(topic, partition), new PartitionProgress(topic, partition));
     }
     this.consumer.assign(assignment);
   }
 
   private applyDeferredAssign(): void {
-    const assignment = this.deferredAssign;
-    if (!assignment) return;
-    this.deferredAssign = undefined;
+    if (this.deferredAssign.length === 0) return;
+    const assignment = this.deferredAssign.splice(0);
     try {
       this.onAssign(assignment);
     } catch (failure) {
@@ -249,14 +244,20 @@ export class KafkaStreamConsumer implements TransportConsumer {
 
   /** Hands partitions over: commits what is done (when the group still allows it), then lets go. */
   private onRevoke(assignment: Assignment[], canCommit: boolean): void {
-    this.deferredAssign = undefined;
+    const revokedKeys = new Set(
+      assignment.map(({ topic, partition }) => partitionKey(topic, partition)),
+    );
+    this.deferredAssign = this.deferredAssign.filter(
+      ({ topic, partition }) => !revokedKeys.has(partitionKey(topic, partition)),
+    );
     const revoked: PartitionProgress[] = [];
-    for (const { topic, partition } of assignment) {
-      const progress = this.assigned.get(partitionKey(topic, partition));
+    for (const key of revokedKeys) {
+      const progress = this.assigned.get(key);
       if (progress) revoked.push(progress);
     }
     if (canCommit) this.commit(revoked, true);
     for (const progress of revoked) this.assigned.delete(progress.key);
+    // Eager rebalancing (the options refuse cooperative-sticky): every partition goes.
     this.consumer.unassign();
   }
 

@@ -15,8 +15,6 @@ export class PartitionProgress {
   constructor(
     readonly topic: string,
     readonly partition: number,
-    /** The rebalance in which this member got the partition: older reads are stale. */
-    readonly assignedIn: number,
   ) {}
 
   get key(): string {

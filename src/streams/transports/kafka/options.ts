@@ -106,6 +106,16 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
         `consumer group, manual commits, the idempotent producer); remove ${reserved.length === 1 ? 'it' : 'them'}`,
     );
   }
+  const strategy = value.rdkafka['partition.assignment.strategy'];
+  if (typeof strategy === 'string' && strategy.includes('cooperative')) {
+    // The consumer hands partitions over with eager rebalances (assign/unassign of the whole
+    // assignment); the incremental protocol is not implemented, and the mock cluster the
+    // transport is tested on does not complete cooperative rebalances.
+    throw new Error(
+      'kafkaTransport: invalid options:\n  rdkafka: partition.assignment.strategy ' +
+        `"${strategy}" is not supported; use range, roundrobin (librdkafka's default) or both`,
+    );
+  }
   return {
     brokers: brokerList.join(','),
     clientId: value.clientId,
