@@ -120,6 +120,19 @@ describe.each(kinds)('outbox: $name', ({ available, open, shutdown }) => {
   );
 
   it.runIf(available)(
+    'orders by seq as a number past 9 (seq 10 after seq 9, not after 1)',
+    async () => {
+      await store.bus.publishMany(
+        Array.from({ length: 12 }, (_, n) => ({ topic: 'a', key: 'k', data: n })),
+      );
+      const { events } = (await claim('relay-a'))!;
+      expect(events.map((e) => JSON.parse(e.dataJson) as unknown)).toEqual(
+        Array.from({ length: 12 }, (_, n) => n),
+      );
+    },
+  );
+
+  it.runIf(available)(
     'one relay holds the lease: others get null until it is released or expires',
     async () => {
       await store.bus.publish('t', 'k', 1);

@@ -71,9 +71,13 @@ describe.runIf(installed)('Redis Streams transport across a Redis restart', () =
     await server?.destroy();
   });
 
-  async function start() {
+  async function start(client?: (url: string) => Redis) {
     server = await PrivateRedis.create();
-    transport = redisStreams({ url: server.url, keyPrefix: 'app:' });
+    transport = redisStreams(
+      client
+        ? { client: client(server.url), keyPrefix: 'app:' }
+        : { url: server.url, keyPrefix: 'app:' },
+    );
     observer = new Redis(server.url, { maxRetriesPerRequest: null });
     observer.on('error', () => {});
     const producer = await transport.producer();
@@ -148,5 +152,33 @@ describe.runIf(installed)('Redis Streams transport across a Redis restart', () =
     expect(numbers(got)).toEqual(range(100, 110));
     const groups = (await observer.xinfo('GROUPS', 'app:orders')) as unknown[][];
     expect(groups.map((group) => group[1])).toEqual(['billing']);
+  });
+
+  it('fails a fetch held by a hung server (SIGSTOP) instead of waiting on it, and goes on after', async () => {
+    let application: Redis | undefined;
+    const { server, producer, consumer, observer } = await start((url) => {
+      // the application's client, with a short socket timeout; the reader adds its longest block
+      application = new Redis(url, { socketTimeout: 500, maxRetriesPerRequest: null });
+      application.on('error', () => {});
+      return application;
+    });
+    try {
+      const whileHung = consumer.fetch(10, 60_000);
+      await readBlocked(observer);
+      server.pause();
+      const pausedAt = Date.now();
+      await expect(whileHung).rejects.toThrow();
+      // held at most its block (5 s, at most) and the socket timeout, not for the outage
+      expect(Date.now() - pausedAt).toBeLessThan(8000);
+      server.resume();
+      await producer.send(messages('orders', 0, 3));
+      const { got } = await drain(consumer, 3);
+      expect(numbers(got)).toEqual([0, 1, 2]);
+    } finally {
+      server.resume();
+      await transport?.close();
+      transport = undefined;
+      application?.disconnect();
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The Redis Streams transport on the shared Redis (db 5, a key prefix of this run's own):
- * what it writes, how a group's members share and take over entries, its numbers, and
- * the options it refuses. The server-restart cases are in streams-redis-restart.test.ts.
+ * what it writes, how a group's members share and take over entries, and its numbers.
+ * The server-restart cases are in streams-redis-restart.test.ts, the options
+ * it refuses in streams-redis-options.test.ts.
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +155,10 @@ describe.runIf(available)('Redis Streams transport', () => {
       `the Redis key "${keyPrefix}${topic}" holds string, not a stream`,
     );
     await expect(transport.consumer(consumerOptions([topic]))).rejects.toThrow(/not a stream/);
+    const producer = await transport.producer();
+    await expect(producer.send([message(topic, 'k', 1)])).rejects.toThrow(
+      `Redis refused the write of event event-1 to stream "${keyPrefix}${topic}": WRONGTYPE`,
+    );
   });
 
   it('shares a stream between two members of a group, each entry to one', async () => {
@@ -319,6 +324,36 @@ describe.runIf(available)('Redis Streams transport', () => {
     expect(redis.status).toBe('ready'); // the application's client is not closed
   });
 
+  it.each([
+    ['RESP2', { protocol: 2 as const }],
+    ['RESP3 with map replies as objects', { protocol: 3 as const, replyMapping: 'resp3' as const }],
+  ])('works on an application client speaking %s', async (_name, clientOptions) => {
+    const client = new Redis(REDIS_URL, clientOptions);
+    const own = redisStreams({ client, keyPrefix });
+    try {
+      const [topic, other] = [newTopic(), newTopic()];
+      await (await own.producer()).send([message(topic, 'a', 1), message(other, 'b', 2)]);
+      const options = consumerOptions([topic, other], { claimIdleMs: 100 });
+      const first = await own.consumer(options);
+      const got = await fetchCount(first, 2);
+      expect(got.map((m) => [m.topic, m.key, m.headers.n, m.deliveryCount])).toEqual([
+        [topic, 'a', '1', 1],
+        [other, 'b', '2', 1],
+      ]);
+      expect([await first.lag(), await first.pending()]).toEqual([2, 2]);
+      await first.close();
+      const second = await own.consumer({ ...options, consumerName: 'other' });
+      const takenOver = await fetchCount(second, 2, 5000);
+      expect(takenOver.map((m) => m.deliveryCount)).toEqual([2, 2]);
+      await second.ack(takenOver);
+      expect([await second.lag(), await second.pending()]).toEqual([0, 0]);
+      await second.close();
+    } finally {
+      await own.close();
+      client.disconnect();
+    }
+  });
+
   it('says whether it is connected, and refuses work once closed', async () => {
     const own = redisStreams({ url: REDIS_URL, keyPrefix });
     await own.ensureTopics([newTopic()]);
@@ -327,72 +362,5 @@ describe.runIf(available)('Redis Streams transport', () => {
     expect(own.connected()).toBe(false);
     await expect(own.producer()).rejects.toThrow('transport is closed');
     await expect(own.ensureTopics(['x'])).rejects.toThrow('transport is closed');
-  });
-});
-
-describe('Redis Streams transport options', () => {
-  it.each([
-    [{}, 'give url (redis://'],
-    [{ url: 'redis://127.0.0.1:6379', client: {} }, 'client: must be an ioredis client'],
-    [{ url: 'http://localhost:6379' }, 'url: has scheme http:'],
-    [{ url: 'not a url' }, 'url: not a valid URL'],
-    [{ url: 'redis://h:6379/zero' }, 'url: the path must be a database number'],
-    [{ url: 42 }, 'url: must be a string'],
-    [{ url: 'redis://h', maxLen: 0 }, 'maxLen: must be at least 1'],
-    [{ url: 'redis://h', maxLen: 1.5 }, 'maxLen: must be a whole number'],
-    [{ url: 'redis://h', keyPrefix: 3 }, 'keyPrefix: must be a string'],
-    [{ url: 'redis://h', maxlen: 5 }, "unknown option 'maxlen'"],
-  ])('refuses %j', (options, message) => {
-    expect(() => redisStreams(options as never)).toThrow(message);
-  });
-
-  it('refuses url and client together', () => {
-    const client = new Redis({ lazyConnect: true });
-    expect(() => redisStreams({ url: 'redis://h', client })).toThrow(
-      'give either url or client, not both',
-    );
-  });
-
-  it("refuses a client with ioredis's own keyPrefix", () => {
-    const client = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
-    expect(() => redisStreams({ client })).toThrow(
-      'make it without, and give redisStreams the keyPrefix',
-    );
-  });
-
-  it('never shows the password of a URL it refuses', () => {
-    for (const url of [
-      'http://user:s3cret-pw@host:6379',
-      'redis://user:s3cret-pw@host:6379/db-one',
-      'redis//user:s3cret-pw@host',
-    ]) {
-      expect(() => redisStreams({ url })).toThrow();
-      try {
-        redisStreams({ url });
-      } catch (error) {
-        expect((error as Error).message).not.toContain('s3cret');
-      }
-    }
-  });
-
-  it.runIf(available)('checks consumer options, naming the one wrong', async () => {
-    const transport = redisStreams({ url: REDIS_URL, keyPrefix: `${uniquePrefix('opts')}:` });
-    const good = {
-      topics: ['t'],
-      group: 'g',
-      consumerName: 'c',
-      claimIdleMs: 1000,
-      startAt: 'earliest',
-    };
-    await expect(transport.consumer({ ...good, topics: [] } as never)).rejects.toThrow(
-      'consumer options topics: must name at least one topic',
-    );
-    await expect(transport.consumer({ ...good, claimIdleMs: 0 } as never)).rejects.toThrow(
-      'claimIdleMs: must be at least 1 ms',
-    );
-    await expect(transport.consumer({ ...good, startAt: 'first' } as never)).rejects.toThrow(
-      "startAt: must be 'earliest' or 'latest'",
-    );
-    await transport.close();
   });
 });

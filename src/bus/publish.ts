@@ -8,7 +8,7 @@ import { ConfigurationError, PayloadTooLargeError, ValidationError } from '../co
 import { checkHeaders } from '../core/headers.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import { checkStorableText, toJsonText } from '../core/json.js';
-import { lazySchema } from '../core/lazy-zod.js';
+import { lazySchema, parseOrRefuse } from '../core/lazy-zod.js';
 import type { Queryable } from '../core/queryable.js';
 
 export interface PublishOptions {
@@ -162,11 +162,12 @@ function prepareEvent(bus: Publisher, item: PublishItem, where = ''): NewOutboxE
   }
 }
 
-function checkTopic(topic: unknown): asserts topic is string {
+/** Refuses a topic name some transport would not take (TOPIC_PATTERN), naming `path`. */
+export function checkTopic(topic: unknown, path = 'topic'): asserts topic is string {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
     throw new ValidationError(
-      `topic must be 1 to 249 characters of letters, digits, '.', '_', ':' or '-' (names every stream transport accepts); got ${JSON.stringify(topic)}`,
-      'topic',
+      `${path} must be 1 to 249 characters of letters, digits, '.', '_', ':' or '-' (names every stream transport accepts); got ${JSON.stringify(topic)}`,
+      path,
     );
   }
 }
@@ -186,13 +187,8 @@ type ParsedOptions = Omit<PublishOptions, 'headers' | 'tx'> & {
 };
 
 function parseOptions(options: Omit<PublishItem, 'topic' | 'key' | 'data'>): ParsedOptions {
-  const parsed = optionsSchema().safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String).join('.') || 'options';
-    throw new ValidationError(`${path}: ${issue.message}`, path);
-  }
-  const { headers, ...o } = parsed.data;
+  const data = parseOrRefuse(optionsSchema(), options);
+  const { headers, ...o } = data;
   for (const field of ['type', 'correlationId', 'causationId'] as const) {
     const value = o[field];
     if (value !== undefined) checkStorableText(value, field);

@@ -3,7 +3,7 @@ import { toMillis } from '../core/duration.js';
 import { ConfigurationError } from '../core/errors.js';
 import { validateRetryPolicy, type RetryPolicy } from '../core/retry.js';
 import type { StreamHandler } from './context.js';
-import { checkTopic } from './producer.js';
+import { checkTopicName } from './producer.js';
 
 /** One consumer of a stream service, as `.consume(…)` takes it. */
 export interface ConsumeOptions<TData = unknown> {
@@ -55,7 +55,7 @@ export function checkConsume(options: ConsumeOptions): CheckedConsume {
       'consume needs topics: a non-empty array of topic names, like { topics: ["orders"] }',
     );
   }
-  options.topics.forEach((t, i) => checkTopic(t, `consume topics[${i}]`));
+  options.topics.forEach((t, i) => checkTopicName(t, `consume topics[${i}]`));
   if (typeof options.group !== 'string' || !/^[A-Za-z0-9._:-]{1,200}$/.test(options.group)) {
     throw new ConfigurationError(
       `consume group must be 1 to 200 characters of letters, digits, '.', '_', ':' and '-'; got ${JSON.stringify(options.group)}`,

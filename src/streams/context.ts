@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Command, JsonValue } from '../core/command.js';
 import type { SendOptions } from '../core/send-options.js';
 import type { Envelope } from './envelope.js';
-import type { PublishOptions } from './producer.js';
+import type { StreamPublishOptions } from './producer.js';
 
 /** What a stream handler gets besides the event's data. */
 export interface StreamContext {
@@ -28,7 +28,7 @@ export interface StreamContext {
     topic: string,
     key: string | null,
     data: JsonValue | object,
-    options?: PublishOptions,
+    options?: StreamPublishOptions,
   ): Promise<string>;
   /**
    * Sends a command on the bus given to `.withBus(bus)`, with this event's correlation id

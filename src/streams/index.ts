@@ -15,7 +15,7 @@ export type {
 export type { ConsumeOptions } from './consume-options.js';
 export type { StreamContext, StreamHandler } from './context.js';
 export type { Envelope } from './envelope.js';
-export { StreamProducer, checkTopic, type PublishOptions } from './producer.js';
+export { StreamProducer, checkTopicName, type StreamPublishOptions } from './producer.js';
 export { StreamMetrics, type StreamLabels } from './metrics.js';
 export { CachedDedup, redisDedup, type DedupStore, type RedisDedupClient } from './dedup.js';
 export { currentEvent, type EventScope } from './correlation.js';
@@ -28,3 +28,11 @@ export type {
   OutgoingMessage,
   ConsumerOptions,
 } from './transport.js';
+export { commandFromEvent } from './to-command.js';
+export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
+export {
+  discoverStreamHandlers,
+  selectStreamHandlers,
+  type StreamHandlerModule,
+} from './modules.js';
+export { openStreamTransport } from './open.js';

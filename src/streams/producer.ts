@@ -1,4 +1,5 @@
 import type { JsonValue } from '../core/command.js';
+import { checkTopic } from '../bus/publish.js';
 import { ValidationError } from '../core/errors.js';
 import { checkHeaders } from '../core/headers.js';
 import { uuidv7 } from '../core/ids.js';
@@ -8,7 +9,7 @@ import { currentEvent } from './correlation.js';
 import type { Envelope } from './envelope.js';
 import type { TransportProducer } from './transport.js';
 
-export interface PublishOptions {
+export interface StreamPublishOptions {
   /** The event type; default the topic. */
   type?: string | undefined;
   headers?: Record<string, string> | undefined;
@@ -20,20 +21,9 @@ export interface PublishOptions {
   id?: string | undefined;
 }
 
-/**
- * The names every transport accepts unchanged: Kafka allows [A-Za-z0-9._-] (up to 249),
- * NATS subject tokens forbid spaces, `*` and `>`, Redis takes any key; `:` is kept for
- * Redis-style names like `resources:commands`, which the NATS transport encodes.
- */
-const TOPIC = /^[A-Za-z0-9._:-]{1,249}$/;
-
-export function checkTopic(topic: unknown, path = 'topic'): string {
-  if (typeof topic !== 'string' || !TOPIC.test(topic)) {
-    throw new ValidationError(
-      `${path} must be 1 to 249 characters of letters, digits, '.', '_', ':' and '-' (a name Kafka, NATS and Redis all accept); got ${JSON.stringify(topic)}`,
-      path,
-    );
-  }
+/** The topic's name checked as bus.publish checks it; returned for chaining. */
+export function checkTopicName(topic: unknown, path = 'topic'): string {
+  checkTopic(topic, path);
   return topic;
 }
 
@@ -65,7 +55,7 @@ export class StreamProducer {
     topic: string,
     key: string | null,
     data: JsonValue | object,
-    options: PublishOptions = {},
+    options: StreamPublishOptions = {},
   ): Promise<string> {
     const envelope = this.envelope(topic, key, data, options);
     await this.producer.send([toOutgoing(topic, envelope)]);
@@ -83,7 +73,7 @@ export class StreamProducer {
     topic: string,
     key: string | null,
     data: JsonValue | object,
-    options: PublishOptions = {},
+    options: StreamPublishOptions = {},
   ): Envelope {
     checkTopic(topic);
     const scope = currentEvent();

@@ -9,7 +9,7 @@ import { validateRetryPolicy, type RetryPolicy } from '../core/retry.js';
 import { ConsumerRunner, type RunnerStatus } from './consumer-runner.js';
 import { CachedDedup } from './dedup.js';
 import { StreamMetrics } from './metrics.js';
-import { checkTopic, StreamProducer } from './producer.js';
+import { checkTopicName, StreamProducer } from './producer.js';
 import { ReliabilityLayer } from './reliability.js';
 import type { StreamTransport } from './transport.js';
 import { checkConsume, type CheckedConsume, type ConsumeOptions } from './consume-options.js';
@@ -230,7 +230,7 @@ class RunningService implements StreamService {
     this.state = 'starting';
     const topics = [...new Set(this.planned.flatMap((c) => c.options.topics))];
     const deadLetterTopics = this.plan.deadLetter
-      ? topics.map((t) => checkTopic(this.plan.deadLetter!(t), 'dead-letter topic'))
+      ? topics.map((t) => checkTopicName(this.plan.deadLetter!(t), 'dead-letter topic'))
       : [];
     await this.transport.ensureTopics([...topics, ...deadLetterTopics]);
     // The producer first: the consumers' dead letters and ctx.publish need it.

@@ -72,10 +72,12 @@ UPDATE ${t}.outbox_relay_lease
 SET holder = $1, expires_at = clock_timestamp() + $2 * interval '1 millisecond'
 WHERE holder = $1 OR expires_at < clock_timestamp()
 RETURNING holder`;
+    // ORDER BY the table's column, not the text output column of the same name (which
+    // would sort 10 before 9).
     this.read = `
 SELECT seq::text AS seq, id, topic, key, type, data::text AS data_json, headers,
   correlation_id, causation_id, created_at, attempts
-FROM ${t}.outbox_events ORDER BY seq LIMIT $1`;
+FROM ${t}.outbox_events e ORDER BY e.seq LIMIT $1`;
     // FOR SHARE: a relay taking the lease over waits for this write to end, and then reads
     // without the events it deleted. The lease holder may write past its expiry as long as
     // no other relay has taken the lease: nothing is delivered twice by it.

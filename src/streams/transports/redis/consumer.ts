@@ -4,31 +4,21 @@ import { deleteConsumerIfIdle, ensureGroup } from './groups.js';
 import { groupLag, groupPending } from './group-stats.js';
 import { checkConsumerOptions } from './options.js';
 import { FIELD } from './producer.js';
+import { MAX_BLOCK_MS, openReader, whenReady } from './reader.js';
 import {
   autoClaimReply,
+  compareIds,
   deliveryCounts,
+  parseHeaders,
   readGroupReply,
   redisErrorCode,
   type StreamEntry,
 } from './replies.js';
 
-/**
- * The longest one blocking read waits. The reader's connection allows this much silence
- * on top of the client's socket timeout before it takes itself for dead.
- */
-const MAX_BLOCK_MS = 5000;
 /** How long consumer() waits for the reader's connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** How long a closing consumer waits to remove itself from the group (a courtesy, see close). */
 const LEAVE_TIMEOUT_MS = 2000;
-
-/** An entry id ('<ms>-<seq>') as numbers, to order ids. */
-function compareIds(a: string, b: string): number {
-  const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
-  const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
-  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
-  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
-}
 
 /**
  * One member of a consumer group over one or more streams.
@@ -67,6 +57,7 @@ export class RedisStreamsConsumer implements TransportConsumer {
     private readonly reader: Redis,
     private readonly options: ConsumerOptions,
     streamKey: (topic: string) => string,
+    private readonly onClosed: () => void,
   ) {
     this.streams = options.topics.map(streamKey);
     options.topics.forEach((topic, i) => this.topicOf.set(this.streams[i]!, topic));
@@ -86,27 +77,14 @@ export class RedisStreamsConsumer implements TransportConsumer {
     client: Redis,
     options: ConsumerOptions,
     streamKey: (topic: string) => string,
-    onError: (error: Error) => void,
+    events: { onError: (error: Error) => void; onClosed: () => void },
   ): Promise<RedisStreamsConsumer> {
     checkConsumerOptions(options);
     const streams = options.topics.map(streamKey);
     await Promise.all(streams.map((s) => ensureGroup(client, s, options.group, options.startAt)));
-    const { socketTimeout } = client.options;
-    const reader = client.duplicate({
-      connectionName: 'dispatchbox-stream-reader',
-      lazyConnect: false,
-      // Fail at once rather than wait: a read queued or caught by a disconnect would hold
-      // fetch() for the whole outage; the runner retries with back-off instead.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      // its own, as the application's client may be set to give up; this one never does
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-      // a read blocks up to MAX_BLOCK_MS with nothing coming back, and that is no dead socket
-      socketTimeout: socketTimeout === undefined ? undefined : socketTimeout + MAX_BLOCK_MS,
-    });
-    reader.on('error', onError);
-    const consumer = new RedisStreamsConsumer(client, reader, options, streamKey);
+    const reader = openReader(client);
+    reader.on('error', events.onError);
+    const consumer = new RedisStreamsConsumer(client, reader, options, streamKey, events.onClosed);
     if (!(await consumer.readerReady(CONNECT_TIMEOUT_MS))) {
       reader.disconnect();
       throw new Error(
@@ -155,22 +133,9 @@ export class RedisStreamsConsumer implements TransportConsumer {
     }
   }
 
-  private async readerReady(waitMs: number): Promise<boolean> {
-    if (this.reader.status === 'ready') return true;
-    if (this.closing || waitMs <= 0) return false;
-    return new Promise((resolve) => {
-      const done = (ready: boolean) => {
-        clearTimeout(timer);
-        this.reader.off('ready', onReady);
-        this.reader.off('end', onEnd);
-        resolve(ready);
-      };
-      const onReady = () => done(true);
-      const onEnd = () => done(false);
-      const timer = setTimeout(() => done(false), waitMs);
-      this.reader.on('ready', onReady);
-      this.reader.on('end', onEnd);
-    });
+  private readerReady(waitMs: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(this.reader.status === 'ready');
+    return whenReady(this.reader, waitMs);
   }
 
   private async recreateGroups(): Promise<void> {
@@ -183,14 +148,20 @@ export class RedisStreamsConsumer implements TransportConsumer {
 
   private async read(max: number, waitMs: number): Promise<TransportMessage[]> {
     const found: TransportMessage[] = [];
-    if (this.ownPendingFrom) found.push(...(await this.readOwnPending(max)));
-    if (found.length < max && Date.now() >= this.nextClaimAt) {
-      found.push(...(await this.claimIdle(max - found.length)));
-    }
-    if (found.length === 0) {
-      // Wake up in time for the next takeover check.
-      const blockMs = Math.min(waitMs, MAX_BLOCK_MS, this.nextClaimAt - Date.now());
-      found.push(...(await this.readNew(max, blockMs)));
+    try {
+      if (this.ownPendingFrom) found.push(...(await this.readOwnPending(max)));
+      if (found.length < max && Date.now() >= this.nextClaimAt) {
+        found.push(...(await this.claimIdle(max - found.length)));
+      }
+      if (found.length === 0) {
+        // Wake up in time for the next takeover check.
+        const blockMs = Math.min(waitMs, MAX_BLOCK_MS, this.nextClaimAt - Date.now());
+        found.push(...(await this.readNew(max, blockMs)));
+      }
+    } catch (error) {
+      // What was read before the failure is recorded as in hand, and would never be
+      // handed out again: hand it out now. The failure comes again on the next read.
+      if (found.length === 0) throw error;
     }
     if (found.length > max) this.buffered.push(...found.splice(max));
     return found;
@@ -237,8 +208,12 @@ export class RedisStreamsConsumer implements TransportConsumer {
     const replies = (await pipeline.exec()) ?? [];
     const byStream = new Map<string, StreamEntry[]>();
     let scanDone = true;
+    let failure: Error | null = null;
     for (const [i, [error, reply]] of replies.entries()) {
-      if (error) throw error;
+      if (error) {
+        failure ??= error;
+        continue;
+      }
       const stream = this.streams[i]!;
       const { cursor, entries } = autoClaimReply(reply);
       this.claimCursor.set(stream, cursor);
@@ -247,7 +222,10 @@ export class RedisStreamsConsumer implements TransportConsumer {
     }
     // A scan not through yet goes on at the next fetch; a finished one waits its turn.
     this.nextClaimAt = scanDone ? Date.now() + this.claimEveryMs : 0;
-    return this.handOut(byStream, 'ask');
+    // Entries claimed on the other streams are this member's now: hand them out, failure or not.
+    const claimed = await this.handOut(byStream, 'ask');
+    if (failure && claimed.length === 0) throw failure;
+    return claimed;
   }
 
   private async readNew(max: number, blockMs: number): Promise<TransportMessage[]> {
@@ -275,6 +253,7 @@ export class RedisStreamsConsumer implements TransportConsumer {
    * The read entries as messages, recorded as in hand. Entries this object already handed
    * out (and that are not acknowledged yet) are not handed out twice; entries deleted
    * from the stream while pending have nothing to handle and are acknowledged here.
+   * Never fails: an entry recorded as in hand must reach the caller.
    */
   private async handOut(
     byStream: Map<string, StreamEntry[]>,
@@ -297,25 +276,24 @@ export class RedisStreamsConsumer implements TransportConsumer {
         messages.push(this.toMessage(stream, entry, count));
       }
     }
-    if (deleted.size > 0) await this.acknowledge(deleted);
+    // left pending when this fails: read (and acknowledged) again by a later takeover pass
+    if (deleted.size > 0) await this.acknowledge(deleted).catch(() => undefined);
     return messages;
   }
 
-  /** How many times each entry (all this member's, in one stream) has been handed out. */
+  /**
+   * How many times each entry (all this member's, in one stream) has been handed out; none
+   * when XPENDING fails (the caller counts such an entry as delivered twice).
+   */
   private async deliveryCountsOf(
     stream: string,
     entries: StreamEntry[],
   ): Promise<Map<string, number>> {
     const ids = entries.map((entry) => entry.id).sort(compareIds);
     const room = ids.length + (this.inFlight.get(stream)?.size ?? 0);
-    const reply = await this.reader.xpending(
-      stream,
-      this.options.group,
-      ids[0]!,
-      ids.at(-1)!,
-      room,
-      this.options.consumerName,
-    );
+    const reply = await this.reader
+      .xpending(stream, this.options.group, ids[0]!, ids.at(-1)!, room, this.options.consumerName)
+      .catch(() => null);
     return deliveryCounts(reply);
   }
 
@@ -385,6 +363,7 @@ export class RedisStreamsConsumer implements TransportConsumer {
   }
 
   private async leave(): Promise<void> {
+    this.onClosed();
     this.reader.disconnect();
     await this.current?.catch(() => []);
     this.buffered = [];
@@ -404,21 +383,5 @@ export class RedisStreamsConsumer implements TransportConsumer {
     } finally {
       clearTimeout(timer);
     }
-  }
-}
-
-/** The `h` field: a JSON object of strings. Anything else (an entry written by another tool) reads as no headers. */
-function parseHeaders(text: string | undefined): Record<string, string> {
-  if (!text) return {};
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(parsed)) {
-      if (typeof value === 'string') headers[name] = value;
-    }
-    return headers;
-  } catch {
-    return {};
   }
 }

@@ -48,8 +48,15 @@ export class RedisStreamsProducer implements TransportProducer {
     }
     const replies = await pipeline.exec();
     if (!replies) throw new Error('the Redis pipeline of XADDs was aborted');
-    const failed = replies.find(([error]) => error !== null);
-    if (failed) throw failed[0]!;
+    const failed = replies.findIndex(([error]) => error !== null);
+    if (failed >= 0) {
+      const cause = replies[failed]![0]!;
+      const stream = this.streamKey(messages[failed]!.topic);
+      throw new Error(
+        `Redis refused the write of event ${messages[failed]!.id} to stream ${JSON.stringify(stream)}: ${cause.message}`,
+        { cause },
+      );
+    }
   }
 
   close(): Promise<void> {

@@ -90,3 +90,27 @@ export function redisErrorCode(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
   return /^([A-Z]+)\b/.exec(error.message)?.[1] ?? null;
 }
+
+/** An entry id ('<ms>-<seq>') as numbers, to order ids. */
+export function compareIds(a: string, b: string): number {
+  const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
+  const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
+}
+
+/** The `h` field: a JSON object of strings. Anything else (an entry written by another tool) reads as no headers. */
+export function parseHeaders(text: string | undefined): Record<string, string> {
+  if (!text) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(parsed)) {
+      if (typeof value === 'string') headers[name] = value;
+    }
+    return headers;
+  } catch {
+    return {};
+  }
+}

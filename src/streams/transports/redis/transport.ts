@@ -47,18 +47,13 @@ export class RedisStreamsTransport implements StreamTransport {
 
   async consumer(options: ConsumerOptions): Promise<TransportConsumer> {
     this.checkOpen();
-    const consumer = await RedisStreamsConsumer.open(
+    const consumer: TransportConsumer = await RedisStreamsConsumer.open(
       this.client,
       options,
       this.streamKey,
-      this.options.onError,
+      { onError: this.options.onError, onClosed: () => this.consumers.delete(consumer) },
     );
     this.consumers.add(consumer);
-    const close = consumer.close.bind(consumer);
-    consumer.close = async () => {
-      this.consumers.delete(consumer);
-      await close();
-    };
     return consumer;
   }
 
