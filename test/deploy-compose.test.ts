@@ -61,6 +61,9 @@ describe('deploy/compose.yaml', () => {
       'postgres',
       'prometheus',
       'redis',
+      'relay',
+      'stream-handlers',
+      'stream-resources',
       'worker',
       'worker-redis',
     ]);
@@ -92,7 +95,15 @@ describe('deploy/compose.yaml', () => {
 
   it('workers and migrate share the image, hardened; the files they mount exist', () => {
     const { services } = compose;
-    for (const name of ['migrate', 'worker', 'worker-redis', 'console']) {
+    for (const name of [
+      'migrate',
+      'worker',
+      'worker-redis',
+      'console',
+      'stream-handlers',
+      'stream-resources',
+      'relay',
+    ]) {
       expect(services[name]).toMatchObject({ image: 'dispatchbox:local', read_only: true });
       expect(services[name]?.cap_drop).toEqual(['ALL']);
     }
@@ -102,10 +113,58 @@ describe('deploy/compose.yaml', () => {
       .map((v) => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1').split(':')[0]!)
       .filter((source) => source.startsWith('./'));
     expect(mounted).toContain('./handlers');
+    expect(mounted).toContain('./stream-handlers');
     for (const source of mounted) expect(existsSync(path.join(DEPLOY, source))).toBe(true);
     const prometheus: unknown = parse(
       readFileSync(path.join(DEPLOY, 'prometheus/prometheus.yml'), 'utf8'),
     );
     expect(JSON.stringify(prometheus)).toContain('"names":["worker"]');
+  });
+
+  it('the streams profile: every stream module in one service, one alone, and the relay', async () => {
+    const { services } = compose;
+    const handlers = services['stream-handlers']!;
+    const resources = services['stream-resources']!;
+    const relay = services.relay!;
+    expect(handlers.command).toEqual(['streams']);
+    // the per-handler form names the stream and group of a module that exists
+    expect(resources.command).toEqual([
+      'streams',
+      '--stream',
+      'resources:commands',
+      '--group',
+      'resources_handler_group',
+    ]);
+    const example = (await import(path.join(DEPLOY, 'stream-handlers/resources.mjs'))) as {
+      stream: string;
+      group: string;
+      handle: unknown;
+    };
+    expect([example.stream, example.group, typeof example.handle]).toEqual([
+      'resources:commands',
+      'resources_handler_group',
+      'function',
+    ]);
+    expect(relay.command).toEqual(['relay']);
+    for (const service of [handlers, resources, relay]) {
+      expect(service.profiles).toEqual(['streams']);
+      // Redis Streams on the compose's Redis; the store (commands, dedup, the outbox) on PostgreSQL
+      expect(service.environment?.DISPATCHBOX_STREAMS_URL).toBe('redis://redis:6379');
+      expect(service.environment?.DISPATCHBOX_DATABASE_URL).toMatch(
+        /^postgres:\/\/.+@postgres:5432\//,
+      );
+      expect(service.depends_on?.redis?.condition).toBe('service_healthy');
+      expect(service.depends_on?.migrate?.condition).toBe('service_completed_successfully');
+      const drainMs = Number(service.environment?.DISPATCHBOX_SHUTDOWN_TIMEOUT_MS);
+      expect(drainMs).toBeGreaterThan(0);
+      expect(ms(service.stop_grace_period as ms.StringValue)).toBeGreaterThan(drainMs);
+      // health comes from the image's HEALTHCHECK on its health port: neither is turned off
+      expect(service.environment?.DISPATCHBOX_HEALTH_PORT).toBeUndefined();
+    }
+    for (const service of [handlers, resources]) {
+      expect(service.volumes).toEqual([
+        '${DISPATCHBOX_STREAM_HANDLERS:-./stream-handlers}:/app/stream-handlers:ro',
+      ]);
+    }
   });
 });

@@ -1,17 +1,24 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import {
   find,
   type KubeObject,
+  KUBERNETES_DIR,
   KUBERNETES_SCHEMA_VERSION,
   overlays,
   render,
+  renderDirectory,
   requireKubectl,
   schemaErrors,
 } from './helpers/manifests.js';
@@ -24,6 +31,57 @@ const objects = (overlay: string) => rendered.get(overlay) ?? [];
 /** Every label of `selector` is on the object with these labels. */
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
   Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+
+/** The Secret and key mounted at the path `<variable>_FILE` names. */
+function secretFileOf(pod: IPodSpec, container: IContainer, variable: string) {
+  const file = container.env?.find((e) => e.name === `${variable}_FILE`)?.value;
+  const mount = container.volumeMounts?.find((m) => file?.startsWith(`${m.mountPath}/`));
+  const volume = pod.volumes?.find((v) => v.name === mount?.name);
+  const item = volume?.secret?.items?.find((i) => `${mount?.mountPath}/${i.path}` === file);
+  return { secret: volume?.secret?.secretName, key: item?.key };
+}
+
+/** What a stream process (streams or relay) must be: probed, its URL from a Secret file. */
+function expectStreamProcess(objects: KubeObject[], deployment: IDeployment, args: string[]) {
+  const pod = deployment.spec!.template.spec!;
+  const labels = deployment.spec!.template.metadata!.labels!;
+  const [container] = pod.containers;
+  expect(container!.args).toEqual(args);
+  const configName = container!.envFrom?.[0]?.configMapRef?.name;
+  const config = find<IConfigMap>(objects, 'ConfigMap').find(
+    (c) => c.metadata?.name === configName,
+  );
+  expect(config?.data?.DISPATCHBOX_STREAMS_DIR).toBe('/app/stream-handlers');
+  expect(container!.ports).toEqual([
+    expect.objectContaining({
+      name: 'http',
+      containerPort: Number(config?.data?.DISPATCHBOX_HEALTH_PORT),
+    }),
+  ]);
+  expect(container!.startupProbe?.httpGet).toMatchObject({ path: '/health', port: 'http' });
+  expect(container!.livenessProbe?.httpGet).toMatchObject({ path: '/health', port: 'http' });
+  expect(container!.readinessProbe?.httpGet).toMatchObject({ path: '/ready', port: 'http' });
+  // The stream server's URL (it may hold a password) comes from a mounted Secret's file,
+  // never from the environment or the ConfigMap.
+  expect(secretFileOf(pod, container!, 'DISPATCHBOX_STREAMS_URL')).toEqual({
+    secret: 'dispatchbox-streams',
+    key: 'url',
+  });
+  expect(container!.env?.some((e) => e.name === 'DISPATCHBOX_STREAMS_URL')).toBe(false);
+  expect(config?.data?.DISPATCHBOX_STREAMS_URL).toBeUndefined();
+  const drainMs = Number(config?.data?.DISPATCHBOX_SHUTDOWN_TIMEOUT_MS);
+  expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(drainMs + 5000);
+  // scraped by the streams' metrics Service, not counted as workers
+  const streamsMetrics = find<IService>(objects, 'Service', 'dispatchbox-streams-metrics')[0];
+  expect(selects(streamsMetrics?.spec?.selector, labels)).toBe(true);
+  const metrics = find<IService>(objects, 'Service', 'dispatchbox-metrics')[0];
+  expect(selects(metrics?.spec?.selector, labels)).toBe(false);
+  // no other Deployment's selector takes these pods
+  const others = find<IDeployment>(objects, 'Deployment').filter(
+    (d) => d.metadata?.name !== deployment.metadata?.name,
+  );
+  for (const other of others) expect(selects(other.spec?.selector.matchLabels, labels)).toBe(false);
+}
 
 const workerDeployments = (overlay: string) =>
   find<IDeployment>(objects(overlay), 'Deployment').filter(
@@ -169,6 +227,72 @@ describe.runIf(available)(
         expect(secrets).toHaveLength(overlay === 'prod' ? 0 : 1);
       },
     );
+
+    it.each(['dev', 'staging', 'prod'])(
+      '%s: stream handler modules and the outbox relay, probed, the streams URL from a Secret file',
+      (overlay) => {
+        const all = objects(overlay);
+        const [streams] = find<IDeployment>(all, 'Deployment', 'dispatchbox-streams');
+        const [relay] = find<IDeployment>(all, 'Deployment', 'dispatchbox-relay');
+        expectStreamProcess(all, streams!, ['streams']);
+        expectStreamProcess(all, relay!, ['relay']);
+        expect(streams!.spec!.replicas).toBe(overlay === 'dev' ? 1 : 2);
+        // one relay delivers at a time (a lease); more would only wait
+        expect(relay!.spec!.replicas).toBe(1);
+        const pdbs = find<IPodDisruptionBudget>(all, 'PodDisruptionBudget');
+        const streamPods = streams!.spec!.template.metadata!.labels!;
+        const streamPdbs = pdbs.filter((p) => selects(p.spec?.selector?.matchLabels, streamPods));
+        expect(streamPdbs.map((p) => p.spec?.maxUnavailable)).toEqual([1]);
+        // prod ships no placeholder URL: the Secret is made in the cluster
+        const secrets = find<{ stringData?: { url?: string } }>(
+          all,
+          'Secret',
+          'dispatchbox-streams',
+        );
+        expect(secrets).toHaveLength(overlay === 'prod' ? 0 : 1);
+        if (overlay !== 'prod') expect(secrets[0]?.stringData?.url).toMatch(/^redis:\/\//);
+      },
+    );
+
+    it('the per-handler example, listed in the component, runs one module in a Deployment of its own', async () => {
+      // As its comment says to use it: the component with the example among its resources.
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'dispatchbox-per-handler-'));
+      try {
+        const component = path.join(dir, 'streams');
+        await cp(path.join(KUBERNETES_DIR, 'components/streams'), component, { recursive: true });
+        const kustomization = parse(
+          await readFile(path.join(component, 'kustomization.yaml'), 'utf8'),
+        ) as { resources: string[] };
+        kustomization.resources.push('per-handler-example.yaml');
+        await writeFile(path.join(component, 'kustomization.yaml'), stringify(kustomization));
+        await writeFile(
+          path.join(dir, 'kustomization.yaml'),
+          stringify({
+            apiVersion: 'kustomize.config.k8s.io/v1beta1',
+            kind: 'Kustomization',
+            namespace: 'dispatchbox-try',
+            resources: [path.relative(dir, path.join(KUBERNETES_DIR, 'base'))],
+            components: ['./streams'],
+          }),
+        );
+        const all = await renderDirectory(dir);
+        expect((await Promise.all(all.map(schemaErrors))).flat()).toEqual([]);
+        const [one] = find<IDeployment>(all, 'Deployment', 'dispatchbox-stream-resources');
+        expect(one?.metadata?.namespace).toBe('dispatchbox-try');
+        const args = one!.spec!.template.spec!.containers[0]!.args!;
+        expectStreamProcess(all, one!, args);
+        // it names the stream and group of the example module
+        const module = (await import(path.resolve('deploy/stream-handlers/resources.mjs'))) as {
+          stream: string;
+          group: string;
+        };
+        expect(args).toEqual(['streams', '--stream', module.stream, '--group', module.group]);
+        // the whole-directory Deployment is still there beside it
+        expect(find(all, 'Deployment', 'dispatchbox-streams')).toHaveLength(1);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
 
     it('every overlay lives in its own namespace, on an image of its own', () => {
       const namespaces = overlays().map((o) => {

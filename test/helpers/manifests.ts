@@ -65,10 +65,14 @@ export async function requireKubectl(): Promise<boolean> {
 }
 
 export async function render(overlay: string): Promise<KubeObject[]> {
-  const dir = path.join(KUBERNETES_DIR, 'overlays', overlay);
+  return renderDirectory(path.join(KUBERNETES_DIR, 'overlays', overlay));
+}
+
+/** Renders the kustomization in `dir` (an overlay made by a test, for one). */
+export async function renderDirectory(dir: string): Promise<KubeObject[]> {
   const { stdout } = await run('kubectl', ['kustomize', dir], { maxBuffer: 16 << 20 });
   return parseAllDocuments(stdout).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${overlay}: ${doc.errors[0]?.message}`);
+    if (doc.errors.length > 0) throw new Error(`${dir}: ${doc.errors[0]?.message}`);
     return doc.toJS() as KubeObject;
   });
 }
