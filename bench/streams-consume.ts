@@ -1,0 +1,314 @@
+/**
+ * What the reliability layer costs a consumer: no-op handlers through a full stream
+ * service against the transport's own consumer and the client library's own loop, on one
+ * pre-filled topic (each run a new consumer group reading it from the start).
+ *
+ *   raw            the client library's loop (streams-raw.ts)
+ *   bare           the transport's consumer: fetch(batch) then ack(batch), no envelope
+ *                  parsing, no dedup
+ *   service        streamService().withErrorHandling().withMetrics().consume(...)
+ *   service+dedup  the same .withDedup(redisDedup(...)) on the shared Redis
+ *
+ * Every variant is timed from the start of the first read that returned messages to the
+ * acknowledgement of the last message (the start of a group, a Kafka rebalance, is not
+ * timed), and its process CPU time over that span is taken too: on a shared machine the
+ * CPU per message says more about overhead than the rate.
+ */
+import { loadavg } from 'node:os';
+import type { Redis as RedisClient } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  redisDedup,
+  StreamProducer,
+  streamService,
+  type StreamTransport,
+  type TransportConsumer,
+} from '../src/streams/index.js';
+import { waitForQuiet } from './quiet.js';
+import { rawLoopOf, type Timed } from './streams-raw.js';
+import { RUN_PREFIX, type TransportName, type TransportSetup } from './streams-transports.js';
+
+export const VARIANTS = ['raw', 'bare', 'service', 'service+dedup'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface ConsumeConfig {
+  count: number;
+  batchSize: number;
+  runs: number;
+  logger: Logger;
+  log: (message: string) => void;
+  /** The shared Redis, for the dedup store. */
+  dedupClient: RedisClient;
+}
+
+export interface RunSample {
+  variant: Variant;
+  run: number;
+  rate: number;
+  /** Process CPU (user + system) per message over the timed span, microseconds. */
+  cpuUsPerMessage: number;
+  load: number;
+}
+
+export interface ConsumeResult {
+  transport: TransportName;
+  count: number;
+  fillRate: number;
+  samples: RunSample[];
+  /** Variants not measured, and why. */
+  missing: Partial<Record<Variant, string>>;
+  failures: string[];
+}
+
+const PAD = 'x'.repeat(100);
+const KEYS = 64;
+export const CONSUME_TOPIC = 'bench-consume';
+
+/** Writes `count` envelopes (`{ i, pad }`, 64 keys) to the topic through the library's producer. */
+async function fillTopic(setup: TransportSetup, count: number): Promise<number> {
+  const transport = await setup.make();
+  try {
+    await transport.ensureTopics([CONSUME_TOPIC]);
+    const producer = new StreamProducer(await transport.producer(), 'bench');
+    const started = performance.now();
+    for (let i = 0; i < count; i += 1000) {
+      const items = [];
+      for (let j = i; j < Math.min(count, i + 1000); j++) {
+        items.push({
+          topic: CONSUME_TOPIC,
+          envelope: producer.envelope(CONSUME_TOPIC, `k${j % KEYS}`, { i: j, pad: PAD }),
+        });
+      }
+      await producer.sendEnvelopes(items);
+    }
+    const rate = count / ((performance.now() - started) / 1000);
+    await producer.close();
+    return rate;
+  } finally {
+    await transport.close();
+  }
+}
+
+/** Counts acknowledged messages; done when `target` are. */
+class AckClock {
+  first: number | null = null;
+  firstCpu: NodeJS.CpuUsage | null = null;
+  acked = 0;
+  doneAt = 0;
+  doneCpu: NodeJS.CpuUsage | null = null;
+  readonly done: Promise<void>;
+  private resolveDone: () => void = () => undefined;
+
+  constructor(readonly target: number) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  asking(): { at: number; cpu: NodeJS.CpuUsage } {
+    return { at: performance.now(), cpu: process.cpuUsage() };
+  }
+
+  fetched(asked: { at: number; cpu: NodeJS.CpuUsage }, n: number): void {
+    if (n > 0 && this.first === null) {
+      this.first = asked.at;
+      this.firstCpu = asked.cpu;
+    }
+  }
+
+  acknowledged(n: number): void {
+    this.acked += n;
+    if (this.acked >= this.target && this.doneAt === 0) {
+      this.doneAt = performance.now();
+      this.doneCpu = process.cpuUsage(this.firstCpu ?? undefined);
+      this.resolveDone();
+    }
+  }
+
+  result(): Timed & { cpuUs: number } {
+    const cpu = this.doneCpu ?? { user: 0, system: 0 };
+    return {
+      messages: this.acked,
+      ms: this.doneAt - (this.first ?? 0),
+      cpuUs: cpu.user + cpu.system,
+    };
+  }
+}
+
+/** The consumer, with its reads and acknowledgements counted by `clock`. */
+function counted(consumer: TransportConsumer, clock: AckClock): TransportConsumer {
+  return {
+    fetch: async (max, waitMs) => {
+      const asked = clock.asking();
+      const batch = await consumer.fetch(max, waitMs);
+      clock.fetched(asked, batch.length);
+      return batch;
+    },
+    ack: async (messages) => {
+      await consumer.ack(messages);
+      clock.acknowledged(messages.length);
+    },
+    lag: () => consumer.lag(),
+    pending: () => consumer.pending(),
+    close: () => consumer.close(),
+  };
+}
+
+/** The transport, with every consumer it makes counted by `clock`. */
+function countedTransport(transport: StreamTransport, clock: AckClock): StreamTransport {
+  return {
+    kind: transport.kind,
+    ensureTopics: (topics) => transport.ensureTopics(topics),
+    consumer: async (options) => counted(await transport.consumer(options), clock),
+    producer: () => transport.producer(),
+    connected: () => transport.connected(),
+    close: () => transport.close(),
+  };
+}
+
+/** Rejects after `ms` (a stuck run must not hold the whole benchmark). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function bareRun(setup: TransportSetup, group: string, config: ConsumeConfig) {
+  const transport = await setup.make();
+  const clock = new AckClock(config.count);
+  try {
+    const consumer = counted(
+      await transport.consumer({
+        topics: [CONSUME_TOPIC],
+        group,
+        consumerName: `${group}-1`,
+        claimIdleMs: 30_000,
+        startAt: 'earliest',
+      }),
+      clock,
+    );
+    while (clock.acked < config.count) {
+      const batch = await consumer.fetch(config.batchSize, 1000);
+      if (batch.length > 0) await consumer.ack(batch);
+    }
+    await consumer.close();
+    return clock.result();
+  } finally {
+    await transport.close();
+  }
+}
+
+async function serviceRun(
+  setup: TransportSetup,
+  group: string,
+  config: ConsumeConfig,
+  dedup: boolean,
+) {
+  const clock = new AckClock(config.count);
+  const transport = countedTransport(await setup.make(), clock);
+  let handled = 0;
+  const builder = streamService({ name: 'bench', transport, logger: config.logger });
+  if (dedup) {
+    builder.withDedup(redisDedup(config.dedupClient, { prefix: `${RUN_PREFIX}:dedup:` }), {
+      ttl: '10m',
+    });
+  }
+  const service = builder
+    .withErrorHandling()
+    .withMetrics()
+    .consume({
+      topics: [CONSUME_TOPIC],
+      group,
+      batchSize: config.batchSize,
+      handler: () => {
+        handled += 1;
+      },
+    })
+    .build();
+  await service.start();
+  try {
+    await within(clock.done, timeoutMs(config.count), `${group} on ${setup.name}`);
+  } finally {
+    await service.stop({ graceMs: 5000 });
+  }
+  if (handled < config.count) {
+    throw new Error(`${group}: ${handled} of ${config.count} messages handled`);
+  }
+  return clock.result();
+}
+
+/** Generous: a run that reads under 500 messages a second is broken, not slow. */
+const timeoutMs = (count: number) => 30_000 + count * 2;
+
+async function runVariant(
+  setup: TransportSetup,
+  variant: Variant,
+  group: string,
+  config: ConsumeConfig,
+): Promise<(Timed & { cpuUs: number }) | null> {
+  if (variant === 'bare')
+    return within(bareRun(setup, group, config), timeoutMs(config.count), group);
+  if (variant === 'service') return serviceRun(setup, group, config, false);
+  if (variant === 'service+dedup') return serviceRun(setup, group, config, true);
+  const raw = rawLoopOf(setup);
+  if (!raw) return null;
+  const cpuBefore = process.cpuUsage();
+  const timed = await within(
+    raw({ topic: CONSUME_TOPIC, group, batchSize: config.batchSize, count: config.count }),
+    timeoutMs(config.count),
+    group,
+  );
+  // The raw loop times itself; its CPU is taken over the whole call (group creation too).
+  const cpu = process.cpuUsage(cpuBefore);
+  return { ...timed, cpuUs: cpu.user + cpu.system };
+}
+
+/** Fills the topic once, then runs every variant `runs` times, the order rotating per run. */
+export async function measureConsume(
+  setup: TransportSetup,
+  config: ConsumeConfig,
+): Promise<ConsumeResult> {
+  const { log } = config;
+  log(`${setup.name}: filling ${config.count} messages into ${CONSUME_TOPIC}`);
+  const fillRate = await fillTopic(setup, config.count);
+  log(`${setup.name}: filled at ${Math.round(fillRate)}/s`);
+  const result: ConsumeResult = {
+    transport: setup.name,
+    count: config.count,
+    fillRate,
+    samples: [],
+    missing: {},
+    failures: [],
+  };
+  if (!rawLoopOf(setup)) result.missing.raw = `no raw ${setup.name} loop in bench/streams-raw.ts`;
+  const variants = VARIANTS.filter((v) => result.missing[v] === undefined);
+  for (let run = 1; run <= config.runs; run++) {
+    const order = variants.map((_, i) => variants[(i + run - 1) % variants.length]!);
+    for (const variant of order) {
+      await waitForQuiet(500);
+      const group = `${variant.replace('+', '-')}-${run}-${Date.now().toString(36)}`;
+      try {
+        const timed = await runVariant(setup, variant, group, config);
+        if (!timed) continue;
+        const sample: RunSample = {
+          variant,
+          run,
+          rate: timed.messages / (timed.ms / 1000),
+          cpuUsPerMessage: timed.cpuUs / timed.messages,
+          load: loadavg()[0]!,
+        };
+        result.samples.push(sample);
+        log(
+          `${setup.name} run ${run} ${variant.padEnd(13)} ${Math.round(sample.rate)
+            .toString()
+            .padStart(7)}/s  ${sample.cpuUsPerMessage.toFixed(1)} µs CPU/msg`,
+        );
+      } catch (error) {
+        const message = `${setup.name} run ${run} ${variant}: ${(error as Error).message}`;
+        result.failures.push(message);
+        log(`FAILED ${message}`);
+      }
+    }
+  }
+  return result;
+}
