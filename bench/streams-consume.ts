@@ -35,6 +35,8 @@ export interface ConsumeConfig {
   count: number;
   batchSize: number;
   runs: number;
+  /** The variants to run (all by default). */
+  variants: readonly Variant[];
   logger: Logger;
   log: (message: string) => void;
   /** The shared Redis, for the dedup store. */
@@ -281,7 +283,7 @@ export async function measureConsume(
     failures: [],
   };
   if (!rawLoopOf(setup)) result.missing.raw = `no raw ${setup.name} loop in bench/streams-raw.ts`;
-  const variants = VARIANTS.filter((v) => result.missing[v] === undefined);
+  const variants = config.variants.filter((v) => result.missing[v] === undefined);
   for (let run = 1; run <= config.runs; run++) {
     const order = variants.map((_, i) => variants[(i + run - 1) % variants.length]!);
     for (const variant of order) {

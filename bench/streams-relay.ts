@@ -203,7 +203,7 @@ export async function measureRelay(
   await backend.driver.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
   await backend.migrate();
   const bus = new CommandBus({ backend, logger: config.logger });
-  const outbox = backend.outbox!;
+  const outbox = backend.outbox;
   const results = { steady: [] as SteadyResult[], burst: [] as BurstResult[] };
   try {
     for (let run = 1; run <= config.steadyRuns; run++) {

@@ -126,7 +126,7 @@ async function kafkaSetup(): Promise<{ setup: TransportSetup } | { skipped: stri
   // file compiles before it lands
   const helper = '../test/helpers/kafka-mock.js';
   const { startKafkaMock } = (await import(helper)) as {
-    startKafkaMock(brokers: number): Promise<{ brokers: string; stop(): Promise<void> }>;
+    startKafkaMock: (brokers: number) => Promise<{ brokers: string; stop: () => Promise<void> }>;
   };
   let cluster;
   try {

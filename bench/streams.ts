@@ -15,6 +15,7 @@
  *   --parts consume,relay              (default both)
  *   --count N                          messages pre-filled per transport (default 50,000)
  *   --runs N                           repetitions of each consume variant (default 5)
+ *   --variants a,b                     some of raw, bare, service, service+dedup (default all)
  *   --quick                            small counts, one run each: checks the harness
  *
  * Only 127.0.0.1: Redis db 12 (keys under a prefix of this run, deleted after), NATS
@@ -24,7 +25,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { measureConsume, type ConsumeResult } from './streams-consume.js';
+import { measureConsume, VARIANTS, type ConsumeResult, type Variant } from './streams-consume.js';
 import { measureRelay, type BurstResult, type SteadyResult } from './streams-relay.js';
 import {
   burstSummary,
@@ -54,6 +55,7 @@ function parse() {
       parts: { type: 'string', default: 'consume,relay' },
       count: { type: 'string' },
       runs: { type: 'string' },
+      variants: { type: 'string' },
       quick: { type: 'boolean', default: false },
     },
   });
@@ -79,6 +81,16 @@ function parse() {
       throw new Error(`--${name} must be a whole number of at least 1; got ${value}`);
     return n;
   };
+  const variants = values.variants
+    ? values.variants.split(',').map((v) => v.trim())
+    : [...VARIANTS];
+  for (const v of variants) {
+    if (!(VARIANTS as readonly string[]).includes(v)) {
+      throw new Error(
+        `--variants: unknown ${JSON.stringify(v)}; give some of ${VARIANTS.join(', ')}`,
+      );
+    }
+  }
   const quick = values.quick;
   return {
     transports: transports as TransportName[],
@@ -86,6 +98,7 @@ function parse() {
     quick,
     count: whole(values.count, quick ? 5_000 : 50_000, 'count'),
     runs: whole(values.runs, quick ? 1 : 5, 'runs'),
+    variants: variants as Variant[],
   };
 }
 
@@ -116,6 +129,7 @@ async function main(): Promise<void> {
               count: options.count,
               batchSize: 100,
               runs: options.runs,
+              variants: options.variants,
               logger,
               log,
               dedupClient,
