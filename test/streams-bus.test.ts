@@ -94,6 +94,34 @@ describe('stream events into the command bus', () => {
     expect(commands[0]!.headers['event-id']).toBe(id);
   });
 
+  it("skips a redelivered event with the SQL store's dedup table (bus.backend.dedup)", async () => {
+    const out = await started(
+      streamService({ name: 'shop', transport: transport(), logger: quiet }).produce(),
+    );
+    const metrics = new StreamMetrics();
+    const calls: string[] = [];
+    await started(
+      streamService({ name: 'mailer', transport: transport(), logger: quiet })
+        .withDedup(bus.backend.dedup!, { ttl: '1h', localCacheSize: 0 })
+        .withMetrics(metrics)
+        .consume({
+          topics: ['signups'],
+          group: 'mailer',
+          pollWait: 100,
+          handler: (_d, ctx) => void calls.push(ctx.event.id),
+        }),
+    );
+    const id = await out.producer.publish('signups', 'u-1', { user: 'u-1' });
+    await out.producer.publish('signups', 'u-1', { user: 'u-1' }, { id });
+    await waitUntil(
+      async () => /dispatchbox_stream_dedup_hits_total\{[^}]*\} 1/.test(await metrics.text()),
+      10_000,
+      'the second delivery skipped',
+    );
+    expect(calls).toEqual([id]);
+    expect(await bus.backend.dedup!.seenEvents('mailer', [id])).toEqual(new Set([id]));
+  });
+
   it('refuses a service without a name or transport, a bad consumer and a bad topic, saying what to fix', () => {
     expect(() => streamService({ name: '', transport: transport() })).toThrow(ConfigurationError);
     expect(() => streamService({ name: 'x', transport: {} as never })).toThrow(/redisStreams/);

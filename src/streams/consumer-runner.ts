@@ -51,6 +51,8 @@ export class ConsumerRunner {
   private running = 0;
   private readonly waitingForSlot: (() => void)[] = [];
   private readonly chains = new Map<string, Promise<void>>();
+  /** Event ids being handled now: a second message of one (same batch, or redelivered meanwhile) is a duplicate. */
+  private readonly active = new Set<string>();
   private readonly done: Done[] = [];
   private flushing: Promise<void> | null = null;
   private roomWaiter: (() => void) | null = null;
@@ -135,10 +137,13 @@ export class ConsumerRunner {
     const seen = await this.seen(envelopes);
     batch.forEach((message, i) => {
       const envelope = envelopes[i]!;
-      if (!(envelope instanceof Error) && seen.has(envelope.id)) {
-        this.options.layer.countDuplicate();
-        this.finish({ message, handledId: null });
-        return;
+      if (!(envelope instanceof Error)) {
+        if (seen.has(envelope.id) || this.active.has(envelope.id)) {
+          this.options.layer.countDuplicate();
+          this.finish({ message, handledId: null });
+          return;
+        }
+        if (this.options.dedup) this.active.add(envelope.id);
       }
       const previous = this.chains.get(message.orderKey) ?? Promise.resolve();
       const next = previous.then(() => this.run(message, envelope));
@@ -170,9 +175,15 @@ export class ConsumerRunner {
     let outcome: Outcome;
     try {
       outcome = await this.options.layer.process(message, envelope);
+    } catch (error) {
+      if (!(envelope instanceof Error)) this.active.delete(envelope.id);
+      throw error;
     } finally {
       this.release();
     }
+    // A handled id stays active until it is remembered (flushLoop), so a redelivery that
+    // comes meanwhile is still known for a duplicate.
+    if (outcome !== 'handled' && !(envelope instanceof Error)) this.active.delete(envelope.id);
     if (outcome === 'stopped') {
       this.inFlight -= 1; // left unacknowledged: delivered again
       return;
@@ -220,6 +231,7 @@ export class ConsumerRunner {
         if (dedup && handled.length > 0)
           await dedup.store.rememberEvents(dedup.scope, handled, dedup.ttlMs);
         await this.options.consumer.ack(batch.map((d) => d.message));
+        for (const id of handled) this.active.delete(id);
         failures = 0;
         this.inFlight -= batch.length;
         this.roomWaiter?.();
@@ -239,6 +251,7 @@ export class ConsumerRunner {
           // shutdown gave up: what is not acknowledged is delivered again
           this.inFlight -= this.done.length;
           this.done.length = 0;
+          this.active.clear();
         }
       }
     }

@@ -28,3 +28,11 @@ export type {
   OutgoingMessage,
   ConsumerOptions,
 } from './transport.js';
+export { commandFromEvent } from './to-command.js';
+export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
+export {
+  discoverStreamHandlers,
+  selectStreamHandlers,
+  type StreamHandlerModule,
+} from './modules.js';
+export { openStreamTransport } from './open.js';

@@ -1,14 +1,17 @@
 import { Command } from 'commander';
 import type { CommandBus } from '../../bus/bus.js';
-import { loadStreamsConfig, type StreamsConfig } from '../../config/index.js';
-import { ConfigurationError } from '../../core/errors.js';
-import { createMetrics, startOperationsServer } from '../../observability/index.js';
 import {
-  redisDedup,
-  StreamMetrics,
-  streamService,
-  type DedupStore,
-} from '../../streams/index.js';
+  loadStreamsConfig,
+  type DispatchboxConfig,
+  type StreamsConfig,
+} from '../../config/index.js';
+import { ConfigurationError } from '../../core/errors.js';
+import {
+  createMetrics,
+  startOperationsServer,
+  type DispatchboxMetrics,
+} from '../../observability/index.js';
+import { redisDedup, StreamMetrics, streamService, type DedupStore } from '../../streams/index.js';
 import { discoverStreamHandlers, selectStreamHandlers } from '../../streams/modules.js';
 import { openStreamTransport, transportKindOf } from '../../streams/open.js';
 import { startOutboxRelay } from '../../streams/outbox-relay.js';
@@ -67,15 +70,7 @@ export function streamsCommand(io: CliIo): Command {
           handler: m.handle,
         });
       const service = builder.build();
-      const server =
-        config.healthPort === 0
-          ? null
-          : await startOperationsServer(bus, {
-              port: config.healthPort,
-              host: '0.0.0.0',
-              metrics: busMetrics,
-              logger: bus.logger,
-            });
+      const server = await operationsServer(bus, config, busMetrics);
       server?.watchReadiness(() => service.notReadyReasons());
       try {
         await service.start();
@@ -120,15 +115,7 @@ export function relayCommand(io: CliIo): Command {
         logger: bus.logger,
         metrics,
       });
-      const server =
-        config.healthPort === 0
-          ? null
-          : await startOperationsServer(bus, {
-              port: config.healthPort,
-              host: '0.0.0.0',
-              metrics: busMetrics,
-              logger: bus.logger,
-            });
+      const server = await operationsServer(bus, config, busMetrics);
       io.out(`outbox relay running to ${transportKindOf(url)}; stop with Ctrl-C or SIGTERM`);
       const signal = await waitForStopSignal();
       io.out(`${signal}: stopping the relay`);
@@ -138,6 +125,17 @@ export function relayCommand(io: CliIo): Command {
       busMetrics.close();
       io.out(`relay stopped after delivering ${relay.delivered} events`);
     });
+  });
+}
+
+/** /health, /ready and /metrics on DISPATCHBOX_HEALTH_PORT; none when it is 0. */
+function operationsServer(bus: CommandBus, config: DispatchboxConfig, metrics: DispatchboxMetrics) {
+  if (config.healthPort === 0) return Promise.resolve(null);
+  return startOperationsServer(bus, {
+    port: config.healthPort,
+    host: '0.0.0.0',
+    metrics,
+    logger: bus.logger,
   });
 }
 
