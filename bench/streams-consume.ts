@@ -43,12 +43,16 @@ export interface ConsumeConfig {
   dedupClient: RedisClient;
 }
 
+type Measured = Timed & { cpuUs: number; inTransportMs?: number };
+
 export interface RunSample {
   variant: Variant;
   run: number;
   rate: number;
   /** Process CPU (user + system) per message over the timed span, microseconds. */
   cpuUsPerMessage: number;
+  /** Share of the span spent waiting in the transport's fetch and ack calls (not for raw). */
+  inTransport: number | null;
   load: number;
 }
 
@@ -96,6 +100,10 @@ class AckClock {
   first: number | null = null;
   firstCpu: NodeJS.CpuUsage | null = null;
   acked = 0;
+  /** Time spent waiting in the transport's fetch and ack calls (from the first message on). */
+  fetchMs = 0;
+  ackMs = 0;
+
   doneAt = 0;
   doneCpu: NodeJS.CpuUsage | null = null;
   readonly done: Promise<void>;
@@ -125,12 +133,13 @@ class AckClock {
     }
   }
 
-  result(): Timed & { cpuUs: number } {
+  result(): Measured {
     const cpu = this.doneCpu ?? { user: 0, system: 0 };
     return {
       messages: this.acked,
       ms: this.doneAt - (this.first ?? 0),
       cpuUs: cpu.user + cpu.system,
+      inTransportMs: this.fetchMs + this.ackMs,
     };
   }
 }
@@ -142,10 +151,13 @@ function counted(consumer: TransportConsumer, clock: AckClock): TransportConsume
       const asked = clock.asking();
       const batch = await consumer.fetch(max, waitMs);
       clock.fetched(asked, batch.length);
+      if (clock.first !== null && clock.doneAt === 0) clock.fetchMs += performance.now() - asked.at;
       return batch;
     },
     ack: async (messages) => {
+      const asked = performance.now();
       await consumer.ack(messages);
+      if (clock.doneAt === 0) clock.ackMs += performance.now() - asked;
       clock.acknowledged(messages.length);
     },
     lag: () => consumer.lag(),
@@ -247,7 +259,7 @@ async function runVariant(
   variant: Variant,
   group: string,
   config: ConsumeConfig,
-): Promise<(Timed & { cpuUs: number }) | null> {
+): Promise<Measured | null> {
   if (variant === 'bare')
     return within(bareRun(setup, group, config), timeoutMs(config.count), group);
   if (variant === 'service') return serviceRun(setup, group, config, false);
@@ -297,13 +309,16 @@ export async function measureConsume(
           run,
           rate: timed.messages / (timed.ms / 1000),
           cpuUsPerMessage: timed.cpuUs / timed.messages,
+          inTransport: timed.inTransportMs === undefined ? null : timed.inTransportMs / timed.ms,
           load: loadavg()[0]!,
         };
         result.samples.push(sample);
         log(
           `${setup.name} run ${run} ${variant.padEnd(13)} ${Math.round(sample.rate)
             .toString()
-            .padStart(7)}/s  ${sample.cpuUsPerMessage.toFixed(1)} µs CPU/msg`,
+            .padStart(
+              7,
+            )}/s  ${sample.cpuUsPerMessage.toFixed(1)} µs CPU/msg${sample.inTransport === null ? '' : `, ${(sample.inTransport * 100).toFixed(0)} % in fetch/ack`}`,
         );
       } catch (error) {
         const message = `${setup.name} run ${run} ${variant}: ${(error as Error).message}`;

@@ -18,10 +18,12 @@ import { toOutgoing } from '../src/streams/codec.js';
 import { spread, type Spread } from './stats.js';
 
 const PAD = 'x'.repeat(100);
+const nothing = (): Promise<void> => Promise.resolve();
+const noProducer = () => ({ send: nothing, close: nothing });
 
 /** Messages as the Redis transport hands them out, envelopes made by the library's producer. */
 function messages(count: number): TransportMessage[] {
-  const producer = new StreamProducer({ send: async () => undefined, close: async () => undefined }, 'bench');
+  const producer = new StreamProducer(noProducer(), 'bench');
   return Array.from({ length: count }, (_, i) => {
     const key = `k${i % 64}`;
     const out = toOutgoing('layer', producer.envelope('layer', key, { i, pad: PAD }));
@@ -55,17 +57,17 @@ function memoryTransport(all: TransportMessage[]) {
       acked += messages.length;
       if (acked >= all.length) resolveDone();
     },
-    lag: async () => all.length - acked,
-    pending: async () => next - acked,
-    close: async () => undefined,
+    lag: () => Promise.resolve(all.length - acked),
+    pending: () => Promise.resolve(next - acked),
+    close: nothing,
   };
   const transport: StreamTransport = {
     kind: 'memory',
-    ensureTopics: async () => undefined,
-    consumer: async () => consumer,
-    producer: async () => ({ send: async () => undefined, close: async () => undefined }),
+    ensureTopics: nothing,
+    consumer: () => Promise.resolve(consumer),
+    producer: () => Promise.resolve(noProducer()),
     connected: () => true,
-    close: async () => undefined,
+    close: nothing,
   };
   return { transport, done };
 }

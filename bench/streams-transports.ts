@@ -20,7 +20,8 @@ export const NATS_SERVERS = 'nats://127.0.0.1:4222';
 /** Every key and stream of this run starts with it (deleted at the end). */
 export const RUN_PREFIX = `bench-streams-${process.pid}-${Date.now().toString(36)}`;
 
-const SRC = fileURLToPath(new URL('../src/streams/transports/', import.meta.url));
+/** src/streams/transports, as TypeScript (under tsx) or compiled (streams.tsconfig.json). */
+const TRANSPORTS_DIR = fileURLToPath(new URL('../src/streams/transports/', import.meta.url));
 
 /**
  * ioredis as the library's own transport loads it (the repository's node_modules, not
@@ -38,7 +39,7 @@ export function newRedisClient(): RedisClient {
 
 /** Whether the transport's module is in this tree (NATS and Kafka land on main later). */
 export function transportPresent(name: TransportName): boolean {
-  return existsSync(`${SRC}${name}/index.ts`);
+  return ['index.ts', 'index.js'].some((file) => existsSync(`${TRANSPORTS_DIR}${name}/${file}`));
 }
 
 export interface TransportSetup {

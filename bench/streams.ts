@@ -12,7 +12,8 @@
  *
  *   --transport redis|nats|kafka|all   (default all; a transport whose module is not in
  *                                      this tree is skipped, and the report says so)
- *   --parts consume,relay              (default both)
+ *   --parts layer,consume,relay        (default all; layer: the service's own CPU per
+ *                                      message over an in-memory transport, streams-layer.ts)
  *   --count N                          messages pre-filled per transport (default 50,000)
  *   --runs N                           repetitions of each consume variant (default 5)
  *   --variants a,b                     some of raw, bare, service, service+dedup (default all)
@@ -26,6 +27,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { measureConsume, VARIANTS, type ConsumeResult, type Variant } from './streams-consume.js';
+import { measureLayer } from './streams-layer.js';
 import { measureRelay, type BurstResult, type SteadyResult } from './streams-relay.js';
 import {
   burstSummary,
@@ -52,7 +54,7 @@ function parse() {
   const { values } = parseArgs({
     options: {
       transport: { type: 'string', default: 'all' },
-      parts: { type: 'string', default: 'consume,relay' },
+      parts: { type: 'string', default: 'layer,consume,relay' },
       count: { type: 'string' },
       runs: { type: 'string' },
       variants: { type: 'string' },
@@ -70,8 +72,8 @@ function parse() {
   }
   const parts = new Set(values.parts.split(',').map((p) => p.trim()));
   for (const p of parts) {
-    if (p !== 'consume' && p !== 'relay') {
-      throw new Error(`--parts: unknown ${JSON.stringify(p)}; give consume, relay or both`);
+    if (p !== 'layer' && p !== 'consume' && p !== 'relay') {
+      throw new Error(`--parts: unknown ${JSON.stringify(p)}; give some of layer, consume, relay`);
     }
   }
   const whole = (value: string | undefined, fallback: number, name: string) => {
@@ -112,6 +114,9 @@ async function main(): Promise<void> {
   const consumeResults: ConsumeResult[] = [];
   const skipped: string[] = [];
   let relay: { steady: SteadyResult[]; burst: BurstResult[] } | null = null;
+  const layer = options.parts.has('layer')
+    ? await measureLayer(options.count, options.runs, logger, log)
+    : null;
   const dedupClient = newRedisClient();
   try {
     if (options.parts.has('consume')) {
@@ -161,6 +166,12 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(' / ')})\n`,
   );
+  if (layer) {
+    console.log(
+      `The stream service alone (in-memory transport, no-op handlers): ${layer.cpuUsPerMessage.median.toFixed(1)} µs CPU/msg ` +
+        `(${layer.cpuUsPerMessage.min.toFixed(1)}–${layer.cpuUsPerMessage.max.toFixed(1)}), ${Math.round(layer.rate.median).toLocaleString('en-US')} msgs/s, ${layer.rate.n} runs\n`,
+    );
+  }
   if (consumeResults.length > 0) {
     console.log(
       `Consume: ${options.count.toLocaleString('en-US')} messages pre-filled, batches of 100, no-op handlers, ${options.runs} runs each (order rotating)\n`,
