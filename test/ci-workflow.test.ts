@@ -21,17 +21,20 @@ const workflow = parse(readFileSync('.github/workflows/ci.yml', 'utf8')) as {
 const runs = (job: Job) => job.steps.flatMap((s) => (s.run ? [s.run] : []));
 
 describe('.github/workflows/ci.yml', () => {
-  it('tests on Node 20, 22 and 24 against PostgreSQL, Redis and NATS', () => {
+  it('tests on Node 20, 22 and 24 against PostgreSQL, Redis, NATS and the Kafka mock', () => {
     const test = workflow.jobs.test!;
     expect(test.strategy?.matrix?.node).toEqual([20, 22, 24]);
     expect(Object.keys(test.services ?? {}).sort()).toEqual(['postgres', 'redis']);
     expect(runs(test)).toEqual([
       'docker run -d --name nats -p 4222:4222 nats:2 -js',
+      'sudo apt-get update -qq && sudo apt-get install -y -qq librdkafka-dev kcat',
       'npm ci',
       'npm run lint',
       'npm run typecheck',
       'npm test',
     ]);
+    // node-rdkafka compiles against the librdkafka installed above, not its bundled copy.
+    expect(test.steps.find((s) => s.run === 'npm ci')?.env?.BUILD_LIBRDKAFKA).toBe('0');
     const setup = test.steps.find((s) => s.uses?.startsWith('actions/setup-node@'));
     expect(setup?.with?.['node-version']).toBe('${{ matrix.node }}');
   });

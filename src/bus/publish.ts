@@ -8,7 +8,7 @@ import { ConfigurationError, PayloadTooLargeError, ValidationError } from '../co
 import { checkHeaders } from '../core/headers.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import { checkStorableText, toJsonText } from '../core/json.js';
-import { lazySchema } from '../core/lazy-zod.js';
+import { lazySchema, parseOrRefuse } from '../core/lazy-zod.js';
 import type { Queryable } from '../core/queryable.js';
 
 export interface PublishOptions {
@@ -187,13 +187,8 @@ type ParsedOptions = Omit<PublishOptions, 'headers' | 'tx'> & {
 };
 
 function parseOptions(options: Omit<PublishItem, 'topic' | 'key' | 'data'>): ParsedOptions {
-  const parsed = optionsSchema().safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String).join('.') || 'options';
-    throw new ValidationError(`${path}: ${issue.message}`, path);
-  }
-  const { headers, ...o } = parsed.data;
+  const data = parseOrRefuse(optionsSchema(), options);
+  const { headers, ...o } = data;
   for (const field of ['type', 'correlationId', 'causationId'] as const) {
     const value = o[field];
     if (value !== undefined) checkStorableText(value, field);

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as Zod from 'zod';
+import { ValidationError } from './errors.js';
 
 type ZodModule = typeof Zod;
 
@@ -19,4 +20,20 @@ export function lazySchema<T>(build: (z: ZodModule) => T): () => T {
     loaded ??= createRequire(import.meta.url)('zod') as ZodModule;
     return (schema ??= build(loaded));
   };
+}
+
+/**
+ * `schema.safeParse(value)`'s data, or a ValidationError of its first issue named by its
+ * path (`root` for the value itself): the one way option objects are refused.
+ */
+export function parseOrRefuse<T>(
+  schema: { safeParse(value: unknown): Zod.ZodSafeParseResult<T> },
+  value: unknown,
+  root = 'options',
+): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.map(String).join('.') || root;
+  throw new ValidationError(`${path}: ${issue.message}`, path);
 }

@@ -7,7 +7,7 @@ import { checkHeaders } from './headers.js';
 import { isUuid, uuidv7 } from './ids.js';
 import { checkStorableText } from './json.js';
 import { checkName } from './registry.js';
-import { lazySchema } from './lazy-zod.js';
+import { lazySchema, parseOrRefuse } from './lazy-zod.js';
 
 export interface SendOptions {
   /** A caller-chosen UUID: re-sending it is a no-op that returns the existing command. */
@@ -130,16 +130,11 @@ function hasAny(options: SendOptions): boolean {
 }
 
 function parseOptions(options: SendOptions): ParsedOptions {
-  const parsed = optionsSchema().safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String).join('.') || 'options';
-    throw new ValidationError(`${path}: ${issue.message}`, path);
-  }
+  const data = parseOrRefuse(optionsSchema(), options);
   // What every store can hold, checked here: as zod refinements these checks made a send
   // with an idempotency key, a correlation id and a delay cost 3.8-5.0 µs against 3.7
   // (CPU time), and one with runAt 3.5 against 3.1; here, within 3% of either.
-  const { headers, ...o } = parsed.data;
+  const { headers, ...o } = data;
   if (o.idempotencyKey !== undefined) checkStorableText(o.idempotencyKey, 'idempotencyKey');
   if (o.correlationId !== undefined) checkStorableText(o.correlationId, 'correlationId');
   const runAt = o.runAt?.getTime();

@@ -219,17 +219,25 @@ export function streamConformance(name: string, target: ConformanceTarget): void
       await stop(service);
       await stop(dlqConsumer);
 
-      // A handler that never finishes: its message is not acknowledged, so the group gets it again.
+      // Shutdown acknowledges what was handled and nothing more: the message whose handler
+      // never finished comes again, the handled ones do not.
       const topic2 = unique('unacked');
+      const handledFirst: number[] = [];
       let started = 0;
-      const stuck = await consumer(topic2, group, async (_data, ctx) => {
+      const stuck = await consumer(topic2, group, async (data, ctx) => {
+        const n = (data as { n: number }).n;
+        if (n !== 2) return void handledFirst.push(n);
         started += 1;
         await new Promise((_, reject) =>
           ctx.signal.addEventListener('abort', () => reject(new Error('shutdown ran out of time'))),
         );
       });
-      await out.producer.publish(topic2, 'k', { n: 1 });
-      await waitUntil(() => started === 1, 10_000, 'the stuck handler started');
+      for (const n of [1, 2, 3]) await out.producer.publish(topic2, `k${n}`, { n });
+      await waitUntil(
+        () => started === 1 && handledFirst.length === 2,
+        10_000,
+        'two handled, one stuck',
+      );
       await stop(stuck, 100);
       const again: number[] = [];
       const second = await consumer(
@@ -242,6 +250,9 @@ export function streamConformance(name: string, target: ConformanceTarget): void
         15_000,
         'the unacknowledged message delivered again',
       );
+      await out.producer.publish(topic2, 'k4', { n: 4 });
+      await waitUntil(() => again.length === 2, 15_000, 'the next message');
+      expect(again).toEqual([2, 4]);
       await stop(second);
     });
 

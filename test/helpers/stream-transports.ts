@@ -19,10 +19,7 @@ export async function makeTransport(spec: TransportSpec): Promise<StreamTranspor
   // Loaded by name so that this helper does not tie every test to every transport's client.
   const module = (await import(
     /* @vite-ignore */ `../../src/streams/transports/${spec.kind}/index.js`
-  )) as Record<
-    string,
-    (options: unknown) => StreamTransport
-  >;
+  )) as Record<string, (options: unknown) => StreamTransport>;
   const factory = module[FACTORIES[spec.kind]];
   if (!factory)
     throw new Error(`src/streams/transports/${spec.kind} exports no ${FACTORIES[spec.kind]}`);

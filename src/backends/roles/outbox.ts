@@ -53,7 +53,11 @@ export interface OutboxStore {
    * waiting events, oldest first. Null when another relay holds an unexpired lease: one
    * relay delivers at a time, which is what keeps the order per key.
    */
-  claimEvents(params: { relayId: string; leaseMs: number; limit: number }): Promise<OutboxClaim | null>;
+  claimEvents(params: {
+    relayId: string;
+    leaseMs: number;
+    limit: number;
+  }): Promise<OutboxClaim | null>;
   /** Removes delivered events; refused (false) when `relayId` no longer holds the lease. */
   markDelivered(params: { relayId: string; seqs: string[] }): Promise<boolean>;
   /** Counts a failed delivery of these events (their `attempts` goes up by one). */
