@@ -296,6 +296,15 @@ export async function measureConsume(
   };
   if (!rawLoopOf(setup)) result.missing.raw = `no raw ${setup.name} loop in bench/streams-raw.ts`;
   const variants = config.variants.filter((v) => result.missing[v] === undefined);
+  // One untimed pass of each variant over the first messages: the first run in a process
+  // otherwise pays for compiling the code it runs (2-3 times the CPU per message).
+  const warmCount = Math.min(config.count, 10_000);
+  for (const variant of variants) {
+    const group = `warm-${variant.replace('+', '-')}-${Date.now().toString(36)}`;
+    await runVariant(setup, variant, group, { ...config, count: warmCount }).catch((error: Error) =>
+      log(`${setup.name} warm-up ${variant} failed: ${error.message}`),
+    );
+  }
   for (let run = 1; run <= config.runs; run++) {
     const order = variants.map((_, i) => variants[(i + run - 1) % variants.length]!);
     for (const variant of order) {

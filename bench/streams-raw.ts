@@ -5,7 +5,7 @@
  * the first read that returned messages to the acknowledgement of the last.
  */
 import type { TransportSetup } from './streams-transports.js';
-import { newRedisClient } from './streams-transports.js';
+import { NATS_SERVERS, newRedisClient } from './streams-transports.js';
 
 export interface Timed {
   messages: number;
@@ -26,6 +26,10 @@ export function rawLoopOf(
   const streamKey = setup.naming.redisStreamKey;
   if (setup.name === 'redis' && streamKey) {
     return (params) => rawRedisLoop(streamKey(params.topic), params);
+  }
+  const natsStream = setup.naming.natsStream;
+  if (setup.name === 'nats' && natsStream) {
+    return (params) => rawNatsLoop(natsStream(params.topic), params);
   }
   return null;
 }
@@ -76,9 +80,59 @@ async function rawRedisLoop(streamKey: string, params: RawLoopParams): Promise<T
   }
 }
 
-/** Deletes this run's JetStream streams (the NATS transport names them `<prefix><topic>`). */
-export async function deleteNatsStreams(streamPrefix: string, topics: string[]): Promise<void> {
-  void streamPrefix;
-  void topics;
-  await Promise.resolve();
+/**
+ * @nats-io/jetstream: a durable pull consumer of its own on the transport's stream,
+ * fetch({ max_messages: batch, expires: 1 s }), ack() each message (a publish with no
+ * reply awaited, as the transport acknowledges) and one flush per batch.
+ */
+async function rawNatsLoop(stream: string, params: RawLoopParams): Promise<Timed> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } =
+    await import('@nats-io/jetstream');
+  const connection = await connect({ servers: NATS_SERVERS });
+  try {
+    const jsm = await jetstreamManager(connection);
+    await jsm.consumers.add(stream, {
+      durable_name: params.group,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: 10_000,
+    });
+    const consumer = await jetstream(connection).consumers.get(stream, params.group);
+    let first: number | null = null;
+    let acked = 0;
+    while (acked < params.count) {
+      const asked = performance.now();
+      const messages = await consumer.fetch({ max_messages: params.batchSize, expires: 1000 });
+      let n = 0;
+      for await (const message of messages) {
+        message.ack();
+        n += 1;
+      }
+      if (n === 0) continue;
+      first ??= asked;
+      await connection.flush();
+      acked += n;
+    }
+    const ms = performance.now() - (first ?? performance.now());
+    await jsm.consumers.delete(stream, params.group);
+    return { messages: acked, ms };
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Deletes this run's JetStream streams (every stream whose name starts with the prefix). */
+export async function deleteNatsStreams(streamPrefix: string): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const connection = await connect({ servers: NATS_SERVERS });
+  try {
+    const jsm = await jetstreamManager(connection);
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(streamPrefix)) await jsm.streams.delete(name);
+    }
+  } finally {
+    await connection.close();
+  }
 }

@@ -47,7 +47,11 @@ export interface TransportSetup {
   /** A new transport on the shared server (a stream service closes its transport on stop). */
   make(): Promise<StreamTransport>;
   /** Where the raw loop finds what the transport made of a topic. */
-  naming: { redisStreamKey?: (topic: string) => string; kafkaBrokers?: string };
+  naming: {
+    redisStreamKey?: (topic: string) => string;
+    natsStream?: (topic: string) => string;
+    kafkaBrokers?: string;
+  };
   /** Deletes what the run left on the server. */
   cleanup(topics: string[]): Promise<void>;
 }
@@ -106,16 +110,19 @@ export async function setupTransport(
 
 async function natsSetup(): Promise<{ setup: TransportSetup } | { skipped: string }> {
   const natsJetStream = await factoryOf('nats', 'natsJetStream');
+  const { streamNameFor } = (await import('../src/streams/transports/nats/index.js')) as {
+    streamNameFor: (topic: string, prefix: string) => string;
+  };
   // stream names allow letters, digits, '_' and '-' only
   const streamPrefix = `bench_${process.pid}_`;
   return {
     setup: {
       name: 'nats',
       make: () => Promise.resolve(natsJetStream({ servers: NATS_SERVERS, streamPrefix })),
-      naming: {},
-      cleanup: async (topics) => {
+      naming: { natsStream: (topic) => streamNameFor(topic, streamPrefix) },
+      cleanup: async () => {
         const { deleteNatsStreams } = await import('./streams-raw.js');
-        await deleteNatsStreams(streamPrefix, topics);
+        await deleteNatsStreams(streamPrefix);
       },
     },
   };
