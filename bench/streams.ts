@@ -15,7 +15,7 @@
  *   --parts layer,consume,relay        (default all; layer: the service's own CPU per
  *                                      message over an in-memory transport, streams-layer.ts)
  *   --count N                          messages pre-filled per transport (default 50,000)
- *   --runs N                           repetitions of each consume variant (default 5)
+ *   --runs N                           repetitions of each consume variant (default 3)
  *   --variants a,b                     some of raw, bare, service, service+dedup (default all)
  *   --quick                            small counts, one run each: checks the harness
  *
@@ -99,7 +99,7 @@ function parse() {
     parts,
     quick,
     count: whole(values.count, quick ? 5_000 : 50_000, 'count'),
-    runs: whole(values.runs, quick ? 1 : 5, 'runs'),
+    runs: whole(values.runs, quick ? 1 : 3, 'runs'),
     variants: variants as Variant[],
   };
 }
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   }
   if (consumeResults.length > 0) {
     console.log(
-      `Consume: ${options.count.toLocaleString('en-US')} messages pre-filled, batches of 100, no-op handlers, ${options.runs} runs each (order rotating)\n`,
+      `Consume: ${options.count.toLocaleString('en-US')} messages pre-filled, batches of 100, no-op handlers, an untimed warm-up pass, then ${options.runs} runs each (order rotating); CPU is the whole process's per message; "in fetch/ack" is the time spent waiting in the transport's calls (over 100 % when they overlap)\n`,
     );
     console.log(consumeTable(consumeResults));
     console.log('');
