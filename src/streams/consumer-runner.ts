@@ -148,9 +148,11 @@ export class ConsumerRunner {
       const previous = this.chains.get(message.orderKey) ?? Promise.resolve();
       const next = previous.then(() => this.run(message, envelope));
       this.chains.set(message.orderKey, next);
-      void next.finally(() => {
+      // then(f, f) rather than finally(f): finally makes three promises per message
+      const forget = () => {
         if (this.chains.get(message.orderKey) === next) this.chains.delete(message.orderKey);
-      });
+      };
+      void next.then(forget, forget);
     });
   }
 
@@ -171,7 +173,8 @@ export class ConsumerRunner {
   }
 
   private async run(message: TransportMessage, envelope: Envelope | Error): Promise<void> {
-    await this.slot();
+    const waiting = this.slot();
+    if (waiting) await waiting;
     let outcome: Outcome;
     try {
       outcome = await this.options.layer.process(message, envelope);
@@ -194,12 +197,13 @@ export class ConsumerRunner {
     });
   }
 
-  private async slot(): Promise<void> {
+  /** Takes a handler slot: null when one was free, else a promise of the next released. */
+  private slot(): Promise<void> | null {
     if (this.running < this.options.concurrency) {
       this.running += 1;
-      return;
+      return null;
     }
-    await new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
+    return new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
   }
 
   private release(): void {

@@ -87,16 +87,26 @@ export class ReliabilityLayer {
     }
   }
 
+  /**
+   * One call of the handler, as a promise whether it returns one, a value or throws. Called
+   * at once rather than in a .then (two promises fewer a message).
+   */
   private attempt(
     message: TransportMessage,
     envelope: Envelope,
     attempt: number,
   ): Promise<unknown> {
     const correlationId = envelope.correlationId ?? envelope.id;
-    const ctx = this.context(message, envelope, attempt, correlationId);
-    return withEventScope({ eventId: envelope.id, correlationId }, () =>
-      Promise.resolve().then(() => this.options.handler(envelope.data, ctx)),
-    );
+    try {
+      const ctx = this.context(message, envelope, attempt, correlationId);
+      return Promise.resolve(
+        withEventScope({ eventId: envelope.id, correlationId }, () =>
+          this.options.handler(envelope.data, ctx),
+        ),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private context(
