@@ -10,6 +10,16 @@ export interface StreamLabels {
   group: string;
 }
 
+/** One consumer's metrics, their labels bound once: prom-client hashes a label set at each labelled call. */
+export interface BoundStreamMetrics {
+  handled: { inc(): void };
+  retried: { inc(): void };
+  deadLettered: { inc(): void };
+  dedupHits: { inc(): void };
+  failedAttempts: { inc(): void };
+  processing: { observe(seconds: number): void };
+}
+
 /** What a consumer reports on a scrape: read from the transport when /metrics is asked. */
 export interface LagSource {
   labels: StreamLabels;
@@ -135,6 +145,18 @@ export class StreamMetrics {
         }
       },
     });
+  }
+
+  /** The metrics of one consumer, with its labels bound. */
+  bind(labels: StreamLabels): BoundStreamMetrics {
+    return {
+      handled: this.handled.labels(labels),
+      retried: this.retried.labels(labels),
+      deadLettered: this.deadLettered.labels(labels),
+      dedupHits: this.dedupHits.labels(labels),
+      failedAttempts: this.failedAttempts.labels(labels),
+      processing: this.processing.labels(labels),
+    };
   }
 
   /** Reads an outbox's waiting events and the age of the oldest at each scrape. */

@@ -1,14 +1,12 @@
 import type { Logger } from 'pino';
 import type { CommandBus } from '../bus/bus.js';
-import type { Command, JsonValue } from '../core/command.js';
 import { describeError } from '../core/describe-error.js';
-import { ConfigurationError } from '../core/errors.js';
 import { decideFailure, type RetryPolicy } from '../core/retry.js';
-import type { SendOptions } from '../core/send-options.js';
-import type { StreamContext, StreamHandler } from './context.js';
+import type { StreamHandler } from './context.js';
+import { EventContext, type ContextShared } from './handler-context.js';
 import { withEventScope } from './correlation.js';
 import type { Envelope } from './envelope.js';
-import type { StreamLabels, StreamMetrics } from './metrics.js';
+import type { BoundStreamMetrics, StreamLabels, StreamMetrics } from './metrics.js';
 import type { StreamProducer } from './producer.js';
 import type { TransportMessage } from './transport.js';
 
@@ -40,27 +38,34 @@ export interface ReliabilityOptions {
  * count, since the message was never acknowledged.
  */
 export class ReliabilityLayer {
-  constructor(private readonly options: ReliabilityOptions) {}
+  private readonly metrics: BoundStreamMetrics | null;
+  private readonly shared: ContextShared;
+
+  constructor(private readonly options: ReliabilityOptions) {
+    this.metrics = options.metrics?.bind(options.labels) ?? null;
+    const { producer, bus, labels, signal, logger } = options;
+    this.shared = { producer, bus, group: labels.group, signal, logger };
+  }
 
   /** Counts a message skipped because its event id was already handled. */
   countDuplicate(): void {
-    this.options.metrics?.dedupHits.inc(this.options.labels);
+    this.metrics?.dedupHits.inc();
   }
 
   /** Runs the handler until it succeeds, the message is dead-lettered, or shutdown gives up. */
   async process(message: TransportMessage, envelope: Envelope | Error): Promise<Outcome> {
-    const { labels, metrics } = this.options;
+    const metrics = this.metrics;
     if (envelope instanceof Error) return this.deadLetter(message, null, envelope, 0);
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       if (this.options.signal.aborted) return 'stopped';
       try {
         await this.attempt(message, envelope, attempt);
-        metrics?.handled.inc(labels);
-        metrics?.processing.observe(labels, (performance.now() - started) / 1000);
+        metrics?.handled.inc();
+        metrics?.processing.observe((performance.now() - started) / 1000);
         return 'handled';
       } catch (error) {
-        metrics?.failedAttempts.inc(labels);
+        metrics?.failedAttempts.inc();
         const decision = decideFailure(
           error,
           attempt,
@@ -71,7 +76,7 @@ export class ReliabilityLayer {
         if (decision.kind === 'troubleshoot') {
           return this.deadLetter(message, envelope, error, attempt);
         }
-        metrics?.retried.inc(labels);
+        metrics?.retried.inc();
         this.options.logger.warn(
           {
             eventId: envelope.id,
@@ -96,80 +101,18 @@ export class ReliabilityLayer {
     envelope: Envelope,
     attempt: number,
   ): Promise<unknown> {
-    const correlationId = envelope.correlationId ?? envelope.id;
     try {
-      const ctx = this.context(message, envelope, attempt, correlationId);
-      return Promise.resolve(
-        withEventScope({ eventId: envelope.id, correlationId }, () =>
-          this.options.handler(envelope.data, ctx),
-        ),
+      const ctx = new EventContext(
+        this.shared,
+        message,
+        envelope,
+        attempt,
+        envelope.correlationId ?? envelope.id,
       );
+      return Promise.resolve(withEventScope(ctx, () => this.options.handler(envelope.data, ctx)));
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  private context(
-    message: TransportMessage,
-    envelope: Envelope,
-    attempt: number,
-    correlationId: string,
-  ): StreamContext {
-    const { producer, bus, labels, signal } = this.options;
-    const baseLogger = this.options.logger;
-    let logger: Logger | undefined;
-    let sends = 0;
-    return {
-      event: envelope,
-      topic: message.topic,
-      group: labels.group,
-      attempt,
-      deliveryCount: message.deliveryCount,
-      correlationId,
-      signal,
-      // A child logger per message costs more than a no-op handler: made on first use.
-      get logger() {
-        return (logger ??= baseLogger.child({
-          eventId: envelope.id,
-          eventType: envelope.type,
-          topic: message.topic,
-          group: labels.group,
-          correlationId,
-        }));
-      },
-      publish: (topic, key, data, options) => {
-        if (!producer) {
-          throw new ConfigurationError(
-            'ctx.publish needs a producer: build the stream service with .produce()',
-          );
-        }
-        return producer.publish(topic, key, data, {
-          ...options,
-          correlationId: options?.correlationId ?? correlationId,
-          causationId: options?.causationId ?? envelope.id,
-        });
-      },
-      send: (
-        domain: string,
-        type: string,
-        data: JsonValue | object,
-        options?: SendOptions,
-      ): Promise<Command> => {
-        if (!bus) {
-          throw new ConfigurationError(
-            'ctx.send needs a command bus: build the stream service with .withBus(bus)',
-          );
-        }
-        sends += 1;
-        return bus.send(domain, type, data, {
-          ...options,
-          idempotencyKey:
-            options?.idempotencyKey ?? (sends === 1 ? envelope.id : `${envelope.id}:${sends}`),
-          correlationId: options?.correlationId ?? correlationId,
-          headers: { 'event-id': envelope.id, ...envelope.headers, ...options?.headers },
-        });
-      },
-    };
   }
 
   private async deadLetter(
@@ -178,7 +121,7 @@ export class ReliabilityLayer {
     error: unknown,
     attempts: number,
   ): Promise<Outcome> {
-    const { deadLetter, producer, metrics, labels, logger } = this.options;
+    const { deadLetter, producer, labels, logger } = this.options;
     const described = describeError(error);
     const fields = {
       topic: message.topic,
@@ -230,7 +173,7 @@ export class ReliabilityLayer {
           return 'stopped';
       }
     }
-    metrics?.deadLettered.inc(labels);
+    this.metrics?.deadLettered.inc();
     logger.error({ ...fields, deadLetterTopic: target }, 'stream message dead-lettered');
     return 'dead-lettered';
   }
