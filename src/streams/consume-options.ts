@@ -12,7 +12,7 @@ export interface ConsumeOptions<TData = unknown> {
   handler: StreamHandler<TData>;
   /** Handlers running at once (of different keys; one key's run in order). Default 16. */
   concurrency?: number;
-  /** Messages read and not yet acknowledged before reading pauses (backpressure). Default 4 × concurrency, at least 100. */
+  /** Messages read and not yet acknowledged before reading pauses (backpressure). Default 4 × batchSize or 4 × concurrency, whichever is larger. */
   maxInFlight?: number;
   /** Messages asked for per read. Default 100. */
   batchSize?: number;
@@ -77,16 +77,19 @@ export function checkConsume(options: ConsumeOptions): CheckedConsume {
   }
   if (options.retry) validateRetryPolicy(options.retry, 'consume retry');
   const concurrency = wholeNumber(options.concurrency, 'concurrency', 16, 10_000);
+  const batchSize = wholeNumber(options.batchSize, 'batchSize', 100, 10_000);
   return {
     ...options,
     concurrency,
+    // Room for several batches, so the next fetch overlaps the handling and acknowledging
+    // of the last one instead of waiting for it.
     maxInFlight: wholeNumber(
       options.maxInFlight,
       'maxInFlight',
-      Math.max(100, 4 * concurrency),
+      Math.max(4 * batchSize, 4 * concurrency),
       1_000_000,
     ),
-    batchSize: wholeNumber(options.batchSize, 'batchSize', 100, 10_000),
+    batchSize,
     pollWaitMs: toMillis(options.pollWait ?? 1000, 'consume pollWait'),
     claimIdleMs: toMillis(options.claimIdle ?? '30s', 'consume claimIdle'),
     startAt: options.startAt ?? 'earliest',

@@ -99,14 +99,14 @@ describe('consumer options', () => {
   it('fills in the defaults', () => {
     expect(checkConsume({ topics: ['a'], group: 'g', handler })).toMatchObject({
       concurrency: 16,
-      maxInFlight: 100,
+      maxInFlight: 400,
       batchSize: 100,
       pollWaitMs: 1000,
       claimIdleMs: 30_000,
       startAt: 'earliest',
     });
-    expect(checkConsume({ topics: ['a'], group: 'g', handler, concurrency: 50 }).maxInFlight).toBe(
-      200,
+    expect(checkConsume({ topics: ['a'], group: 'g', handler, concurrency: 200 }).maxInFlight).toBe(
+      800,
     );
   });
 
