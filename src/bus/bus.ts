@@ -1,24 +1,17 @@
 import type { Context } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
-import type { AuditRecord, Command, JsonValue, NewCommand } from '../core/command.js';
+import type { AuditRecord, Command, NewCommand } from '../core/command.js';
 import type { Handler, Middleware } from '../core/context.js';
 import {
   BatchNotFoundError,
   CommandNotFoundError,
   ConfigurationError,
-  PayloadTooLargeError,
-  UnknownHandlerError,
   ValidationError,
 } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
 import { toJsonText } from '../core/json.js';
-import {
-  HandlerRegistry,
-  parseWithSchema,
-  type HandlerDefaults,
-  type HandlerOptions,
-} from '../core/registry.js';
-import { buildNewCommand, type SendOptions } from '../core/send-options.js';
+import { HandlerRegistry, type HandlerDefaults, type HandlerOptions } from '../core/registry.js';
+import type { SendOptions } from '../core/send-options.js';
 import { activeTracer, sendSpanEnds, startSendSpan } from '../core/tracing.js';
 import type { CommandState } from '../core/states.js';
 import type {
@@ -54,7 +47,9 @@ import type {
   OperatorOptions,
   RetryOptions,
   SendItem,
+  TroubleshootingFilter,
 } from './params.js';
+import { prepareCommand } from './prepare.js';
 
 export type { BusEvents };
 export type * from './params.js';
@@ -92,8 +87,10 @@ export class CommandBus {
   /** Typed events of what this bus stores: `bus.events.on('sent', (e) => …)`. */
   readonly events: BusEvents;
   private readonly source: BusEventSource;
-  private readonly strict: boolean;
-  private readonly maxPayloadBytes: number;
+  /** Sends of a domain and type with no handler are refused (SendChecks). */
+  readonly strict: boolean;
+  /** Largest payload accepted, in bytes of JSON (SendChecks). */
+  readonly maxPayloadBytes: number;
   private readonly coalescer: SendCoalescer;
   private readonly workerDefaults: WorkerOptions;
   private readonly tracing: boolean;
@@ -234,31 +231,7 @@ export class CommandBus {
    * it; throws a ValidationError instead. `where` prefixes error messages (`[3]`).
    */
   prepare(item: SendItem, where = ''): NewCommand {
-    if (typeof item !== 'object' || item === null) {
-      throw new ValidationError(
-        `${where ? `${where} ` : ''}a command to send must be an object { domain, type, data, ...options }; got ${item === null ? 'null' : typeof item}`,
-        null,
-      );
-    }
-    const { domain, type, data, ...options } = item;
-    try {
-      const handler = this.registry.get(domain, type);
-      if (!handler && this.strict) throw new UnknownHandlerError(domain, type);
-      const checked = handler?.schema ? parseWithSchema(handler.schema, data) : data;
-      const dataJson = toJsonText(checked, 'data');
-      const bytes = Buffer.byteLength(dataJson);
-      if (bytes > this.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.maxPayloadBytes);
-      return buildNewCommand({
-        domain,
-        type,
-        dataJson,
-        data: checked as JsonValue,
-        options,
-      });
-    } catch (error) {
-      if (where && error instanceof ValidationError) error.message = `${where} ${error.message}`;
-      throw error;
-    }
+    return prepareCommand(this, item, where);
   }
 
   // ---- publishing events ---------------------------------------------------------------
@@ -274,7 +247,7 @@ export class CommandBus {
     data: unknown,
     options: PublishOptions = {},
   ): Promise<PublishedEvent> {
-    return publish(this.publisher(), topic, key, data, options);
+    return publish(this, topic, key, data, options);
   }
 
   /** Writes many events in one statement: all are stored, or (on error) none. */
@@ -282,11 +255,7 @@ export class CommandBus {
     events: PublishItem[],
     options: { tx?: PublishOptions['tx'] } = {},
   ): Promise<PublishedEvent[]> {
-    return publishMany(this.publisher(), events, options);
-  }
-
-  private publisher() {
-    return { backend: this.backend, maxPayloadBytes: this.maxPayloadBytes };
+    return publishMany(this, events, options);
   }
 
   // ---- reading -------------------------------------------------------------------------
@@ -344,15 +313,7 @@ export class CommandBus {
   // ---- troubleshooting -----------------------------------------------------------------
 
   /** Commands in troubleshooting matching `filter`, oldest first (`list` with that state). */
-  listTroubleshooting(
-    filter: {
-      domain?: string | undefined;
-      type?: string | undefined;
-      errorCode?: string | undefined;
-      limit?: number | undefined;
-      afterId?: string | undefined;
-    } = {},
-  ): Promise<Command[]> {
+  listTroubleshooting(filter: TroubleshootingFilter = {}): Promise<Command[]> {
     return this.list({ ...filter, state: 'troubleshooting' });
   }
 

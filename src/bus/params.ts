@@ -70,3 +70,12 @@ export interface CommandFilter {
   /** The payload's JSON text contains this, ignoring case (a scan: narrow it with the others). */
   text?: string | undefined;
 }
+
+/** What `bus.listTroubleshooting` filters on. */
+export interface TroubleshootingFilter {
+  domain?: string | undefined;
+  type?: string | undefined;
+  errorCode?: string | undefined;
+  limit?: number | undefined;
+  afterId?: string | undefined;
+}

@@ -3,11 +3,12 @@
  * when given one, for the outbox relay to deliver to its stream. Everything is checked
  * before the store is touched: a ValidationError names the field and stores nothing.
  */
+import { atItem, payloadJson } from './prepare.js';
 import type { Backend, NewOutboxEvent, OutboxStore } from '../backends/backend.js';
-import { ConfigurationError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { ConfigurationError, ValidationError } from '../core/errors.js';
 import { checkHeaders } from '../core/headers.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
-import { checkStorableText, toJsonText } from '../core/json.js';
+import { checkStorableText } from '../core/json.js';
 import { lazySchema, parseOrRefuse } from '../core/lazy-zod.js';
 import type { Queryable } from '../core/queryable.js';
 
@@ -142,9 +143,7 @@ function prepareEvent(bus: Publisher, item: PublishItem, where = ''): NewOutboxE
     checkTopic(topic);
     checkKey(key);
     const o = parseOptions(options);
-    const dataJson = toJsonText(data, 'data');
-    const bytes = Buffer.byteLength(dataJson);
-    if (bytes > bus.maxPayloadBytes) throw new PayloadTooLargeError(bytes, bus.maxPayloadBytes);
+    const dataJson = payloadJson(data, bus.maxPayloadBytes);
     return {
       id: o.id?.toLowerCase() ?? uuidv7(),
       topic,
@@ -157,8 +156,7 @@ function prepareEvent(bus: Publisher, item: PublishItem, where = ''): NewOutboxE
       createdAt: new Date(),
     };
   } catch (error) {
-    if (where && error instanceof ValidationError) error.message = `${where} ${error.message}`;
-    throw error;
+    throw atItem(error, where);
   }
 }
 
