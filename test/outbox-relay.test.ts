@@ -19,6 +19,7 @@ import { startOutboxRelay } from '../src/streams/outbox-relay.js';
 import { redisStreams } from '../src/streams/transports/redis/index.js';
 import { waitUntil } from './fixtures/wait-until.js';
 import { PrivatePostgres } from './helpers/postgres-server.js';
+import { sqlAppStores } from './helpers/sql-app-stores.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from './helpers/redis.js';
 import { POSTGRES_URL, requireServer } from './helpers/servers.js';
 
@@ -153,6 +154,43 @@ describe('outbox relay', () => {
     } finally {
       second.kill('SIGTERM');
       await once(second, 'exit');
+    }
+  }, 120_000);
+
+  it('delivers from the embedded store too: committed events in order, none rolled back', async () => {
+    const kinds = await sqlAppStores();
+    const embedded = kinds.find((k) => k.name.startsWith('embedded'))!;
+    const store = await embedded.open();
+    cleanups.push(async () => {
+      await store.close();
+      await embedded.shutdown();
+    });
+    const keyPrefix = `${prefix}:embedded:`;
+    const committed: string[] = [];
+    const rolledBack: string[] = [];
+    for (let n = 0; n < 30; n++) {
+      const end = n % 3 === 2 ? 'rollback' : 'commit';
+      await store.inTransaction(async (tx) => {
+        const { id } = await store.bus.publish('signups', 'one-key', { n }, { tx });
+        (end === 'commit' ? committed : rolledBack).push(id);
+      }, end);
+    }
+    const relay = await startOutboxRelay({
+      bus: store.bus,
+      transport: redisStreams({ url: REDIS_URL, keyPrefix }),
+      logger,
+    });
+    try {
+      await waitUntil(
+        () => relay.delivered === committed.length,
+        20_000,
+        'the committed events delivered',
+      );
+      const delivered = await readStream(`${keyPrefix}signups`);
+      expect(delivered.map((d) => d.id)).toEqual(committed);
+      expect(delivered.some((d) => rolledBack.includes(d.id))).toBe(false);
+    } finally {
+      await relay.stop();
     }
   }, 120_000);
 
