@@ -10,6 +10,12 @@ export interface StreamLabels {
   group: string;
 }
 
+/** What an outbox's stats read gives the gauges. */
+interface OutboxStatsRead {
+  pending: number;
+  oldestCreatedAt: Date | null;
+}
+
 /** One consumer's metrics, their labels bound once: prom-client hashes a label set at each labelled call. */
 export interface BoundStreamMetrics {
   handled: { inc(): void };
@@ -95,10 +101,17 @@ export class StreamMetrics {
     });
     const sources = this.sources;
     const outboxes = this.outboxes;
-    const readOutboxes = async () =>
-      (await Promise.all([...outboxes].map((read) => read().catch(() => null)))).filter(
-        (s) => s !== null,
+    // Both outbox gauges are collected in one scrape: they share one read of the stats (a
+    // count over the outbox) made within the last second, instead of a query each.
+    let lastRead: { at: number; stats: Promise<OutboxStatsRead[]> } | null = null;
+    const readOutboxes = () => {
+      if (lastRead && performance.now() - lastRead.at < 1000) return lastRead.stats;
+      const stats = Promise.all([...outboxes].map((read) => read().catch(() => null))).then((all) =>
+        all.filter((s) => s !== null),
       );
+      lastRead = { at: performance.now(), stats };
+      return stats;
+    };
     new Gauge({
       name: 'dispatchbox_outbox_pending',
       help: 'Outbox events written and not yet delivered by the relay (read at scrape).',

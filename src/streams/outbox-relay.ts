@@ -127,9 +127,13 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       return;
     }
     state.delivered += events.length;
-    if (metrics)
-      for (const e of events)
-        metrics.relayed.inc({ transport: options.transport.kind, topic: e.topic });
+    if (metrics) {
+      // one labelled call per topic of the round, not one per event
+      const perTopic = new Map<string, number>();
+      for (const e of events) perTopic.set(e.topic, (perTopic.get(e.topic) ?? 0) + 1);
+      for (const [topic, n] of perTopic)
+        metrics.relayed.inc({ transport: options.transport.kind, topic }, n);
+    }
   }
 
   return {
