@@ -74,6 +74,8 @@ export function streamsCommand(io: CliIo): Command {
       server?.watchReadiness(() => service.notReadyReasons());
       try {
         await service.start();
+        // Listening before the lines that say it runs: a SIGTERM sent on reading them is ours.
+        const stopSignal = waitForStopSignal();
         io.out(
           `streams: ${modules.map((m) => `${m.stream} as ${m.group}`).join(', ')} on ${transport.kind}, dedup ${dedup.name}; stop with Ctrl-C or SIGTERM`,
         );
@@ -81,7 +83,7 @@ export function streamsCommand(io: CliIo): Command {
           io.out(
             `health endpoints: ${server.url}/health, ${server.url}/ready, ${server.url}/metrics`,
           );
-        const signal = await waitForStopSignal();
+        const signal = await stopSignal;
         io.out(
           `${signal}: stopping the stream consumers (handled messages are acknowledged, the rest redelivered)`,
         );
@@ -116,8 +118,9 @@ export function relayCommand(io: CliIo): Command {
         metrics,
       });
       const server = await operationsServer(bus, config, busMetrics);
+      const stopSignal = waitForStopSignal();
       io.out(`outbox relay running to ${transportKindOf(url)}; stop with Ctrl-C or SIGTERM`);
-      const signal = await waitForStopSignal();
+      const signal = await stopSignal;
       io.out(`${signal}: stopping the relay`);
       server?.beginShutdown();
       await relay.stop();
